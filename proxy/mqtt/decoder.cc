@@ -1,0 +1,244 @@
+#include "proxy/mqtt/decoder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "proxy/mqtt/byte_reader.h"
+#include "proxy/mqtt/packet_decoders.h"
+
+namespace moat::mqtt {
+namespace {
+
+constexpr size_t kMinimumCapacity = 4096;
+
+bool IsClientPacket(PacketType type) {
+  switch (type) {
+    case PacketType::kConnack:
+    case PacketType::kSuback:
+    case PacketType::kUnsuback:
+    case PacketType::kPingresp:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool IsServerPacket(PacketType type, ProtocolVersion version) {
+  switch (type) {
+    case PacketType::kConnect:
+    case PacketType::kSubscribe:
+    case PacketType::kUnsubscribe:
+    case PacketType::kPingreq:
+      return false;
+    case PacketType::kDisconnect:  // a server only sends DISCONNECT from MQTT 5 on
+      return version == ProtocolVersion::kV5;
+    default:
+      return true;
+  }
+}
+
+// Checks everything the first byte alone can tell, so a hostile stream is refused
+// before its length, let alone its body, is waited for.
+DecodeError CheckFirstByte(uint8_t first, Direction direction, ProtocolVersion version) {
+  const auto type = static_cast<PacketType>(first >> 4);
+  const uint8_t flags = first & 0x0F;
+  if (type == PacketType::kReserved) return DecodeError::kReservedPacketType;
+  if (version == ProtocolVersion::kUnknown) {
+    if (type != PacketType::kConnect) return DecodeError::kPacketBeforeConnect;
+  } else {
+    if (type == PacketType::kAuth && version != ProtocolVersion::kV5) {
+      return DecodeError::kReservedPacketType;
+    }
+    if (type == PacketType::kConnect && direction == Direction::kClientToServer) {
+      return DecodeError::kSecondConnect;
+    }
+  }
+  const bool allowed = direction == Direction::kClientToServer ? IsClientPacket(type)
+                                                               : IsServerPacket(type, version);
+  if (!allowed) return DecodeError::kWrongDirection;
+  // Fixed header flags [MQTT-2.1.3-1]: fixed per type except for PUBLISH.
+  if (type == PacketType::kPublish) {
+    const uint8_t qos = (flags >> 1) & 0x03;
+    if (qos == 3) return DecodeError::kInvalidQos;
+    if (qos == 0 && (flags & 0x08) != 0) return DecodeError::kDupWithQos0;
+    return DecodeError::kNone;
+  }
+  const bool needs_0010 = type == PacketType::kPubrel || type == PacketType::kSubscribe ||
+                          type == PacketType::kUnsubscribe;
+  if (flags != (needs_0010 ? 0x02 : 0x00)) return DecodeError::kInvalidFixedHeaderFlags;
+  return DecodeError::kNone;
+}
+
+template <typename T, typename Fn>
+DecodeError DecodeInto(Packet& packet, Fn&& fn) {
+  return fn(packet.emplace<T>());
+}
+
+DecodeError DecodeBody(PacketType type, ByteReader& reader, const DecodeContext& context,
+                       Packet& packet) {
+  auto with = [&](auto decode) {
+    return [&, decode](auto& out) { return decode(reader, context, out); };
+  };
+  switch (type) {
+    case PacketType::kConnect:
+      return DecodeInto<Connect>(packet, [&](Connect& c) { return DecodeConnect(reader, c); });
+    case PacketType::kConnack:
+      return DecodeInto<Connack>(packet, with(DecodeConnack));
+    case PacketType::kPublish:
+      return DecodeInto<Publish>(packet, with(DecodePublish));
+    case PacketType::kPuback:
+      return DecodeInto<Puback>(packet, with(DecodePublishResponse<PacketType::kPuback>));
+    case PacketType::kPubrec:
+      return DecodeInto<Pubrec>(packet, with(DecodePublishResponse<PacketType::kPubrec>));
+    case PacketType::kPubrel:
+      return DecodeInto<Pubrel>(packet, with(DecodePublishResponse<PacketType::kPubrel>));
+    case PacketType::kPubcomp:
+      return DecodeInto<Pubcomp>(packet, with(DecodePublishResponse<PacketType::kPubcomp>));
+    case PacketType::kSubscribe:
+      return DecodeInto<Subscribe>(packet, with(DecodeSubscribe));
+    case PacketType::kSuback:
+      return DecodeInto<Suback>(packet, with(DecodeSuback));
+    case PacketType::kUnsubscribe:
+      return DecodeInto<Unsubscribe>(packet, with(DecodeUnsubscribe));
+    case PacketType::kUnsuback:
+      return DecodeInto<Unsuback>(packet, with(DecodeUnsuback));
+    case PacketType::kPingreq:
+      packet.emplace<Pingreq>();
+      return DecodeError::kNone;
+    case PacketType::kPingresp:
+      packet.emplace<Pingresp>();
+      return DecodeError::kNone;
+    case PacketType::kDisconnect:
+      return DecodeInto<Disconnect>(packet, with(DecodeDisconnect));
+    case PacketType::kAuth:
+      return DecodeInto<Auth>(packet, with(DecodeAuth));
+    case PacketType::kReserved:
+      break;
+  }
+  return DecodeError::kReservedPacketType;
+}
+
+struct Attempt {
+  DecodeResult result;
+  size_t packet_size = 0;  // known once the fixed header is complete
+};
+
+// Decodes the packet at the start of `bytes`, which belongs to the caller. On CONNECT,
+// `version` becomes the connection's protocol version.
+Attempt DecodeAt(std::span<const uint8_t> bytes, const DecoderOptions& options,
+                 ProtocolVersion& version) {
+  if (bytes.empty()) return {NeedMore{}};
+  if (auto e = CheckFirstByte(bytes[0], options.direction, version); e != DecodeError::kNone) {
+    return {e};
+  }
+  const VarInt length = ParseVarInt(bytes.subspan(1));
+  if (length.status == VarIntStatus::kTooLong) return {DecodeError::kRemainingLengthTooLong};
+  if (length.status == VarIntStatus::kIncomplete) return {NeedMore{}};
+  const size_t packet_size = size_t{1} + length.size + length.value;
+  if (packet_size > options.max_packet_size) return {DecodeError::kPacketTooLarge};
+  if (version == ProtocolVersion::kV5 && !length.minimal) return {DecodeError::kNonMinimalVarInt};
+  if (bytes.size() < packet_size) return {NeedMore{}, packet_size};
+
+  const auto type = static_cast<PacketType>(bytes[0] >> 4);
+  const DecodeContext context{version, options.direction, static_cast<uint8_t>(bytes[0] & 0x0F)};
+  ByteReader reader(bytes.subspan(1 + length.size, length.value));
+  Frame frame{type, bytes.first(packet_size), Pingreq{}};
+  if (auto e = DecodeBody(type, reader, context, frame.packet); e != DecodeError::kNone) {
+    return {e};
+  }
+  if (!reader.empty()) return {DecodeError::kTrailingBytes};
+  if (type == PacketType::kConnect) {
+    const ProtocolVersion negotiated = std::get<Connect>(frame.packet).version;
+    // The CONNECT's own header is read before its version is known [MQTT-1.5.5-1].
+    if (negotiated == ProtocolVersion::kV5 && !length.minimal) {
+      return {DecodeError::kNonMinimalVarInt};
+    }
+    version = negotiated;
+  }
+  return {std::move(frame), packet_size};
+}
+
+}  // namespace
+
+Decoder::Decoder(DecoderOptions options) : options_(options) {}
+Decoder::~Decoder() = default;
+
+DecodeResult Decoder::Fail(DecodeError error) {
+  error_ = error;
+  return error;
+}
+
+void Decoder::MakeRoom(size_t size) {
+  begin_ += pending_consume_;
+  pending_consume_ = 0;
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (capacity_ - end_ >= size) return;
+  const size_t held = end_ - begin_;
+  if (begin_ > 0 && capacity_ - held >= size) {
+    std::memmove(buffer_.get(), buffer_.get() + begin_, held);
+  } else {
+    const size_t new_capacity = std::max({kMinimumCapacity, held + size, capacity_ * 2});
+    auto bigger = std::make_unique_for_overwrite<uint8_t[]>(new_capacity);
+    if (held > 0) std::memcpy(bigger.get(), buffer_.get() + begin_, held);
+    buffer_ = std::move(bigger);
+    capacity_ = new_capacity;
+  }
+  begin_ = 0;
+  end_ = held;
+}
+
+void Decoder::Feed(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return;
+  MakeRoom(bytes.size());
+  std::memcpy(buffer_.get() + end_, bytes.data(), bytes.size());
+  end_ += bytes.size();
+}
+
+std::span<uint8_t> Decoder::PrepareWrite(size_t min_size) {
+  const size_t held = end_ - begin_ - pending_consume_;
+  // Room for the whole packet being received, so a large payload arrives in place.
+  const size_t wanted = std::max(min_size, packet_size_ > held ? packet_size_ - held : 0);
+  MakeRoom(wanted);
+  return {buffer_.get() + end_, capacity_ - end_};
+}
+
+void Decoder::CommitWrite(size_t size) { end_ = std::min(end_ + size, capacity_); }
+
+DecodeResult Decoder::Next() {
+  if (error_ != DecodeError::kNone) return error_;
+  begin_ += pending_consume_;
+  pending_consume_ = 0;
+  Attempt attempt = DecodeAt({buffer_.get() + begin_, end_ - begin_}, options_, version_);
+  packet_size_ = attempt.packet_size;
+  if (const auto* error = std::get_if<DecodeError>(&attempt.result)) return Fail(*error);
+  if (std::holds_alternative<Frame>(attempt.result)) {
+    pending_consume_ = attempt.packet_size;
+    packet_size_ = 0;
+  }
+  return std::move(attempt.result);
+}
+
+void Decoder::ReleaseIdleMemory() {
+  if (buffered() != 0) return;
+  buffer_.reset();
+  capacity_ = begin_ = end_ = pending_consume_ = 0;
+}
+
+DecodeResult DecodeOne(std::span<const uint8_t> bytes, Direction direction,
+                       ProtocolVersion version) {
+  // A CONNECT sets its own version; anything else needs the connection's.
+  if (!bytes.empty() && static_cast<PacketType>(bytes[0] >> 4) == PacketType::kConnect &&
+      direction == Direction::kClientToServer) {
+    version = ProtocolVersion::kUnknown;
+  }
+  const DecoderOptions options{direction, kMaxPacketSize};
+  Attempt attempt = DecodeAt(bytes, options, version);
+  if (const auto* frame = std::get_if<Frame>(&attempt.result);
+      frame != nullptr && frame->raw.size() != bytes.size()) {
+    return DecodeError::kTrailingBytes;
+  }
+  if (std::holds_alternative<NeedMore>(attempt.result)) return DecodeError::kTruncated;
+  return std::move(attempt.result);
+}
+
+}  // namespace moat::mqtt
