@@ -1,0 +1,30 @@
+#include "proxy/check_config.h"
+
+#include <cstdio>
+
+#include "proxy/config/config.h"
+#include "proxy/tls/tls_context.h"
+
+namespace moat::proxy {
+
+bool CheckConfig(const std::string& path) {
+  auto config = config::LoadConfig(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    return false;
+  }
+  bool valid = true;
+  auto report = [&](const absl::Status& status) {
+    if (status.ok()) return;
+    valid = false;
+    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+  };
+  for (const auto& listener : config->listeners) {
+    if (listener.tls) report(tls::MakeServerContext(*listener.tls).status());
+  }
+  if (config->upstream.tls) report(tls::MakeClientContext(*config->upstream.tls).status());
+  if (valid) std::printf("%s: configuration is valid\n", path.c_str());
+  return valid;
+}
+
+}  // namespace moat::proxy

@@ -1,0 +1,92 @@
+// moat's configuration: parsed once from YAML into const structs shared by every
+// connection. The keys and their meanings are fixed in shared/CONTRACT.md; everything
+// else here is documented in the README.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace moat::config {
+
+// "host:port", "[v6addr]:port" or "hostname:port"; resolved when used.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;  // as written, e.g. "[::1]:8883"
+};
+
+struct ServerTls {
+  std::string cert;       // PEM chain; absolute path (resolved against the config folder)
+  std::string key;        // PEM private key
+  std::string client_ca;  // optional: verify client certificates against it
+  bool require_client_cert = false;
+};
+
+enum class ListenerProtocol { kMqtt, kWebSocket };
+enum class ProxyProtocol { kNone, kV1, kV2, kAny };  // HAProxy PROXY protocol header
+
+struct Listener {
+  std::string name;  // defaults to the bind address; used in logs, metrics and policy
+  Endpoint bind;
+  std::optional<ServerTls> tls;
+  ListenerProtocol protocol = ListenerProtocol::kMqtt;
+  std::string websocket_path = "/mqtt";
+  ProxyProtocol proxy_protocol = ProxyProtocol::kNone;
+};
+
+struct UpstreamTls {
+  std::string ca;
+  std::string server_name;  // SNI and the name the broker's certificate must carry
+  std::string cert;         // optional client certificate towards the broker
+  std::string key;
+};
+
+struct Upstream {
+  Endpoint address;
+  std::optional<UpstreamTls> tls;
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+struct Auth {
+  std::string password_file;  // empty: no password file
+  bool allow_anonymous = false;
+};
+
+struct Policy {
+  std::string acl_file;  // mosquitto acl_file format
+  std::string file;      // native YAML policy
+};
+
+struct Metrics {
+  std::optional<Endpoint> bind;
+};
+
+struct Limits {
+  std::chrono::milliseconds connect_timeout{10'000};  // TCP accept to CONNECT received
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  std::chrono::milliseconds drain_timeout{5'000};  // SIGTERM: how long sessions may drain
+  uint32_t max_packet_size = 16 * 1024 * 1024;      // whole packet, both directions
+  uint32_t max_connections = 100'000;
+};
+
+struct Config {
+  std::string path;  // the file it was loaded from
+  std::vector<Listener> listeners;
+  Upstream upstream;
+  Auth auth;
+  Policy policy;
+  Metrics metrics;
+  Limits limits;
+  int threads = 0;  // 0: one per core
+};
+
+// Loads and validates `path`. On failure the status message lists every problem found,
+// one per line, each as "FILE:LINE: message" (unknown keys included), not just the first.
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+}  // namespace moat::config

@@ -1,0 +1,113 @@
+// moat's command line (shared/CONTRACT.md): run, --check-config, --version.
+#include <openssl/opensslv.h>
+#include <openssl/crypto.h>
+
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/version.hpp>
+
+#include "policy/authorizer.h"
+#include "proxy/config/config.h"
+#include "proxy/check_config.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using moat::proxy::LogError;
+using moat::proxy::LogInfo;
+
+constexpr int kExitOk = 0;
+constexpr int kExitInvalid = 1;
+
+int Usage() {
+  std::fputs(
+      "usage: moat --config FILE          run the proxy in the foreground\n"
+      "       moat --check-config FILE    validate the configuration and exit\n"
+      "       moat --version\n",
+      stderr);
+  return kExitInvalid;
+}
+
+int PrintVersion() {
+  std::printf("moat %s\nOpenSSL %s (built with %s)\nBoost %d.%d.%d\n", MOAT_VERSION,
+              OpenSSL_version(OPENSSL_VERSION), OPENSSL_VERSION_TEXT, BOOST_VERSION / 100000,
+              BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100);
+  return kExitOk;
+}
+
+absl::StatusOr<std::shared_ptr<const moat::policy::Authorizer>> MakeAuthorizer(
+    const moat::config::Config& config) {
+  const bool open = config.auth.allow_anonymous && config.auth.password_file.empty() &&
+                    config.policy.acl_file.empty() && config.policy.file.empty();
+  if (open) return moat::policy::MakeAllowAllAuthorizer();
+  // Fail closed: a configuration that asks for authentication or an ACL must never
+  // run open because this build cannot enforce it yet.
+  return absl::UnimplementedError(
+      "auth.password_file, auth.allow_anonymous: false and policy files are not enforced by "
+      "this version; refusing to start rather than run without them");
+}
+
+int Run(const std::string& path) {
+  auto config = moat::config::LoadConfig(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    return kExitInvalid;
+  }
+  auto authorizer = MakeAuthorizer(*config);
+  if (!authorizer.ok()) {
+    LogError(std::string(authorizer.status().message()));
+    return kExitInvalid;
+  }
+  moat::proxy::Server server(*config, *authorizer);
+  if (auto status = server.Init(); !status.ok()) {
+    LogError(std::string(status.message()));
+    return kExitInvalid;
+  }
+  server.Start();
+  LogInfo(std::string("moat ") + MOAT_VERSION + " running with " + path);
+
+  asio::io_context signals_context(1);
+  asio::signal_set signals(signals_context, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+          LogInfo("SIGHUP: nothing to reload in this version");
+          signals.async_wait(on_signal);
+          return;
+        }
+        LogInfo("shutting down: draining sessions");
+        server.Stop();
+      };
+  signals.async_wait(on_signal);
+  std::thread signal_thread([&] { signals_context.run(); });
+  server.Wait();
+  signals_context.stop();
+  signal_thread.join();
+  LogInfo("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // OpenSSL writes to sockets itself; a peer that vanished must be an error, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") return PrintVersion();
+  if (args.size() == 2 && args[0] == "--config") return Run(std::string(args[1]));
+  if (args.size() == 2 && args[0] == "--check-config") {
+    return moat::proxy::CheckConfig(std::string(args[1])) ? kExitOk : kExitInvalid;
+  }
+  return Usage();
+}

@@ -1,0 +1,65 @@
+#include "proxy/net/plain_stream.h"
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "proxy/mqtt/decoder.h"
+
+namespace moat::net {
+
+namespace asio = boost::asio;
+
+std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const std::string host =
+      address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+PlainStream::PlainStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+  socket_.non_blocking(true);
+  socket_.set_option(asio::ip::tcp::no_delay(true));
+}
+
+asio::awaitable<size_t> PlainStream::ReadInto(mqtt::Decoder& decoder) {
+  for (;;) {
+    // Try first: under load data is usually there and no wait is needed.
+    const auto space = decoder.PrepareWrite(kReadChunkSize);
+    boost::system::error_code ec;
+    const size_t n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (!ec) {
+      decoder.CommitWrite(n);
+      co_return n;
+    }
+    if (ec == asio::error::eof) co_return 0;
+    if (ec != asio::error::would_block && ec != asio::error::try_again) {
+      throw boost::system::system_error(ec);
+    }
+    if (decoder.buffered() == 0) decoder.ReleaseIdleMemory();
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::use_awaitable);
+  }
+}
+
+asio::awaitable<void> PlainStream::WriteAll(std::span<const asio::const_buffer> buffers) {
+  co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+}
+
+asio::awaitable<void> PlainStream::Shutdown() {
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  socket_.close(ignored);
+  co_return;
+}
+
+void PlainStream::Close() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
+
+std::string PlainStream::PeerAddress() const {
+  boost::system::error_code ec;
+  const auto endpoint = socket_.remote_endpoint(ec);
+  return ec ? "unknown" : FormatEndpoint(endpoint);
+}
+
+}  // namespace moat::net

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "proxy/net/byte_stream.h"
+
+namespace moat::net {
+
+class PlainStream final : public ByteStream {
+ public:
+  explicit PlainStream(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::awaitable<size_t> ReadInto(mqtt::Decoder& decoder) override;
+  boost::asio::awaitable<void> WriteAll(
+      std::span<const boost::asio::const_buffer> buffers) override;
+  boost::asio::awaitable<void> Shutdown() override;
+  void Close() override;
+  std::string PeerAddress() const override;
+
+ private:
+  boost::asio::ip::tcp::socket socket_;
+};
+
+std::string FormatEndpoint(const boost::asio::ip::tcp::endpoint& endpoint);
+
+}  // namespace moat::net

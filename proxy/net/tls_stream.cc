@@ -1,0 +1,155 @@
+#include "proxy/net/tls_stream.h"
+
+#include <openssl/err.h>
+
+#include <vector>
+#include <cstring>
+
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/mqtt/decoder.h"
+#include "proxy/net/plain_stream.h"
+
+namespace moat::net {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+[[noreturn]] void ThrowSslError(int ssl_error) {
+  const unsigned long queued = ERR_get_error();
+  ERR_clear_error();
+  if (ssl_error == SSL_ERROR_SYSCALL && queued == 0) {
+    const int saved = errno;
+    // EOF in the middle of a record or handshake is a truncation attack or a crash,
+    // never a clean close.
+    throw boost::system::system_error(
+        saved != 0 ? error_code(saved, boost::system::system_category())
+                   : error_code(asio::ssl::error::stream_truncated));
+  }
+  throw boost::system::system_error(
+      error_code(static_cast<int>(queued), asio::error::get_ssl_category()));
+}
+
+}  // namespace
+
+TlsStream::TlsStream(asio::ip::tcp::socket socket, SslPtr ssl, Role role)
+    : socket_(std::move(socket)), ssl_(std::move(ssl)) {
+  socket_.non_blocking(true);
+  socket_.set_option(asio::ip::tcp::no_delay(true));
+  SSL_set_fd(ssl_.get(), socket_.native_handle());
+  if (role == Role::kServer) {
+    SSL_set_accept_state(ssl_.get());
+  } else {
+    SSL_set_connect_state(ssl_.get());
+  }
+}
+
+void TlsStream::SetPeerName(const std::string& server_name) {
+  if (server_name.empty()) return;
+  SSL_set_tlsext_host_name(ssl_.get(), server_name.c_str());
+  // OpenSSL checks an IP literal against IP SANs and a name against DNS SANs.
+  if (SSL_set1_host(ssl_.get(), server_name.c_str()) != 1) {
+    throw boost::system::system_error(asio::error::invalid_argument);
+  }
+}
+
+template <typename Call>
+asio::awaitable<bool> TlsStream::Drive(Call call) {
+  for (;;) {
+    ERR_clear_error();
+    const int ret = call();
+    if (ret > 0) co_return true;
+    const int error = SSL_get_error(ssl_.get(), ret);
+    switch (error) {
+      case SSL_ERROR_WANT_READ:
+        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::use_awaitable);
+        break;
+      case SSL_ERROR_WANT_WRITE:
+        co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, asio::use_awaitable);
+        break;
+      case SSL_ERROR_ZERO_RETURN:
+        co_return false;
+      default:
+        ThrowSslError(error);
+    }
+  }
+}
+
+asio::awaitable<void> TlsStream::Handshake() {
+  if (!co_await Drive([this] { return SSL_do_handshake(ssl_.get()); })) {
+    throw boost::system::system_error(asio::error::eof);
+  }
+}
+
+asio::awaitable<size_t> TlsStream::ReadInto(mqtt::Decoder& decoder) {
+  // Wait for the socket first when OpenSSL holds nothing, so an idle connection keeps
+  // neither a read buffer nor (with SSL_MODE_RELEASE_BUFFERS) OpenSSL's record buffer.
+  if (decoder.buffered() == 0 && SSL_has_pending(ssl_.get()) == 0) {
+    decoder.ReleaseIdleMemory();
+    error_code ec;
+    const size_t available = socket_.available(ec);
+    if (!ec && available == 0) {
+      co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::use_awaitable);
+    }
+  }
+  const auto space = decoder.PrepareWrite(kReadChunkSize);
+  size_t n = 0;
+  if (!co_await Drive([&] { return SSL_read_ex(ssl_.get(), space.data(), space.size(), &n); })) {
+    co_return 0;
+  }
+  decoder.CommitWrite(n);
+  co_return n;
+}
+
+asio::awaitable<void> TlsStream::WriteAll(std::span<const asio::const_buffer> buffers) {
+  auto write = [this](const void* data, size_t size) -> asio::awaitable<void> {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    while (size > 0) {
+      size_t written = 0;
+      if (!co_await Drive([&] { return SSL_write_ex(ssl_.get(), bytes, size, &written); })) {
+        throw boost::system::system_error(asio::error::eof);
+      }
+      bytes += written;
+      size -= written;
+    }
+  };
+  // Several small pieces go out as one record rather than one record each.
+  size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  if (buffers.size() > 1 && total <= kReadChunkSize) {
+    std::vector<uint8_t> joined(total);
+    size_t offset = 0;
+    for (const auto& b : buffers) {
+      std::memcpy(joined.data() + offset, b.data(), b.size());
+      offset += b.size();
+    }
+    co_await write(joined.data(), total);
+    co_return;
+  }
+  for (const auto& b : buffers) co_await write(b.data(), b.size());
+}
+
+asio::awaitable<void> TlsStream::Shutdown() {
+  // One close_notify, without waiting for the peer's: the socket closes right after.
+  ERR_clear_error();
+  SSL_shutdown(ssl_.get());
+  ERR_clear_error();
+  Close();
+  co_return;
+}
+
+void TlsStream::Close() {
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+std::string TlsStream::PeerAddress() const {
+  error_code ec;
+  const auto endpoint = socket_.remote_endpoint(ec);
+  return ec ? "unknown" : FormatEndpoint(endpoint);
+}
+
+}  // namespace moat::net

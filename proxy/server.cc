@@ -1,0 +1,63 @@
+#include "proxy/server.h"
+
+#include <thread>
+
+#include <string>
+#include "proxy/worker.h"
+
+namespace moat::proxy {
+
+Server::Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer)
+    : config_(config), authorizer_(std::move(authorizer)) {}
+
+Server::~Server() {
+  Stop();
+  Wait();
+}
+
+absl::Status Server::Init() {
+  std::vector<ListenerSetup> listeners;
+  for (const config::Listener& listener : config_.listeners) {
+    ListenerSetup setup{&listener, nullptr};
+    if (listener.tls) {
+      auto ctx = tls::MakeServerContext(*listener.tls);
+      if (!ctx.ok()) {
+        return absl::InvalidArgumentError("listener " + listener.name + ": " +
+                                          std::string(ctx.status().message()));
+      }
+      setup.tls_context = *ctx;
+    }
+    listeners.push_back(std::move(setup));
+  }
+  tls::SslCtxPtr upstream_tls;
+  if (config_.upstream.tls) {
+    auto ctx = tls::MakeClientContext(*config_.upstream.tls);
+    if (!ctx.ok()) {
+      return absl::InvalidArgumentError("upstream: " + std::string(ctx.status().message()));
+    }
+    upstream_tls = *ctx;
+  }
+  const int threads = config_.threads > 0
+                          ? config_.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    auto worker = std::make_unique<Worker>(config_, authorizer_, listeners, upstream_tls);
+    if (auto status = worker->Bind(); !status.ok()) return status;
+    workers_.push_back(std::move(worker));
+  }
+  return absl::OkStatus();
+}
+
+void Server::Start() {
+  for (auto& worker : workers_) worker->Start();
+}
+
+void Server::Stop() {
+  for (auto& worker : workers_) worker->Stop();
+}
+
+void Server::Wait() {
+  for (auto& worker : workers_) worker->Join();
+}
+
+}  // namespace moat::proxy

@@ -1,0 +1,39 @@
+// The running proxy: one worker thread per core, each with its own io_context, its own
+// SO_REUSEPORT acceptor on every listener and its own sessions, so connections never
+// cross threads and the hot path shares nothing but the immutable config and policy.
+//
+//   main thread: signals ──► Server::Stop() ──► each worker: stop accepting,
+//                                               drain sessions (DISCONNECT 0x8B),
+//                                               abort what is left after drain_timeout
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "policy/authorizer.h"
+#include "proxy/config/config.h"
+
+namespace moat::proxy {
+
+class Worker;
+
+class Server {
+ public:
+  Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer);
+  ~Server();
+
+  // Builds TLS contexts and binds every listener; nothing is accepted until Start().
+  absl::Status Init();
+  void Start();
+  // Asks every worker to drain; returns at once. Wait() returns once all have finished.
+  void Stop();
+  void Wait();
+
+ private:
+  const config::Config& config_;
+  std::shared_ptr<const policy::Authorizer> authorizer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace moat::proxy

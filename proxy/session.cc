@@ -1,0 +1,371 @@
+#include "proxy/session.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/forward_batch.h"
+#include "proxy/log.h"
+#include "proxy/mqtt/encoder.h"
+#include "proxy/upstream.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+namespace {
+
+// Unlocks on every way out of a scope, exceptions included.
+class GateLock {
+ public:
+  explicit GateLock(WriteGate& gate) : gate_(gate) {}
+  ~GateLock() { gate_.Unlock(); }
+  GateLock(const GateLock&) = delete;
+  GateLock& operator=(const GateLock&) = delete;
+
+ private:
+  WriteGate& gate_;
+};
+
+asio::awaitable<void> WriteLocked(WriteGate& gate, net::ByteStream& stream,
+                                  std::span<const asio::const_buffer> buffers) {
+  co_await gate.Lock();
+  GateLock unlock(gate);
+  co_await stream.WriteAll(buffers);
+}
+
+mqtt::DecoderOptions ClientDecoderOptions(const config::Config& config) {
+  return {mqtt::Direction::kClientToServer, config.limits.max_packet_size};
+}
+
+mqtt::DecoderOptions BrokerDecoderOptions(const config::Config& config) {
+  return {mqtt::Direction::kServerToClient, config.limits.max_packet_size};
+}
+
+}  // namespace
+
+std::string_view EndReasonName(EndReason reason) {
+  switch (reason) {
+    case EndReason::kClientDisconnected: return "client_disconnected";
+    case EndReason::kClientClosed: return "client_closed";
+    case EndReason::kBrokerClosed: return "broker_closed";
+    case EndReason::kConnectTimeout: return "connect_timeout";
+    case EndReason::kKeepAliveTimeout: return "keep_alive_timeout";
+    case EndReason::kMalformedFromClient: return "malformed_from_client";
+    case EndReason::kMalformedFromBroker: return "malformed_from_broker";
+    case EndReason::kUpstreamUnavailable: return "upstream_unavailable";
+    case EndReason::kRefused: return "refused";
+    case EndReason::kShutdown: return "shutdown";
+    case EndReason::kIoError: return "io_error";
+  }
+  return "unknown";
+}
+
+Session::Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
+                 const SessionEnvironment& env, const asio::any_io_executor& executor)
+    : client_(std::move(client)),
+      identity_(std::move(identity)),
+      env_(env),
+      client_decoder_(ClientDecoderOptions(env.config)),
+      broker_decoder_(BrokerDecoderOptions(env.config)),
+      watchdog_timer_(executor),
+      client_gate_(executor),
+      broker_gate_(executor) {
+  SessionStats::Add(env_.stats.connections_active, 1);
+}
+
+Session::~Session() { SessionStats::Add(env_.stats.connections_active, -1); }
+
+void Session::End(EndReason reason) {
+  if (ended_) return;  // the first reason is the real one
+  ended_ = true;
+  end_reason_ = reason;
+}
+
+asio::awaitable<void> Session::Run() {
+  std::string error;
+  try {
+    if (auto connect = co_await ReceiveConnect()) {
+      if (co_await Admit(*connect)) {
+        pumping_ = true;
+        if (draining_) {
+          co_await DisconnectClient(ReasonCode::kServerShuttingDown);
+          End(EndReason::kShutdown);
+        } else {
+          co_await (ClientToBroker() || BrokerToClient() || Watchdog());
+        }
+      }
+    }
+  } catch (const boost::system::system_error& e) {
+    End(aborted_ ? EndReason::kShutdown : EndReason::kIoError);
+    error = e.code().message();
+  }
+  // After a clean DISCONNECT the broker gets a clean close; in every other case the
+  // link just drops, which is what makes the broker publish the client's Will.
+  if (broker_) {
+    if (end_reason_ == EndReason::kClientDisconnected) {
+      co_await broker_->Shutdown();
+    } else {
+      broker_->Close();
+    }
+  }
+  if (end_reason_ == EndReason::kClientClosed || end_reason_ == EndReason::kIoError) {
+    client_->Close();
+  } else {
+    co_await client_->Shutdown();
+  }
+  if (!malformed_.empty()) error = malformed_;
+  if (!upstream_error_.empty()) error = upstream_error_;
+  LogSessionEnd(identity_, EndReasonName(end_reason_), error);
+}
+
+asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {
+  for (;;) {
+    auto result = client_decoder_.Next();
+    if (auto* frame = std::get_if<mqtt::Frame>(&result)) co_return std::move(*frame);
+    if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
+      SessionStats::Add(env_.stats.malformed_from_client, 1);
+      End(EndReason::kMalformedFromClient);
+      // A CONNECT for a protocol level moat does not speak gets the 3.1.1 answer
+      // [MQTT-3.1.2-2]; nothing else is answered before a valid CONNECT.
+      if (*error == mqtt::DecodeError::kUnsupportedProtocolVersion ||
+          *error == mqtt::DecodeError::kInvalidProtocolName) {
+        version_ = ProtocolVersion::kV311;
+        co_await SendToClient(mqtt::Connack{
+            false, static_cast<uint8_t>(mqtt::ConnectReturnCode::kUnacceptableProtocolVersion),
+            {}});
+      }
+      co_return std::nullopt;
+    }
+    if (co_await client_->ReadInto(client_decoder_) == 0) {
+      End(EndReason::kClientClosed);
+      co_return std::nullopt;
+    }
+  }
+}
+
+asio::awaitable<std::optional<mqtt::Frame>> Session::ReceiveConnect() {
+  asio::steady_timer deadline(co_await asio::this_coro::executor,
+                              env_.config.limits.connect_timeout);
+  auto result = co_await (ReadFirstPacket() || deadline.async_wait(asio::use_awaitable));
+  if (result.index() == 1) {
+    End(EndReason::kConnectTimeout);
+    co_return std::nullopt;
+  }
+  co_return std::move(std::get<0>(result));
+}
+
+asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
+  const auto& connect = std::get<mqtt::Connect>(frame.packet);
+  version_ = connect.version;
+  broker_decoder_.set_version(version_);
+  keep_alive_ = std::chrono::seconds(connect.keep_alive);
+  identity_.client_id = std::string(connect.client_id);
+  identity_.username = std::string(connect.username.value_or(""));
+  ClientActive();
+
+  if (!env_.authorizer->AuthorizeConnect(identity_).allowed()) {
+    End(EndReason::kRefused);
+    co_await RefuseConnect(ReasonCode::kNotAuthorized, mqtt::ConnectReturnCode::kNotAuthorized);
+    co_return false;
+  }
+  try {
+    broker_ = co_await env_.upstream.Connect();
+  } catch (const boost::system::system_error& e) {
+    SessionStats::Add(env_.stats.upstream_unavailable, 1);
+    End(EndReason::kUpstreamUnavailable);
+    upstream_error_ = e.code().message();
+  }
+  if (!broker_) {
+    // Never a silent close: the client learns the broker is unavailable.
+    co_await RefuseConnect(ReasonCode::kServerUnavailable,
+                           mqtt::ConnectReturnCode::kServerUnavailable);
+    co_return false;
+  }
+  const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
+  co_await WriteLocked(broker_gate_, *broker_, {&raw, 1});
+  SessionStats::Add(env_.stats.packets_from_client, 1);
+  co_return true;
+}
+
+asio::awaitable<void> Session::ClientToBroker() {
+  ForwardBatch batch;
+  for (;;) {
+    bool stop = false;
+    size_t packets = 0;
+    for (;;) {
+      auto result = client_decoder_.Next();
+      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
+      if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
+        // Forward what was accepted before the bad packet; then refuse the rest.
+        if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
+        SessionStats::Add(env_.stats.malformed_from_client, 1);
+        End(EndReason::kMalformedFromClient);
+        malformed_ = mqtt::DecodeErrorName(*error);
+        co_await DisconnectClient(mqtt::ReasonCodeFor(*error));
+        co_return;
+      }
+      auto& frame = std::get<mqtt::Frame>(result);
+      ++packets;
+      if (!AllowFromClient(frame)) {
+        if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
+        End(EndReason::kRefused);
+        co_await DisconnectClient(ReasonCode::kNotAuthorized);
+        co_return;
+      }
+      batch.Add(frame.raw);
+      if (frame.type == mqtt::PacketType::kDisconnect) {
+        End(EndReason::kClientDisconnected);
+        stop = true;
+        break;
+      }
+    }
+    if (packets > 0) {
+      ClientActive();
+      SessionStats::Add(env_.stats.packets_from_client, packets);
+    }
+    if (!batch.empty()) {
+      co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
+      batch.Clear();
+    }
+    if (stop) co_return;
+    const size_t n = co_await client_->ReadInto(client_decoder_);
+    if (n == 0) {
+      End(EndReason::kClientClosed);
+      co_return;
+    }
+    SessionStats::Add(env_.stats.bytes_from_client, n);
+  }
+}
+
+bool Session::AllowFromClient(const mqtt::Frame& frame) const {
+  const policy::Authorizer& authorizer = *env_.authorizer;
+  if (const auto* publish = std::get_if<mqtt::Publish>(&frame.packet)) {
+    return authorizer.MayPublish(identity_, publish->topic, publish->qos, publish->retain)
+        .allowed();
+  }
+  if (const auto* subscribe = std::get_if<mqtt::Subscribe>(&frame.packet)) {
+    for (const auto& subscription : subscribe->subscriptions) {
+      if (!authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos).allowed()) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+asio::awaitable<void> Session::BrokerToClient() {
+  ForwardBatch batch;
+  for (;;) {
+    bool stop = false;
+    size_t packets = 0;
+    for (;;) {
+      auto result = broker_decoder_.Next();
+      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
+      if (std::holds_alternative<mqtt::DecodeError>(result)) {
+        // A broker moat cannot parse is not trusted with the client any longer.
+        if (!batch.empty()) co_await WriteLocked(client_gate_, *client_, batch.buffers());
+        SessionStats::Add(env_.stats.malformed_from_broker, 1);
+        End(EndReason::kMalformedFromBroker);
+        malformed_ = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result));
+        co_await DisconnectClient(ReasonCode::kImplementationSpecificError);
+        co_return;
+      }
+      auto& frame = std::get<mqtt::Frame>(result);
+      ++packets;
+      if (const auto* publish = std::get_if<mqtt::Publish>(&frame.packet)) {
+        if (!env_.authorizer->MayReceive(identity_, publish->topic).allowed()) continue;
+      } else if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
+        // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
+        if (auto server_keep_alive =
+                connack->properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
+          keep_alive_ = std::chrono::seconds(*server_keep_alive);
+        }
+      } else if (frame.type == mqtt::PacketType::kDisconnect) {
+        stop = true;
+      }
+      batch.Add(frame.raw);
+      if (stop) break;
+    }
+    if (packets > 0) SessionStats::Add(env_.stats.packets_from_broker, packets);
+    if (!batch.empty()) {
+      co_await WriteLocked(client_gate_, *client_, batch.buffers());
+      batch.Clear();
+    }
+    if (stop) {
+      End(EndReason::kBrokerClosed);
+      co_return;
+    }
+    const size_t n = co_await broker_->ReadInto(broker_decoder_);
+    if (n == 0) {
+      End(EndReason::kBrokerClosed);
+      co_return;
+    }
+    SessionStats::Add(env_.stats.bytes_from_broker, n);
+  }
+}
+
+asio::awaitable<void> Session::Watchdog() {
+  for (;;) {
+    // MQTT-3.1.2-24: 1.5 times the keep-alive without a packet ends the connection.
+    const auto deadline = keep_alive_.count() > 0
+                              ? last_client_packet_ + keep_alive_ * 3 / 2
+                              : asio::steady_timer::time_point::max();
+    watchdog_timer_.expires_at(deadline);
+    // Woken early by RequestDrain() or by the session ending; the state says which.
+    co_await watchdog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (draining_) {
+      End(EndReason::kShutdown);
+      co_await DisconnectClient(ReasonCode::kServerShuttingDown);
+      co_return;
+    }
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return;
+    if (keep_alive_.count() > 0 &&
+        std::chrono::steady_clock::now() >= last_client_packet_ + keep_alive_ * 3 / 2) {
+      End(EndReason::kKeepAliveTimeout);
+      co_await DisconnectClient(ReasonCode::kKeepAliveTimeout);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> Session::SendToClient(const mqtt::Packet& packet) {
+  std::vector<uint8_t> bytes;
+  if (mqtt::Encode(packet, version_, bytes) != mqtt::EncodeError::kNone) co_return;
+  const asio::const_buffer buffer(bytes.data(), bytes.size());
+  co_await WriteLocked(client_gate_, *client_, {&buffer, 1});
+}
+
+asio::awaitable<void> Session::RefuseConnect(ReasonCode v5_reason,
+                                             mqtt::ConnectReturnCode v311_code) {
+  const uint8_t code = version_ == ProtocolVersion::kV5 ? static_cast<uint8_t>(v5_reason)
+                                                        : static_cast<uint8_t>(v311_code);
+  co_await SendToClient(mqtt::Connack{false, code, {}});
+}
+
+asio::awaitable<void> Session::DisconnectClient(ReasonCode reason) {
+  // Before MQTT 5 a server has no DISCONNECT: closing is the only answer.
+  if (version_ != ProtocolVersion::kV5) co_return;
+  co_await SendToClient(mqtt::Disconnect{static_cast<uint8_t>(reason), {}});
+}
+
+void Session::RequestDrain() {
+  draining_ = true;
+  if (pumping_) {
+    watchdog_timer_.cancel();
+  } else {
+    Abort();
+  }
+}
+
+void Session::Abort() {
+  aborted_ = true;
+  client_->Close();
+  if (broker_) broker_->Close();
+}
+
+}  // namespace moat::proxy

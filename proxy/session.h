@@ -1,0 +1,109 @@
+// One client connection and its upstream link.
+//
+//   client ──► ReceiveConnect ──► authorize ──► connect upstream ──► forward CONNECT
+//                                                                         │
+//          ┌──────────────── ClientToBroker ◄── client decoder ◄──────────┤
+//          │                 BrokerToClient ◄── broker decoder            │
+//          │                 Watchdog (keep-alive, drain)                 │
+//          └─► the first of the three to finish, for any reason, ends the session
+//
+// Every packet in both directions goes through the codec and the authorizer; allowed
+// packets are forwarded as the bytes that arrived, a batch per read. A session never
+// reads more from one side while its write to the other is pending, so its memory is
+// bounded by one read chunk plus one packet of at most limits.max_packet_size.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "policy/authorizer.h"
+#include "proxy/config/config.h"
+#include "proxy/mqtt/decoder.h"
+#include "proxy/net/byte_stream.h"
+#include "proxy/session_stats.h"
+#include "proxy/write_gate.h"
+
+namespace moat::proxy {
+
+class UpstreamConnector;
+
+// What a session shares with the others on its thread.
+struct SessionEnvironment {
+  const config::Config& config;
+  std::shared_ptr<const policy::Authorizer> authorizer;
+  const UpstreamConnector& upstream;
+  SessionStats& stats;
+};
+
+// Why a session ended; logged once, when it closes.
+enum class EndReason : uint8_t {
+  kClientDisconnected,  // DISCONNECT from the client
+  kClientClosed,        // the client vanished without DISCONNECT
+  kBrokerClosed,
+  kConnectTimeout,
+  kKeepAliveTimeout,
+  kMalformedFromClient,
+  kMalformedFromBroker,
+  kUpstreamUnavailable,
+  kRefused,
+  kShutdown,
+  kIoError,
+};
+std::string_view EndReasonName(EndReason reason);
+
+class Session {
+ public:
+  Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
+          const SessionEnvironment& env, const boost::asio::any_io_executor& executor);
+  ~Session();
+
+  boost::asio::awaitable<void> Run();
+  // Server shutdown: MQTT 5 clients get DISCONNECT 0x8B, then the session ends.
+  void RequestDrain();
+  // Ends the session at once, e.g. when the drain timeout has passed.
+  void Abort();
+
+ private:
+  boost::asio::awaitable<std::optional<mqtt::Frame>> ReceiveConnect();
+  boost::asio::awaitable<std::optional<mqtt::Frame>> ReadFirstPacket();
+  // Authorizes the CONNECT, opens the upstream link and forwards the CONNECT.
+  boost::asio::awaitable<bool> Admit(const mqtt::Frame& connect);
+  boost::asio::awaitable<void> ClientToBroker();
+  boost::asio::awaitable<void> BrokerToClient();
+  boost::asio::awaitable<void> Watchdog();
+  bool AllowFromClient(const mqtt::Frame& frame) const;
+  boost::asio::awaitable<void> SendToClient(const mqtt::Packet& packet);
+  boost::asio::awaitable<void> RefuseConnect(mqtt::ReasonCode v5_reason,
+                                             mqtt::ConnectReturnCode v311_code);
+  boost::asio::awaitable<void> DisconnectClient(mqtt::ReasonCode reason);
+  void End(EndReason reason);
+  void ClientActive() { last_client_packet_ = std::chrono::steady_clock::now(); }
+
+  std::unique_ptr<net::ByteStream> client_;
+  std::unique_ptr<net::ByteStream> broker_;
+  policy::ClientIdentity identity_;
+  const SessionEnvironment& env_;
+  mqtt::Decoder client_decoder_;
+  mqtt::Decoder broker_decoder_;
+  mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::kUnknown;
+  std::chrono::milliseconds keep_alive_{0};
+  std::chrono::steady_clock::time_point last_client_packet_;
+  boost::asio::steady_timer watchdog_timer_;
+  WriteGate client_gate_;
+  WriteGate broker_gate_;
+  bool pumping_ = false;   // past CONNECT: both directions are being forwarded
+  bool draining_ = false;
+  bool aborted_ = false;
+  bool ended_ = false;
+  std::string_view malformed_;  // which decode error ended the session, if one did
+  std::string upstream_error_;
+  EndReason end_reason_ = EndReason::kIoError;
+};
+
+}  // namespace moat::proxy

@@ -1,0 +1,113 @@
+#include "proxy/tls/tls_context.h"
+
+#include <openssl/err.h>
+
+#include <cstring>
+
+
+namespace moat::tls {
+namespace {
+
+// Mozilla's "intermediate" TLS 1.2 suites; TLS 1.3 suites are OpenSSL's defaults.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+constexpr unsigned char kAlpnMqtt[] = {4, 'm', 'q', 't', 't'};
+
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+               unsigned int in_len, void*) {
+  // Accept "mqtt" when offered; a client offering only other protocols still gets a
+  // connection without ALPN, as mosquitto does.
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_len, kAlpnMqtt, sizeof(kAlpnMqtt), in, in_len) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+absl::Status Fail(std::string_view what, std::string_view path) {
+  return absl::InvalidArgumentError(std::string(path) + ": " + std::string(what) + ": " +
+                                    LastSslError());
+}
+
+absl::StatusOr<SslCtxPtr> NewContext(const SSL_METHOD* method) {
+  SslCtxPtr ctx(SSL_CTX_new(method), SslCtxDeleter{});
+  if (!ctx) return absl::InternalError("SSL_CTX_new: " + LastSslError());
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_set_cipher_list(ctx.get(), kTls12Ciphers) != 1) {
+    return absl::InternalError("cipher list: " + LastSslError());
+  }
+  return ctx;
+}
+
+absl::Status LoadKeyPair(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    return Fail("cannot load certificate chain", cert);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return Fail("cannot load private key", key);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Fail("private key does not match certificate " + cert, key);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string LastSslError() {
+  std::string text;
+  while (const unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    if (!text.empty()) text += "; ";
+    text += buffer;
+  }
+  return text.empty() ? "unknown error" : text;
+}
+
+absl::StatusOr<SslCtxPtr> MakeServerContext(const config::ServerTls& tls) {
+  auto ctx = NewContext(TLS_server_method());
+  if (!ctx.ok()) return ctx.status();
+  SSL_CTX* raw = ctx->get();
+  if (auto status = LoadKeyPair(raw, tls.cert, tls.key); !status.ok()) return status;
+  SSL_CTX_set_alpn_select_cb(raw, SelectAlpn, nullptr);
+  // Needed for session resumption to work when client certificates are verified.
+  static constexpr unsigned char kSessionContext[] = "moat";
+  SSL_CTX_set_session_id_context(raw, kSessionContext, sizeof(kSessionContext) - 1);
+  if (!tls.client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(raw, tls.client_ca.c_str(), nullptr) != 1) {
+      return Fail("cannot load client CA", tls.client_ca);
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca.c_str());
+    if (names == nullptr) return Fail("no CA certificate found", tls.client_ca);
+    SSL_CTX_set_client_CA_list(raw, names);
+    int mode = SSL_VERIFY_PEER;
+    if (tls.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(raw, mode, nullptr);
+  }
+  return ctx;
+}
+
+absl::StatusOr<SslCtxPtr> MakeClientContext(const config::UpstreamTls& tls) {
+  auto ctx = NewContext(TLS_client_method());
+  if (!ctx.ok()) return ctx.status();
+  SSL_CTX* raw = ctx->get();
+  if (SSL_CTX_load_verify_locations(raw, tls.ca.c_str(), nullptr) != 1) {
+    return Fail("cannot load CA", tls.ca);
+  }
+  SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
+  if (!tls.cert.empty()) {
+    if (auto status = LoadKeyPair(raw, tls.cert, tls.key); !status.ok()) return status;
+  }
+  return ctx;
+}
+
+}  // namespace moat::tls

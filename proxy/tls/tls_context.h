@@ -1,0 +1,27 @@
+// OpenSSL contexts for the client-facing listeners and the upstream link, built from
+// the configuration with secure defaults: TLS 1.2 and 1.3 only, forward-secret AEAD
+// ciphers, no renegotiation, no compression.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <openssl/ssl.h>
+
+#include "absl/status/statusor.h"
+#include "proxy/config/config.h"
+
+namespace moat::tls {
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::shared_ptr<SSL_CTX>;
+
+absl::StatusOr<SslCtxPtr> MakeServerContext(const config::ServerTls& tls);
+absl::StatusOr<SslCtxPtr> MakeClientContext(const config::UpstreamTls& tls);
+
+// The last OpenSSL error on this thread as text, and clears the queue.
+std::string LastSslError();
+
+}  // namespace moat::tls

@@ -1,0 +1,58 @@
+#include "proxy/upstream.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/net/plain_stream.h"
+#include "proxy/net/tls_stream.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+UpstreamConnector::UpstreamConnector(const config::Upstream& upstream,
+                                     tls::SslCtxPtr tls_context)
+    : upstream_(upstream), tls_context_(std::move(tls_context)) {}
+
+asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce() const {
+  const auto executor = co_await asio::this_coro::executor;
+  tcp::socket socket(executor);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(upstream_.address.host, ec);
+  if (!ec) {
+    // An IP literal needs no resolver thread.
+    co_await socket.async_connect(tcp::endpoint(address, upstream_.address.port),
+                                  asio::use_awaitable);
+  } else {
+    tcp::resolver resolver(executor);
+    const auto endpoints = co_await resolver.async_resolve(
+        upstream_.address.host, std::to_string(upstream_.address.port), asio::use_awaitable);
+    co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+  }
+  if (!tls_context_) co_return std::make_unique<net::PlainStream>(std::move(socket));
+
+  net::SslPtr ssl(SSL_new(tls_context_.get()));
+  if (!ssl) throw boost::system::system_error(asio::error::no_memory);
+  auto stream =
+      std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl), net::TlsStream::Role::kClient);
+  const std::string& name =
+      upstream_.tls->server_name.empty() ? upstream_.address.host : upstream_.tls->server_name;
+  stream->SetPeerName(name);
+  co_await stream->Handshake();
+  co_return stream;
+}
+
+asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::Connect() const {
+  asio::steady_timer timer(co_await asio::this_coro::executor, upstream_.connect_timeout);
+  auto result = co_await (ConnectOnce() || timer.async_wait(asio::use_awaitable));
+  if (result.index() == 1) throw boost::system::system_error(asio::error::timed_out);
+  co_return std::move(std::get<0>(result));
+}
+
+}  // namespace moat::proxy

@@ -1,0 +1,172 @@
+#include "proxy/worker.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/log.h"
+#include "proxy/net/plain_stream.h"
+#include "proxy/net/tls_stream.h"
+#include "proxy/session.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(bind.host, ec);
+  if (!ec) return tcp::endpoint(address, bind.port);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(bind.host, std::to_string(bind.port), ec);
+  if (ec || results.empty()) {
+    return absl::InvalidArgumentError("cannot resolve listener address " + bind.ToString() +
+                                      ": " + ec.message());
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
+               std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls)
+    : config_(config),
+      listeners_(std::move(listeners)),
+      upstream_(config.upstream, std::move(upstream_tls)),
+      authorizer_(std::move(authorizer)) {}
+
+Worker::~Worker() { Join(); }
+
+absl::Status Worker::Bind() {
+  for (const ListenerSetup& setup : listeners_) {
+    auto endpoint = ResolveBind(setup.listener->bind);
+    if (!endpoint.ok()) return endpoint.status();
+    auto acceptor = std::make_unique<tcp::acceptor>(io_context_);
+    boost::system::error_code ec;
+    const auto fail = [&](std::string_view step) {
+      return absl::UnavailableError("listener " + setup.listener->bind.ToString() + ": " +
+                                    std::string(step) + ": " + ec.message());
+    };
+    acceptor->open(endpoint->protocol(), ec);
+    if (ec) return fail("open");
+    acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    // Every worker binds the same address; the kernel spreads connections over them.
+    acceptor->set_option(ReusePort(true), ec);
+    if (ec) return fail("SO_REUSEPORT");
+    // "[::]" means IPv6 only, so that "0.0.0.0" on the same port can be its own listener.
+    if (endpoint->address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    acceptor->bind(*endpoint, ec);
+    if (ec) return fail("bind");
+    acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail("listen");
+    acceptors_.push_back(std::move(acceptor));
+  }
+  return absl::OkStatus();
+}
+
+void Worker::Start() {
+  for (size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(io_context_, AcceptLoop(*acceptors_[i], listeners_[i]), asio::detached);
+  }
+  thread_ = std::thread([this] { io_context_.run(); });
+}
+
+void Worker::Stop() {
+  asio::post(io_context_, [this] {
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& acceptor : acceptors_) {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+    }
+    for (Session* session : sessions_) session->RequestDrain();
+    asio::co_spawn(io_context_, Drain(), asio::detached);
+  });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> Worker::Drain() {
+  const auto deadline = std::chrono::steady_clock::now() + config_.limits.drain_timeout;
+  asio::steady_timer timer(io_context_);
+  while (!sessions_.empty() && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  for (Session* session : sessions_) session->Abort();
+}
+
+asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const ListenerSetup& setup) {
+  asio::steady_timer backoff(io_context_);
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    if (ec) {
+      // Out of file descriptors: wait for some to be freed instead of spinning.
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+        backoff.expires_after(std::chrono::milliseconds(50));
+        co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      continue;
+    }
+    if (static_cast<uint64_t>(stats_.connections_active.load(std::memory_order_relaxed)) >=
+        config_.limits.max_connections) {
+      continue;  // the socket closes as it goes out of scope
+    }
+    asio::co_spawn(io_context_, Serve(std::move(socket), setup), asio::detached);
+  }
+}
+
+asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {
+  SessionStats::Add(stats_.connections_accepted, 1);
+  policy::ClientIdentity identity;
+  identity.listener = setup.listener->name;
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  identity.address = ec ? "unknown" : peer.address().to_string();
+
+  std::unique_ptr<net::ByteStream> stream;
+  try {
+    if (setup.tls_context) {
+      net::SslPtr ssl(SSL_new(setup.tls_context.get()));
+      if (!ssl) co_return;
+      auto tls = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
+                                                  net::TlsStream::Role::kServer);
+      asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
+      auto result = co_await (tls->Handshake() || deadline.async_wait(asio::use_awaitable));
+      if (result.index() == 1) {
+        SessionStats::Add(stats_.tls_handshake_failures, 1);
+        co_return;
+      }
+      stream = std::move(tls);
+    } else {
+      stream = std::make_unique<net::PlainStream>(std::move(socket));
+    }
+  } catch (const boost::system::system_error&) {
+    SessionStats::Add(stats_.tls_handshake_failures, 1);
+    co_return;
+  }
+  if (stopping_) co_return;
+
+  SessionEnvironment env{config_, authorizer_, upstream_, stats_};
+  Session session(std::move(stream), std::move(identity), env, io_context_.get_executor());
+  sessions_.insert(&session);
+  co_await session.Run();
+  sessions_.erase(&session);
+}
+
+}  // namespace moat::proxy

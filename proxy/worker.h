@@ -1,0 +1,62 @@
+// One thread's share of the proxy: an io_context, an acceptor per listener, and the
+// sessions accepted on them.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "absl/status/status.h"
+#include "policy/authorizer.h"
+#include "proxy/config/config.h"
+#include "proxy/session_stats.h"
+#include "proxy/tls/tls_context.h"
+#include "proxy/upstream.h"
+
+namespace moat::proxy {
+
+class Session;
+
+// What a worker needs per listener: its config and, for TLS, its context.
+struct ListenerSetup {
+  const config::Listener* listener;
+  tls::SslCtxPtr tls_context;  // null for plain TCP
+};
+
+class Worker {
+ public:
+  Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
+         std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
+  ~Worker();
+
+  absl::Status Bind();
+  void Start();
+  void Stop();  // thread-safe
+  void Join();
+  const SessionStats& stats() const { return stats_; }
+
+ private:
+  boost::asio::awaitable<void> AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor,
+                                          const ListenerSetup& setup);
+  boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket,
+                                     const ListenerSetup& setup);
+  boost::asio::awaitable<void> Drain();
+
+  const config::Config& config_;
+  boost::asio::io_context io_context_{1};
+  std::vector<ListenerSetup> listeners_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  UpstreamConnector upstream_;
+  SessionStats stats_;
+  std::shared_ptr<const policy::Authorizer> authorizer_;
+  std::unordered_set<Session*> sessions_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace moat::proxy
