@@ -195,10 +195,9 @@ void Decoder::Feed(std::span<const uint8_t> bytes) {
 }
 
 std::span<uint8_t> Decoder::PrepareWrite(size_t min_size) {
-  const size_t held = end_ - begin_ - pending_consume_;
-  // Room for the whole packet being received, so a large payload arrives in place.
-  const size_t wanted = std::max(min_size, packet_size_ > held ? packet_size_ - held : 0);
-  MakeRoom(wanted);
+  // The buffer grows with what has arrived (MakeRoom doubles it), never with what a
+  // fixed header announces: five bytes must not make moat reserve a 256 MiB packet.
+  MakeRoom(min_size);
   return {buffer_.get() + end_, capacity_ - end_};
 }
 
@@ -209,11 +208,9 @@ DecodeResult Decoder::Next() {
   begin_ += pending_consume_;
   pending_consume_ = 0;
   Attempt attempt = DecodeAt({buffer_.get() + begin_, end_ - begin_}, options_, version_);
-  packet_size_ = attempt.packet_size;
   if (const auto* error = std::get_if<DecodeError>(&attempt.result)) return Fail(*error);
   if (std::holds_alternative<Frame>(attempt.result)) {
     pending_consume_ = attempt.packet_size;
-    packet_size_ = 0;
   }
   return std::move(attempt.result);
 }

@@ -7,7 +7,9 @@
 // Bytes can arrive in chunks of any size. A Frame's `raw` span is the packet exactly as
 // it arrived (so an unchanged packet is forwarded without re-encoding), and the views
 // inside its Packet point into the same buffer: nothing is copied, the payload
-// included. Both stay valid until the next call to Next(), Feed() or PrepareWrite().
+// included. Next() never moves the buffer, so the frames of one batch stay valid
+// together (a proxy can forward them with one write) until the next Feed(),
+// PrepareWrite() or ReleaseIdleMemory().
 //
 // The decoder is strict: after the first error it returns that error forever, since a
 // stream that was once misparsed cannot be trusted to be re-synchronised.
@@ -85,7 +87,6 @@ class Decoder {
   size_t begin_ = 0;  // first byte not yet returned in a frame
   size_t end_ = 0;    // one past the last received byte
   size_t pending_consume_ = 0;  // size of the frame last returned, dropped on next call
-  size_t packet_size_ = 0;      // size of the packet being received, once its header is in
 };
 
 // Decodes one whole packet (fixed header included) in one go, for callers that already

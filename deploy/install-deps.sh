@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages moat needs to build, test and fuzz. Idempotent: it
+# asks dpkg what is already there and only touches apt when something is missing, so
+# tests/run_all.sh can call it on every run without network access.
+set -euo pipefail
+
+# One package per line, grouped by purpose; later stages (benchmark peers, Prometheus)
+# append their own group here.
+packages=(
+  # Toolchain.
+  build-essential cmake ninja-build pkg-config ccache
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes
+  # Libraries.
+  libboost1.81-dev libssl-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # Integration tests run a real broker and its clients; openssl makes test certificates.
+  mosquitto mosquitto-clients openssl
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  if [[ "$status" != "installed" ]]; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+  sudo=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,309 @@
+"""Real processes on loopback for integration tests: a mosquitto broker, moat in front
+of it, dev certificates made by certs/make-dev-certs.sh, and real clients
+(mosquitto_pub/mosquitto_sub, or a raw socket speaking bytes the test spells out).
+
+Every wait polls a condition with a deadline; nothing sleeps blindly."""
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MOAT_BIN = os.environ.get("MOAT_BIN", os.path.join(REPO, "build", "proxy", "moat"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def raise_fd_limit(limit=8192):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit, hard), hard))
+
+
+class Process:
+    """A child process whose stderr goes to a file, printed when a test fails."""
+
+    def __init__(self, name, argv, workdir):
+        self.name = name
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=raise_fd_limit)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class Certs:
+    _cache = None
+
+    @classmethod
+    def get(cls):
+        if cls._cache is None:
+            directory = tempfile.mkdtemp(prefix="moat-certs-")
+            subprocess.run(["bash", os.path.join(REPO, "certs", "make-dev-certs.sh"), directory],
+                           check=True, stdout=subprocess.DEVNULL)
+            cls._cache = directory
+        return cls._cache
+
+    @classmethod
+    def path(cls, name):
+        return os.path.join(cls.get(), name)
+
+
+class Broker:
+    """mosquitto on a free loopback port, optionally with a TLS listener too."""
+
+    def __init__(self, workdir, tls=False):
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
+        conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
+        lines = ["per_listener_settings false", "allow_anonymous true", "persistence false",
+                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
+                 "max_keepalive 65535",
+                 f"listener {self.port} 127.0.0.1"]
+        if tls:
+            lines += [f"listener {self.tls_port} 127.0.0.1",
+                      f"cafile {Certs.path('ca.crt')}",
+                      f"certfile {Certs.path('broker.crt')}",
+                      f"keyfile {Certs.path('broker.key')}"]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
+            raise AssertionError("mosquitto is not installed: run deploy/install-deps.sh")
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = Process(f"mosquitto-{self.port}", [binary, "-c", conf], workdir)
+        wait_until(lambda: port_open(self.port), what="mosquitto to listen")
+        if tls:
+            wait_until(lambda: port_open(self.tls_port), what="mosquitto TLS to listen")
+
+
+class Moat:
+    """moat with a generated config; `listeners` is a list of YAML snippets."""
+
+    def __init__(self, workdir, upstream_port, listeners, upstream_tls=None, extra=""):
+        self.workdir = workdir
+        self.config_path = os.path.join(workdir, f"moat-{free_port()}.yaml")
+        text = "listeners:\n" + "".join(listeners)
+        text += f'upstream:\n  address: "127.0.0.1:{upstream_port}"\n'
+        if upstream_tls:
+            text += upstream_tls
+        text += "auth:\n  allow_anonymous: true\n" + extra
+        with open(self.config_path, "w") as f:
+            f.write(text)
+        self.process = Process(f"moat-{os.path.basename(self.config_path)}",
+                               [MOAT_BIN, "--config", self.config_path], workdir)
+
+    def wait_listening(self, port):
+        wait_until(lambda: port_open(port) or not self.process.alive(),
+                   what="moat to listen")
+        if not self.process.alive():
+            raise AssertionError("moat exited early:\n" + self.process.log())
+
+
+def plain_listener(port, extra=""):
+    return f'  - bind: "127.0.0.1:{port}"\n' + extra
+
+
+def tls_listener(port, extra=""):
+    return (f'  - bind: "127.0.0.1:{port}"\n    tls:\n'
+            f'      cert: {Certs.path("server.crt")}\n      key: {Certs.path("server.key")}\n'
+            + extra)
+
+
+class ProxyTestCase(unittest.TestCase):
+    """Starts a broker and moat per test; prints their logs if the test fails."""
+
+    broker_tls = False
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="moat-it-")
+        self.processes = []
+        self.addCleanup(self._cleanup)
+
+    def start_broker(self, tls=False):
+        broker = Broker(self.workdir, tls=tls)
+        self.processes.append(broker.process)
+        return broker
+
+    def start_moat(self, upstream_port, listeners, **kwargs):
+        moat = Moat(self.workdir, upstream_port, listeners, **kwargs)
+        self.processes.append(moat.process)
+        return moat
+
+    def _cleanup(self):
+        failed = not self._outcome.success
+        for process in self.processes:
+            process.stop()
+            if failed:
+                print(f"\n----- {process.name} -----\n{process.log()}")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def client_args(port, tls=False, version="mqttv311"):
+    args = ["-h", "127.0.0.1" if not tls else "localhost", "-p", str(port), "-V", version]
+    if tls:
+        args += ["--cafile", Certs.path("ca.crt")]
+    return args
+
+
+def subscribe(port, topic, count, tls=False, version="mqttv311", qos=0, extra=()):
+    """Starts mosquitto_sub; returns the Popen. Call collect() for its output."""
+    argv = ["mosquitto_sub", *client_args(port, tls, version), "-t", topic, "-C", str(count),
+            "-W", "15", "-q", str(qos), "-v", *extra]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def collect(proc, timeout=20):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def publish(port, topic, message=None, tls=False, version="mqttv311", qos=0, extra=(),
+            file=None):
+    argv = ["mosquitto_pub", *client_args(port, tls, version), "-t", topic, "-q", str(qos),
+            *extra]
+    argv += ["-f", file] if file else ["-m", message]
+    return subprocess.run(argv, capture_output=True, timeout=30)
+
+
+# Raw MQTT, spelled out byte by byte, for what the real clients cannot do.
+
+def varint(n):
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def mqtt_string(s):
+    data = s.encode() if isinstance(s, str) else s
+    return len(data).to_bytes(2, "big") + data
+
+
+def packet(first_byte, body):
+    return bytes([first_byte]) + varint(len(body)) + body
+
+
+def connect_packet(client_id, version=4, keep_alive=60, clean=True, will=None):
+    """version 3 (MQIsdp), 4 or 5. will=(topic, payload, qos, retain)."""
+    name = b"MQIsdp" if version == 3 else b"MQTT"
+    flags = 0x02 if clean else 0
+    payload = mqtt_string(client_id)
+    if will:
+        topic, message, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+        if version == 5:
+            payload += b"\x00"
+        payload += mqtt_string(topic) + mqtt_string(message)
+    body = mqtt_string(name) + bytes([version, flags]) + keep_alive.to_bytes(2, "big")
+    if version == 5:
+        body += b"\x00"
+    return packet(0x10, body + payload)
+
+
+def publish_packet(topic, payload, qos=0, packet_id=1, version=4, retain=False):
+    body = mqtt_string(topic)
+    if qos:
+        body += packet_id.to_bytes(2, "big")
+    if version == 5:
+        body += b"\x00"
+    return packet(0x30 | (qos << 1) | (1 if retain else 0), body + payload)
+
+
+class RawClient:
+    def __init__(self, port, tls=False, timeout=10):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:
+            context = ssl.create_default_context(cafile=Certs.path("ca.crt"))
+            sock = context.wrap_socket(sock, server_hostname="localhost")
+        self.sock = sock
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_exactly(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError(f"closed after {len(data)} of {n} bytes: {data!r}")
+            data += chunk
+        return data
+
+    def read_packet(self):
+        first = self.read_exactly(1)
+        length, shift = 0, 0
+        while True:
+            b = self.read_exactly(1)[0]
+            length |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        return first[0], self.read_exactly(length)
+
+    def closed_by_peer(self, timeout=10):
+        """True once the peer has closed (EOF or reset), reading and dropping anything."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(4096):
+                pass
+            return True
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def abort(self):
+        """Vanish without DISCONNECT or FIN handshake: RST."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.sock.close()
+
+    def close(self):
+        self.sock.close()

@@ -1,0 +1,260 @@
+"""moat as an invisible proxy (issue 4): real mosquitto behind, real TLS, real clients."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import (Certs, ProxyTestCase, RawClient, collect, connect_packet, free_port,
+                     packet, plain_listener, publish, publish_packet, raise_fd_limit,
+                     subscribe, tls_listener)
+
+raise_fd_limit()  # this test process itself holds a thousand sockets
+
+CONNACK = 0x20
+DISCONNECT = 0xE0
+
+
+class PlainAndTls(ProxyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.broker = self.start_broker()
+        self.plain_port, self.tls_port = free_port(), free_port()
+        self.moat = self.start_moat(self.broker.port, [plain_listener(self.plain_port),
+                                                       tls_listener(self.tls_port)])
+        self.moat.wait_listening(self.plain_port)
+        self.moat.wait_listening(self.tls_port)
+
+    def roundtrip(self, port, tls, version, qos):
+        topic = f"it/{version}/{qos}/{port}"
+        sub = subscribe(port, topic, 1, tls=tls, version=version, qos=qos)
+        # The subscriber is ready once its SUBSCRIBE reached the broker; retry the publish
+        # until it arrives rather than guessing how long that takes.
+        deadline = time.monotonic() + 10
+        while sub.poll() is None and time.monotonic() < deadline:
+            result = publish(port, topic, "hello", tls=tls, version=version, qos=qos)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            try:
+                sub.wait(0.3)
+            except subprocess.TimeoutExpired:
+                pass
+        code, out, err = collect(sub)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), f"{topic} hello")
+
+    def test_every_version_and_qos_over_plain_tcp(self):
+        for version in ("mqttv31", "mqttv311", "mqttv5"):
+            for qos in (0, 1, 2):
+                with self.subTest(version=version, qos=qos):
+                    self.roundtrip(self.plain_port, False, version, qos)
+
+    def test_every_version_and_qos_over_tls(self):
+        for version in ("mqttv31", "mqttv311", "mqttv5"):
+            for qos in (0, 1, 2):
+                with self.subTest(version=version, qos=qos):
+                    self.roundtrip(self.tls_port, True, version, qos)
+
+    def test_retained_message_reaches_a_later_subscriber(self):
+        result = publish(self.tls_port, "it/retained", "kept", tls=True, qos=1, extra=["-r"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        code, out, err = collect(subscribe(self.tls_port, "it/retained", 1, tls=True))
+        self.assertEqual((code, out.strip()), (0, "it/retained kept"), err)
+
+    def test_one_mebibyte_payload(self):
+        payload_path = os.path.join(self.workdir, "payload.bin")
+        payload = os.urandom(1024 * 1024)
+        with open(payload_path, "wb") as f:
+            f.write(payload)
+        received_path = os.path.join(self.workdir, "received.bin")
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "localhost", "-p", str(self.tls_port),
+                                "--cafile", Certs.path("ca.crt"), "-t", "it/big", "-C", "1",
+                                "-W", "20", "-N"], stdout=open(received_path, "wb"))
+        deadline = time.monotonic() + 15
+        while sub.poll() is None and time.monotonic() < deadline:
+            publish(self.tls_port, "it/big", tls=True, file=payload_path, qos=1)
+            try:
+                sub.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+        self.assertEqual(sub.wait(20), 0)
+        with open(received_path, "rb") as f:
+            self.assertEqual(f.read(), payload)
+
+    def test_will_is_published_when_client_vanishes(self):
+        watcher = subscribe(self.broker.port, "it/will", 1)  # directly at the broker
+        client = RawClient(self.plain_port)
+        client.send(connect_packet("will-client", will=("it/will", b"gone", 0, False)))
+        first, body = client.read_packet()
+        self.assertEqual((first, body), (CONNACK, b"\x00\x00"))
+        time.sleep(0.3)  # let mosquitto_sub's SUBSCRIBE land; the will is sent only once
+        client.abort()
+        code, out, err = collect(watcher)
+        self.assertEqual((code, out.strip()), (0, "it/will gone"), err)
+
+    def test_packets_split_into_single_bytes_and_many_packets_in_one_segment(self):
+        watcher = subscribe(self.broker.port, "it/split/#", 3)
+        time.sleep(0.3)
+        client = RawClient(self.plain_port)
+        for byte in connect_packet("byte-by-byte"):
+            client.send(bytes([byte]))
+            time.sleep(0.002)
+        self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
+        for byte in publish_packet("it/split/one", b"1"):
+            client.send(bytes([byte]))
+            time.sleep(0.002)
+        client.send(publish_packet("it/split/two", b"2") + publish_packet("it/split/three", b"3"))
+        code, out, err = collect(watcher)
+        self.assertEqual(out.split("\n")[:3], ["it/split/one 1", "it/split/two 2",
+                                               "it/split/three 3"], err)
+        client.close()
+
+    def test_malformed_packet_closes_after_forwarding_what_came_before(self):
+        watcher = subscribe(self.broker.port, "it/before", 1)
+        time.sleep(0.3)
+        client = RawClient(self.plain_port)
+        client.send(connect_packet("malformed", version=5))
+        first, _ = client.read_packet()
+        self.assertEqual(first, CONNACK)
+        # A good PUBLISH, then one with a wildcard in its topic, in one segment.
+        client.send(publish_packet("it/before", b"ok", version=5) +
+                    publish_packet("it/+", b"bad", version=5))
+        first, body = client.read_packet()
+        self.assertEqual((first, body[:1]), (DISCONNECT, b"\x81"))
+        self.assertTrue(client.closed_by_peer())
+        code, out, err = collect(watcher)
+        self.assertEqual(out.strip(), "it/before ok", err)
+
+    def test_packet_before_connect_closes_the_connection(self):
+        client = RawClient(self.plain_port)
+        client.send(packet(0xC0, b""))  # PINGREQ
+        self.assertTrue(client.closed_by_peer())
+
+    def test_second_connect_closes_with_protocol_error(self):
+        client = RawClient(self.plain_port)
+        client.send(connect_packet("twice", version=5))
+        self.assertEqual(client.read_packet()[0], CONNACK)
+        client.send(connect_packet("twice", version=5))
+        first, body = client.read_packet()
+        self.assertEqual((first, body[:1]), (DISCONNECT, b"\x82"))
+        self.assertTrue(client.closed_by_peer())
+
+    def test_unsupported_protocol_level_gets_connack_1(self):
+        client = RawClient(self.plain_port)
+        body = b"\x00\x04MQTT\x06\x02\x00\x3c\x00\x01x"
+        client.send(packet(0x10, body))
+        self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x01"))
+
+    def test_keep_alive_is_enforced_at_one_and_a_half_times(self):
+        client = RawClient(self.plain_port)
+        client.send(connect_packet("sleepy", version=5, keep_alive=1))
+        self.assertEqual(client.read_packet()[0], CONNACK)
+        started = time.monotonic()
+        first, body = client.read_packet()
+        elapsed = time.monotonic() - started
+        self.assertEqual((first, body[:1]), (DISCONNECT, b"\x8d"))
+        self.assertGreaterEqual(elapsed, 1.3)
+
+    def test_sigterm_sends_mqtt5_clients_server_shutting_down_and_exits_zero(self):
+        client = RawClient(self.tls_port, tls=True)
+        client.send(connect_packet("drained", version=5))
+        self.assertEqual(client.read_packet()[0], CONNACK)
+        self.moat.process.proc.send_signal(signal.SIGTERM)
+        first, body = client.read_packet()
+        self.assertEqual((first, body[:1]), (DISCONNECT, b"\x8b"))
+        self.assertEqual(self.moat.process.proc.wait(10), 0)
+
+
+class Timeouts(ProxyTestCase):
+    def test_client_that_sends_no_connect_is_closed(self):
+        broker = self.start_broker()
+        port = free_port()
+        moat = self.start_moat(broker.port, [plain_listener(port)],
+                               extra="limits:\n  connect_timeout: 500ms\n")
+        moat.wait_listening(port)
+        client = RawClient(port)
+        started = time.monotonic()
+        self.assertTrue(client.closed_by_peer(timeout=5))
+        self.assertLess(time.monotonic() - started, 3)
+
+
+class BrokerFailures(ProxyTestCase):
+    def test_broker_down_at_connect_gets_server_unavailable(self):
+        dead_port = free_port()
+        port = free_port()
+        moat = self.start_moat(dead_port, [plain_listener(port)])
+        moat.wait_listening(port)
+        for version, expected in ((4, b"\x00\x03"), (3, b"\x00\x03"), (5, b"\x00\x88")):
+            with self.subTest(version=version):
+                client = RawClient(port)
+                client.send(connect_packet("nobroker", version=version))
+                first, body = client.read_packet()
+                self.assertEqual((first, body[:2]), (CONNACK, expected))
+
+    def test_broker_dying_mid_session_closes_the_client(self):
+        broker = self.start_broker()
+        port = free_port()
+        moat = self.start_moat(broker.port, [plain_listener(port)])
+        moat.wait_listening(port)
+        client = RawClient(port)
+        client.send(connect_packet("orphan"))
+        self.assertEqual(client.read_packet()[0], CONNACK)
+        broker.process.stop(signal.SIGKILL)
+        self.assertTrue(client.closed_by_peer())
+
+
+class TlsUpstream(ProxyTestCase):
+    def upstream_tls(self, ca):
+        return f"  tls:\n    ca: {ca}\n    server_name: broker.local\n"
+
+    def test_verified_tls_upstream_carries_traffic(self):
+        broker = self.start_broker(tls=True)
+        port = free_port()
+        moat = self.start_moat(broker.tls_port, [plain_listener(port)],
+                               upstream_tls=self.upstream_tls(Certs.path("ca.crt")))
+        moat.wait_listening(port)
+        client = RawClient(port)
+        client.send(connect_packet("tls-upstream"))
+        self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
+
+    def test_wrong_ca_fails_closed(self):
+        broker = self.start_broker(tls=True)
+        other_ca = os.path.join(self.workdir, "other-ca")
+        os.makedirs(other_ca)
+        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "certs",
+                                             "make-dev-certs.sh"), other_ca],
+                       check=True, stdout=subprocess.DEVNULL)
+        port = free_port()
+        moat = self.start_moat(broker.tls_port, [plain_listener(port)],
+                               upstream_tls=self.upstream_tls(os.path.join(other_ca, "ca.crt")))
+        moat.wait_listening(port)
+        client = RawClient(port)
+        client.send(connect_packet("wrong-ca"))
+        self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x03"))
+
+
+class ManyClients(ProxyTestCase):
+    def test_one_thousand_concurrent_clients(self):
+        broker = self.start_broker()
+        port = free_port()
+        moat = self.start_moat(broker.port, [plain_listener(port)])
+        moat.wait_listening(port)
+        clients = []
+        for i in range(1000):
+            client = RawClient(port)
+            client.send(connect_packet(f"many-{i}"))
+            clients.append(client)
+        for client in clients:
+            self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
+        # All of them are live at once: each still answers a PINGREQ.
+        for client in clients:
+            client.send(packet(0xC0, b""))
+        for client in clients:
+            self.assertEqual(client.read_packet(), (0xD0, b""))
+        for client in clients:
+            client.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

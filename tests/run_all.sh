@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds with gcc and runs every ctest
+# test, then builds the libFuzzer harnesses with clang and runs each for a bounded time.
+# Ends with "N passed, N failed" over those steps; exits non-zero if any step failed.
+#
+#   MOAT_FUZZ_SECONDS  seconds per fuzz harness (default 60)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+fuzz_seconds="${MOAT_FUZZ_SECONDS:-60}"
+jobs="$(nproc)"
+
+# HARNESS:CORPUS - a target in fuzz/CMakeLists.txt and its seed folder under fuzz/corpus/.
+fuzz_targets=(
+  decoder_fuzz:decoder
+  roundtrip_fuzz:decoder
+)
+
+passed=0
+failed=0
+steps_done=false
+
+# A configure or build error stops the run at once (set -e); still print the summary,
+# with that step counted as failed.
+print_summary() {
+  local status=$?
+  if [[ "$steps_done" != true ]] && ((status != 0)); then
+    failed=$((failed + 1))
+  fi
+  echo "${passed} passed, ${failed} failed"
+}
+trap print_summary EXIT
+
+record() {  # record NAME STATUS
+  if (("$2" == 0)); then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $1" >&2
+  fi
+}
+
+section() { printf '\n==== %s\n' "$*"; }
+
+section "dependencies"
+deploy/install-deps.sh
+
+section "build (gcc)"
+cmake -S . -B build -G Ninja -DCMAKE_CXX_COMPILER=g++ -DMOAT_WERROR=ON
+cmake --build build -j "$jobs"
+
+section "unit tests"
+status=0
+ctest --test-dir build --output-on-failure -j "$jobs" || status=$?
+record ctest "$status"
+
+section "build fuzz harnesses (clang)"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMOAT_FUZZ=ON -DMOAT_WERROR=ON
+cmake --build build-fuzz -j "$jobs"
+
+# Each harness mutates a scratch copy, so the committed seeds stay small and reviewed;
+# crashes land next to it as fuzz/corpus-run/<harness>-crash-<sha1>.
+for target in "${fuzz_targets[@]}"; do
+  harness="${target%%:*}"
+  corpus="${target#*:}"
+  section "fuzz ${harness} for ${fuzz_seconds}s"
+  run_dir="fuzz/corpus-run/${harness}"
+  rm -rf "$run_dir"
+  mkdir -p "$run_dir"
+  cp -r "fuzz/corpus/${corpus}/." "$run_dir/"
+  log="fuzz/corpus-run/${harness}.log"
+  status=0
+  "build-fuzz/fuzz/${harness}" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+    -timeout=10 -max_len=8192 -print_final_stats=1 \
+    -artifact_prefix="fuzz/corpus-run/${harness}-" "$run_dir" >"$log" 2>&1 || status=$?
+  if ((status == 0)); then
+    grep -E '^Done [0-9]+ runs' "$log" || true
+  else
+    tail -n 40 "$log" >&2
+    echo "full log: ${log}" >&2
+  fi
+  record "$harness" "$status"
+done
+
+steps_done=true
+((failed == 0))
