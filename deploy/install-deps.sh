@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Integration tests run a real broker and its clients; openssl makes test certificates.
   mosquitto mosquitto-clients openssl
+  # The integration tests and seed-corpus generator are Python (standard library only).
+  python3
 )
 
 missing=()

@@ -83,7 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const ParseResult header_only = ParseProxyHeader(bytes.first(whole.consumed), allowed);
       Check(Same(header_only, whole), "the header alone parses differently");
       const ParseResult short_by_one = ParseProxyHeader(bytes.first(whole.consumed - 1), allowed);
-      Check(short_by_one.status == ParseStatus::kNeedMore, "header minus one byte is not kNeedMore");
+      Check(short_by_one.status == ParseStatus::kNeedMore,
+            "header minus one byte is not kNeedMore");
       break;
     }
   }

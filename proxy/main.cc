@@ -2,6 +2,8 @@
 #include <openssl/opensslv.h>
 #include <openssl/crypto.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -100,9 +102,20 @@ int Run(const std::string& path) {
 
 }  // namespace
 
+// A proxy holds two descriptors per client; the default soft limit of 1024 would cap
+// it at about 500 clients, so take what the hard limit allows, as HAProxy does.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int main(int argc, char** argv) {
   // OpenSSL writes to sockets itself; a peer that vanished must be an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "--version") return PrintVersion();
   if (args.size() == 2 && args[0] == "--config") return Run(std::string(args[1]));

@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/forward_batch.h"
+#include "proxy/net/catching.h"
 #include "proxy/log.h"
 #include "proxy/mqtt/encoder.h"
 #include "proxy/upstream.h"
@@ -95,7 +96,18 @@ asio::awaitable<void> Session::Run() {
           co_await DisconnectClient(ReasonCode::kServerShuttingDown);
           End(EndReason::kShutdown);
         } else {
-          co_await (ClientToBroker() || BrokerToClient() || Watchdog());
+          boost::system::error_code client_error, broker_error, watchdog_error;
+          co_await (net::Catching(ClientToBroker(), client_error) ||
+                    net::Catching(BrokerToClient(), broker_error) ||
+                    net::Catching(Watchdog(), watchdog_error));
+          // The first error is the one that ended the session; the others are the
+          // cancellation that followed it.
+          for (const auto& ec : {client_error, broker_error, watchdog_error}) {
+            if (ec && ec != asio::error::operation_aborted) {
+              End(aborted_ ? EndReason::kShutdown : EndReason::kIoError);
+              if (error.empty()) error = ec.message();
+            }
+          }
         }
       }
     }
@@ -150,11 +162,14 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {
 asio::awaitable<std::optional<mqtt::Frame>> Session::ReceiveConnect() {
   asio::steady_timer deadline(co_await asio::this_coro::executor,
                               env_.config.limits.connect_timeout);
-  auto result = co_await (ReadFirstPacket() || deadline.async_wait(asio::use_awaitable));
+  boost::system::error_code error;
+  auto result = co_await (net::Catching(ReadFirstPacket(), error) ||
+                          deadline.async_wait(asio::use_awaitable));
   if (result.index() == 1) {
     End(EndReason::kConnectTimeout);
     co_return std::nullopt;
   }
+  if (error) throw boost::system::system_error(error);
   co_return std::move(std::get<0>(result));
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
 #include "proxy/net/tls_stream.h"
 
@@ -50,8 +51,11 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::Connect() const {
   asio::steady_timer timer(co_await asio::this_coro::executor, upstream_.connect_timeout);
-  auto result = co_await (ConnectOnce() || timer.async_wait(asio::use_awaitable));
+  boost::system::error_code error;
+  auto result =
+      co_await (net::Catching(ConnectOnce(), error) || timer.async_wait(asio::use_awaitable));
   if (result.index() == 1) throw boost::system::system_error(asio::error::timed_out);
+  if (error) throw boost::system::system_error(error);
   co_return std::move(std::get<0>(result));
 }
 

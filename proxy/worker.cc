@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/log.h"
+#include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
 #include "proxy/net/tls_stream.h"
 #include "proxy/session.h"
@@ -147,8 +148,10 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
       auto tls = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
                                                   net::TlsStream::Role::kServer);
       asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
-      auto result = co_await (tls->Handshake() || deadline.async_wait(asio::use_awaitable));
-      if (result.index() == 1) {
+      boost::system::error_code error;
+      auto result = co_await (net::Catching(tls->Handshake(), error) ||
+                              deadline.async_wait(asio::use_awaitable));
+      if (result.index() == 1 || error) {
         SessionStats::Add(stats_.tls_handshake_failures, 1);
         co_return;
       }

@@ -15,6 +15,7 @@ jobs="$(nproc)"
 fuzz_targets=(
   decoder_fuzz:decoder
   roundtrip_fuzz:decoder
+  proxy_protocol_fuzz:proxy_protocol
 )
 
 passed=0
@@ -71,7 +72,7 @@ for target in "${fuzz_targets[@]}"; do
   cp -r "fuzz/corpus/${corpus}/." "$run_dir/"
   log="fuzz/corpus-run/${harness}.log"
   status=0
-  "build-fuzz/fuzz/${harness}" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+  "build-fuzz/fuzz/${harness}" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -malloc_limit_mb=64 \
     -timeout=10 -max_len=8192 -print_final_stats=1 \
     -artifact_prefix="fuzz/corpus-run/${harness}-" "$run_dir" >"$log" 2>&1 || status=$?
   if ((status == 0)); then

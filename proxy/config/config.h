@@ -41,7 +41,8 @@ struct Listener {
 
 struct UpstreamTls {
   std::string ca;
-  std::string server_name;  // SNI and the name the broker's certificate must carry
+  std::string server_name;  // SNI and the name the broker's certificate must carry;
+                            // empty: the host of upstream.address
   std::string cert;         // optional client certificate towards the broker
   std::string key;
 };

@@ -216,7 +216,8 @@ DecodeResult Decoder::Next() {
 }
 
 void Decoder::ReleaseIdleMemory() {
-  if (buffered() != 0) return;
+  // The frame returned last still lives in the buffer until the next Next().
+  if (end_ != begin_) return;
   buffer_.reset();
   capacity_ = begin_ = end_ = pending_consume_ = 0;
 }

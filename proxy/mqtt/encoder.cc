@@ -132,7 +132,9 @@ EncodeError BodyWriter::operator()(const Publish& p) {
 
 EncodeError BodyWriter::operator()(const Subscribe& p) {
   flags_ = 0x02;
-  if (p.packet_id == 0) return EncodeError::kInvalidForVersion;
+  // An empty SUBSCRIBE is a protocol error [MQTT-3.8.3-3]; moat answers one whose every
+  // filter it refused itself instead of sending this.
+  if (p.packet_id == 0 || p.subscriptions.empty()) return EncodeError::kInvalidForVersion;
   writer_.U16(p.packet_id);
   if (auto e = PropertiesIfV5(p.properties); e != EncodeError::kNone) return e;
   for (const Subscription& s : p.subscriptions) {
@@ -159,7 +161,7 @@ EncodeError BodyWriter::operator()(const Suback& p) {
 
 EncodeError BodyWriter::operator()(const Unsubscribe& p) {
   flags_ = 0x02;
-  if (p.packet_id == 0) return EncodeError::kInvalidForVersion;
+  if (p.packet_id == 0 || p.filters.empty()) return EncodeError::kInvalidForVersion;  // [MQTT-3.10.3-2]
   writer_.U16(p.packet_id);
   if (auto e = PropertiesIfV5(p.properties); e != EncodeError::kNone) return e;
   for (std::string_view filter : p.filters) {

@@ -102,7 +102,7 @@ class Broker:
         conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
         lines = ["per_listener_settings false", "allow_anonymous true", "persistence false",
                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
-                 "max_keepalive 65535",
+                 "max_keepalive 65535", "user root",
                  f"listener {self.port} 127.0.0.1"]
         if tls:
             lines += [f"listener {self.tls_port} 127.0.0.1",

@@ -1,0 +1,389 @@
+// LoadConfig(): YAML text -> Config, one section reader per map of the file. The keys
+// of CONTRACT.md keep their meaning; the rest is documented in deploy/moat.example.yaml.
+#include "proxy/config/config.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/config/yaml_reader.h"
+
+namespace moat::config {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Long enough for any sane timeout, short enough that deadline arithmetic on
+// steady_clock can never overflow.
+constexpr milliseconds kMaxDuration = std::chrono::hours(24);
+// MQTT's largest packet: 1 type byte, 4 length bytes, 268,435,455 bytes of body. The
+// smallest are 2 bytes (PINGREQ, PINGRESP).
+constexpr int64_t kLargestMqttPacket = 1 + 4 + 268'435'455;
+constexpr int64_t kMaxThreads = 1024;
+
+struct Context {
+  Problems& problems;
+  std::filesystem::path base_dir;  // relative file names resolve against it
+};
+
+// A listener and where its bind and name were written, for duplicate checks.
+struct ListenerEntry {
+  Listener listener;
+  int bind_line = 0;
+  int name_line = 0;
+  bool bind_ok = false;
+  bool name_given = false;
+};
+
+// Optional sections may be left empty ("policy:" with every line commented out), which
+// means the same as leaving them out.
+bool IsEmptySection(const Field& field) { return field.value.IsNull(); }
+
+// Listener names appear in log lines, metric labels and policy rules: keep them to
+// characters that need no quoting anywhere (a default name is a bind address).
+bool IsValidListenerName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("._-:[]").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<ServerTls> ReadServerTls(const Field& field, Context& ctx) {
+  // "tls:" with nothing under it must not quietly mean plain TCP.
+  if (!field.value.IsMap()) {
+    ctx.problems.Add(field.line, absl::StrCat("'", field.path,
+                                              "' must be a map with cert and key (omit it for "
+                                              "plain TCP)"));
+    return std::nullopt;
+  }
+  MapReader map(field.value, field.path, field.line,
+                {"cert", "key", "client_ca", "require_client_cert"}, ctx.problems);
+  ServerTls tls;
+  if (const Field* f = map.Require("cert"))
+    tls.cert = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  if (const Field* f = map.Require("key"))
+    tls.key = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  if (const Field* f = map.Find("client_ca")) {
+    tls.client_ca = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Find("require_client_cert")) {
+    tls.require_client_cert = ReadBool(*f, ctx.problems).value_or(false);
+    // Requiring a certificate nobody can verify would either refuse every client or,
+    // worse, accept unverified ones.
+    if (tls.require_client_cert && map.Find("client_ca") == nullptr) {
+      ctx.problems.Add(
+          f->line,
+          absl::StrCat("'", f->path, "' is true but 'client_ca' is not set in '", field.path, "'"));
+    }
+  }
+  return tls;
+}
+
+ListenerEntry ReadListener(const Field& field, Context& ctx) {
+  ListenerEntry entry;
+  entry.name_line = field.line;
+  MapReader map(field.value, field.path, field.line,
+                {"name", "bind", "tls", "protocol", "websocket_path", "proxy_protocol"},
+                ctx.problems);
+  Listener& listener = entry.listener;
+  if (const Field* f = map.Require("bind")) {
+    entry.bind_line = f->line;
+    if (std::optional<Endpoint> bind = ReadEndpoint(*f, ctx.problems)) {
+      listener.bind = *std::move(bind);
+      listener.name = listener.bind.ToString();
+      entry.bind_ok = true;
+    }
+  }
+  if (const Field* f = map.Find("name")) {
+    if (std::optional<std::string> name = ReadString(*f, ctx.problems)) {
+      if (IsValidListenerName(*name)) {
+        listener.name = *std::move(name);
+        entry.name_given = true;
+        entry.name_line = f->line;
+      } else {
+        ctx.problems.Add(f->line, absl::StrCat("'", f->path,
+                                               "' may hold only letters, digits and . _ - : [ ] "
+                                               "(at most 64)"));
+      }
+    }
+  }
+  if (const Field* f = map.Find("tls")) listener.tls = ReadServerTls(*f, ctx);
+  std::optional<ListenerProtocol> protocol = ListenerProtocol::kMqtt;
+  if (const Field* f = map.Find("protocol")) {
+    protocol = ReadEnum<ListenerProtocol>(
+        *f, {{"mqtt", ListenerProtocol::kMqtt}, {"websocket", ListenerProtocol::kWebSocket}},
+        ctx.problems);
+    listener.protocol = protocol.value_or(listener.protocol);
+  }
+  if (const Field* f = map.Find("websocket_path")) {
+    if (std::optional<std::string> path = ReadString(*f, ctx.problems)) {
+      const bool clean = std::none_of(path->begin(), path->end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '?' || c == '#';
+      });
+      if (path->front() != '/') {
+        ctx.problems.Add(f->line,
+                         absl::StrCat("'", f->path, "' must start with '/', got '", *path, "'"));
+      } else if (!clean) {
+        ctx.problems.Add(
+            f->line,
+            absl::StrCat("'", f->path, "' must be a plain path without spaces, '?' or '#'"));
+      } else {
+        listener.websocket_path = *std::move(path);
+      }
+    }
+    // A path on an MQTT listener suggests the operator meant a WebSocket listener; an
+    // invalid protocol has been reported already.
+    if (protocol.has_value() && *protocol != ListenerProtocol::kWebSocket) {
+      ctx.problems.Add(
+          f->line,
+          absl::StrCat("'", f->path, "' applies only to listeners with protocol: websocket"));
+    }
+  }
+  if (const Field* f = map.Find("proxy_protocol")) {
+    listener.proxy_protocol = ReadEnum<ProxyProtocol>(*f,
+                                                      {{"none", ProxyProtocol::kNone},
+                                                       {"v1", ProxyProtocol::kV1},
+                                                       {"v2", ProxyProtocol::kV2},
+                                                       {"any", ProxyProtocol::kAny}},
+                                                      ctx.problems)
+                                  .value_or(listener.proxy_protocol);
+  }
+  return entry;
+}
+
+void ReadListeners(const Field& field, Config& config, Context& ctx) {
+  if (!ExpectSequence(field, ctx.problems)) return;
+  if (field.value.size() == 0) {
+    ctx.problems.Add(field.line, "'listeners' must have at least one listener");
+    return;
+  }
+  std::map<std::string, int> bind_lines;  // bind address -> first line
+  std::map<std::string, int> name_lines;
+  size_t index = 0;
+  for (const YAML::Node& node : field.value) {
+    Field element{absl::StrCat(field.path, "[", index++, "]"), LineOf(node), node};
+    if (!ExpectMap(element, ctx.problems)) continue;
+    ListenerEntry entry = ReadListener(element, ctx);
+    bool duplicate_bind = false;
+    if (entry.bind_ok) {
+      const std::string bind = entry.listener.bind.ToString();
+      const auto [it, inserted] = bind_lines.emplace(bind, entry.bind_line);
+      if (!inserted) {
+        duplicate_bind = true;
+        ctx.problems.Add(entry.bind_line, absl::StrCat("duplicate bind address '", bind,
+                                                       "' (also at line ", it->second, ")"));
+      }
+    }
+    // A default name repeats only when the bind does, which is already reported.
+    if (!entry.listener.name.empty() && (entry.name_given || !duplicate_bind)) {
+      const auto [it, inserted] = name_lines.emplace(entry.listener.name, entry.name_line);
+      if (!inserted) {
+        ctx.problems.Add(entry.name_line,
+                         absl::StrCat("duplicate listener name '", entry.listener.name,
+                                      "' (also at line ", it->second, ")"));
+      }
+    }
+    config.listeners.push_back(std::move(entry.listener));
+  }
+}
+
+std::optional<UpstreamTls> ReadUpstreamTls(const Field& field, Context& ctx) {
+  if (!field.value.IsMap()) {
+    ctx.problems.Add(field.line, absl::StrCat("'", field.path,
+                                              "' must be a map with at least ca (omit it for "
+                                              "plain TCP)"));
+    return std::nullopt;
+  }
+  MapReader map(field.value, field.path, field.line, {"ca", "server_name", "cert", "key"},
+                ctx.problems);
+  UpstreamTls tls;
+  // Without a CA moat could not tell the broker from an impostor.
+  if (const Field* f = map.Require("ca"))
+    tls.ca = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  if (const Field* f = map.Find("server_name"))
+    tls.server_name = ReadString(*f, ctx.problems).value_or("");
+  const Field* cert = map.Find("cert");
+  const Field* key = map.Find("key");
+  if (cert) tls.cert = ReadPath(*cert, ctx.base_dir, ctx.problems).value_or("");
+  if (key) tls.key = ReadPath(*key, ctx.base_dir, ctx.problems).value_or("");
+  if ((cert == nullptr) != (key == nullptr)) {
+    const Field* given = cert ? cert : key;
+    ctx.problems.Add(given->line, absl::StrCat("'", field.path, ".cert' and '", field.path,
+                                               ".key' must be given together"));
+  }
+  return tls;
+}
+
+void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
+  if (!ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line, {"address", "tls", "connect_timeout"},
+                ctx.problems);
+  if (const Field* f = map.Require("address")) {
+    if (std::optional<Endpoint> address = ReadEndpoint(*f, ctx.problems)) {
+      upstream.address = *std::move(address);
+    }
+  }
+  if (const Field* f = map.Find("tls")) upstream.tls = ReadUpstreamTls(*f, ctx);
+  if (const Field* f = map.Find("connect_timeout")) {
+    upstream.connect_timeout = ReadDuration(*f, milliseconds(1), kMaxDuration, ctx.problems)
+                                   .value_or(upstream.connect_timeout);
+  }
+}
+
+void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
+  if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line, {"password_file", "allow_anonymous"},
+                ctx.problems);
+  if (const Field* f = map.Find("password_file")) {
+    auth.password_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Find("allow_anonymous")) {
+    auth.allow_anonymous = ReadBool(*f, ctx.problems).value_or(false);
+  }
+}
+
+void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
+  if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line, {"acl_file", "file"}, ctx.problems);
+  if (const Field* f = map.Find("acl_file")) {
+    policy.acl_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Find("file")) {
+    policy.file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  }
+}
+
+void ReadMetrics(const Field& field, Metrics& metrics, Context& ctx) {
+  if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line, {"bind"}, ctx.problems);
+  if (const Field* f = map.Find("bind")) metrics.bind = ReadEndpoint(*f, ctx.problems);
+}
+
+void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
+  if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line,
+                {"connect_timeout", "tls_handshake_timeout", "drain_timeout", "max_packet_size",
+                 "max_connections"},
+                ctx.problems);
+  auto duration = [&](std::string_view key, milliseconds min, milliseconds& out) {
+    if (const Field* f = map.Find(key)) {
+      out = ReadDuration(*f, min, kMaxDuration, ctx.problems).value_or(out);
+    }
+  };
+  duration("connect_timeout", milliseconds(1), limits.connect_timeout);
+  duration("tls_handshake_timeout", milliseconds(1), limits.tls_handshake_timeout);
+  duration("drain_timeout", milliseconds(0), limits.drain_timeout);  // 0: close at once
+  if (const Field* f = map.Find("max_packet_size")) {
+    limits.max_packet_size = static_cast<uint32_t>(
+        ReadInt(*f, 2, kLargestMqttPacket, ctx.problems).value_or(limits.max_packet_size));
+  }
+  if (const Field* f = map.Find("max_connections")) {
+    limits.max_connections = static_cast<uint32_t>(
+        ReadInt(*f, 1, UINT32_MAX, ctx.problems).value_or(limits.max_connections));
+  }
+}
+
+void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
+  if (!root.IsMap()) {
+    ctx.problems.Add(LineOf(root), root.IsNull() ? "the config is empty"
+                                                 : "the top level must be a map of settings");
+    return;
+  }
+  MapReader map(root, "", 1,
+                {"listeners", "upstream", "auth", "policy", "metrics", "limits", "threads"},
+                ctx.problems);
+  if (const Field* f = map.Require("listeners")) ReadListeners(*f, config, ctx);
+  if (const Field* f = map.Require("upstream")) ReadUpstream(*f, config.upstream, ctx);
+  if (const Field* f = map.Find("auth")) ReadAuth(*f, config.auth, ctx);
+  if (const Field* f = map.Find("policy")) ReadPolicy(*f, config.policy, ctx);
+  if (const Field* f = map.Find("metrics")) {
+    ReadMetrics(*f, config.metrics, ctx);
+    if (config.metrics.bind) {
+      for (const Listener& listener : config.listeners) {
+        if (listener.bind.ToString() == config.metrics.bind->ToString()) {
+          ctx.problems.Add(f->line, absl::StrCat("'metrics.bind' '", listener.bind.ToString(),
+                                                 "' is also the bind address of listener '",
+                                                 listener.name, "'"));
+        }
+      }
+    }
+  }
+  if (const Field* f = map.Find("limits")) ReadLimits(*f, config.limits, ctx);
+  if (const Field* f = map.Find("threads")) {
+    config.threads = static_cast<int>(ReadInt(*f, 0, kMaxThreads, ctx.problems).value_or(0));
+  }
+}
+
+// The file's text, or a message saying why it cannot be read.
+std::optional<std::string> ReadFile(const std::string& path, Problems& problems) {
+  struct stat info {};
+  std::error_code error;
+  if (stat(path.c_str(), &info) != 0) {
+    error.assign(errno, std::generic_category());
+  } else if (S_ISDIR(info.st_mode)) {
+    error = std::make_error_code(std::errc::is_a_directory);
+  }
+  std::ifstream in;
+  if (!error) {
+    in.open(path, std::ios::binary);
+    if (!in) error.assign(errno ? errno : EACCES, std::generic_category());
+  }
+  // No line to point at: the whole file is the problem, reported at line 1 so the
+  // "FILE:LINE: message" shape holds for every line of output.
+  if (error) {
+    problems.Add(1, absl::StrCat("cannot read config file: ", error.message()));
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  Problems problems(path);
+  const std::optional<std::string> text = ReadFile(path, problems);
+  if (!text) return problems.ToStatus();
+
+  Config config;
+  config.path = path;
+  std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
+  if (base_dir.empty()) base_dir = ".";
+  Context ctx{problems, base_dir};
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(*text);
+    if (documents.empty()) {
+      problems.Add(1, "the config is empty");
+    } else {
+      ReadRoot(documents[0], config, ctx);
+      if (documents.size() > 1) {
+        problems.Add(LineOf(documents[1]), "only one YAML document is allowed");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    // Syntax errors, and anything else yaml-cpp refuses, still point at a line. An
+    // unclosed bracket is found at the end of input, which may be past the last line.
+    const int last_line = static_cast<int>(std::count(text->begin(), text->end(), '\n')) +
+                          (text->empty() || text->back() == '\n' ? 0 : 1);
+    const int line = e.mark.is_null() ? 1 : std::min(e.mark.line + 1, std::max(last_line, 1));
+    problems.Add(line, absl::StrCat("YAML syntax error: ", e.msg));
+  }
+  if (!problems.empty()) return problems.ToStatus();
+  return config;
+}
+
+}  // namespace moat::config
