@@ -12,6 +12,7 @@
 #include "proxy/log.h"
 #include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
+#include "proxy/net/proxy_header_reader.h"
 #include "proxy/net/tls_stream.h"
 #include "proxy/session.h"
 
@@ -37,6 +38,14 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
                                       ": " + ec.message());
   }
   return results.begin()->endpoint();
+}
+
+proxy_protocol::ProxyProtocolVersionAllowed AllowedVersions(const config::Listener& listener) {
+  switch (listener.proxy_protocol) {
+    case config::ProxyProtocol::kV1: return proxy_protocol::ProxyProtocolVersionAllowed::kV1;
+    case config::ProxyProtocol::kV2: return proxy_protocol::ProxyProtocolVersionAllowed::kV2;
+    default: return proxy_protocol::ProxyProtocolVersionAllowed::kAny;
+  }
 }
 
 }  // namespace
@@ -142,6 +151,23 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
 
   std::unique_ptr<net::ByteStream> stream;
   try {
+    if (setup.listener->proxy_protocol != config::ProxyProtocol::kNone) {
+      // Behind a load balancer the real client is in the PROXY header, and that is the
+      // address logs, metrics and policy must see.
+      boost::system::error_code error;
+      asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
+      auto result = co_await (
+          net::Catching(net::ReadProxyHeader(socket, AllowedVersions(*setup.listener)), error) ||
+          deadline.async_wait(asio::use_awaitable));
+      if (result.index() == 1 || error) co_return;
+      const auto& header = std::get<0>(result);
+      if (header.status != proxy_protocol::ParseStatus::kDone) {
+        LogInfo("refused connection from " + identity.address + " on listener " +
+                identity.listener + ": bad PROXY protocol header: " + header.error);
+        co_return;
+      }
+      if (header.addresses) identity.address = header.addresses->source.ip;
+    }
     if (setup.tls_context) {
       net::SslPtr ssl(SSL_new(setup.tls_context.get()));
       if (!ssl) co_return;

@@ -1,6 +1,7 @@
 #include "proxy/net/tls_stream.h"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include <vector>
 #include <cstring>
@@ -49,8 +50,17 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SslPtr ssl, Role role)
 
 void TlsStream::SetPeerName(const std::string& server_name) {
   if (server_name.empty()) return;
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(server_name, not_an_address);
+  if (!not_an_address) {
+    // An IP literal is matched against the certificate's IP SANs and is never sent as
+    // SNI, which only carries host names (RFC 6066, section 3).
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), server_name.c_str()) != 1) {
+      throw boost::system::system_error(asio::error::invalid_argument);
+    }
+    return;
+  }
   SSL_set_tlsext_host_name(ssl_.get(), server_name.c_str());
-  // OpenSSL checks an IP literal against IP SANs and a name against DNS SANs.
   if (SSL_set1_host(ssl_.get(), server_name.c_str()) != 1) {
     throw boost::system::system_error(asio::error::invalid_argument);
   }

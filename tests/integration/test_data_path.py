@@ -9,7 +9,7 @@ import unittest
 
 from harness import (Certs, ProxyTestCase, RawClient, collect, connect_packet, free_port,
                      packet, plain_listener, publish, publish_packet, raise_fd_limit,
-                     subscribe, tls_listener)
+                     subscribe, tls_listener, wait_until)
 
 raise_fd_limit()  # this test process itself holds a thousand sockets
 
@@ -218,6 +218,16 @@ class TlsUpstream(ProxyTestCase):
         client.send(connect_packet("tls-upstream"))
         self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
 
+    def test_ip_upstream_is_checked_against_the_certificate_ip_san(self):
+        broker = self.start_broker(tls=True)
+        port = free_port()
+        moat = self.start_moat(broker.tls_port, [plain_listener(port)],
+                               upstream_tls=f"  tls:\n    ca: {Certs.path('ca.crt')}\n")
+        moat.wait_listening(port)
+        client = RawClient(port)
+        client.send(connect_packet("ip-san"))
+        self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
+
     def test_wrong_ca_fails_closed(self):
         broker = self.start_broker(tls=True)
         other_ca = os.path.join(self.workdir, "other-ca")
@@ -232,6 +242,41 @@ class TlsUpstream(ProxyTestCase):
         client = RawClient(port)
         client.send(connect_packet("wrong-ca"))
         self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x03"))
+
+
+class ProxyProtocolListener(ProxyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.broker = self.start_broker()
+        self.port = free_port()
+        self.moat = self.start_moat(self.broker.port,
+                                    [plain_listener(self.port, "    proxy_protocol: any\n")])
+        self.moat.wait_listening(self.port)
+
+    def test_v1_header_gives_the_real_client_address(self):
+        client = RawClient(self.port)
+        client.send(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 1883\r\n" +
+                    connect_packet("behind-lb", version=5))
+        self.assertEqual(client.read_packet()[0], CONNACK)
+        client.send(publish_packet("bad/#", b"x", version=5))  # ends the session, logged
+        self.assertTrue(client.closed_by_peer())
+        wait_until(lambda: "address=192.0.2.7" in self.moat.process.log(),
+                   what="the session log line with the proxied address")
+
+    def test_v2_header_then_tls_free_mqtt_works(self):
+        client = RawClient(self.port)
+        header = (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + (12).to_bytes(2, "big") +
+                  bytes([192, 0, 2, 8, 127, 0, 0, 1]) + (40001).to_bytes(2, "big") +
+                  (1883).to_bytes(2, "big"))
+        client.send(header + connect_packet("v2-client"))
+        self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
+
+    def test_connection_without_header_is_refused(self):
+        client = RawClient(self.port)
+        client.send(connect_packet("no-header"))
+        self.assertTrue(client.closed_by_peer())
+        wait_until(lambda: "bad PROXY protocol header" in self.moat.process.log(),
+                   what="the refusal to be logged")
 
 
 class ManyClients(ProxyTestCase):
