@@ -16,7 +16,7 @@
 #   MOAT_BROKER_PORT      mosquitto's loopback port (default 1883)
 #   MOAT_TLS_PORT         moat's TLS listener port (default 8883)
 #   MOAT_METRICS_PORT     moat's metrics port (default 9100)
-#   MOAT_BUILD_DIR        cmake build folder (default build)
+#   MOAT_BUILD_DIR        cmake build folder (default build-release, apart from the tests' build)
 #   MOAT_BIN              use this moat binary instead of looking in MOAT_BUILD_DIR
 #   MOAT_READY_TIMEOUT    seconds to wait for each server to accept (default 30)
 set -euo pipefail
@@ -28,7 +28,7 @@ state_dir="${MOAT_QUICKSTART_DIR:-$HOME/.cache/moat-quickstart}"
 broker_port="${MOAT_BROKER_PORT:-1883}"
 tls_port="${MOAT_TLS_PORT:-8883}"
 metrics_port="${MOAT_METRICS_PORT:-9100}"
-build_dir="${MOAT_BUILD_DIR:-build}"
+build_dir="${MOAT_BUILD_DIR:-build-release}"
 ready_timeout="${MOAT_READY_TIMEOUT:-30}"
 build=true
 
@@ -113,7 +113,7 @@ mosquitto_bin="$(find_mosquitto)" || die "mosquitto is not installed (deploy/ins
 
 if [[ "$build" == true ]]; then
   say "building moat in $build_dir"
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOAT_BENCHMARKS=OFF
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOAT_TESTS=OFF -DMOAT_BENCHMARKS=OFF
   cmake --build "$build_dir" --target moat
 fi
 
@@ -226,7 +226,6 @@ In another terminal:
 
   mosquitto_sub --cafile $ca -h localhost -p $tls_port -t 'demo/#' -v
   mosquitto_pub --cafile $ca -h localhost -p $tls_port -t demo/hello -m 'hello through moat'
-  curl -s http://127.0.0.1:$metrics_port/metrics | grep '^moat_'
 
 Config: $state_dir/moat.yaml   Certificates: $cert_dir
 Ctrl-C stops moat and mosquitto. moat's log follows.
