@@ -12,7 +12,7 @@ namespace moat::policy {
 
 // What moat knows about a connection once its CONNECT has been read.
 struct ClientIdentity {
-  std::string username;       // empty for an anonymous client
+  std::string username;  // empty for an anonymous client
   std::string client_id;
   std::string cert_identity;  // from a verified client certificate, if any
   std::string address;        // source IP (after the PROXY protocol, if any)

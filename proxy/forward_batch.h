@@ -3,11 +3,10 @@
 // packets leaves in a single write.
 #pragma once
 
+#include <boost/asio/buffer.hpp>
 #include <cstdint>
 #include <span>
 #include <vector>
-
-#include <boost/asio/buffer.hpp>
 
 namespace moat::proxy {
 

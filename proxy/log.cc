@@ -1,7 +1,6 @@
 #include "proxy/log.h"
 
 #include <cstdio>
-
 #include <string>
 
 #include "absl/time/clock.h"

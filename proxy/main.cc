@@ -1,24 +1,22 @@
 // moat's command line (shared/CONTRACT.md): run, --check-config, --version.
-#include <openssl/opensslv.h>
 #include <openssl/crypto.h>
-
+#include <openssl/opensslv.h>
 #include <sys/resource.h>
-
-#include <csignal>
-#include <cstdio>
-#include <functional>
-#include <string>
-#include <thread>
-#include <string_view>
-#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/version.hpp>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "policy/authorizer.h"
-#include "proxy/config/config.h"
 #include "proxy/check_config.h"
+#include "proxy/config/config.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 

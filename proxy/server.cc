@@ -1,8 +1,8 @@
 #include "proxy/server.h"
 
+#include <string>
 #include <thread>
 
-#include <string>
 #include "proxy/worker.h"
 
 namespace moat::proxy {

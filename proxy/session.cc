@@ -5,9 +5,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/forward_batch.h"
-#include "proxy/net/catching.h"
 #include "proxy/log.h"
 #include "proxy/mqtt/encoder.h"
+#include "proxy/net/catching.h"
 #include "proxy/upstream.h"
 
 namespace moat::proxy {
@@ -50,17 +50,28 @@ mqtt::DecoderOptions BrokerDecoderOptions(const config::Config& config) {
 
 std::string_view EndReasonName(EndReason reason) {
   switch (reason) {
-    case EndReason::kClientDisconnected: return "client_disconnected";
-    case EndReason::kClientClosed: return "client_closed";
-    case EndReason::kBrokerClosed: return "broker_closed";
-    case EndReason::kConnectTimeout: return "connect_timeout";
-    case EndReason::kKeepAliveTimeout: return "keep_alive_timeout";
-    case EndReason::kMalformedFromClient: return "malformed_from_client";
-    case EndReason::kMalformedFromBroker: return "malformed_from_broker";
-    case EndReason::kUpstreamUnavailable: return "upstream_unavailable";
-    case EndReason::kRefused: return "refused";
-    case EndReason::kShutdown: return "shutdown";
-    case EndReason::kIoError: return "io_error";
+    case EndReason::kClientDisconnected:
+      return "client_disconnected";
+    case EndReason::kClientClosed:
+      return "client_closed";
+    case EndReason::kBrokerClosed:
+      return "broker_closed";
+    case EndReason::kConnectTimeout:
+      return "connect_timeout";
+    case EndReason::kKeepAliveTimeout:
+      return "keep_alive_timeout";
+    case EndReason::kMalformedFromClient:
+      return "malformed_from_client";
+    case EndReason::kMalformedFromBroker:
+      return "malformed_from_broker";
+    case EndReason::kUpstreamUnavailable:
+      return "upstream_unavailable";
+    case EndReason::kRefused:
+      return "refused";
+    case EndReason::kShutdown:
+      return "shutdown";
+    case EndReason::kIoError:
+      return "io_error";
   }
   return "unknown";
 }
@@ -147,7 +158,8 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {
           *error == mqtt::DecodeError::kInvalidProtocolName) {
         version_ = ProtocolVersion::kV311;
         co_await SendToClient(mqtt::Connack{
-            false, static_cast<uint8_t>(mqtt::ConnectReturnCode::kUnacceptableProtocolVersion),
+            false,
+            static_cast<uint8_t>(mqtt::ConnectReturnCode::kUnacceptableProtocolVersion),
             {}});
       }
       co_return std::nullopt;
@@ -326,9 +338,8 @@ asio::awaitable<void> Session::BrokerToClient() {
 asio::awaitable<void> Session::Watchdog() {
   for (;;) {
     // MQTT-3.1.2-24: 1.5 times the keep-alive without a packet ends the connection.
-    const auto deadline = keep_alive_.count() > 0
-                              ? last_client_packet_ + keep_alive_ * 3 / 2
-                              : asio::steady_timer::time_point::max();
+    const auto deadline = keep_alive_.count() > 0 ? last_client_packet_ + keep_alive_ * 3 / 2
+                                                  : asio::steady_timer::time_point::max();
     watchdog_timer_.expires_at(deadline);
     // Woken early by RequestDrain() or by the session ending; the state says which.
     co_await watchdog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));

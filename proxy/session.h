@@ -13,14 +13,13 @@
 // bounded by one read chunk plus one packet of at most limits.max_packet_size.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
@@ -97,7 +96,7 @@ class Session {
   boost::asio::steady_timer watchdog_timer_;
   WriteGate client_gate_;
   WriteGate broker_gate_;
-  bool pumping_ = false;   // past CONNECT: both directions are being forwarded
+  bool pumping_ = false;  // past CONNECT: both directions are being forwarded
   bool draining_ = false;
   bool aborted_ = false;
   bool ended_ = false;

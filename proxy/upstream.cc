@@ -17,8 +17,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
-UpstreamConnector::UpstreamConnector(const config::Upstream& upstream,
-                                     tls::SslCtxPtr tls_context)
+UpstreamConnector::UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context)
     : upstream_(upstream), tls_context_(std::move(tls_context)) {}
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce() const {
@@ -40,8 +39,8 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce
 
   net::SslPtr ssl(SSL_new(tls_context_.get()));
   if (!ssl) throw boost::system::system_error(asio::error::no_memory);
-  auto stream =
-      std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl), net::TlsStream::Role::kClient);
+  auto stream = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
+                                                 net::TlsStream::Role::kClient);
   const std::string& name =
       upstream_.tls->server_name.empty() ? upstream_.address.host : upstream_.tls->server_name;
   stream->SetPeerName(name);

@@ -3,10 +3,9 @@
 // is sent. One link per client connection.
 #pragma once
 
-#include <memory>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <memory>
 
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"

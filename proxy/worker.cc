@@ -1,10 +1,10 @@
 #include "proxy/worker.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -34,17 +34,20 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
   tcp::resolver resolver(io);
   const auto results = resolver.resolve(bind.host, std::to_string(bind.port), ec);
   if (ec || results.empty()) {
-    return absl::InvalidArgumentError("cannot resolve listener address " + bind.ToString() +
-                                      ": " + ec.message());
+    return absl::InvalidArgumentError("cannot resolve listener address " + bind.ToString() + ": " +
+                                      ec.message());
   }
   return results.begin()->endpoint();
 }
 
 proxy_protocol::ProxyProtocolVersionAllowed AllowedVersions(const config::Listener& listener) {
   switch (listener.proxy_protocol) {
-    case config::ProxyProtocol::kV1: return proxy_protocol::ProxyProtocolVersionAllowed::kV1;
-    case config::ProxyProtocol::kV2: return proxy_protocol::ProxyProtocolVersionAllowed::kV2;
-    default: return proxy_protocol::ProxyProtocolVersionAllowed::kAny;
+    case config::ProxyProtocol::kV1:
+      return proxy_protocol::ProxyProtocolVersionAllowed::kV1;
+    case config::ProxyProtocol::kV2:
+      return proxy_protocol::ProxyProtocolVersionAllowed::kV2;
+    default:
+      return proxy_protocol::ProxyProtocolVersionAllowed::kAny;
   }
 }
 

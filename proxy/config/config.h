@@ -71,7 +71,7 @@ struct Limits {
   std::chrono::milliseconds connect_timeout{10'000};  // TCP accept to CONNECT received
   std::chrono::milliseconds tls_handshake_timeout{10'000};
   std::chrono::milliseconds drain_timeout{5'000};  // SIGTERM: how long sessions may drain
-  uint32_t max_packet_size = 16 * 1024 * 1024;      // whole packet, both directions
+  uint32_t max_packet_size = 16 * 1024 * 1024;     // whole packet, both directions
   uint32_t max_connections = 100'000;
 };
 

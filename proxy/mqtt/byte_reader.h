@@ -18,8 +18,8 @@ enum class VarIntStatus : uint8_t { kOk, kIncomplete, kTooLong };
 struct VarInt {
   VarIntStatus status = VarIntStatus::kIncomplete;
   uint32_t value = 0;
-  uint8_t size = 0;       // bytes used
-  bool minimal = true;    // false if a shorter encoding of `value` exists
+  uint8_t size = 0;     // bytes used
+  bool minimal = true;  // false if a shorter encoding of `value` exists
 };
 
 // Reads a Variable Byte Integer (spec 1.5.5) from the start of `data`.

@@ -56,8 +56,8 @@ DecodeError ReadWill(ByteReader& reader, uint8_t flags, ProtocolVersion version,
   will.qos = (flags & kWillQosMask) >> 3;
   will.retain = (flags & kWillRetainFlag) != 0;
   if (version == ProtocolVersion::kV5) {
-    if (auto e = DecodeProperties(reader, kWillProperties, Direction::kClientToServer,
-                                  will.properties);
+    if (auto e =
+            DecodeProperties(reader, kWillProperties, Direction::kClientToServer, will.properties);
         e != DecodeError::kNone) {
       return e;
     }

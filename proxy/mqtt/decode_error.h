@@ -25,14 +25,14 @@ enum class DecodeError : uint8_t {
   kSecondConnect,        // [MQTT-3.1.0-2]
   kWrongDirection,       // e.g. a client sending CONNACK, a server sending SUBSCRIBE
   // Fields.
-  kInvalidQos,            // QoS 3 [MQTT-3.3.1-4]
-  kDupWithQos0,           // [MQTT-3.3.1-2]
-  kZeroPacketId,          // packet identifiers are non-zero [MQTT-2.2.1-3]
-  kInvalidUtf8,           // ill-formed, overlong, surrogate, U+0000 or control character
-  kInvalidTopicName,      // wildcard in a topic name [MQTT-3.3.2-2]
-  kEmptyTopicName,        // zero length without a Topic Alias [MQTT-4.7.3-1]
-  kInvalidTopicFilter,    // misplaced '#' or '+', or empty [MQTT-4.7.1]
-  kInvalidSharedSubscription,  // bad $share/{ShareName}/{filter} [MQTT-4.8.2-1, -2]
+  kInvalidQos,                   // QoS 3 [MQTT-3.3.1-4]
+  kDupWithQos0,                  // [MQTT-3.3.1-2]
+  kZeroPacketId,                 // packet identifiers are non-zero [MQTT-2.2.1-3]
+  kInvalidUtf8,                  // ill-formed, overlong, surrogate, U+0000 or control character
+  kInvalidTopicName,             // wildcard in a topic name [MQTT-3.3.2-2]
+  kEmptyTopicName,               // zero length without a Topic Alias [MQTT-4.7.3-1]
+  kInvalidTopicFilter,           // misplaced '#' or '+', or empty [MQTT-4.7.1]
+  kInvalidSharedSubscription,    // bad $share/{ShareName}/{filter} [MQTT-4.8.2-1, -2]
   kNoLocalOnSharedSubscription,  // [MQTT-3.8.3-4]
   kInvalidSubscriptionOptions,   // reserved option bits set [MQTT-3.8.3-5]
   kInvalidRetainHandling,        // retain handling 3
@@ -48,10 +48,10 @@ enum class DecodeError : uint8_t {
   kInvalidConnackFlags,      // reserved bits, or session present with a refusal
   // MQTT 5 properties.
   kUnknownProperty,
-  kPropertyNotAllowed,      // a valid property in the wrong packet [spec 2.2.2.2]
-  kDuplicateProperty,       // only User Property and (server) Subscription Identifier repeat
-  kInvalidPropertyValue,    // e.g. Receive Maximum 0, Payload Format Indicator 2
-  kAuthDataWithoutMethod,   // [MQTT-3.1.2.11.10]
+  kPropertyNotAllowed,        // a valid property in the wrong packet [spec 2.2.2.2]
+  kDuplicateProperty,         // only User Property and (server) Subscription Identifier repeat
+  kInvalidPropertyValue,      // e.g. Receive Maximum 0, Payload Format Indicator 2
+  kAuthDataWithoutMethod,     // [MQTT-3.1.2.11.10]
   kSubscriptionIdFromClient,  // [MQTT-3.3.4-6]
   kInvalidTopicAlias,         // Topic Alias 0 [MQTT-3.3.2-8]
 };

@@ -19,8 +19,7 @@ DecodeError DecodePublish(ByteReader& reader, const DecodeContext& context, Publ
     if (auto e = ReadPacketId(reader, out.packet_id); e != DecodeError::kNone) return e;
   }
   if (context.version == ProtocolVersion::kV5) {
-    if (auto e = DecodeProperties(reader, PacketType::kPublish, context.direction,
-                                  out.properties);
+    if (auto e = DecodeProperties(reader, PacketType::kPublish, context.direction, out.properties);
         e != DecodeError::kNone) {
       return e;
     }

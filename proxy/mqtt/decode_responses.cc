@@ -53,14 +53,13 @@ bool IsDefinedReasonCode(PacketType type, ProtocolVersion version, uint8_t code)
     case PacketType::kPubcomp:
       return OneOf(code, {0x00, 0x92});
     case PacketType::kSuback:
-      return OneOf(code,
-                   {0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2});
+      return OneOf(code, {0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2});
     case PacketType::kUnsuback:
       return OneOf(code, {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91});
     case PacketType::kDisconnect:
-      return OneOf(code, {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E,
-                          0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B,
-                          0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2});
+      return OneOf(code, {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D,
+                          0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+                          0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2});
     case PacketType::kAuth:
       return OneOf(code, {0x00, 0x18, 0x19});
     default:
@@ -87,8 +86,7 @@ DecodeError DecodePublishResponse(ByteReader& reader, const DecodeContext& conte
                                   PublishResponse<kType>& out) {
   if (auto e = ReadPacketId(reader, out.packet_id); e != DecodeError::kNone) return e;
   if (!IsV5(context)) return DecodeError::kNone;
-  return ReadOptionalReasonAndProperties(reader, context, kType, out.reason_code,
-                                         out.properties);
+  return ReadOptionalReasonAndProperties(reader, context, kType, out.reason_code, out.properties);
 }
 
 template DecodeError DecodePublishResponse(ByteReader&, const DecodeContext&, Puback&);
@@ -96,11 +94,10 @@ template DecodeError DecodePublishResponse(ByteReader&, const DecodeContext&, Pu
 template DecodeError DecodePublishResponse(ByteReader&, const DecodeContext&, Pubrel&);
 template DecodeError DecodePublishResponse(ByteReader&, const DecodeContext&, Pubcomp&);
 
-DecodeError DecodeDisconnect(ByteReader& reader, const DecodeContext& context,
-                             Disconnect& out) {
+DecodeError DecodeDisconnect(ByteReader& reader, const DecodeContext& context, Disconnect& out) {
   if (!IsV5(context)) return DecodeError::kNone;
-  return ReadOptionalReasonAndProperties(reader, context, PacketType::kDisconnect,
-                                         out.reason_code, out.properties);
+  return ReadOptionalReasonAndProperties(reader, context, PacketType::kDisconnect, out.reason_code,
+                                         out.properties);
 }
 
 DecodeError DecodeAuth(ByteReader& reader, const DecodeContext& context, Auth& out) {

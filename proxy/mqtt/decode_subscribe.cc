@@ -8,8 +8,8 @@ namespace {
 
 bool IsV5(const DecodeContext& context) { return context.version == ProtocolVersion::kV5; }
 
-DecodeError ReadIdAndProperties(ByteReader& reader, const DecodeContext& context,
-                                PacketType type, uint16_t& packet_id, Properties& properties) {
+DecodeError ReadIdAndProperties(ByteReader& reader, const DecodeContext& context, PacketType type,
+                                uint16_t& packet_id, Properties& properties) {
   if (auto e = ReadPacketId(reader, packet_id); e != DecodeError::kNone) return e;
   if (!IsV5(context)) return DecodeError::kNone;
   return DecodeProperties(reader, type, context.direction, properties);
@@ -69,8 +69,8 @@ DecodeError DecodeSubscribe(ByteReader& reader, const DecodeContext& context, Su
 }
 
 DecodeError DecodeSuback(ByteReader& reader, const DecodeContext& context, Suback& out) {
-  if (auto e = ReadIdAndProperties(reader, context, PacketType::kSuback, out.packet_id,
-                                   out.properties);
+  if (auto e =
+          ReadIdAndProperties(reader, context, PacketType::kSuback, out.packet_id, out.properties);
       e != DecodeError::kNone) {
     return e;
   }
@@ -78,8 +78,7 @@ DecodeError DecodeSuback(ByteReader& reader, const DecodeContext& context, Subac
   return ReadReasonCodes(reader, PacketType::kSuback, context.version, out.reason_codes);
 }
 
-DecodeError DecodeUnsubscribe(ByteReader& reader, const DecodeContext& context,
-                              Unsubscribe& out) {
+DecodeError DecodeUnsubscribe(ByteReader& reader, const DecodeContext& context, Unsubscribe& out) {
   if (auto e = ReadIdAndProperties(reader, context, PacketType::kUnsubscribe, out.packet_id,
                                    out.properties);
       e != DecodeError::kNone) {

@@ -84,8 +84,8 @@ class Decoder {
   DecodeError error_ = DecodeError::kNone;
   std::unique_ptr<uint8_t[]> buffer_;
   size_t capacity_ = 0;
-  size_t begin_ = 0;  // first byte not yet returned in a frame
-  size_t end_ = 0;    // one past the last received byte
+  size_t begin_ = 0;            // first byte not yet returned in a frame
+  size_t end_ = 0;              // one past the last received byte
   size_t pending_consume_ = 0;  // size of the frame last returned, dropped on next call
 };
 

@@ -161,7 +161,8 @@ EncodeError BodyWriter::operator()(const Suback& p) {
 
 EncodeError BodyWriter::operator()(const Unsubscribe& p) {
   flags_ = 0x02;
-  if (p.packet_id == 0 || p.filters.empty()) return EncodeError::kInvalidForVersion;  // [MQTT-3.10.3-2]
+  if (p.packet_id == 0 || p.filters.empty())
+    return EncodeError::kInvalidForVersion;  // [MQTT-3.10.3-2]
   writer_.U16(p.packet_id);
   if (auto e = PropertiesIfV5(p.properties); e != EncodeError::kNone) return e;
   for (std::string_view filter : p.filters) {
@@ -185,10 +186,14 @@ EncodeError BodyWriter::operator()(const Unsuback& p) {
 
 std::string_view EncodeErrorName(EncodeError error) {
   switch (error) {
-    case EncodeError::kNone: return "none";
-    case EncodeError::kFieldTooLong: return "field_too_long";
-    case EncodeError::kPacketTooLarge: return "packet_too_large";
-    case EncodeError::kInvalidForVersion: return "invalid_for_version";
+    case EncodeError::kNone:
+      return "none";
+    case EncodeError::kFieldTooLong:
+      return "field_too_long";
+    case EncodeError::kPacketTooLarge:
+      return "packet_too_large";
+    case EncodeError::kInvalidForVersion:
+      return "invalid_for_version";
   }
   return "unknown";
 }

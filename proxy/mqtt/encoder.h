@@ -13,9 +13,9 @@ namespace moat::mqtt {
 
 enum class EncodeError : uint8_t {
   kNone = 0,
-  kFieldTooLong,      // a string or binary field over 65,535 bytes
-  kPacketTooLarge,    // Remaining Length over 268,435,455
-  kInvalidForVersion, // e.g. AUTH before MQTT 5, a QoS above 2, packet id 0 on QoS > 0
+  kFieldTooLong,       // a string or binary field over 65,535 bytes
+  kPacketTooLarge,     // Remaining Length over 268,435,455
+  kInvalidForVersion,  // e.g. AUTH before MQTT 5, a QoS above 2, packet id 0 on QoS > 0
 };
 
 std::string_view EncodeErrorName(EncodeError error);

@@ -141,9 +141,8 @@ struct Auth {  // MQTT 5 only
   bool operator==(const Auth&) const = default;
 };
 
-using Packet = std::variant<Connect, Connack, Publish, Puback, Pubrec, Pubrel, Pubcomp,
-                            Subscribe, Suback, Unsubscribe, Unsuback, Pingreq, Pingresp,
-                            Disconnect, Auth>;
+using Packet = std::variant<Connect, Connack, Publish, Puback, Pubrec, Pubrel, Pubcomp, Subscribe,
+                            Suback, Unsubscribe, Unsuback, Pingreq, Pingresp, Disconnect, Auth>;
 
 PacketType TypeOf(const Packet& packet);
 

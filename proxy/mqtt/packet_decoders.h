@@ -26,8 +26,7 @@ DecodeError DecodePublishResponse(ByteReader& reader, const DecodeContext& conte
                                   PublishResponse<kType>& out);
 DecodeError DecodeSubscribe(ByteReader& reader, const DecodeContext& context, Subscribe& out);
 DecodeError DecodeSuback(ByteReader& reader, const DecodeContext& context, Suback& out);
-DecodeError DecodeUnsubscribe(ByteReader& reader, const DecodeContext& context,
-                              Unsubscribe& out);
+DecodeError DecodeUnsubscribe(ByteReader& reader, const DecodeContext& context, Unsubscribe& out);
 DecodeError DecodeUnsuback(ByteReader& reader, const DecodeContext& context, Unsuback& out);
 DecodeError DecodeDisconnect(ByteReader& reader, const DecodeContext& context, Disconnect& out);
 DecodeError DecodeAuth(ByteReader& reader, const DecodeContext& context, Auth& out);

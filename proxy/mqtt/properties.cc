@@ -31,7 +31,7 @@ enum class Constraint : uint8_t { kNone, kBoolean, kNonZero, kTopicName, kTopicA
 
 struct PropertySpec {
   ValueType type = ValueType::kByte;
-  uint32_t allowed_in = 0;      // 0: the id is not a property
+  uint32_t allowed_in = 0;  // 0: the id is not a property
   uint32_t repeatable_in = 0;
   Constraint constraint = Constraint::kNone;
 };
@@ -109,8 +109,7 @@ DecodeError ReadValue(ByteReader& reader, ValueType type, Property& out) {
     case ValueType::kVarInt: {
       uint32_t v = 0;
       if (auto e = reader.ReadVarInt(v, /*require_minimal=*/true); e != DecodeError::kNone) {
-        return e == DecodeError::kRemainingLengthTooLong ? DecodeError::kInvalidPropertyValue
-                                                         : e;
+        return e == DecodeError::kRemainingLengthTooLong ? DecodeError::kInvalidPropertyValue : e;
       }
       out.value = v;
       return DecodeError::kNone;
@@ -162,12 +161,17 @@ DecodeError CheckConstraint(Constraint constraint, const Property& property) {
 
 size_t ValueSize(ValueType type, const Property& property) {
   switch (type) {
-    case ValueType::kByte: return 1;
-    case ValueType::kTwoByte: return 2;
-    case ValueType::kFourByte: return 4;
-    case ValueType::kVarInt: return VarIntSize(std::get<uint32_t>(property.value));
+    case ValueType::kByte:
+      return 1;
+    case ValueType::kTwoByte:
+      return 2;
+    case ValueType::kFourByte:
+      return 4;
+    case ValueType::kVarInt:
+      return VarIntSize(std::get<uint32_t>(property.value));
     case ValueType::kUtf8:
-    case ValueType::kBinary: return 2 + std::get<std::string_view>(property.value).size();
+    case ValueType::kBinary:
+      return 2 + std::get<std::string_view>(property.value).size();
     case ValueType::kPair: {
       const auto& [name, value] = std::get<StringPair>(property.value);
       return 4 + name.size() + value.size();
@@ -190,10 +194,14 @@ bool HasValueOfType(ValueType type, const Property& property) {
 
 uint32_t MaxValue(ValueType type) {
   switch (type) {
-    case ValueType::kByte: return 0xFF;
-    case ValueType::kTwoByte: return 0xFFFF;
-    case ValueType::kVarInt: return kMaxRemainingLength;
-    default: return 0xFFFFFFFF;
+    case ValueType::kByte:
+      return 0xFF;
+    case ValueType::kTwoByte:
+      return 0xFFFF;
+    case ValueType::kVarInt:
+      return kMaxRemainingLength;
+    default:
+      return 0xFFFFFFFF;
   }
 }
 
@@ -257,7 +265,8 @@ DecodeError DecodeProperties(ByteReader& reader, PacketType owner, Direction dir
     if (auto e = CheckConstraint(spec->constraint, property); e != DecodeError::kNone) return e;
     out.items.push_back(property);
   }
-  constexpr uint64_t kMethodBit = uint64_t{1} << static_cast<int>(PropertyId::kAuthenticationMethod);
+  constexpr uint64_t kMethodBit = uint64_t{1}
+                                  << static_cast<int>(PropertyId::kAuthenticationMethod);
   constexpr uint64_t kDataBit = uint64_t{1} << static_cast<int>(PropertyId::kAuthenticationData);
   if ((seen & kDataBit) != 0 && (seen & kMethodBit) == 0) {
     return DecodeError::kAuthDataWithoutMethod;
@@ -292,14 +301,22 @@ void EncodeProperties(const Properties& properties, size_t size, ByteWriter& wri
     const PropertySpec& spec = *SpecFor(static_cast<uint32_t>(p.id));
     writer.U8(static_cast<uint8_t>(p.id));
     switch (spec.type) {
-      case ValueType::kByte: writer.U8(static_cast<uint8_t>(std::get<uint32_t>(p.value))); break;
+      case ValueType::kByte:
+        writer.U8(static_cast<uint8_t>(std::get<uint32_t>(p.value)));
+        break;
       case ValueType::kTwoByte:
         writer.U16(static_cast<uint16_t>(std::get<uint32_t>(p.value)));
         break;
-      case ValueType::kFourByte: writer.U32(std::get<uint32_t>(p.value)); break;
-      case ValueType::kVarInt: writer.VarInt(std::get<uint32_t>(p.value)); break;
+      case ValueType::kFourByte:
+        writer.U32(std::get<uint32_t>(p.value));
+        break;
+      case ValueType::kVarInt:
+        writer.VarInt(std::get<uint32_t>(p.value));
+        break;
       case ValueType::kUtf8:
-      case ValueType::kBinary: writer.Binary(std::get<std::string_view>(p.value)); break;
+      case ValueType::kBinary:
+        writer.Binary(std::get<std::string_view>(p.value));
+        break;
       case ValueType::kPair: {
         const auto& [name, value] = std::get<StringPair>(p.value);
         writer.Binary(name);

@@ -8,7 +8,7 @@ namespace {
 bool IsRefusedCodePoint(uint32_t cp) {
   if (cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F)) return true;  // C0, DEL, C1 (incl. U+0000)
   if (cp >= 0xFDD0 && cp <= 0xFDEF) return true;              // non-characters
-  return (cp & 0xFFFE) == 0xFFFE;                              // U+xFFFE, U+xFFFF
+  return (cp & 0xFFFE) == 0xFFFE;                             // U+xFFFE, U+xFFFF
 }
 
 }  // namespace
@@ -42,8 +42,8 @@ bool IsValidMqttUtf8(std::string_view text) {
       if ((next & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (next & 0x3F);
     }
-    if (cp < min_cp) return false;                    // overlong
-    if (cp >= 0xD800 && cp <= 0xDFFF) return false;   // surrogates
+    if (cp < min_cp) return false;                   // overlong
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // surrogates
     if (cp > 0x10FFFF) return false;
     if (IsRefusedCodePoint(cp)) return false;
     i += length;

@@ -3,12 +3,11 @@
 // use_awaitable, so a session ends on the first error from either side.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <cstddef>
 #include <span>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/buffer.hpp>
 
 namespace moat::mqtt {
 class Decoder;

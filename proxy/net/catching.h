@@ -4,10 +4,9 @@
 // turns an error into a normal completion and hands the error code to the caller.
 #pragma once
 
-#include <utility>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/system_error.hpp>
+#include <utility>
 
 namespace moat::net {
 

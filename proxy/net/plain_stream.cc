@@ -11,8 +11,7 @@ namespace asio = boost::asio;
 
 std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
-  const std::string host =
-      address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(endpoint.port());
 }
 

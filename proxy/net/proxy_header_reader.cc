@@ -3,10 +3,9 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <chrono>
-
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 
 namespace moat::net {
 
@@ -25,8 +24,8 @@ asio::awaitable<proxy_protocol::ParseResult> ReadProxyHeader(
       if (errno == EAGAIN || errno == EINTR) continue;
       throw boost::system::system_error(errno, boost::system::system_category());
     }
-    auto result = proxy_protocol::ParseProxyHeader({peeked.data(), static_cast<size_t>(n)},
-                                                   allowed);
+    auto result =
+        proxy_protocol::ParseProxyHeader({peeked.data(), static_cast<size_t>(n)}, allowed);
     if (result.status == proxy_protocol::ParseStatus::kError) co_return result;
     if (result.status == proxy_protocol::ParseStatus::kDone) {
       // Consume exactly the header; the peek proved these bytes are there.

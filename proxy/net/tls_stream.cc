@@ -3,11 +3,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <vector>
-#include <cstring>
-
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <vector>
 
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/plain_stream.h"
@@ -26,9 +25,9 @@ namespace {
     const int saved = errno;
     // EOF in the middle of a record or handshake is a truncation attack or a crash,
     // never a clean close.
-    throw boost::system::system_error(
-        saved != 0 ? error_code(saved, boost::system::system_category())
-                   : error_code(asio::ssl::error::stream_truncated));
+    throw boost::system::system_error(saved != 0
+                                          ? error_code(saved, boost::system::system_category())
+                                          : error_code(asio::ssl::error::stream_truncated));
   }
   throw boost::system::system_error(
       error_code(static_cast<int>(queued), asio::error::get_ssl_category()));

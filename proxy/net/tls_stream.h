@@ -4,11 +4,11 @@
 // SSL_MODE_RELEASE_BUFFERS an idle connection holds almost no TLS memory at all.
 #pragma once
 
-#include <memory>
-#include <string>
+#include <openssl/ssl.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <openssl/ssl.h>
+#include <memory>
+#include <string>
 
 #include "proxy/net/byte_stream.h"
 

@@ -4,7 +4,6 @@
 
 #include <cstring>
 
-
 namespace moat::tls {
 namespace {
 

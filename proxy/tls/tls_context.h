@@ -3,10 +3,10 @@
 // ciphers, no renegotiation, no compression.
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <memory>
 #include <string>
-
-#include <openssl/ssl.h>
 
 #include "absl/status/statusor.h"
 #include "proxy/config/config.h"

@@ -2,12 +2,12 @@
 // that every problem in a file is reported at once as "FILE:LINE: message".
 #include "proxy/config/config.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_split.h"
 #include "tests/config/temp_dir.h"
