@@ -14,6 +14,7 @@
 #include "proxy/net/plain_stream.h"
 #include "proxy/net/proxy_header_reader.h"
 #include "proxy/net/tls_stream.h"
+#include "proxy/net/websocket_stream.h"
 #include "proxy/session.h"
 
 namespace moat::proxy {
@@ -144,6 +145,39 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
   }
 }
 
+asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
+    tcp::socket socket, const ListenerSetup& setup, policy::ClientIdentity& identity) {
+  const config::Listener& listener = *setup.listener;
+  if (listener.proxy_protocol != config::ProxyProtocol::kNone) {
+    // Behind a load balancer the real client is in the PROXY header, and that is the
+    // address logs, metrics and policy must see.
+    const auto header = co_await net::ReadProxyHeader(socket, AllowedVersions(listener));
+    if (header.status != proxy_protocol::ParseStatus::kDone) {
+      LogInfo("refused connection from " + identity.address + " on listener " +
+              identity.listener + ": bad PROXY protocol header: " + header.error);
+      co_return nullptr;
+    }
+    if (header.addresses) identity.address = header.addresses->source.ip;
+  }
+  if (listener.protocol == config::ListenerProtocol::kWebSocket) {
+    const net::WebSocketOptions options{listener.websocket_path};
+    if (setup.tls_context) {
+      co_return co_await net::AcceptSecureWebSocket(std::move(socket), setup.tls_context.get(),
+                                                    options);
+    }
+    co_return co_await net::AcceptWebSocket(std::move(socket), options);
+  }
+  if (setup.tls_context) {
+    net::SslPtr ssl(SSL_new(setup.tls_context.get()));
+    if (!ssl) co_return nullptr;
+    auto tls = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
+                                                net::TlsStream::Role::kServer);
+    co_await tls->Handshake();
+    co_return tls;
+  }
+  co_return std::make_unique<net::PlainStream>(std::move(socket));
+}
+
 asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {
   SessionStats::Add(stats_.connections_accepted, 1);
   policy::ClientIdentity identity;
@@ -152,44 +186,17 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
   const auto peer = socket.remote_endpoint(ec);
   identity.address = ec ? "unknown" : peer.address().to_string();
 
+  // Everything before MQTT (PROXY header, TLS, WebSocket upgrade) shares one deadline,
+  // so a client cannot hold a connection open by dribbling out a handshake.
+  asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
+  boost::system::error_code error;
+  auto opened =
+      co_await (net::Catching(OpenClientStream(std::move(socket), setup, identity), error) ||
+                deadline.async_wait(asio::use_awaitable));
   std::unique_ptr<net::ByteStream> stream;
-  try {
-    if (setup.listener->proxy_protocol != config::ProxyProtocol::kNone) {
-      // Behind a load balancer the real client is in the PROXY header, and that is the
-      // address logs, metrics and policy must see.
-      boost::system::error_code error;
-      asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
-      auto result = co_await (
-          net::Catching(net::ReadProxyHeader(socket, AllowedVersions(*setup.listener)), error) ||
-          deadline.async_wait(asio::use_awaitable));
-      if (result.index() == 1 || error) co_return;
-      const auto& header = std::get<0>(result);
-      if (header.status != proxy_protocol::ParseStatus::kDone) {
-        LogInfo("refused connection from " + identity.address + " on listener " +
-                identity.listener + ": bad PROXY protocol header: " + header.error);
-        co_return;
-      }
-      if (header.addresses) identity.address = header.addresses->source.ip;
-    }
-    if (setup.tls_context) {
-      net::SslPtr ssl(SSL_new(setup.tls_context.get()));
-      if (!ssl) co_return;
-      auto tls = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
-                                                  net::TlsStream::Role::kServer);
-      asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
-      boost::system::error_code error;
-      auto result = co_await (net::Catching(tls->Handshake(), error) ||
-                              deadline.async_wait(asio::use_awaitable));
-      if (result.index() == 1 || error) {
-        SessionStats::Add(stats_.tls_handshake_failures, 1);
-        co_return;
-      }
-      stream = std::move(tls);
-    } else {
-      stream = std::make_unique<net::PlainStream>(std::move(socket));
-    }
-  } catch (const boost::system::system_error&) {
-    SessionStats::Add(stats_.tls_handshake_failures, 1);
+  if (opened.index() == 0) stream = std::move(std::get<0>(opened));
+  if (!stream) {
+    if (setup.tls_context) SessionStats::Add(stats_.tls_handshake_failures, 1);
     co_return;
   }
   if (stopping_) co_return;

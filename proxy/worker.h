@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
+#include "proxy/net/byte_stream.h"
 #include "proxy/session_stats.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
@@ -44,6 +45,11 @@ class Worker {
                                           const ListenerSetup& setup);
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket,
                                      const ListenerSetup& setup);
+  // PROXY header, TLS handshake and WebSocket upgrade as the listener asks; null when
+  // the connection is refused before MQTT.
+  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> OpenClientStream(
+      boost::asio::ip::tcp::socket socket, const ListenerSetup& setup,
+      policy::ClientIdentity& identity);
   boost::asio::awaitable<void> Drain();
 
   const config::Config& config_;

@@ -18,6 +18,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MOAT_BIN = os.environ.get("MOAT_BIN", os.path.join(REPO, "build", "proxy", "moat"))
 
 
+CONNACK_PACKET = (0x20, b"\x00\x00")  # 3.1.1 CONNACK, accepted, no session
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -307,3 +310,91 @@ class RawClient:
 
     def close(self):
         self.sock.close()
+
+
+class WebSocketClient(RawClient):
+    """A minimal RFC 6455 client: the HTTP upgrade, then masked binary frames. Spelled
+    out here because no WebSocket MQTT client ships with Debian's mosquitto-clients."""
+
+    def __init__(self, port, tls=False, path="/mqtt", subprotocol="mqtt", timeout=10):
+        super().__init__(port, tls=tls, timeout=timeout)
+        import base64
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n")
+        if subprotocol:
+            request += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
+        self.sock.sendall((request + "\r\n").encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            response += chunk
+        head, _, self._payload = response.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        self.status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+        self.headers = {k.strip().lower(): v.strip() for k, _, v in
+                        (line.partition(":") for line in lines[1:])}
+        self._raw = b""  # frame bytes not yet parsed
+        if self.status == 101:
+            self._raw, self._payload = self._payload, b""
+
+    def send(self, data, opcode=0x2):
+        mask = os.urandom(4)
+        header = bytes([0x80 | opcode])
+        if len(data) < 126:
+            header += bytes([0x80 | len(data)])
+        elif len(data) < 65536:
+            header += bytes([0x80 | 126]) + len(data).to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + len(data).to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.sock.sendall(header + mask + masked)
+
+    def _fill(self, n):
+        while len(self._raw) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self._raw += chunk
+
+    def _next_frame(self):
+        self._fill(2)
+        opcode, length = self._raw[0] & 0x0F, self._raw[1] & 0x7F
+        offset = 2
+        if length == 126:
+            self._fill(4)
+            length, offset = int.from_bytes(self._raw[2:4], "big"), 4
+        elif length == 127:
+            self._fill(10)
+            length, offset = int.from_bytes(self._raw[2:10], "big"), 10
+        self._fill(offset + length)
+        payload = self._raw[offset:offset + length]
+        self._raw = self._raw[offset + length:]
+        return opcode, payload
+
+    def read_exactly(self, n):
+        while len(self._payload) < n:
+            opcode, payload = self._next_frame()
+            if opcode == 0x8:
+                raise EOFError("close frame")
+            if opcode == 0x9:
+                self.send(payload, opcode=0xA)
+            elif opcode in (0x0, 0x2):
+                self._payload += payload
+        data, self._payload = self._payload[:n], self._payload[n:]
+        return data
+
+    def closed_by_peer(self, timeout=10):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                opcode, _ = self._next_frame()
+                if opcode == 0x8:
+                    return True
+        except (EOFError, ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
