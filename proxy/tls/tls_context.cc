@@ -1,6 +1,7 @@
 #include "proxy/tls/tls_context.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 
@@ -51,6 +52,9 @@ absl::Status LoadKeyPair(SSL_CTX* ctx, const std::string& cert, const std::strin
     return Fail("cannot load certificate chain", cert);
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      return Fail("private key does not match certificate " + cert, key);
+    }
     return Fail("cannot load private key", key);
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
