@@ -1,9 +1,12 @@
 """moat as an invisible proxy (issue 4): real mosquitto behind, real TLS, real clients."""
 
+import fcntl
 import os
 import signal
 import socket
+import struct
 import subprocess
+import termios
 import time
 import unittest
 
@@ -277,6 +280,46 @@ class ProxyProtocolListener(ProxyTestCase):
         self.assertTrue(client.closed_by_peer())
         wait_until(lambda: "bad PROXY protocol header" in self.moat.process.log(),
                    what="the refusal to be logged")
+
+
+def resident_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class Backpressure(ProxyTestCase):
+    def test_a_subscriber_that_stops_reading_does_not_grow_moat(self):
+        broker = self.start_broker()
+        port = free_port()
+        moat = self.start_moat(broker.port, [plain_listener(port)])
+        moat.wait_listening(port)
+        stalled = RawClient(port)
+        stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.send(connect_packet("stalled"))
+        self.assertEqual(stalled.read_packet(), (CONNACK, b"\x00\x00"))
+        # SUBSCRIBE "flood" QoS 0, then never read again.
+        stalled.send(packet(0x82, b"\x00\x01" + b"\x00\x05flood" + b"\x00"))
+        self.assertEqual(stalled.read_packet()[0], 0x90)
+        before = resident_kib(moat.process.proc.pid)
+        payload = os.path.join(self.workdir, "64k")
+        with open(payload, "wb") as f:
+            f.write(os.urandom(64 * 1024))
+        # 64 MiB through the broker towards a client that reads nothing.
+        flood = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
+                                "-t", "flood", "-f", payload, "--repeat", "1024",
+                                "--repeat-delay", "0"], capture_output=True, timeout=120)
+        self.assertEqual(flood.returncode, 0, flood.stderr)
+        # The flood did reach the stalled client's socket, so moat did carry traffic...
+        queued = struct.unpack("i", fcntl.ioctl(stalled.sock, termios.FIONREAD, b"\0" * 4))[0]
+        self.assertGreater(queued, 0)
+        # ...and stopped reading from the broker instead of buffering the rest.
+        grown = resident_kib(moat.process.proc.pid) - before
+        # One read chunk plus one 64 KiB packet in flight; allow for allocator slack.
+        self.assertLess(grown, 4 * 1024, f"moat grew by {grown} KiB")
+        self.assertTrue(moat.process.alive())
 
 
 class ManyClients(ProxyTestCase):
