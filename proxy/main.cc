@@ -2,6 +2,7 @@
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "policy/authorizer.h"
+#include "policy/credentials/passwd_command.h"
+#include "proxy/auth/auth_services.h"
 #include "proxy/check_config.h"
 #include "proxy/config/config.h"
 #include "proxy/log.h"
@@ -33,6 +36,7 @@ int Usage() {
   std::fputs(
       "usage: moat --config FILE          run the proxy in the foreground\n"
       "       moat --check-config FILE    validate the configuration and exit\n"
+      "       moat passwd [-D] FILE USER  add, update (password from stdin) or delete USER\n"
       "       moat --version\n",
       stderr);
   return kExitInvalid;
@@ -47,14 +51,14 @@ int PrintVersion() {
 
 absl::StatusOr<std::shared_ptr<const moat::policy::Authorizer>> MakeAuthorizer(
     const moat::config::Config& config) {
-  const bool open = config.auth.allow_anonymous && config.auth.password_file.empty() &&
-                    config.policy.acl_file.empty() && config.policy.file.empty();
-  if (open) return moat::policy::MakeAllowAllAuthorizer();
-  // Fail closed: a configuration that asks for authentication or an ACL must never
-  // run open because this build cannot enforce it yet.
+  if (config.policy.acl_file.empty() && config.policy.file.empty()) {
+    return moat::policy::MakeAllowAllAuthorizer();
+  }
+  // Fail closed: a configuration that asks for an ACL must never run open because this
+  // build cannot enforce it yet.
   return absl::UnimplementedError(
-      "auth.password_file, auth.allow_anonymous: false and policy files are not enforced by "
-      "this version; refusing to start rather than run without them");
+      "policy.acl_file and policy.file are not enforced by this version; refusing to start "
+      "rather than run without them");
 }
 
 int Run(const std::string& path) {
@@ -68,7 +72,12 @@ int Run(const std::string& path) {
     LogError(std::string(authorizer.status().message()));
     return kExitInvalid;
   }
-  moat::proxy::Server server(*config, *authorizer);
+  auto auth = moat::proxy::AuthServices::Create(*config);
+  if (!auth.ok()) {
+    LogError(std::string(auth.status().message()));
+    return kExitInvalid;
+  }
+  moat::proxy::Server server(*config, *authorizer, **auth);
   if (auto status = server.Init(); !status.ok()) {
     LogError(std::string(status.message()));
     return kExitInvalid;
@@ -82,7 +91,12 @@ int Run(const std::string& path) {
       [&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {
-          LogInfo("SIGHUP: nothing to reload in this version");
+          if (auto status = server.Reload(); status.ok()) {
+            LogInfo("SIGHUP: reloaded");
+          } else {
+            LogError("SIGHUP: reload refused, the old files stay in force:\n" +
+                     std::string(status.message()));
+          }
           signals.async_wait(on_signal);
           return;
         }
@@ -117,6 +131,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "--version") return PrintVersion();
   if (args.size() == 2 && args[0] == "--config") return Run(std::string(args[1]));
+  if (!args.empty() && args[0] == "passwd") {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    return moat::policy::RunPasswdCommand(rest, STDIN_FILENO, isatty(STDIN_FILENO) == 1);
+  }
   if (args.size() == 2 && args[0] == "--check-config") {
     return moat::proxy::CheckConfig(std::string(args[1])) ? kExitOk : kExitInvalid;
   }

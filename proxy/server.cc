@@ -3,12 +3,14 @@
 #include <string>
 #include <thread>
 
+#include "proxy/auth/auth_services.h"
 #include "proxy/worker.h"
 
 namespace moat::proxy {
 
-Server::Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer)
-    : config_(config), authorizer_(std::move(authorizer)) {}
+Server::Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
+               AuthServices& auth)
+    : config_(config), authorizer_(std::move(authorizer)), auth_(auth) {}
 
 Server::~Server() {
   Stop();
@@ -41,7 +43,7 @@ absl::Status Server::Init() {
                           ? config_.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(config_, authorizer_, listeners, upstream_tls);
+    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, listeners, upstream_tls);
     if (auto status = worker->Bind(); !status.ok()) return status;
     workers_.push_back(std::move(worker));
   }
@@ -54,6 +56,15 @@ void Server::Start() {
 
 void Server::Stop() {
   for (auto& worker : workers_) worker->Stop();
+}
+
+absl::Status Server::Reload() {
+  if (!auth_.credentials) return absl::OkStatus();
+  if (auto status = auth_.credentials->Load(); !status.ok()) return status;
+  if (config_.auth.disconnect_revoked) {
+    for (auto& worker : workers_) worker->RevokeChanged(auth_.credentials->file());
+  }
+  return absl::OkStatus();
 }
 
 void Server::Wait() {

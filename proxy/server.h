@@ -17,10 +17,12 @@
 namespace moat::proxy {
 
 class Worker;
+struct AuthServices;
 
 class Server {
  public:
-  Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer);
+  Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
+         AuthServices& auth);
   ~Server();
 
   // Builds TLS contexts and binds every listener; nothing is accepted until Start().
@@ -29,10 +31,14 @@ class Server {
   // Asks every worker to drain; returns at once. Wait() returns once all have finished.
   void Stop();
   void Wait();
+  // SIGHUP: reloads the password file; a broken one is refused (the status says where)
+  // and the old one stays in force. Live sessions it no longer vouches for end.
+  absl::Status Reload();
 
  private:
   const config::Config& config_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
+  AuthServices& auth_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -4,10 +4,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/auth/auth_services.h"
 #include "proxy/forward_batch.h"
 #include "proxy/log.h"
 #include "proxy/mqtt/encoder.h"
 #include "proxy/net/catching.h"
+#include "proxy/tls/peer_identity.h"
 #include "proxy/upstream.h"
 
 namespace moat::proxy {
@@ -68,6 +70,8 @@ std::string_view EndReasonName(EndReason reason) {
       return "upstream_unavailable";
     case EndReason::kRefused:
       return "refused";
+    case EndReason::kRevoked:
+      return "revoked";
     case EndReason::kShutdown:
       return "shutdown";
     case EndReason::kIoError:
@@ -141,6 +145,7 @@ asio::awaitable<void> Session::Run() {
     co_await client_->Shutdown();
   }
   if (!malformed_.empty()) error = malformed_;
+  if (!refusal_.empty()) error = refusal_;
   if (!upstream_error_.empty()) error = upstream_error_;
   LogSessionEnd(identity_, EndReasonName(end_reason_), error);
 }
@@ -185,15 +190,110 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReceiveConnect() {
   co_return std::move(std::get<0>(result));
 }
 
+namespace {
+
+struct RefusalCodes {
+  ReasonCode v5;
+  mqtt::ConnectReturnCode v311;
+};
+
+RefusalCodes CodesFor(policy::AuthFailure failure) {
+  using F = policy::AuthFailure;
+  using R = mqtt::ConnectReturnCode;
+  switch (failure) {
+    case F::kBadCredentials:
+    case F::kCertificateUserMismatch:
+      return {ReasonCode::kBadUserNameOrPassword, R::kBadUserNameOrPassword};
+    case F::kClientIdRejected:
+      return {ReasonCode::kClientIdentifierNotValid, R::kIdentifierRejected};
+    case F::kUnsupportedAuthMethod:
+      return {ReasonCode::kBadAuthenticationMethod, R::kNotAuthorized};
+    case F::kBanned:
+      return {ReasonCode::kBanned, R::kNotAuthorized};
+    case F::kBusy:
+      return {ReasonCode::kServerBusy, R::kServerUnavailable};
+    case F::kAnonymousRefused:
+    case F::kCertificateRequired:
+    case F::kNone:
+      break;
+  }
+  return {ReasonCode::kNotAuthorized, R::kNotAuthorized};
+}
+
+// Failures that count towards a ban: guessing, not misconfiguration or load.
+bool CountsTowardsBan(policy::AuthFailure failure) {
+  return failure == policy::AuthFailure::kBadCredentials ||
+         failure == policy::AuthFailure::kAnonymousRefused ||
+         failure == policy::AuthFailure::kCertificateUserMismatch;
+}
+
+}  // namespace
+
+asio::awaitable<policy::AuthFailure> Session::Authenticate(const mqtt::Connect& connect) {
+  const config::Auth& config = env_.config.auth;
+  AuthServices& auth = env_.auth;
+  policy::AuthRequest request;
+  request.mqtt5 = connect.version == ProtocolVersion::kV5;
+  request.mqtt31 = connect.version == ProtocolVersion::kV31;
+  request.clean_start = connect.clean_start;
+  request.client_id = connect.client_id;
+  request.username = connect.username;
+  request.has_password = connect.password.has_value();
+  request.has_auth_method =
+      connect.properties.String(mqtt::PropertyId::kAuthenticationMethod).has_value();
+  if (config.certificate_identity != config::CertificateIdentity::kNone) {
+    request.certificate_identity =
+        tls::CertificateIdentity(client_->PeerCertificate(), config.certificate_identity);
+  }
+  const policy::AuthPlan plan = auth.authenticator->Plan(request);
+  identity_.username = plan.identity;
+  identity_.cert_identity = request.certificate_identity.value_or("");
+  if (plan.failure != policy::AuthFailure::kNone) co_return plan.failure;
+
+  const auto now = policy::BanList::Clock::now();
+  if (auth.bans && !plan.identity.empty() && auth.bans->IsBanned("user:" + plan.identity, now)) {
+    co_return policy::AuthFailure::kBanned;
+  }
+  if (plan.verify_password) {
+    const PasswordCheck check = co_await auth.credentials->Verify(
+        plan.identity, std::string(connect.password.value_or("")));
+    if (check == PasswordCheck::kBusy) co_return policy::AuthFailure::kBusy;
+    if (check != PasswordCheck::kOk) co_return policy::AuthFailure::kBadCredentials;
+    credential_fingerprint_ = Credentials::Fingerprint(*auth.credentials->file(), plan.identity);
+  }
+  co_return auth.authenticator->CheckClientId(request, plan.identity);
+}
+
 asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
   const auto& connect = std::get<mqtt::Connect>(frame.packet);
   version_ = connect.version;
   broker_decoder_.set_version(version_);
   keep_alive_ = std::chrono::seconds(connect.keep_alive);
   identity_.client_id = std::string(connect.client_id);
-  identity_.username = std::string(connect.username.value_or(""));
   ClientActive();
 
+  const policy::AuthFailure failure = co_await Authenticate(connect);
+  if (failure != policy::AuthFailure::kNone) {
+    End(EndReason::kRefused);
+    refusal_ = policy::AuthFailureName(failure);
+    if (env_.auth.bans && CountsTowardsBan(failure)) {
+      const auto now = policy::BanList::Clock::now();
+      env_.auth.bans->RecordFailure("ip:" + identity_.address, now);
+      if (!identity_.username.empty()) {
+        env_.auth.bans->RecordFailure("user:" + identity_.username, now);
+      }
+    }
+    // A slow "no" makes guessing expensive; a timer, so no thread waits for it.
+    if (failure != policy::AuthFailure::kBusy &&
+        env_.config.auth.failure_delay.count() > 0) {
+      asio::steady_timer delay(co_await asio::this_coro::executor,
+                               env_.config.auth.failure_delay);
+      co_await delay.async_wait(asio::use_awaitable);
+    }
+    const RefusalCodes codes = CodesFor(failure);
+    co_await RefuseConnect(codes.v5, codes.v311);
+    co_return false;
+  }
   if (!env_.authorizer->AuthorizeConnect(identity_).allowed()) {
     End(EndReason::kRefused);
     co_await RefuseConnect(ReasonCode::kNotAuthorized, mqtt::ConnectReturnCode::kNotAuthorized);
@@ -212,10 +312,39 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
                            mqtt::ConnectReturnCode::kServerUnavailable);
     co_return false;
   }
-  const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
-  co_await WriteLocked(broker_gate_, *broker_, {&raw, 1});
+  co_await ForwardConnect(frame);
   SessionStats::Add(env_.stats.packets_from_client, 1);
   co_return true;
+}
+
+asio::awaitable<void> Session::ForwardConnect(const mqtt::Frame& frame) {
+  const config::Upstream& upstream = env_.config.upstream;
+  if (upstream.credentials == config::UpstreamCredentials::kPassthrough) {
+    const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
+    co_await WriteLocked(broker_gate_, *broker_, {&raw, 1});
+    co_return;
+  }
+  // The broker trusts moat: it gets no credentials, or moat's own service account.
+  mqtt::Connect rewritten = std::get<mqtt::Connect>(frame.packet);
+  rewritten.username.reset();
+  rewritten.password.reset();
+  if (upstream.credentials == config::UpstreamCredentials::kReplace) {
+    rewritten.username = upstream.username;
+    if (!env_.auth.upstream_password.empty()) rewritten.password = env_.auth.upstream_password;
+  }
+  std::vector<uint8_t> bytes;
+  if (mqtt::Encode(rewritten, rewritten.version, bytes) != mqtt::EncodeError::kNone) {
+    throw boost::system::system_error(asio::error::invalid_argument);
+  }
+  const asio::const_buffer buffer(bytes.data(), bytes.size());
+  co_await WriteLocked(broker_gate_, *broker_, {&buffer, 1});
+}
+
+void Session::RevokeIfChanged(const policy::PasswordFile& file) {
+  if (!credential_fingerprint_ || !pumping_) return;
+  if (Credentials::Fingerprint(file, identity_.username) == credential_fingerprint_) return;
+  revoked_ = true;
+  watchdog_timer_.cancel();
 }
 
 asio::awaitable<void> Session::ClientToBroker() {
@@ -346,6 +475,11 @@ asio::awaitable<void> Session::Watchdog() {
     if (draining_) {
       End(EndReason::kShutdown);
       co_await DisconnectClient(ReasonCode::kServerShuttingDown);
+      co_return;
+    }
+    if (revoked_) {
+      End(EndReason::kRevoked);
+      co_await DisconnectClient(ReasonCode::kNotAuthorized);
       co_return;
     }
     auto state = co_await asio::this_coro::cancellation_state;

@@ -21,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "policy/auth/authenticator.h"
 #include "policy/authorizer.h"
+#include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
@@ -31,6 +33,7 @@
 namespace moat::proxy {
 
 class UpstreamConnector;
+struct AuthServices;
 
 // What a session shares with the others on its thread.
 struct SessionEnvironment {
@@ -38,6 +41,7 @@ struct SessionEnvironment {
   std::shared_ptr<const policy::Authorizer> authorizer;
   const UpstreamConnector& upstream;
   SessionStats& stats;
+  AuthServices& auth;
 };
 
 // Why a session ended; logged once, when it closes.
@@ -51,6 +55,7 @@ enum class EndReason : uint8_t {
   kMalformedFromBroker,
   kUpstreamUnavailable,
   kRefused,
+  kRevoked,  // the password file no longer vouches for the client
   kShutdown,
   kIoError,
 };
@@ -67,12 +72,18 @@ class Session {
   void RequestDrain();
   // Ends the session at once, e.g. when the drain timeout has passed.
   void Abort();
+  // After a password file reload: a session whose user was removed or whose password
+  // changed ends now (MQTT 5: DISCONNECT 0x87), not when the client reconnects.
+  void RevokeIfChanged(const policy::PasswordFile& file);
 
  private:
   boost::asio::awaitable<std::optional<mqtt::Frame>> ReceiveConnect();
   boost::asio::awaitable<std::optional<mqtt::Frame>> ReadFirstPacket();
   // Authorizes the CONNECT, opens the upstream link and forwards the CONNECT.
   boost::asio::awaitable<bool> Admit(const mqtt::Frame& connect);
+  // Decides who the client is; kNone when it may go on.
+  boost::asio::awaitable<policy::AuthFailure> Authenticate(const mqtt::Connect& connect);
+  boost::asio::awaitable<void> ForwardConnect(const mqtt::Frame& frame);
   boost::asio::awaitable<void> ClientToBroker();
   boost::asio::awaitable<void> BrokerToClient();
   boost::asio::awaitable<void> Watchdog();
@@ -98,9 +109,12 @@ class Session {
   WriteGate broker_gate_;
   bool pumping_ = false;  // past CONNECT: both directions are being forwarded
   bool draining_ = false;
+  bool revoked_ = false;
+  std::optional<std::string> credential_fingerprint_;  // set when a password was checked
   bool aborted_ = false;
   bool ended_ = false;
-  std::string_view malformed_;  // which decode error ended the session, if one did
+  std::string_view malformed_;
+  std::string_view refusal_;  // why authentication refused the client  // which decode error ended the session, if one did
   std::string upstream_error_;
   EndReason end_reason_ = EndReason::kIoError;
 };

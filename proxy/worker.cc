@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/auth/auth_services.h"
 #include "proxy/log.h"
 #include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
@@ -55,8 +56,10 @@ proxy_protocol::ProxyProtocolVersionAllowed AllowedVersions(const config::Listen
 }  // namespace
 
 Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-               std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls)
+               AuthServices& auth, std::vector<ListenerSetup> listeners,
+               tls::SslCtxPtr upstream_tls)
     : config_(config),
+      auth_(auth),
       listeners_(std::move(listeners)),
       upstream_(config.upstream, std::move(upstream_tls)),
       authorizer_(std::move(authorizer)) {}
@@ -110,6 +113,12 @@ void Worker::Stop() {
   });
 }
 
+void Worker::RevokeChanged(std::shared_ptr<const policy::PasswordFile> file) {
+  asio::post(io_context_, [this, file = std::move(file)] {
+    for (Session* session : sessions_) session->RevokeIfChanged(*file);
+  });
+}
+
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -159,6 +168,10 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     }
     if (header.addresses) identity.address = header.addresses->source.ip;
   }
+  // A banned address is refused before any TLS or hashing work is spent on it.
+  if (auth_.bans && auth_.bans->IsBanned("ip:" + identity.address, policy::BanList::Clock::now())) {
+    co_return nullptr;
+  }
   if (listener.protocol == config::ListenerProtocol::kWebSocket) {
     const net::WebSocketOptions options{listener.websocket_path};
     if (setup.tls_context) {
@@ -201,7 +214,7 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
   }
   if (stopping_) co_return;
 
-  SessionEnvironment env{config_, authorizer_, upstream_, stats_};
+  SessionEnvironment env{config_, authorizer_, upstream_, stats_, auth_};
   Session session(std::move(stream), std::move(identity), env, io_context_.get_executor());
   sessions_.insert(&session);
   co_await session.Run();

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "policy/authorizer.h"
+#include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session_stats.h"
@@ -21,6 +22,7 @@
 namespace moat::proxy {
 
 class Session;
+struct AuthServices;
 
 // What a worker needs per listener: its config and, for TLS, its context.
 struct ListenerSetup {
@@ -31,12 +33,14 @@ struct ListenerSetup {
 class Worker {
  public:
   Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
+         AuthServices& auth, std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
   ~Worker();
 
   absl::Status Bind();
   void Start();
   void Stop();  // thread-safe
+  // Thread-safe: ends the sessions the reloaded password file no longer vouches for.
+  void RevokeChanged(std::shared_ptr<const policy::PasswordFile> file);
   void Join();
   const SessionStats& stats() const { return stats_; }
 
@@ -53,6 +57,7 @@ class Worker {
   boost::asio::awaitable<void> Drain();
 
   const config::Config& config_;
+  AuthServices& auth_;
   boost::asio::io_context io_context_{1};
   std::vector<ListenerSetup> listeners_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;

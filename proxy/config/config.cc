@@ -229,7 +229,9 @@ std::optional<UpstreamTls> ReadUpstreamTls(const Field& field, Context& ctx) {
 
 void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   if (!ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line, {"address", "tls", "connect_timeout"},
+  MapReader map(field.value, field.path, field.line,
+                {"address", "tls", "connect_timeout", "credentials", "username",
+                 "password_file"},
                 ctx.problems);
   if (const Field* f = map.Require("address")) {
     if (std::optional<Endpoint> address = ReadEndpoint(*f, ctx.problems)) {
@@ -241,17 +243,110 @@ void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
     upstream.connect_timeout = ReadDuration(*f, milliseconds(1), kMaxDuration, ctx.problems)
                                    .value_or(upstream.connect_timeout);
   }
+  const Field* credentials = map.Find("credentials");
+  if (credentials) {
+    upstream.credentials = ReadEnum<UpstreamCredentials>(
+                               *credentials,
+                               {{"passthrough", UpstreamCredentials::kPassthrough},
+                                {"strip", UpstreamCredentials::kStrip},
+                                {"replace", UpstreamCredentials::kReplace}},
+                               ctx.problems)
+                               .value_or(upstream.credentials);
+  }
+  const Field* username = map.Find("username");
+  const Field* password_file = map.Find("password_file");
+  if (username) upstream.username = ReadString(*username, ctx.problems).value_or("");
+  if (password_file) {
+    upstream.password_file = ReadPath(*password_file, ctx.base_dir, ctx.problems).value_or("");
+  }
+  const bool replace = upstream.credentials == UpstreamCredentials::kReplace;
+  if (replace && username == nullptr) {
+    ctx.problems.Add(credentials->line,
+                     "upstream.credentials: replace needs upstream.username (and usually "
+                     "upstream.password_file)");
+  }
+  if (!replace && (username || password_file)) {
+    const Field* given = username ? username : password_file;
+    ctx.problems.Add(given->line, "'" + given->path +
+                                      "' is only used with upstream.credentials: replace");
+  }
+}
+
+void ReadBan(const Field& field, Auth& auth, Context& ctx) {
+  if (field.value.IsScalar() && field.value.Scalar() == "off") {
+    auth.ban.reset();
+    return;
+  }
+  if (!ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line, {"failures", "window", "duration"},
+                ctx.problems);
+  Ban ban;
+  if (const Field* f = map.Find("failures")) {
+    ban.failures = static_cast<uint32_t>(ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(5));
+  }
+  if (const Field* f = map.Find("window")) {
+    ban.window = ReadDuration(*f, milliseconds(1), kMaxDuration, ctx.problems).value_or(ban.window);
+  }
+  if (const Field* f = map.Find("duration")) {
+    ban.duration =
+        ReadDuration(*f, milliseconds(1), kMaxDuration, ctx.problems).value_or(ban.duration);
+  }
+  auth.ban = ban;
 }
 
 void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line, {"password_file", "allow_anonymous"},
+  MapReader map(field.value, field.path, field.line,
+                {"password_file", "allow_anonymous", "require", "certificate_identity",
+                 "client_id_pattern", "failure_delay", "ban", "disconnect_revoked",
+                 "hash_threads"},
                 ctx.problems);
   if (const Field* f = map.Find("password_file")) {
     auth.password_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
   }
   if (const Field* f = map.Find("allow_anonymous")) {
     auth.allow_anonymous = ReadBool(*f, ctx.problems).value_or(false);
+  }
+  if (const Field* f = map.Find("require")) {
+    auth.require = ReadEnum<AuthRequirement>(
+                       *f,
+                       {{"password", AuthRequirement::kPassword},
+                        {"certificate", AuthRequirement::kCertificate},
+                        {"certificate_and_password", AuthRequirement::kCertificateAndPassword}},
+                       ctx.problems)
+                       .value_or(auth.require);
+  }
+  const Field* identity = map.Find("certificate_identity");
+  if (identity) {
+    auth.certificate_identity =
+        ReadEnum<CertificateIdentity>(*identity,
+                                      {{"none", CertificateIdentity::kNone},
+                                       {"cn", CertificateIdentity::kCommonName},
+                                       {"san_dns", CertificateIdentity::kSanDns},
+                                       {"san_email", CertificateIdentity::kSanEmail},
+                                       {"san_uri", CertificateIdentity::kSanUri}},
+                                      ctx.problems)
+            .value_or(auth.certificate_identity);
+  }
+  if (auth.require != AuthRequirement::kPassword &&
+      auth.certificate_identity == CertificateIdentity::kNone) {
+    const Field* at = identity ? identity : map.Find("require");
+    ctx.problems.Add(at->line, "auth.require needs a certificate: set auth.certificate_identity "
+                               "to cn, san_dns, san_email or san_uri");
+  }
+  if (const Field* f = map.Find("client_id_pattern")) {
+    auth.client_id_pattern = ReadString(*f, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Find("failure_delay")) {
+    auth.failure_delay = ReadDuration(*f, milliseconds(0), std::chrono::minutes(1), ctx.problems)
+                             .value_or(auth.failure_delay);
+  }
+  if (const Field* f = map.Find("ban")) ReadBan(*f, auth, ctx);
+  if (const Field* f = map.Find("disconnect_revoked")) {
+    auth.disconnect_revoked = ReadBool(*f, ctx.problems).value_or(true);
+  }
+  if (const Field* f = map.Find("hash_threads")) {
+    auth.hash_threads = static_cast<int>(ReadInt(*f, 0, 256, ctx.problems).value_or(0));
   }
 }
 

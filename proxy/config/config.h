@@ -47,15 +47,41 @@ struct UpstreamTls {
   std::string key;
 };
 
+// What moat sends the broker as CONNECT credentials.
+enum class UpstreamCredentials { kPassthrough, kStrip, kReplace };
+
 struct Upstream {
   Endpoint address;
   std::optional<UpstreamTls> tls;
   std::chrono::milliseconds connect_timeout{5000};
+  UpstreamCredentials credentials = UpstreamCredentials::kPassthrough;
+  std::string username;       // kReplace: moat's own service account ...
+  std::string password_file;  // ... and a file holding its password (first line)
+};
+
+// Which field of a verified client certificate names the client.
+enum class CertificateIdentity { kNone, kCommonName, kSanDns, kSanEmail, kSanUri };
+// What a client must present to be let in.
+enum class AuthRequirement { kPassword, kCertificate, kCertificateAndPassword };
+
+struct Ban {
+  uint32_t failures = 5;                           // failed attempts ...
+  std::chrono::milliseconds window{60'000};        // ... within this long ...
+  std::chrono::milliseconds duration{10 * 60'000};  // ... ban the address or user this long
 };
 
 struct Auth {
   std::string password_file;  // empty: no password file
   bool allow_anonymous = false;
+  AuthRequirement require = AuthRequirement::kPassword;
+  CertificateIdentity certificate_identity = CertificateIdentity::kNone;
+  // Optional glob the client id must match, "%u" standing for the identity as a literal
+  // (e.g. "%u-*"), so one user cannot take over another user's session.
+  std::string client_id_pattern;
+  std::chrono::milliseconds failure_delay{1000};  // before answering a refused CONNECT
+  std::optional<Ban> ban = Ban{};                  // nullopt: "ban: off"
+  bool disconnect_revoked = true;  // on reload, end sessions whose credentials went away
+  int hash_threads = 0;            // 0: one per core
 };
 
 struct Policy {

@@ -9,6 +9,9 @@
 #include <span>
 #include <string>
 
+struct x509_st;
+using X509 = x509_st;
+
 namespace moat::mqtt {
 class Decoder;
 }
@@ -37,6 +40,10 @@ class ByteStream {
 
   // The peer as "ip:port", for logs.
   virtual std::string PeerAddress() const = 0;
+
+  // The client certificate the TLS handshake verified, or null (plain TCP, no
+  // certificate presented). Owned by the stream.
+  virtual X509* PeerCertificate() const { return nullptr; }
 };
 
 // Reads at most this much per call; one TLS record's worth.

@@ -155,6 +155,13 @@ void TlsStream::Close() {
   socket_.close(ignored);
 }
 
+X509* TlsStream::PeerCertificate() const {
+  // With SSL_VERIFY_PEER a certificate that failed verification fails the handshake, so
+  // one that is here was verified; the check makes that explicit.
+  if (SSL_get_verify_result(ssl_.get()) != X509_V_OK) return nullptr;
+  return SSL_get0_peer_certificate(ssl_.get());
+}
+
 std::string TlsStream::PeerAddress() const {
   error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);

@@ -36,6 +36,7 @@ class TlsStream final : public ByteStream {
   boost::asio::awaitable<void> Shutdown() override;
   void Close() override;
   std::string PeerAddress() const override;
+  X509* PeerCertificate() const override;
 
   SSL* ssl() const { return ssl_.get(); }
 

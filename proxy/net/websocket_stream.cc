@@ -1,5 +1,7 @@
 #include "proxy/net/websocket_stream.h"
 
+#include <type_traits>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -66,6 +68,16 @@ class WebSocketStream final : public ByteStream {
   void Close() override {
     boost::system::error_code ignored;
     beast::get_lowest_layer(ws_).close(ignored);
+  }
+
+  X509* PeerCertificate() const override {
+    if constexpr (std::is_same_v<NextLayer, asio::ssl::stream<tcp::socket>>) {
+      SSL* ssl = const_cast<websocket::stream<NextLayer>&>(ws_).next_layer().native_handle();
+      if (SSL_get_verify_result(ssl) != X509_V_OK) return nullptr;
+      return SSL_get0_peer_certificate(ssl);
+    } else {
+      return nullptr;
+    }
   }
 
   std::string PeerAddress() const override {

@@ -1,0 +1,43 @@
+// Temporary bans after repeated failed logins, per source address and per user name.
+// Thread-safe; time is passed in, so tests need no clock. Memory is bounded: when full,
+// failure counts (never active bans) are forgotten first.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace moat::policy {
+
+class BanList {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  BanList(uint32_t failures, Clock::duration window, Clock::duration duration,
+          size_t max_entries = 100'000);
+
+  bool IsBanned(std::string_view key, Clock::time_point now) const;
+  // Returns true when this failure starts a ban.
+  bool RecordFailure(std::string_view key, Clock::time_point now);
+  size_t ActiveBans(Clock::time_point now) const;
+
+ private:
+  struct Entry {
+    uint32_t failures = 0;
+    Clock::time_point window_start;
+    Clock::time_point banned_until;
+  };
+  void Prune(Clock::time_point now);
+
+  const uint32_t failures_;
+  const Clock::duration window_;
+  const Clock::duration duration_;
+  const size_t max_entries_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace moat::policy

@@ -1,0 +1,35 @@
+#include "proxy/auth/auth_services.h"
+
+#include <fstream>
+
+namespace moat::proxy {
+
+absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config::Config& config) {
+  auto services = std::make_unique<AuthServices>();
+  const config::Auth& auth = config.auth;
+  policy::AuthOptions options;
+  options.allow_anonymous = auth.allow_anonymous;
+  options.have_password_file = !auth.password_file.empty();
+  options.require = static_cast<policy::AuthRequirement>(auth.require);
+  options.certificate_identity = auth.certificate_identity != config::CertificateIdentity::kNone;
+  options.client_id_pattern = auth.client_id_pattern;
+  services->authenticator = std::make_unique<policy::Authenticator>(std::move(options));
+  if (!auth.password_file.empty()) {
+    services->credentials = std::make_unique<Credentials>(auth.password_file, auth.hash_threads);
+    if (auto status = services->credentials->Load(); !status.ok()) return status;
+  }
+  if (auth.ban) {
+    services->bans = std::make_unique<policy::BanList>(auth.ban->failures, auth.ban->window,
+                                                       auth.ban->duration);
+  }
+  if (!config.upstream.password_file.empty()) {
+    std::ifstream in(config.upstream.password_file);
+    if (!in || !std::getline(in, services->upstream_password)) {
+      return absl::InvalidArgumentError(config.upstream.password_file +
+                                        ":1: cannot read the upstream password");
+    }
+  }
+  return services;
+}
+
+}  // namespace moat::proxy

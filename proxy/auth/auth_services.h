@@ -1,0 +1,26 @@
+// Everything authentication shares across worker threads: the rules, the password file
+// and its hashing pool, the ban list, and moat's own upstream password.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "policy/auth/authenticator.h"
+#include "policy/auth/ban_list.h"
+#include "proxy/auth/credentials.h"
+#include "proxy/config/config.h"
+
+namespace moat::proxy {
+
+struct AuthServices {
+  std::unique_ptr<policy::Authenticator> authenticator;
+  std::unique_ptr<Credentials> credentials;  // null without auth.password_file
+  std::unique_ptr<policy::BanList> bans;     // null with "ban: off"
+  std::string upstream_password;             // upstream.credentials: replace
+
+  // Loads the password file and the upstream password; errors name the file.
+  static absl::StatusOr<std::unique_ptr<AuthServices>> Create(const config::Config& config);
+};
+
+}  // namespace moat::proxy

@@ -1,0 +1,60 @@
+// The password file in force, swapped atomically on reload, and the bounded worker pool
+// that checks passwords against it: PBKDF2 never runs on an I/O thread, so a reconnect
+// storm slows logins, not traffic.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "absl/status/status.h"
+#include "policy/credentials/password_file.h"
+
+namespace moat::proxy {
+
+enum class PasswordCheck : uint8_t { kOk, kUnknownUser, kBadPassword, kBusy };
+
+class Credentials {
+ public:
+  // `threads` 0: one per core. More than `max_pending` checks waiting means kBusy.
+  Credentials(std::string path, int threads, size_t max_pending = 1024);
+  ~Credentials();
+
+  // Reads the file; on failure the one in force stays and the status says where
+  // ("FILE:LINE: message" lines).
+  absl::Status Load();
+
+  std::shared_ptr<const policy::PasswordFile> file() const;
+
+  // Runs on the pool; the caller's coroutine resumes on its own executor.
+  boost::asio::awaitable<PasswordCheck> Verify(std::string user, std::string password);
+
+  // Identifies the entry a user authenticated with, so a reload can tell whether it
+  // was removed or changed. nullopt for an unknown user.
+  static std::optional<std::string> Fingerprint(const policy::PasswordFile& file,
+                                                std::string_view user);
+
+ private:
+  std::string CacheKey(std::string_view user, std::string_view password) const;
+
+  const std::string path_;
+  const size_t max_pending_;
+  boost::asio::thread_pool pool_;
+  std::atomic<size_t> pending_{0};
+  unsigned char cache_key_[32];
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<const policy::PasswordFile> file_;
+  uint64_t version_ = 0;
+  // Keyed hash of (user, password) -> file version it was verified under. A keyed hash,
+  // so the cache holds nothing an attacker could brute-force offline.
+  std::unordered_map<std::string, uint64_t> verified_;
+};
+
+}  // namespace moat::proxy
