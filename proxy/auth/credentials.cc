@@ -7,7 +7,9 @@
 
 #include <thread>
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace moat::proxy {
@@ -85,12 +87,19 @@ asio::awaitable<PasswordCheck> Credentials::Verify(std::string user, std::string
     OPENSSL_cleanse(password.data(), password.size());
     co_return PasswordCheck::kBusy;
   }
-  const policy::VerifyResult result = co_await asio::co_spawn(
-      pool_,
-      [file, user, &password]() -> asio::awaitable<policy::VerifyResult> {
-        co_return file->Verify(user, password);
-      },
-      asio::use_awaitable);
+  // Hash on the pool, then hand the result back to this coroutine's own executor.
+  const policy::VerifyResult result =
+      co_await asio::async_initiate<decltype(asio::use_awaitable), void(policy::VerifyResult)>(
+          [this, &file, &user, &password](auto handler) {
+            asio::post(pool_, [&file, &user, &password, handler = std::move(handler)]() mutable {
+              const policy::VerifyResult verdict = file->Verify(user, password);
+              const auto executor = asio::get_associated_executor(handler);
+              asio::post(executor, [handler = std::move(handler), verdict]() mutable {
+                std::move(handler)(verdict);
+              });
+            });
+          },
+          asio::use_awaitable);
   pending_.fetch_sub(1);
   OPENSSL_cleanse(password.data(), password.size());
   switch (result) {

@@ -99,14 +99,14 @@ class Certs:
 class Broker:
     """mosquitto on a free loopback port, optionally with a TLS listener too."""
 
-    def __init__(self, workdir, tls=False):
+    def __init__(self, workdir, tls=False, extra_conf=()):
         self.port = free_port()
         self.tls_port = free_port() if tls else None
         conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
         lines = ["per_listener_settings false", "allow_anonymous true", "persistence false",
                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
-                 "max_keepalive 65535", "user root",
-                 f"listener {self.port} 127.0.0.1"]
+                 "max_keepalive 65535", "user root", "connection_messages true",
+                 *extra_conf, f"listener {self.port} 127.0.0.1"]
         if tls:
             lines += [f"listener {self.tls_port} 127.0.0.1",
                       f"cafile {Certs.path('ca.crt')}",
@@ -126,14 +126,15 @@ class Broker:
 class Moat:
     """moat with a generated config; `listeners` is a list of YAML snippets."""
 
-    def __init__(self, workdir, upstream_port, listeners, upstream_tls=None, extra=""):
+    def __init__(self, workdir, upstream_port, listeners, upstream_tls=None, extra="",
+                 auth="auth:\n  allow_anonymous: true\n", upstream_extra=""):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"moat-{free_port()}.yaml")
         text = "listeners:\n" + "".join(listeners)
         text += f'upstream:\n  address: "127.0.0.1:{upstream_port}"\n'
         if upstream_tls:
             text += upstream_tls
-        text += "auth:\n  allow_anonymous: true\n" + extra
+        text += upstream_extra + auth + extra
         with open(self.config_path, "w") as f:
             f.write(text)
         self.process = Process(f"moat-{os.path.basename(self.config_path)}",
@@ -166,8 +167,8 @@ class ProxyTestCase(unittest.TestCase):
         self.processes = []
         self.addCleanup(self._cleanup)
 
-    def start_broker(self, tls=False):
-        broker = Broker(self.workdir, tls=tls)
+    def start_broker(self, tls=False, extra_conf=()):
+        broker = Broker(self.workdir, tls=tls, extra_conf=extra_conf)
         self.processes.append(broker.process)
         return broker
 
@@ -177,12 +178,21 @@ class ProxyTestCase(unittest.TestCase):
         return moat
 
     def _cleanup(self):
-        failed = not self._outcome.success
         for process in self.processes:
             process.stop()
-            if failed:
-                print(f"\n----- {process.name} -----\n{process.log()}")
-        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def run(self, result=None):
+        # Logs are printed only for a failed test, and only once the test has been
+        # judged, which is after its cleanups have stopped the processes.
+        result = result if result is not None else self.defaultTestResult()
+        problems_before = len(result.failures) + len(result.errors)
+        try:
+            return super().run(result)
+        finally:
+            if len(result.failures) + len(result.errors) > problems_before:
+                for process in getattr(self, "processes", []):
+                    print(f"\n----- {process.name} -----\n{process.log()}")
+            shutil.rmtree(getattr(self, "workdir", ""), ignore_errors=True)
 
 
 def client_args(port, tls=False, version="mqttv311"):
@@ -233,8 +243,10 @@ def packet(first_byte, body):
     return bytes([first_byte]) + varint(len(body)) + body
 
 
-def connect_packet(client_id, version=4, keep_alive=60, clean=True, will=None):
-    """version 3 (MQIsdp), 4 or 5. will=(topic, payload, qos, retain)."""
+def connect_packet(client_id, version=4, keep_alive=60, clean=True, will=None, username=None,
+                   password=None, properties=b""):
+    """version 3 (MQIsdp), 4 or 5. will=(topic, payload, qos, retain). `properties` are
+    MQTT 5 CONNECT properties, already encoded (without their length)."""
     name = b"MQIsdp" if version == 3 else b"MQTT"
     flags = 0x02 if clean else 0
     payload = mqtt_string(client_id)
@@ -244,9 +256,15 @@ def connect_packet(client_id, version=4, keep_alive=60, clean=True, will=None):
         if version == 5:
             payload += b"\x00"
         payload += mqtt_string(topic) + mqtt_string(message)
+    if username is not None:
+        flags |= 0x80
+        payload += mqtt_string(username)
+    if password is not None:
+        flags |= 0x40
+        payload += mqtt_string(password)
     body = mqtt_string(name) + bytes([version, flags]) + keep_alive.to_bytes(2, "big")
     if version == 5:
-        body += b"\x00"
+        body += varint(len(properties)) + properties
     return packet(0x10, body + payload)
 
 
