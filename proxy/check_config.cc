@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "proxy/auth/auth_services.h"
 #include "proxy/config/config.h"
 #include "proxy/tls/tls_context.h"
 
@@ -23,6 +24,7 @@ bool CheckConfig(const std::string& path) {
     if (listener.tls) report(tls::MakeServerContext(*listener.tls).status());
   }
   if (config->upstream.tls) report(tls::MakeClientContext(*config->upstream.tls).status());
+  report(AuthServices::Create(*config).status());
   if (valid) std::printf("%s: configuration is valid\n", path.c_str());
   return valid;
 }

@@ -366,6 +366,15 @@ asio::awaitable<void> Session::ClientToBroker() {
       }
       auto& frame = std::get<mqtt::Frame>(result);
       ++packets;
+      if (frame.type == mqtt::PacketType::kAuth) {
+        // moat refused every Authentication Method at CONNECT, so re-authentication
+        // cannot be what this is [MQTT-4.12.1-1].
+        if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
+        End(EndReason::kRefused);
+        refusal_ = policy::AuthFailureName(policy::AuthFailure::kUnsupportedAuthMethod);
+        co_await DisconnectClient(ReasonCode::kBadAuthenticationMethod);
+        co_return;
+      }
       if (!AllowFromClient(frame)) {
         if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
         End(EndReason::kRefused);

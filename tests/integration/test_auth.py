@@ -114,6 +114,43 @@ class Passwords(AuthTestCase):
         self.assertNotIn("hunter2-secret", self.moat.process.log())
 
 
+class Refusals(AuthTestCase):
+    def test_failed_login_is_answered_after_the_failure_delay(self):
+        self.broker = self.start_broker()
+        self.port = free_port()
+        auth = (f"auth:\n  password_file: {self.passwd}\n  failure_delay: 600ms\n"
+                "  ban: off\n")
+        self.moat = self.start_moat(self.broker.port, [plain_listener(self.port)], auth=auth)
+        self.moat.wait_listening(self.port)
+        started = time.monotonic()
+        self.assertEqual(self.code(username="alice", password="wrong"), 4)
+        self.assertGreaterEqual(time.monotonic() - started, 0.55)
+        started = time.monotonic()
+        self.assertEqual(self.code(username="alice", password="alice-pw"), 0)
+        self.assertLess(time.monotonic() - started, 0.55)
+
+    def test_auth_packet_after_connect_is_refused_with_bad_method(self):
+        self.start()
+        client = self.connect(version=5, username="alice", password="alice-pw")
+        self.assertEqual(client.read_packet()[0], CONNACK)
+        client.send(bytes([0xF0, 0x00]))  # AUTH, Success, no properties
+        first, body = client.read_packet()
+        self.assertEqual((first, body[:1]), (DISCONNECT, b"\x8c"))
+
+    def test_check_config_reports_a_broken_password_file_with_its_line(self):
+        with open(self.passwd, "a") as f:
+            f.write("broken line\n")
+        self.broker = self.start_broker()
+        port = free_port()
+        moat = self.start_moat(self.broker.port, [plain_listener(port)],
+                               auth=f"auth:\n  password_file: {self.passwd}\n")
+        check = subprocess.run([MOAT_BIN, "--check-config", moat.config_path],
+                               capture_output=True, text=True)
+        self.assertEqual(check.returncode, 1)
+        self.assertIn(f"{self.passwd}:4:", check.stderr)
+        self.assertEqual(moat.process.proc.wait(10), 1)
+
+
 class Anonymous(AuthTestCase):
     def test_anonymous_allowed(self):
         self.start(anonymous=True)
