@@ -15,10 +15,26 @@ class AllowAllAuthorizer final : public Authorizer {
   Decision MayReceive(const ClientIdentity&, std::string_view) const override { return Allow(); }
 
  private:
-  static Decision Allow() { return {Verdict::kAllow, "allow_all"}; }
+  static Decision Allow() { return {Verdict::kAllow, DenyReason::kNone, "allow_all"}; }
 };
 
 }  // namespace
+
+std::string_view DenyReasonName(DenyReason reason) {
+  switch (reason) {
+    case DenyReason::kNone:
+      return "none";
+    case DenyReason::kNoRule:
+      return "no_rule";
+    case DenyReason::kDenyRule:
+      return "deny_rule";
+    case DenyReason::kQosLimit:
+      return "qos_limit";
+    case DenyReason::kRetainLimit:
+      return "retain_limit";
+  }
+  return "unknown";
+}
 
 std::shared_ptr<const Authorizer> MakeAllowAllAuthorizer() {
   return std::make_shared<AllowAllAuthorizer>();

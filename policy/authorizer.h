@@ -1,6 +1,7 @@
 // The one question-answering interface the data path asks before anything is
-// forwarded: at CONNECT, for each PUBLISH from the client, each SUBSCRIBE, and each
-// PUBLISH the broker delivers. Implementations hold no sockets and never block.
+// forwarded: at CONNECT, for the Will, for each PUBLISH from the client, each SUBSCRIBE
+// filter, and each PUBLISH the broker delivers. Implementations hold no sockets, never
+// block, and are immutable snapshots: a reload builds a new one.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +11,9 @@
 
 namespace moat::policy {
 
-// What moat knows about a connection once its CONNECT has been read.
+// What moat knows about a connection once its CONNECT has been authenticated.
 struct ClientIdentity {
-  std::string username;  // empty for an anonymous client
+  std::string username;       // the authenticated identity; empty for an anonymous client
   std::string client_id;
   std::string cert_identity;  // from a verified client certificate, if any
   std::string address;        // source IP (after the PROXY protocol, if any)
@@ -21,9 +22,22 @@ struct ClientIdentity {
 
 enum class Verdict : uint8_t { kAllow, kDeny };
 
+// Why a request was denied; a closed set, so it can be a metric label.
+enum class DenyReason : uint8_t {
+  kNone,        // allowed
+  kNoRule,      // default deny: nothing grants it
+  kDenyRule,    // a deny rule matched (deny always wins)
+  kQosLimit,    // granted, but not at this QoS
+  kRetainLimit, // granted, but not with retain
+};
+std::string_view DenyReasonName(DenyReason reason);
+
 struct Decision {
   Verdict verdict = Verdict::kDeny;
-  std::string_view rule;  // what decided ("file:line" or a rule id); empty for defaults
+  DenyReason reason = DenyReason::kNoRule;
+  // What decided: "FILE:LINE", or a rule id of the native policy; empty for the default.
+  // Points into the policy snapshot, which outlives every decision taken from it.
+  std::string_view rule;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
@@ -32,15 +46,21 @@ class Authorizer {
  public:
   virtual ~Authorizer() = default;
   virtual Decision AuthorizeConnect(const ClientIdentity& client) const = 0;
+  // A PUBLISH from the client, or its Will (checked at CONNECT).
   virtual Decision MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
                               bool retain) const = 0;
+  // A SUBSCRIBE filter: granted only if everything it can match may be read.
+  // "$share/{group}/{filter}" and "$queue/{filter}" are judged on their inner filter.
   virtual Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
                                 uint8_t qos) const = 0;
+  // A PUBLISH the broker delivers to the client, retained messages included.
   virtual Decision MayReceive(const ClientIdentity& client, std::string_view topic) const = 0;
+  // Changes with every reload; lets a session drop cached decisions.
+  virtual uint64_t version() const { return 0; }
 };
 
-// Grants everything: moat as an invisible, parsing-only proxy. Used when neither a
-// password file nor a policy is configured and anonymous access is allowed.
+// Grants everything: moat as an invisible, parsing-only proxy. Used when no policy is
+// configured and anonymous access is allowed.
 std::shared_ptr<const Authorizer> MakeAllowAllAuthorizer();
 
 }  // namespace moat::policy
