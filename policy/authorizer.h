@@ -13,7 +13,7 @@ namespace moat::policy {
 
 // What moat knows about a connection once its CONNECT has been authenticated.
 struct ClientIdentity {
-  std::string username;       // the authenticated identity; empty for an anonymous client
+  std::string username;  // the authenticated identity; empty for an anonymous client
   std::string client_id;
   std::string cert_identity;  // from a verified client certificate, if any
   std::string address;        // source IP (after the PROXY protocol, if any)
@@ -24,11 +24,11 @@ enum class Verdict : uint8_t { kAllow, kDeny };
 
 // Why a request was denied; a closed set, so it can be a metric label.
 enum class DenyReason : uint8_t {
-  kNone,        // allowed
-  kNoRule,      // default deny: nothing grants it
-  kDenyRule,    // a deny rule matched (deny always wins)
-  kQosLimit,    // granted, but not at this QoS
-  kRetainLimit, // granted, but not with retain
+  kNone,         // allowed
+  kNoRule,       // default deny: nothing grants it
+  kDenyRule,     // a deny rule matched (deny always wins)
+  kQosLimit,     // granted, but not at this QoS
+  kRetainLimit,  // granted, but not with retain
 };
 std::string_view DenyReasonName(DenyReason reason);
 

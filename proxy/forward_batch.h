@@ -5,6 +5,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -22,12 +23,21 @@ class ForwardBatch {
     }
     buffers_.emplace_back(raw.data(), raw.size());
   }
+  // Bytes moat made (a rewritten packet); kept alive until Clear().
+  void AddOwned(std::vector<uint8_t> bytes) {
+    owned_.push_back(std::move(bytes));
+    buffers_.emplace_back(owned_.back().data(), owned_.back().size());
+  }
   bool empty() const { return buffers_.empty(); }
   std::span<const boost::asio::const_buffer> buffers() const { return buffers_; }
-  void Clear() { buffers_.clear(); }
+  void Clear() {
+    buffers_.clear();
+    owned_.clear();
+  }
 
  private:
   std::vector<boost::asio::const_buffer> buffers_;
+  std::deque<std::vector<uint8_t>> owned_;  // a deque: adding never moves the others
 };
 
 }  // namespace moat::proxy

@@ -21,25 +21,6 @@ using mqtt::ReasonCode;
 
 namespace {
 
-// Unlocks on every way out of a scope, exceptions included.
-class GateLock {
- public:
-  explicit GateLock(WriteGate& gate) : gate_(gate) {}
-  ~GateLock() { gate_.Unlock(); }
-  GateLock(const GateLock&) = delete;
-  GateLock& operator=(const GateLock&) = delete;
-
- private:
-  WriteGate& gate_;
-};
-
-asio::awaitable<void> WriteLocked(WriteGate& gate, net::ByteStream& stream,
-                                  std::span<const asio::const_buffer> buffers) {
-  co_await gate.Lock();
-  GateLock unlock(gate);
-  co_await stream.WriteAll(buffers);
-}
-
 mqtt::DecoderOptions ClientDecoderOptions(const config::Config& config) {
   return {mqtt::Direction::kClientToServer, config.limits.max_packet_size};
 }
@@ -284,21 +265,36 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
       }
     }
     // A slow "no" makes guessing expensive; a timer, so no thread waits for it.
-    if (failure != policy::AuthFailure::kBusy &&
-        env_.config.auth.failure_delay.count() > 0) {
-      asio::steady_timer delay(co_await asio::this_coro::executor,
-                               env_.config.auth.failure_delay);
+    if (failure != policy::AuthFailure::kBusy && env_.config.auth.failure_delay.count() > 0) {
+      asio::steady_timer delay(co_await asio::this_coro::executor, env_.config.auth.failure_delay);
       co_await delay.async_wait(asio::use_awaitable);
     }
     const RefusalCodes codes = CodesFor(failure);
     co_await RefuseConnect(codes.v5, codes.v311);
     co_return false;
   }
-  if (!env_.authorizer->AuthorizeConnect(identity_).allowed()) {
+  const policy::Authorizer& authorizer = *env_.authorizer;
+  policy::Decision decision = authorizer.AuthorizeConnect(identity_);
+  // A Will the client may not publish would be published by the broker on its behalf
+  // later: refuse the CONNECT now instead.
+  if (decision.allowed() && connect.will) {
+    decision = authorizer.MayPublish(identity_, connect.will->topic, connect.will->qos,
+                                     connect.will->retain);
+    if (!decision.allowed()) {
+      RecordDenials({{DenialAction::kWill, decision.reason, decision.rule,
+                      std::string(connect.will->topic)}});
+    }
+  }
+  if (!decision.allowed()) {
     End(EndReason::kRefused);
+    refusal_ = "not_authorized";
     co_await RefuseConnect(ReasonCode::kNotAuthorized, mqtt::ConnectReturnCode::kNotAuthorized);
     co_return false;
   }
+  enforcer_.emplace(identity_, connect,
+                    env_.config.policy.on_denied_publish == config::DeniedPublish::kDisconnect
+                        ? DeniedPublishAction::kDisconnect
+                        : DeniedPublishAction::kDrop);
   try {
     broker_ = co_await env_.upstream.Connect();
   } catch (const boost::system::system_error& e) {
@@ -321,7 +317,7 @@ asio::awaitable<void> Session::ForwardConnect(const mqtt::Frame& frame) {
   const config::Upstream& upstream = env_.config.upstream;
   if (upstream.credentials == config::UpstreamCredentials::kPassthrough) {
     const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
-    co_await WriteLocked(broker_gate_, *broker_, {&raw, 1});
+    co_await WriteTo(broker_gate_, *broker_, {&raw, 1});
     co_return;
   }
   // The broker trusts moat: it gets no credentials, or moat's own service account.
@@ -337,7 +333,13 @@ asio::awaitable<void> Session::ForwardConnect(const mqtt::Frame& frame) {
     throw boost::system::system_error(asio::error::invalid_argument);
   }
   const asio::const_buffer buffer(bytes.data(), bytes.size());
-  co_await WriteLocked(broker_gate_, *broker_, {&buffer, 1});
+  co_await WriteTo(broker_gate_, *broker_, {&buffer, 1});
+}
+
+void Session::PolicyChanged() {
+  if (!pumping_) return;
+  policy_changed_ = true;
+  watchdog_timer_.cancel();
 }
 
 void Session::RevokeIfChanged(const policy::PasswordFile& file) {
@@ -345,132 +347,6 @@ void Session::RevokeIfChanged(const policy::PasswordFile& file) {
   if (Credentials::Fingerprint(file, identity_.username) == credential_fingerprint_) return;
   revoked_ = true;
   watchdog_timer_.cancel();
-}
-
-asio::awaitable<void> Session::ClientToBroker() {
-  ForwardBatch batch;
-  for (;;) {
-    bool stop = false;
-    size_t packets = 0;
-    for (;;) {
-      auto result = client_decoder_.Next();
-      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
-      if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
-        // Forward what was accepted before the bad packet; then refuse the rest.
-        if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
-        SessionStats::Add(env_.stats.malformed_from_client, 1);
-        End(EndReason::kMalformedFromClient);
-        malformed_ = mqtt::DecodeErrorName(*error);
-        co_await DisconnectClient(mqtt::ReasonCodeFor(*error));
-        co_return;
-      }
-      auto& frame = std::get<mqtt::Frame>(result);
-      ++packets;
-      if (frame.type == mqtt::PacketType::kAuth) {
-        // moat refused every Authentication Method at CONNECT, so re-authentication
-        // cannot be what this is [MQTT-4.12.1-1].
-        if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
-        End(EndReason::kRefused);
-        refusal_ = policy::AuthFailureName(policy::AuthFailure::kUnsupportedAuthMethod);
-        co_await DisconnectClient(ReasonCode::kBadAuthenticationMethod);
-        co_return;
-      }
-      if (!AllowFromClient(frame)) {
-        if (!batch.empty()) co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
-        End(EndReason::kRefused);
-        co_await DisconnectClient(ReasonCode::kNotAuthorized);
-        co_return;
-      }
-      batch.Add(frame.raw);
-      if (frame.type == mqtt::PacketType::kDisconnect) {
-        End(EndReason::kClientDisconnected);
-        stop = true;
-        break;
-      }
-    }
-    if (packets > 0) {
-      ClientActive();
-      SessionStats::Add(env_.stats.packets_from_client, packets);
-    }
-    if (!batch.empty()) {
-      co_await WriteLocked(broker_gate_, *broker_, batch.buffers());
-      batch.Clear();
-    }
-    if (stop) co_return;
-    const size_t n = co_await client_->ReadInto(client_decoder_);
-    if (n == 0) {
-      End(EndReason::kClientClosed);
-      co_return;
-    }
-    SessionStats::Add(env_.stats.bytes_from_client, n);
-  }
-}
-
-bool Session::AllowFromClient(const mqtt::Frame& frame) const {
-  const policy::Authorizer& authorizer = *env_.authorizer;
-  if (const auto* publish = std::get_if<mqtt::Publish>(&frame.packet)) {
-    return authorizer.MayPublish(identity_, publish->topic, publish->qos, publish->retain)
-        .allowed();
-  }
-  if (const auto* subscribe = std::get_if<mqtt::Subscribe>(&frame.packet)) {
-    for (const auto& subscription : subscribe->subscriptions) {
-      if (!authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos).allowed()) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-asio::awaitable<void> Session::BrokerToClient() {
-  ForwardBatch batch;
-  for (;;) {
-    bool stop = false;
-    size_t packets = 0;
-    for (;;) {
-      auto result = broker_decoder_.Next();
-      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
-      if (std::holds_alternative<mqtt::DecodeError>(result)) {
-        // A broker moat cannot parse is not trusted with the client any longer.
-        if (!batch.empty()) co_await WriteLocked(client_gate_, *client_, batch.buffers());
-        SessionStats::Add(env_.stats.malformed_from_broker, 1);
-        End(EndReason::kMalformedFromBroker);
-        malformed_ = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result));
-        co_await DisconnectClient(ReasonCode::kImplementationSpecificError);
-        co_return;
-      }
-      auto& frame = std::get<mqtt::Frame>(result);
-      ++packets;
-      if (const auto* publish = std::get_if<mqtt::Publish>(&frame.packet)) {
-        if (!env_.authorizer->MayReceive(identity_, publish->topic).allowed()) continue;
-      } else if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
-        // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
-        if (auto server_keep_alive =
-                connack->properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
-          keep_alive_ = std::chrono::seconds(*server_keep_alive);
-        }
-      } else if (frame.type == mqtt::PacketType::kDisconnect) {
-        stop = true;
-      }
-      batch.Add(frame.raw);
-      if (stop) break;
-    }
-    if (packets > 0) SessionStats::Add(env_.stats.packets_from_broker, packets);
-    if (!batch.empty()) {
-      co_await WriteLocked(client_gate_, *client_, batch.buffers());
-      batch.Clear();
-    }
-    if (stop) {
-      End(EndReason::kBrokerClosed);
-      co_return;
-    }
-    const size_t n = co_await broker_->ReadInto(broker_decoder_);
-    if (n == 0) {
-      End(EndReason::kBrokerClosed);
-      co_return;
-    }
-    SessionStats::Add(env_.stats.bytes_from_broker, n);
-  }
 }
 
 asio::awaitable<void> Session::Watchdog() {
@@ -491,6 +367,12 @@ asio::awaitable<void> Session::Watchdog() {
       co_await DisconnectClient(ReasonCode::kNotAuthorized);
       co_return;
     }
+    if (policy_changed_) {
+      policy_changed_ = false;
+      const std::vector<uint8_t> unsubscribe = enforcer_->RevokeSubscriptions(*env_.authorizer);
+      if (!unsubscribe.empty()) co_await WriteBytes(broker_gate_, *broker_, unsubscribe);
+      continue;
+    }
     auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) co_return;
     if (keep_alive_.count() > 0 &&
@@ -506,7 +388,7 @@ asio::awaitable<void> Session::SendToClient(const mqtt::Packet& packet) {
   std::vector<uint8_t> bytes;
   if (mqtt::Encode(packet, version_, bytes) != mqtt::EncodeError::kNone) co_return;
   const asio::const_buffer buffer(bytes.data(), bytes.size());
-  co_await WriteLocked(client_gate_, *client_, {&buffer, 1});
+  co_await WriteTo(client_gate_, *client_, {&buffer, 1});
 }
 
 asio::awaitable<void> Session::RefuseConnect(ReasonCode v5_reason,

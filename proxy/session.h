@@ -25,6 +25,7 @@
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
+#include "proxy/enforcer.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session_stats.h"
@@ -38,7 +39,9 @@ struct AuthServices;
 // What a session shares with the others on its thread.
 struct SessionEnvironment {
   const config::Config& config;
-  std::shared_ptr<const policy::Authorizer> authorizer;
+  // The worker's current policy: swapped (on this thread) by a reload, so every decision
+  // uses the policy in force at that moment.
+  const std::shared_ptr<const policy::Authorizer>& authorizer;
   const UpstreamConnector& upstream;
   SessionStats& stats;
   AuthServices& auth;
@@ -75,6 +78,8 @@ class Session {
   // After a password file reload: a session whose user was removed or whose password
   // changed ends now (MQTT 5: DISCONNECT 0x87), not when the client reconnects.
   void RevokeIfChanged(const policy::PasswordFile& file);
+  // After a policy reload: subscriptions no longer granted are removed at the broker.
+  void PolicyChanged();
 
  private:
   boost::asio::awaitable<std::optional<mqtt::Frame>> ReceiveConnect();
@@ -87,7 +92,11 @@ class Session {
   boost::asio::awaitable<void> ClientToBroker();
   boost::asio::awaitable<void> BrokerToClient();
   boost::asio::awaitable<void> Watchdog();
-  bool AllowFromClient(const mqtt::Frame& frame) const;
+  boost::asio::awaitable<void> WriteTo(WriteGate& gate, net::ByteStream& stream,
+                                       std::span<const boost::asio::const_buffer> buffers);
+  boost::asio::awaitable<void> WriteBytes(WriteGate& gate, net::ByteStream& stream,
+                                          const std::vector<uint8_t>& bytes);
+  void RecordDenials(const std::vector<Denial>& denials);
   boost::asio::awaitable<void> SendToClient(const mqtt::Packet& packet);
   boost::asio::awaitable<void> RefuseConnect(mqtt::ReasonCode v5_reason,
                                              mqtt::ConnectReturnCode v311_code);
@@ -110,11 +119,14 @@ class Session {
   bool pumping_ = false;  // past CONNECT: both directions are being forwarded
   bool draining_ = false;
   bool revoked_ = false;
+  bool policy_changed_ = false;
+  std::optional<Enforcer> enforcer_;                   // from CONNECT on
   std::optional<std::string> credential_fingerprint_;  // set when a password was checked
   bool aborted_ = false;
   bool ended_ = false;
   std::string_view malformed_;
-  std::string_view refusal_;  // why authentication refused the client  // which decode error ended the session, if one did
+  std::string_view refusal_;  // why authentication refused the client  // which decode error ended
+                              // the session, if one did
   std::string upstream_error_;
   EndReason end_reason_ = EndReason::kIoError;
 };

@@ -13,6 +13,7 @@ struct SessionStats {
   std::atomic<int64_t> connections_active{0};
   std::atomic<uint64_t> tls_handshake_failures{0};
   std::atomic<uint64_t> upstream_unavailable{0};
+  std::atomic<uint64_t> denials{0};
   std::atomic<uint64_t> malformed_from_client{0};
   std::atomic<uint64_t> malformed_from_broker{0};
   std::atomic<uint64_t> packets_from_client{0};

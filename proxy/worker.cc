@@ -119,6 +119,13 @@ void Worker::RevokeChanged(std::shared_ptr<const policy::PasswordFile> file) {
   });
 }
 
+void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer) {
+  asio::post(io_context_, [this, authorizer = std::move(authorizer)]() mutable {
+    authorizer_ = std::move(authorizer);
+    for (Session* session : sessions_) session->PolicyChanged();
+  });
+}
+
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -162,8 +169,8 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     // address logs, metrics and policy must see.
     const auto header = co_await net::ReadProxyHeader(socket, AllowedVersions(listener));
     if (header.status != proxy_protocol::ParseStatus::kDone) {
-      LogInfo("refused connection from " + identity.address + " on listener " +
-              identity.listener + ": bad PROXY protocol header: " + header.error);
+      LogInfo("refused connection from " + identity.address + " on listener " + identity.listener +
+              ": bad PROXY protocol header: " + header.error);
       co_return nullptr;
     }
     if (header.addresses) identity.address = header.addresses->source.ip;

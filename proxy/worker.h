@@ -41,6 +41,8 @@ class Worker {
   void Stop();  // thread-safe
   // Thread-safe: ends the sessions the reloaded password file no longer vouches for.
   void RevokeChanged(std::shared_ptr<const policy::PasswordFile> file);
+  // Thread-safe: new connections and live sessions use `authorizer` from now on.
+  void SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer);
   void Join();
   const SessionStats& stats() const { return stats_; }
 

@@ -41,4 +41,16 @@ class WriteGate {
   boost::asio::steady_timer wake_;
 };
 
+// Unlocks on every way out of a scope, exceptions included.
+class GateLock {
+ public:
+  explicit GateLock(WriteGate& gate) : gate_(gate) {}
+  ~GateLock() { gate_.Unlock(); }
+  GateLock(const GateLock&) = delete;
+  GateLock& operator=(const GateLock&) = delete;
+
+ private:
+  WriteGate& gate_;
+};
+
 }  // namespace moat::proxy

@@ -32,15 +32,24 @@ std::vector<Token> Tokenize(std::string_view pattern, std::string_view identity)
 
 std::string_view AuthFailureName(AuthFailure failure) {
   switch (failure) {
-    case AuthFailure::kNone: return "none";
-    case AuthFailure::kAnonymousRefused: return "anonymous_refused";
-    case AuthFailure::kBadCredentials: return "bad_credentials";
-    case AuthFailure::kCertificateRequired: return "certificate_required";
-    case AuthFailure::kCertificateUserMismatch: return "certificate_user_mismatch";
-    case AuthFailure::kClientIdRejected: return "client_id_rejected";
-    case AuthFailure::kUnsupportedAuthMethod: return "unsupported_auth_method";
-    case AuthFailure::kBanned: return "banned";
-    case AuthFailure::kBusy: return "busy";
+    case AuthFailure::kNone:
+      return "none";
+    case AuthFailure::kAnonymousRefused:
+      return "anonymous_refused";
+    case AuthFailure::kBadCredentials:
+      return "bad_credentials";
+    case AuthFailure::kCertificateRequired:
+      return "certificate_required";
+    case AuthFailure::kCertificateUserMismatch:
+      return "certificate_user_mismatch";
+    case AuthFailure::kClientIdRejected:
+      return "client_id_rejected";
+    case AuthFailure::kUnsupportedAuthMethod:
+      return "unsupported_auth_method";
+    case AuthFailure::kBanned:
+      return "banned";
+    case AuthFailure::kBusy:
+      return "busy";
   }
   return "unknown";
 }
@@ -54,8 +63,8 @@ bool MatchClientIdPattern(std::string_view pattern, std::string_view identity,
     if (t < tokens.size() && tokens[t].kind == Token::kAnyRun) {
       star_t = t++;
       star_c = c;
-    } else if (t < tokens.size() && (tokens[t].kind == Token::kAnyOne ||
-                                     tokens[t].literal == client_id[c])) {
+    } else if (t < tokens.size() &&
+               (tokens[t].kind == Token::kAnyOne || tokens[t].literal == client_id[c])) {
       ++t;
       ++c;
     } else if (star_t != std::string_view::npos) {

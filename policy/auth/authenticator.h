@@ -23,14 +23,14 @@ struct AuthOptions {
 // Why a CONNECT was refused; the session maps each to a CONNACK code.
 enum class AuthFailure : uint8_t {
   kNone,
-  kAnonymousRefused,           // 3.1.1 rc 5, MQTT 5 0x87
-  kBadCredentials,             // unknown user or wrong password: rc 4, 0x86
-  kCertificateRequired,        // rc 5, 0x87
-  kCertificateUserMismatch,    // CONNECT user name is not the certificate's: rc 4, 0x86
-  kClientIdRejected,           // rc 2, 0x85
-  kUnsupportedAuthMethod,      // MQTT 5 enhanced authentication: 0x8C
-  kBanned,                     // rc 5, 0x8A
-  kBusy,                       // the hashing pool is full: rc 3, 0x89
+  kAnonymousRefused,         // 3.1.1 rc 5, MQTT 5 0x87
+  kBadCredentials,           // unknown user or wrong password: rc 4, 0x86
+  kCertificateRequired,      // rc 5, 0x87
+  kCertificateUserMismatch,  // CONNECT user name is not the certificate's: rc 4, 0x86
+  kClientIdRejected,         // rc 2, 0x85
+  kUnsupportedAuthMethod,    // MQTT 5 enhanced authentication: 0x8C
+  kBanned,                   // rc 5, 0x8A
+  kBusy,                     // the hashing pool is full: rc 3, 0x89
 };
 std::string_view AuthFailureName(AuthFailure failure);
 

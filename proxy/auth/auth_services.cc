@@ -19,8 +19,8 @@ absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config:
     if (auto status = services->credentials->Load(); !status.ok()) return status;
   }
   if (auth.ban) {
-    services->bans = std::make_unique<policy::BanList>(auth.ban->failures, auth.ban->window,
-                                                       auth.ban->duration);
+    services->bans =
+        std::make_unique<policy::BanList>(auth.ban->failures, auth.ban->window, auth.ban->duration);
   }
   if (!config.upstream.password_file.empty()) {
     std::ifstream in(config.upstream.password_file);

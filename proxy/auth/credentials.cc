@@ -5,12 +5,11 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <thread>
-
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <thread>
 
 namespace moat::proxy {
 

@@ -230,8 +230,7 @@ std::optional<UpstreamTls> ReadUpstreamTls(const Field& field, Context& ctx) {
 void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   if (!ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
-                {"address", "tls", "connect_timeout", "credentials", "username",
-                 "password_file"},
+                {"address", "tls", "connect_timeout", "credentials", "username", "password_file"},
                 ctx.problems);
   if (const Field* f = map.Require("address")) {
     if (std::optional<Endpoint> address = ReadEndpoint(*f, ctx.problems)) {
@@ -245,13 +244,13 @@ void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   }
   const Field* credentials = map.Find("credentials");
   if (credentials) {
-    upstream.credentials = ReadEnum<UpstreamCredentials>(
-                               *credentials,
-                               {{"passthrough", UpstreamCredentials::kPassthrough},
-                                {"strip", UpstreamCredentials::kStrip},
-                                {"replace", UpstreamCredentials::kReplace}},
-                               ctx.problems)
-                               .value_or(upstream.credentials);
+    upstream.credentials =
+        ReadEnum<UpstreamCredentials>(*credentials,
+                                      {{"passthrough", UpstreamCredentials::kPassthrough},
+                                       {"strip", UpstreamCredentials::kStrip},
+                                       {"replace", UpstreamCredentials::kReplace}},
+                                      ctx.problems)
+            .value_or(upstream.credentials);
   }
   const Field* username = map.Find("username");
   const Field* password_file = map.Find("password_file");
@@ -267,8 +266,8 @@ void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   }
   if (!replace && (username || password_file)) {
     const Field* given = username ? username : password_file;
-    ctx.problems.Add(given->line, "'" + given->path +
-                                      "' is only used with upstream.credentials: replace");
+    ctx.problems.Add(given->line,
+                     "'" + given->path + "' is only used with upstream.credentials: replace");
   }
 }
 
@@ -298,8 +297,7 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
                 {"password_file", "allow_anonymous", "require", "certificate_identity",
-                 "client_id_pattern", "failure_delay", "ban", "disconnect_revoked",
-                 "hash_threads"},
+                 "client_id_pattern", "failure_delay", "ban", "disconnect_revoked", "hash_threads"},
                 ctx.problems);
   if (const Field* f = map.Find("password_file")) {
     auth.password_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
@@ -331,8 +329,9 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (auth.require != AuthRequirement::kPassword &&
       auth.certificate_identity == CertificateIdentity::kNone) {
     const Field* at = identity ? identity : map.Find("require");
-    ctx.problems.Add(at->line, "auth.require needs a certificate: set auth.certificate_identity "
-                               "to cn, san_dns, san_email or san_uri");
+    ctx.problems.Add(at->line,
+                     "auth.require needs a certificate: set auth.certificate_identity "
+                     "to cn, san_dns, san_email or san_uri");
   }
   if (const Field* f = map.Find("client_id_pattern")) {
     auth.client_id_pattern = ReadString(*f, ctx.problems).value_or("");
@@ -352,7 +351,15 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
 
 void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line, {"acl_file", "file"}, ctx.problems);
+  MapReader map(field.value, field.path, field.line, {"acl_file", "file", "on_denied_publish"},
+                ctx.problems);
+  if (const Field* f = map.Find("on_denied_publish")) {
+    policy.on_denied_publish =
+        ReadEnum<DeniedPublish>(
+            *f, {{"drop", DeniedPublish::kDrop}, {"disconnect", DeniedPublish::kDisconnect}},
+            ctx.problems)
+            .value_or(policy.on_denied_publish);
+  }
   if (const Field* f = map.Find("acl_file")) {
     policy.acl_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
   }

@@ -65,8 +65,8 @@ enum class CertificateIdentity { kNone, kCommonName, kSanDns, kSanEmail, kSanUri
 enum class AuthRequirement { kPassword, kCertificate, kCertificateAndPassword };
 
 struct Ban {
-  uint32_t failures = 5;                           // failed attempts ...
-  std::chrono::milliseconds window{60'000};        // ... within this long ...
+  uint32_t failures = 5;                            // failed attempts ...
+  std::chrono::milliseconds window{60'000};         // ... within this long ...
   std::chrono::milliseconds duration{10 * 60'000};  // ... ban the address or user this long
 };
 
@@ -79,14 +79,18 @@ struct Auth {
   // (e.g. "%u-*"), so one user cannot take over another user's session.
   std::string client_id_pattern;
   std::chrono::milliseconds failure_delay{1000};  // before answering a refused CONNECT
-  std::optional<Ban> ban = Ban{};                  // nullopt: "ban: off"
+  std::optional<Ban> ban = Ban{};                 // nullopt: "ban: off"
   bool disconnect_revoked = true;  // on reload, end sessions whose credentials went away
   int hash_threads = 0;            // 0: one per core
 };
 
+// What a 3.1/3.1.1 client gets for a denied PUBLISH (MQTT 5 clients get 0x87).
+enum class DeniedPublish { kDrop, kDisconnect };
+
 struct Policy {
   std::string acl_file;  // mosquitto acl_file format
   std::string file;      // native YAML policy
+  DeniedPublish on_denied_publish = DeniedPublish::kDrop;
 };
 
 struct Metrics {

@@ -1,7 +1,5 @@
 #include "proxy/net/websocket_stream.h"
 
-#include <type_traits>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -13,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <type_traits>
 
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/catching.h"
@@ -59,9 +58,9 @@ class WebSocketStream final : public ByteStream {
     // A close frame, but no waiting on a peer that never answers it.
     boost::system::error_code ignored;
     asio::steady_timer deadline(co_await asio::this_coro::executor, std::chrono::seconds(1));
-    co_await (Catching(ws_.async_close(websocket::close_code::normal, asio::use_awaitable),
-                       ignored) ||
-              deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+    co_await (
+        Catching(ws_.async_close(websocket::close_code::normal, asio::use_awaitable), ignored) ||
+        deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
     Close();
   }
 

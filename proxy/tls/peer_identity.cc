@@ -44,11 +44,16 @@ std::optional<std::string> CertificateIdentity(X509* certificate,
                                                config::CertificateIdentity field) {
   if (certificate == nullptr) return std::nullopt;
   switch (field) {
-    case config::CertificateIdentity::kNone: return std::nullopt;
-    case config::CertificateIdentity::kCommonName: return CommonName(certificate);
-    case config::CertificateIdentity::kSanDns: return FirstSan(certificate, GEN_DNS);
-    case config::CertificateIdentity::kSanEmail: return FirstSan(certificate, GEN_EMAIL);
-    case config::CertificateIdentity::kSanUri: return FirstSan(certificate, GEN_URI);
+    case config::CertificateIdentity::kNone:
+      return std::nullopt;
+    case config::CertificateIdentity::kCommonName:
+      return CommonName(certificate);
+    case config::CertificateIdentity::kSanDns:
+      return FirstSan(certificate, GEN_DNS);
+    case config::CertificateIdentity::kSanEmail:
+      return FirstSan(certificate, GEN_EMAIL);
+    case config::CertificateIdentity::kSanUri:
+      return FirstSan(certificate, GEN_URI);
   }
   return std::nullopt;
 }

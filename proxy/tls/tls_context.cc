@@ -41,8 +41,8 @@ absl::StatusOr<SslCtxPtr> NewContext(const SSL_METHOD* method) {
   // Most MQTT clients close TCP without close_notify. MQTT packets carry their own
   // length, so a truncated stream can only lose a partial packet, which is never
   // forwarded: treat the missing close_notify as an ordinary close.
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_options(
+      ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_set_cipher_list(ctx.get(), kTls12Ciphers) != 1) {

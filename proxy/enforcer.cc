@@ -1,0 +1,296 @@
+#include "proxy/enforcer.h"
+
+#include "proxy/mqtt/encoder.h"
+
+namespace moat::proxy {
+
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+namespace {
+
+constexpr uint8_t kNotAuthorized = static_cast<uint8_t>(ReasonCode::kNotAuthorized);
+
+std::optional<uint16_t> TopicAlias(const mqtt::Publish& publish) {
+  if (auto alias = publish.properties.Integer(mqtt::PropertyId::kTopicAlias)) {
+    return static_cast<uint16_t>(*alias);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view DenialActionName(DenialAction action) {
+  switch (action) {
+    case DenialAction::kPublish:
+      return "publish";
+    case DenialAction::kSubscribe:
+      return "subscribe";
+    case DenialAction::kDeliver:
+      return "deliver";
+    case DenialAction::kWill:
+      return "will";
+  }
+  return "unknown";
+}
+
+Enforcer::Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
+                   DeniedPublishAction on_denied_publish)
+    : identity_(identity), version_(connect.version), on_denied_publish_(on_denied_publish) {
+  if (auto maximum = connect.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
+    broker_alias_maximum_ = static_cast<uint16_t>(*maximum);
+  }
+}
+
+void Enforcer::Encode(const mqtt::Packet& packet, std::vector<uint8_t>& out) const {
+  mqtt::Encode(packet, version_, out);
+}
+
+uint8_t Enforcer::DeniedSubscriptionCode() const {
+  return version_ == ProtocolVersion::kV5 ? kNotAuthorized : 0x80;  // 0x80: Failure
+}
+
+std::optional<ReasonCode> Enforcer::ResolveTopic(const mqtt::Publish& publish, AliasTable& aliases,
+                                                 uint16_t alias_maximum, std::string& topic) {
+  const std::optional<uint16_t> alias = TopicAlias(publish);
+  if (!alias) {
+    topic = std::string(publish.topic);
+    return std::nullopt;
+  }
+  if (*alias > alias_maximum) return ReasonCode::kTopicAliasInvalid;  // [MQTT-3.3.2-9]
+  if (!publish.topic.empty()) {
+    topic = std::string(publish.topic);
+    aliases.topics[*alias] = topic;
+    aliases.known_by_receiver.erase(*alias);
+    return std::nullopt;
+  }
+  const auto it = aliases.topics.find(*alias);
+  if (it == aliases.topics.end()) return ReasonCode::kProtocolError;  // alias never set
+  topic = it->second;
+  return std::nullopt;
+}
+
+void Enforcer::ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& publish,
+                              const std::string& topic, AliasTable& aliases, Outcome& outcome) {
+  const std::optional<uint16_t> alias = TopicAlias(publish);
+  if (alias && publish.topic.empty() && !aliases.known_by_receiver.contains(*alias)) {
+    // The receiver never saw the PUBLISH that set this alias (moat withheld it): send
+    // the topic along, which also teaches the receiver the alias.
+    mqtt::Publish with_topic = publish;
+    with_topic.topic = topic;
+    Encode(with_topic, outcome.forward_rewritten);
+  } else {
+    outcome.forward_raw = true;
+  }
+  if (alias) aliases.known_by_receiver.insert(*alias);
+  (void)frame;
+}
+
+Outcome Enforcer::FromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer) {
+  switch (frame.type) {
+    case mqtt::PacketType::kPublish:
+      return PublishFromClient(frame, authorizer);
+    case mqtt::PacketType::kSubscribe:
+      return SubscribeFromClient(frame, authorizer);
+    case mqtt::PacketType::kPubrel: {
+      const auto& pubrel = std::get<mqtt::Pubrel>(frame.packet);
+      Outcome outcome;
+      if (client_qos2_answered_.erase(pubrel.packet_id) > 0) {
+        Encode(mqtt::Pubcomp{pubrel.packet_id, 0, {}}, outcome.answer);
+      } else {
+        outcome.forward_raw = true;
+      }
+      return outcome;
+    }
+    case mqtt::PacketType::kUnsubscribe: {
+      for (std::string_view filter : std::get<mqtt::Unsubscribe>(frame.packet).filters) {
+        const auto it = granted_filters_.find(filter);
+        if (it != granted_filters_.end()) granted_filters_.erase(it);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  Outcome outcome;
+  outcome.forward_raw = true;
+  return outcome;
+}
+
+Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
+                                    const policy::Authorizer& authorizer) {
+  const auto& publish = std::get<mqtt::Publish>(frame.packet);
+  Outcome outcome;
+  std::string topic;
+  if (auto error = ResolveTopic(publish, client_aliases_, client_alias_maximum_, topic)) {
+    outcome.disconnect = *error;
+    return outcome;
+  }
+  const policy::Decision decision =
+      authorizer.MayPublish(identity_, topic, publish.qos, publish.retain);
+  if (decision.allowed()) {
+    ForwardPublish(frame, publish, topic, client_aliases_, outcome);
+    return outcome;
+  }
+  outcome.denials.push_back({DenialAction::kPublish, decision.reason, decision.rule, topic});
+  if (version_ != ProtocolVersion::kV5 && on_denied_publish_ == DeniedPublishAction::kDisconnect) {
+    outcome.disconnect = ReasonCode::kNotAuthorized;
+    return outcome;
+  }
+  // MQTT 5 says why; before it, the flow is completed as if the message were accepted,
+  // as mosquitto does, so the client neither retries forever nor learns anything.
+  const uint8_t code = version_ == ProtocolVersion::kV5 ? kNotAuthorized : 0;
+  if (publish.qos == 1) {
+    Encode(mqtt::Puback{publish.packet_id, code, {}}, outcome.answer);
+  } else if (publish.qos == 2) {
+    Encode(mqtt::Pubrec{publish.packet_id, code, {}}, outcome.answer);
+    // An MQTT 5 PUBREC with an error ends the flow; before 5 a PUBREL follows.
+    if (code == 0) client_qos2_answered_.insert(publish.packet_id);
+  }
+  return outcome;
+}
+
+Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
+                                      const policy::Authorizer& authorizer) {
+  const auto& subscribe = std::get<mqtt::Subscribe>(frame.packet);
+  Outcome outcome;
+  std::vector<std::optional<uint8_t>> codes;
+  mqtt::Subscribe granted{subscribe.packet_id, subscribe.properties, {}};
+  for (const mqtt::Subscription& subscription : subscribe.subscriptions) {
+    const policy::Decision decision =
+        authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos);
+    if (decision.allowed()) {
+      codes.push_back(std::nullopt);
+      granted.subscriptions.push_back(subscription);
+      granted_filters_[std::string(subscription.filter)] = subscription.qos;
+    } else {
+      codes.push_back(DeniedSubscriptionCode());
+      outcome.denials.push_back({DenialAction::kSubscribe, decision.reason, decision.rule,
+                                 std::string(subscription.filter)});
+    }
+  }
+  if (outcome.denials.empty()) {
+    outcome.forward_raw = true;
+  } else if (granted.subscriptions.empty()) {
+    // Nothing to ask the broker: moat answers, under the client's packet identifier.
+    mqtt::Suback suback{subscribe.packet_id, {}, {}};
+    for (const auto& code : codes) suback.reason_codes.push_back(*code);
+    Encode(suback, outcome.answer);
+  } else {
+    Encode(granted, outcome.forward_rewritten);
+    pending_subacks_[subscribe.packet_id] = std::move(codes);
+  }
+  return outcome;
+}
+
+Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer) {
+  Outcome outcome;
+  switch (frame.type) {
+    case mqtt::PacketType::kPublish:
+      return PublishFromBroker(frame, authorizer);
+    case mqtt::PacketType::kSuback:
+      return SubackFromBroker(frame);
+    case mqtt::PacketType::kConnack: {
+      const auto& connack = std::get<mqtt::Connack>(frame.packet);
+      if (auto maximum = connack.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
+        client_alias_maximum_ = static_cast<uint16_t>(*maximum);
+      }
+      break;
+    }
+    case mqtt::PacketType::kPubrel: {
+      const auto& pubrel = std::get<mqtt::Pubrel>(frame.packet);
+      if (broker_qos2_answered_.erase(pubrel.packet_id) > 0) {
+        Encode(mqtt::Pubcomp{pubrel.packet_id, 0, {}}, outcome.answer);
+        return outcome;
+      }
+      break;
+    }
+    case mqtt::PacketType::kUnsuback: {
+      // The answer to an UNSUBSCRIBE moat sent on the client's behalf stays with moat.
+      if (own_unsubscribes_.erase(std::get<mqtt::Unsuback>(frame.packet).packet_id) > 0) {
+        return outcome;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  outcome.forward_raw = true;
+  return outcome;
+}
+
+Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
+                                    const policy::Authorizer& authorizer) {
+  const auto& publish = std::get<mqtt::Publish>(frame.packet);
+  Outcome outcome;
+  std::string topic;
+  if (auto error = ResolveTopic(publish, broker_aliases_, broker_alias_maximum_, topic)) {
+    outcome.disconnect = ReasonCode::kImplementationSpecificError;  // the broker erred
+    return outcome;
+  }
+  const policy::Decision decision = authorizer.MayReceive(identity_, topic);
+  if (decision.allowed()) {
+    ForwardPublish(frame, publish, topic, broker_aliases_, outcome);
+    return outcome;
+  }
+  outcome.denials.push_back({DenialAction::kDeliver, decision.reason, decision.rule, topic});
+  // Withheld, but acknowledged to the broker so its session for the client does not
+  // stall waiting for an answer that would never come.
+  if (publish.qos == 1) {
+    Encode(mqtt::Puback{publish.packet_id, 0, {}}, outcome.answer);
+  } else if (publish.qos == 2) {
+    Encode(mqtt::Pubrec{publish.packet_id, 0, {}}, outcome.answer);
+    broker_qos2_answered_.insert(publish.packet_id);
+  }
+  return outcome;
+}
+
+Outcome Enforcer::SubackFromBroker(const mqtt::Frame& frame) {
+  const auto& suback = std::get<mqtt::Suback>(frame.packet);
+  Outcome outcome;
+  const auto it = pending_subacks_.find(suback.packet_id);
+  if (it == pending_subacks_.end()) {
+    outcome.forward_raw = true;
+    return outcome;
+  }
+  // One SUBACK, in the client's order: the broker's codes for the filters it saw,
+  // moat's refusals for the others.
+  mqtt::Suback merged{suback.packet_id, suback.properties, {}};
+  size_t next_from_broker = 0;
+  for (const auto& code : it->second) {
+    if (code) {
+      merged.reason_codes.push_back(*code);
+    } else if (next_from_broker < suback.reason_codes.size()) {
+      merged.reason_codes.push_back(suback.reason_codes[next_from_broker++]);
+    } else {
+      merged.reason_codes.push_back(0x80);  // the broker answered fewer than it was asked
+    }
+  }
+  pending_subacks_.erase(it);
+  Encode(merged, outcome.forward_rewritten);
+  return outcome;
+}
+
+std::vector<uint8_t> Enforcer::RevokeSubscriptions(const policy::Authorizer& authorizer) {
+  mqtt::Unsubscribe unsubscribe;
+  std::vector<std::string> revoked;
+  for (auto it = granted_filters_.begin(); it != granted_filters_.end();) {
+    if (authorizer.MaySubscribe(identity_, it->first, it->second).allowed()) {
+      ++it;
+      continue;
+    }
+    revoked.push_back(it->first);
+    it = granted_filters_.erase(it);
+  }
+  std::vector<uint8_t> bytes;
+  if (revoked.empty()) return bytes;
+  // moat's own packet ids count down from the top, where clients rarely reach.
+  unsubscribe.packet_id = next_own_packet_id_--;
+  if (next_own_packet_id_ == 0) next_own_packet_id_ = 0xFFFF;
+  for (const std::string& filter : revoked) unsubscribe.filters.push_back(filter);
+  Encode(unsubscribe, bytes);
+  own_unsubscribes_.insert(unsubscribe.packet_id);
+  return bytes;
+}
+
+}  // namespace moat::proxy

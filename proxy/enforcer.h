@@ -1,0 +1,102 @@
+// What moat does with each packet, in each direction, once the codec has parsed it:
+// forward it as it came, answer it itself, rewrite it, drop it, or end the session.
+// Sans-IO: the session does the writing, so every rule here is unit-tested without
+// sockets.
+//
+//   client ──frame──► FromClient ──► to_broker (raw or rewritten) / to_client (answer)
+//   broker ──frame──► FromBroker ──► to_client (raw or rewritten) / to_broker (answer)
+//
+// State it keeps, all bounded by what the peers may have in flight:
+//  - topic aliases in both directions, so an alias-only PUBLISH is judged on the topic
+//    it really means (and rewritten with its topic when the receiver never saw the
+//    PUBLISH that set the alias, because moat withheld it);
+//  - QoS 2 flows moat completed itself (a denied PUBLISH's PUBREL is answered, never
+//    forwarded to a peer that does not know its packet id);
+//  - SUBSCRIBEs forwarded with some filters removed, whose SUBACK it must merge;
+//  - the filters granted so far, to re-check them when the policy changes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/authorizer.h"
+#include "proxy/mqtt/decoder.h"
+#include "proxy/mqtt/packet.h"
+
+namespace moat::proxy {
+
+// What a 3.1/3.1.1 client gets for a denied PUBLISH (MQTT 5 clients get 0x87).
+enum class DeniedPublishAction : uint8_t { kDrop, kDisconnect };
+
+enum class DenialAction : uint8_t { kPublish, kSubscribe, kDeliver, kWill };
+std::string_view DenialActionName(DenialAction action);
+
+struct Denial {
+  DenialAction action;
+  policy::DenyReason reason;
+  std::string_view rule;
+  std::string topic;
+};
+
+struct Outcome {
+  bool forward_raw = false;                    // send the frame on as it came
+  std::vector<uint8_t> forward_rewritten;      // or these bytes instead
+  std::vector<uint8_t> answer;                 // bytes back to the sender
+  std::optional<mqtt::ReasonCode> disconnect;  // end the session (MQTT 5: with this code)
+  std::vector<Denial> denials;                 // for metrics and the audit log
+};
+
+class Enforcer {
+ public:
+  Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
+           DeniedPublishAction on_denied_publish);
+
+  Outcome FromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+  Outcome FromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+
+  // After a policy reload: the granted filters the new policy refuses, as one
+  // UNSUBSCRIBE for the broker (empty when nothing changed). Delivery checks already
+  // stop their messages; this stops the broker from sending them at all.
+  std::vector<uint8_t> RevokeSubscriptions(const policy::Authorizer& authorizer);
+
+ private:
+  struct AliasTable {
+    std::unordered_map<uint16_t, std::string> topics;
+    std::set<uint16_t> known_by_receiver;
+  };
+  // The topic a PUBLISH means, or a reason code to disconnect with.
+  std::optional<mqtt::ReasonCode> ResolveTopic(const mqtt::Publish& publish, AliasTable& aliases,
+                                               uint16_t alias_maximum, std::string& topic);
+  void ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& publish,
+                      const std::string& topic, AliasTable& aliases, Outcome& outcome);
+  Outcome PublishFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+  Outcome SubscribeFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+  Outcome PublishFromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+  Outcome SubackFromBroker(const mqtt::Frame& frame);
+  void Encode(const mqtt::Packet& packet, std::vector<uint8_t>& out) const;
+  uint8_t DeniedSubscriptionCode() const;
+
+  const policy::ClientIdentity& identity_;
+  const mqtt::ProtocolVersion version_;
+  const DeniedPublishAction on_denied_publish_;
+  uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
+  uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
+  AliasTable client_aliases_;
+  AliasTable broker_aliases_;
+  std::set<uint16_t> client_qos2_answered_;  // denied client PUBLISHes moat PUBREC'd
+  std::set<uint16_t> broker_qos2_answered_;  // withheld deliveries moat PUBREC'd
+  // SUBSCRIBE packet id -> for each requested filter, the code moat answers for it
+  // (nullopt: the broker's code, in order).
+  std::map<uint16_t, std::vector<std::optional<uint8_t>>> pending_subacks_;
+  std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS
+  std::set<uint16_t> own_unsubscribes_;  // packet ids of UNSUBSCRIBEs moat sent itself
+  uint16_t next_own_packet_id_ = 0xFFFF;
+};
+
+}  // namespace moat::proxy

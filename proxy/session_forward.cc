@@ -1,0 +1,164 @@
+// The two forwarding loops of a Session: every packet through the codec and the
+// Enforcer, allowed ones on as they came, one write per read.
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/forward_batch.h"
+#include "proxy/log.h"
+#include "proxy/session.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+using mqtt::ReasonCode;
+
+asio::awaitable<void> Session::WriteTo(WriteGate& gate, net::ByteStream& stream,
+                                       std::span<const asio::const_buffer> buffers) {
+  co_await gate.Lock();
+  GateLock unlock(gate);
+  co_await stream.WriteAll(buffers);
+}
+
+asio::awaitable<void> Session::WriteBytes(WriteGate& gate, net::ByteStream& stream,
+                                          const std::vector<uint8_t>& bytes) {
+  const asio::const_buffer buffer(bytes.data(), bytes.size());
+  co_await WriteTo(gate, stream, {&buffer, 1});
+}
+
+void Session::RecordDenials(const std::vector<Denial>& denials) {
+  for (const Denial& denial : denials) {
+    SessionStats::Add(env_.stats.denials, 1);
+    LogDenial(identity_, DenialActionName(denial.action), policy::DenyReasonName(denial.reason),
+              denial.rule, denial.topic);
+  }
+}
+
+asio::awaitable<void> Session::ClientToBroker() {
+  ForwardBatch batch;
+  for (;;) {
+    bool stop = false;
+    size_t packets = 0;
+    for (;;) {
+      auto result = client_decoder_.Next();
+      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
+      if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
+        // Forward what was accepted before the bad packet; then refuse the rest.
+        if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
+        SessionStats::Add(env_.stats.malformed_from_client, 1);
+        End(EndReason::kMalformedFromClient);
+        malformed_ = mqtt::DecodeErrorName(*error);
+        co_await DisconnectClient(mqtt::ReasonCodeFor(*error));
+        co_return;
+      }
+      auto& frame = std::get<mqtt::Frame>(result);
+      ++packets;
+      if (frame.type == mqtt::PacketType::kAuth) {
+        // moat refused every Authentication Method at CONNECT, so re-authentication
+        // cannot be what this is [MQTT-4.12.1-1].
+        if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
+        End(EndReason::kRefused);
+        refusal_ = policy::AuthFailureName(policy::AuthFailure::kUnsupportedAuthMethod);
+        co_await DisconnectClient(ReasonCode::kBadAuthenticationMethod);
+        co_return;
+      }
+      Outcome outcome = enforcer_->FromClient(frame, *env_.authorizer);
+      RecordDenials(outcome.denials);
+      if (outcome.disconnect) {
+        if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
+        End(EndReason::kRefused);
+        co_await DisconnectClient(*outcome.disconnect);
+        co_return;
+      }
+      if (!outcome.answer.empty()) co_await WriteBytes(client_gate_, *client_, outcome.answer);
+      if (outcome.forward_raw) {
+        batch.Add(frame.raw);
+      } else if (!outcome.forward_rewritten.empty()) {
+        batch.AddOwned(std::move(outcome.forward_rewritten));
+      }
+      if (frame.type == mqtt::PacketType::kDisconnect) {
+        End(EndReason::kClientDisconnected);
+        stop = true;
+        break;
+      }
+    }
+    if (packets > 0) {
+      ClientActive();
+      SessionStats::Add(env_.stats.packets_from_client, packets);
+    }
+    if (!batch.empty()) {
+      co_await WriteTo(broker_gate_, *broker_, batch.buffers());
+      batch.Clear();
+    }
+    if (stop) co_return;
+    const size_t n = co_await client_->ReadInto(client_decoder_);
+    if (n == 0) {
+      End(EndReason::kClientClosed);
+      co_return;
+    }
+    SessionStats::Add(env_.stats.bytes_from_client, n);
+  }
+}
+
+asio::awaitable<void> Session::BrokerToClient() {
+  ForwardBatch batch;
+  for (;;) {
+    bool stop = false;
+    size_t packets = 0;
+    for (;;) {
+      auto result = broker_decoder_.Next();
+      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
+      if (std::holds_alternative<mqtt::DecodeError>(result)) {
+        // A broker moat cannot parse is not trusted with the client any longer.
+        if (!batch.empty()) co_await WriteTo(client_gate_, *client_, batch.buffers());
+        SessionStats::Add(env_.stats.malformed_from_broker, 1);
+        End(EndReason::kMalformedFromBroker);
+        malformed_ = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result));
+        co_await DisconnectClient(ReasonCode::kImplementationSpecificError);
+        co_return;
+      }
+      auto& frame = std::get<mqtt::Frame>(result);
+      ++packets;
+      if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
+        // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
+        if (auto server_keep_alive =
+                connack->properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
+          keep_alive_ = std::chrono::seconds(*server_keep_alive);
+        }
+      }
+      Outcome outcome = enforcer_->FromBroker(frame, *env_.authorizer);
+      RecordDenials(outcome.denials);
+      if (outcome.disconnect) {
+        if (!batch.empty()) co_await WriteTo(client_gate_, *client_, batch.buffers());
+        End(EndReason::kMalformedFromBroker);
+        co_await DisconnectClient(*outcome.disconnect);
+        co_return;
+      }
+      if (!outcome.answer.empty()) co_await WriteBytes(broker_gate_, *broker_, outcome.answer);
+      if (outcome.forward_raw) {
+        batch.Add(frame.raw);
+      } else if (!outcome.forward_rewritten.empty()) {
+        batch.AddOwned(std::move(outcome.forward_rewritten));
+      }
+      if (frame.type == mqtt::PacketType::kDisconnect) {
+        stop = true;
+        break;
+      }
+    }
+    if (packets > 0) SessionStats::Add(env_.stats.packets_from_broker, packets);
+    if (!batch.empty()) {
+      co_await WriteTo(client_gate_, *client_, batch.buffers());
+      batch.Clear();
+    }
+    if (stop) {
+      End(EndReason::kBrokerClosed);
+      co_return;
+    }
+    const size_t n = co_await broker_->ReadInto(broker_decoder_);
+    if (n == 0) {
+      End(EndReason::kBrokerClosed);
+      co_return;
+    }
+    SessionStats::Add(env_.stats.bytes_from_broker, n);
+  }
+}
+
+}  // namespace moat::proxy

@@ -1,0 +1,231 @@
+// The Enforcer's answers, packet by packet, with a scripted authorizer: no sockets.
+#include "proxy/enforcer.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <set>
+#include <string>
+
+#include "proxy/mqtt/encoder.h"
+
+namespace moat::proxy {
+namespace {
+
+using mqtt::Direction;
+using mqtt::ProtocolVersion;
+
+class ScriptedAuthorizer : public policy::Authorizer {
+ public:
+  std::set<std::string, std::less<>> denied_publish, denied_subscribe, denied_receive;
+
+  policy::Decision AuthorizeConnect(const policy::ClientIdentity&) const override {
+    return Allow();
+  }
+  policy::Decision MayPublish(const policy::ClientIdentity&, std::string_view topic, uint8_t,
+                              bool) const override {
+    return denied_publish.contains(topic) ? Deny() : Allow();
+  }
+  policy::Decision MaySubscribe(const policy::ClientIdentity&, std::string_view filter,
+                                uint8_t) const override {
+    return denied_subscribe.contains(filter) ? Deny() : Allow();
+  }
+  policy::Decision MayReceive(const policy::ClientIdentity&,
+                              std::string_view topic) const override {
+    return denied_receive.contains(topic) ? Deny() : Allow();
+  }
+
+ private:
+  static policy::Decision Allow() {
+    return {policy::Verdict::kAllow, policy::DenyReason::kNone, ""};
+  }
+  static policy::Decision Deny() {
+    return {policy::Verdict::kDeny, policy::DenyReason::kDenyRule, "acl:1"};
+  }
+};
+
+class EnforcerTest : public ::testing::Test {
+ protected:
+  void Start(ProtocolVersion version, uint16_t topic_alias_maximum = 0,
+             DeniedPublishAction action = DeniedPublishAction::kDrop) {
+    connect_.version = version;
+    connect_.client_id = "c";
+    if (topic_alias_maximum > 0) {
+      connect_.properties.AddInteger(mqtt::PropertyId::kTopicAliasMaximum, topic_alias_maximum);
+    }
+    enforcer_.emplace(identity_, connect_, action);
+    version_ = version;
+  }
+
+  // Encodes `packet` and decodes it back as a frame whose views live in `bytes_`.
+  mqtt::Frame Frame(const mqtt::Packet& packet, Direction direction) {
+    auto& bytes = bytes_.emplace_back();
+    EXPECT_EQ(mqtt::Encode(packet, version_, bytes), mqtt::EncodeError::kNone);
+    auto result = mqtt::DecodeOne(bytes, direction, version_);
+    EXPECT_TRUE(std::holds_alternative<mqtt::Frame>(result));
+    return std::get<mqtt::Frame>(std::move(result));
+  }
+  Outcome FromClient(const mqtt::Packet& packet) {
+    return enforcer_->FromClient(Frame(packet, Direction::kClientToServer), authorizer_);
+  }
+  Outcome FromBroker(const mqtt::Packet& packet) {
+    return enforcer_->FromBroker(Frame(packet, Direction::kServerToClient), authorizer_);
+  }
+  std::vector<uint8_t> Bytes(const mqtt::Packet& packet) {
+    std::vector<uint8_t> out;
+    mqtt::Encode(packet, version_, out);
+    return out;
+  }
+  static mqtt::Publish Publish(std::string_view topic, uint8_t qos, uint16_t id = 0) {
+    mqtt::Publish publish;
+    publish.topic = topic;
+    publish.qos = qos;
+    publish.packet_id = id;
+    publish.payload = "x";
+    return publish;
+  }
+  static mqtt::Publish Aliased(std::string_view topic, uint16_t alias) {
+    mqtt::Publish publish = Publish(topic, 0);
+    publish.properties.AddInteger(mqtt::PropertyId::kTopicAlias, alias);
+    return publish;
+  }
+
+  ScriptedAuthorizer authorizer_;
+  policy::ClientIdentity identity_{"alice", "c", "", "127.0.0.1", "test"};
+  mqtt::Connect connect_;
+  ProtocolVersion version_ = ProtocolVersion::kV311;
+  std::optional<Enforcer> enforcer_;
+  std::deque<std::vector<uint8_t>> bytes_;
+};
+
+TEST_F(EnforcerTest, ForwardsAnAllowedPublishAsItCame) {
+  Start(ProtocolVersion::kV311);
+  const Outcome outcome = FromClient(Publish("a/b", 1, 7));
+  EXPECT_TRUE(outcome.forward_raw);
+  EXPECT_TRUE(outcome.answer.empty());
+  EXPECT_TRUE(outcome.denials.empty());
+}
+
+TEST_F(EnforcerTest, AnswersADeniedMqtt5PublishWithNotAuthorized) {
+  Start(ProtocolVersion::kV5);
+  authorizer_.denied_publish = {"secret"};
+  Outcome qos1 = FromClient(Publish("secret", 1, 7));
+  EXPECT_FALSE(qos1.forward_raw);
+  EXPECT_EQ(qos1.answer, Bytes(mqtt::Puback{7, 0x87, {}}));
+  ASSERT_EQ(qos1.denials.size(), 1u);
+  EXPECT_EQ(qos1.denials[0].action, DenialAction::kPublish);
+  EXPECT_EQ(qos1.denials[0].rule, "acl:1");
+  EXPECT_EQ(FromClient(Publish("secret", 2, 8)).answer, Bytes(mqtt::Pubrec{8, 0x87, {}}));
+  const Outcome qos0 = FromClient(Publish("secret", 0));
+  EXPECT_TRUE(qos0.answer.empty());
+  EXPECT_FALSE(qos0.forward_raw);
+}
+
+TEST_F(EnforcerTest, CompletesADeniedQos2FlowOfAnMqtt311ClientItself) {
+  Start(ProtocolVersion::kV311);
+  authorizer_.denied_publish = {"secret"};
+  EXPECT_EQ(FromClient(Publish("secret", 2, 9)).answer, Bytes(mqtt::Pubrec{9, 0, {}}));
+  // The broker never saw packet 9: its PUBREL is answered here, not forwarded.
+  const Outcome pubrel = FromClient(mqtt::Pubrel{9, 0, {}});
+  EXPECT_FALSE(pubrel.forward_raw);
+  EXPECT_EQ(pubrel.answer, Bytes(mqtt::Pubcomp{9, 0, {}}));
+  // Another PUBREL is the broker's business again.
+  EXPECT_TRUE(FromClient(mqtt::Pubrel{9, 0, {}}).forward_raw);
+}
+
+TEST_F(EnforcerTest, DisconnectsAnMqtt311ClientWhenConfiguredTo) {
+  Start(ProtocolVersion::kV311, 0, DeniedPublishAction::kDisconnect);
+  authorizer_.denied_publish = {"secret"};
+  EXPECT_TRUE(FromClient(Publish("secret", 1, 3)).disconnect.has_value());
+}
+
+TEST_F(EnforcerTest, ForwardsOnlyGrantedFiltersAndMergesTheSuback) {
+  Start(ProtocolVersion::kV5);
+  authorizer_.denied_subscribe = {"b/#"};
+  mqtt::Subscribe subscribe{5, {}, {{"a/+", 1}, {"b/#", 0}, {"c", 2}}};
+  const Outcome outcome = FromClient(subscribe);
+  EXPECT_FALSE(outcome.forward_raw);
+  EXPECT_EQ(outcome.forward_rewritten, Bytes(mqtt::Subscribe{5, {}, {{"a/+", 1}, {"c", 2}}}));
+  const Outcome suback = FromBroker(mqtt::Suback{5, {}, {0x01, 0x02}});
+  EXPECT_EQ(suback.forward_rewritten, Bytes(mqtt::Suback{5, {}, {0x01, 0x87, 0x02}}));
+}
+
+TEST_F(EnforcerTest, AnswersASubscribeWithNothingGranted) {
+  Start(ProtocolVersion::kV311);
+  authorizer_.denied_subscribe = {"x", "y"};
+  const Outcome outcome = FromClient(mqtt::Subscribe{4, {}, {{"x", 0}, {"y", 1}}});
+  EXPECT_FALSE(outcome.forward_raw);
+  EXPECT_TRUE(outcome.forward_rewritten.empty());
+  EXPECT_EQ(outcome.answer, Bytes(mqtt::Suback{4, {}, {0x80, 0x80}}));
+  EXPECT_EQ(outcome.denials.size(), 2u);
+}
+
+TEST_F(EnforcerTest, WithholdsADeniedDeliveryAndAcknowledgesItToTheBroker) {
+  Start(ProtocolVersion::kV311);
+  authorizer_.denied_receive = {"a/secret"};
+  const Outcome qos1 = FromBroker(Publish("a/secret", 1, 11));
+  EXPECT_FALSE(qos1.forward_raw);
+  EXPECT_EQ(qos1.answer, Bytes(mqtt::Puback{11, 0, {}}));
+  EXPECT_EQ(qos1.denials[0].action, DenialAction::kDeliver);
+  EXPECT_EQ(FromBroker(Publish("a/secret", 2, 12)).answer, Bytes(mqtt::Pubrec{12, 0, {}}));
+  const Outcome pubrel = FromBroker(mqtt::Pubrel{12, 0, {}});
+  EXPECT_FALSE(pubrel.forward_raw);
+  EXPECT_EQ(pubrel.answer, Bytes(mqtt::Pubcomp{12, 0, {}}));
+  EXPECT_TRUE(FromBroker(Publish("a/public", 1, 13)).forward_raw);
+}
+
+TEST_F(EnforcerTest, JudgesAnAliasOnlyPublishOnTheTopicItStandsFor) {
+  Start(ProtocolVersion::kV5);
+  EXPECT_TRUE(FromBroker(mqtt::Connack{false, 0,
+                                       [] {
+                                         mqtt::Properties p;
+                                         p.AddInteger(mqtt::PropertyId::kTopicAliasMaximum, 10);
+                                         return p;
+                                       }()})
+                  .forward_raw);
+  authorizer_.denied_publish = {"secret"};
+  EXPECT_TRUE(FromClient(Aliased("open", 1)).forward_raw);
+  EXPECT_TRUE(FromClient(Aliased("", 1)).forward_raw);
+  EXPECT_FALSE(FromClient(Aliased("secret", 2)).forward_raw);
+  const Outcome reuse = FromClient(Aliased("", 2));
+  EXPECT_FALSE(reuse.forward_raw);
+  ASSERT_EQ(reuse.denials.size(), 1u);
+  EXPECT_EQ(reuse.denials[0].topic, "secret");
+}
+
+TEST_F(EnforcerTest, RefusesUnknownAndOutOfRangeAliases) {
+  Start(ProtocolVersion::kV5);
+  FromBroker(mqtt::Connack{false, 0, [] {
+                             mqtt::Properties p;
+                             p.AddInteger(mqtt::PropertyId::kTopicAliasMaximum, 5);
+                             return p;
+                           }()});
+  EXPECT_EQ(FromClient(Aliased("", 3)).disconnect, mqtt::ReasonCode::kProtocolError);
+  EXPECT_EQ(FromClient(Aliased("t", 6)).disconnect, mqtt::ReasonCode::kTopicAliasInvalid);
+}
+
+TEST_F(EnforcerTest, TeachesTheClientAnAliasWhoseSettingPublishWasWithheld) {
+  Start(ProtocolVersion::kV5, /*topic_alias_maximum=*/10);
+  authorizer_.denied_receive = {"a"};
+  EXPECT_FALSE(FromBroker(Aliased("a", 3)).forward_raw);
+  authorizer_.denied_receive.clear();  // e.g. after a reload
+  mqtt::Publish with_topic = Aliased("a", 3);
+  EXPECT_EQ(FromBroker(Aliased("", 3)).forward_rewritten, Bytes(with_topic));
+  EXPECT_TRUE(FromBroker(Aliased("", 3)).forward_raw);  // now the client knows it
+}
+
+TEST_F(EnforcerTest, RemovesSubscriptionsANewPolicyNoLongerGrants) {
+  Start(ProtocolVersion::kV311);
+  EXPECT_TRUE(FromClient(mqtt::Subscribe{1, {}, {{"a/#", 0}, {"b/#", 1}}}).forward_raw);
+  EXPECT_TRUE(enforcer_->RevokeSubscriptions(authorizer_).empty());
+  authorizer_.denied_subscribe = {"b/#"};
+  const std::vector<uint8_t> unsubscribe = enforcer_->RevokeSubscriptions(authorizer_);
+  EXPECT_EQ(unsubscribe, Bytes(mqtt::Unsubscribe{0xFFFF, {}, {"b/#"}}));
+  // moat's own UNSUBSCRIBE is answered to moat, not to the client.
+  const Outcome unsuback = FromBroker(mqtt::Unsuback{0xFFFF, {}, {}});
+  EXPECT_FALSE(unsuback.forward_raw);
+  EXPECT_TRUE(enforcer_->RevokeSubscriptions(authorizer_).empty());
+}
+
+}  // namespace
+}  // namespace moat::proxy
