@@ -1,0 +1,265 @@
+#include "metrics/http_server.h"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <exception>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+
+#include "absl/status/status.h"
+#include "metrics/exposition.h"
+
+namespace moat::metrics {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+using Request = http::request<http::empty_body>;
+using Response = http::response<http::string_body>;
+
+Response MakeResponse(http::status status, std::string body) {
+  Response response(status, 11);
+  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  response.body() = std::move(body);
+  return response;
+}
+
+std::string_view PathOf(const Request& request) {
+  const auto target = request.target();
+  std::string_view path(target.data(), target.size());
+  return path.substr(0, path.find('?'));
+}
+
+absl::StatusOr<tcp::endpoint> ResolveBind(std::string host, uint16_t port) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (!ec) return tcp::endpoint(address, port);
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  const auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    return absl::InvalidArgumentError("cannot resolve metrics address " + host + ": " +
+                                      ec.message());
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+class MetricsServer::Impl {
+ public:
+  Impl(MetricsRegistry& registry, ReadinessCheck readiness, MetricsServerLimits limits)
+      : registry_(registry), readiness_(std::move(readiness)), limits_(limits) {}
+
+  absl::Status Listen(const std::string& host, uint16_t port) {
+    absl::StatusOr<tcp::endpoint> endpoint = ResolveBind(host, port);
+    if (!endpoint.ok()) return endpoint.status();
+    boost::system::error_code ec;
+    acceptor_.open(endpoint->protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(*endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) port_ = acceptor_.local_endpoint(ec).port();
+    if (ec) {
+      return absl::UnavailableError("cannot listen for metrics on " +
+                                    endpoint->address().to_string() + " port " +
+                                    std::to_string(port) + ": " + ec.message());
+    }
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    asio::co_spawn(io_, AcceptLoop(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void Stop() {
+    if (stopped_.exchange(true)) return;
+    asio::post(io_, [this] {
+      stopping_ = true;
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      for (beast::tcp_stream* stream : streams_) stream->close();
+    });
+    if (thread_.joinable()) thread_.join();
+  }
+
+  uint16_t port() const { return port_; }
+
+ private:
+  asio::awaitable<void> AcceptLoop() {
+    asio::steady_timer backoff(io_);
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      if (ec) {
+        // Out of file descriptors: wait for some to be freed instead of spinning.
+        backoff.expires_after(std::chrono::milliseconds(50));
+        co_await backoff.async_wait(kUseTuple);
+        continue;
+      }
+      // Over the limit the socket closes as it goes out of scope: a scraper sees a
+      // failure at once instead of waiting behind clients that hold connections open.
+      if (active_ >= limits_.max_connections) continue;
+      ++active_;
+      asio::co_spawn(io_, Serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    streams_.insert(&stream);
+    struct Release {
+      Impl& impl;
+      beast::tcp_stream* stream;
+      ~Release() {
+        impl.streams_.erase(stream);
+        --impl.active_;
+      }
+    } release{*this, &stream};
+    if (stopping_) co_return;
+
+    beast::flat_buffer buffer(limits_.header_limit + 1024);
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(static_cast<uint32_t>(limits_.header_limit));
+    // One deadline for the whole request, so a client dripping a byte at a time (or
+    // sending nothing) is cut off after request_timeout, however slowly it sends.
+    stream.expires_after(limits_.request_timeout);
+    auto [read_error, read_bytes] =
+        co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+    if (stopping_) co_return;
+
+    Response response;
+    if (!read_error && !parser.is_done()) {
+      // GET and HEAD carry no body; refuse one rather than wait for it.
+      response = MakeResponse(http::status::bad_request, "request bodies are not accepted\n");
+    } else if (!read_error) {
+      response = Handle(parser.get());
+    } else if (read_error == http::error::header_limit) {
+      response = MakeResponse(http::status::request_header_fields_too_large,
+                              "request headers too large\n");
+    } else if (read_error == http::error::end_of_stream || read_error == beast::error::timeout ||
+               read_error == asio::error::eof || read_error == asio::error::connection_reset ||
+               read_error == asio::error::operation_aborted) {
+      co_return;  // nobody left to answer, or not worth answering
+    } else {
+      response = MakeResponse(http::status::bad_request, "bad request\n");
+    }
+    response.keep_alive(false);
+    stream.expires_after(limits_.write_timeout);
+    co_await http::async_write(stream, response, kUseTuple);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  Response Handle(const Request& request) {
+    const bool head = request.method() == http::verb::head;
+    if (request.method() != http::verb::get && !head) {
+      Response response =
+          MakeResponse(http::status::method_not_allowed, "only GET and HEAD are served\n");
+      response.set(http::field::allow, "GET, HEAD");
+      return Finish(std::move(response), head);
+    }
+    const std::string_view path = PathOf(request);
+    try {
+      if (path == "/metrics") {
+        const auto accept = request[http::field::accept];
+        const ExpositionFormat format =
+            NegotiateFormat(std::string_view(accept.data(), accept.size()));
+        Response response = MakeResponse(http::status::ok, Serialize(registry_.Collect(), format));
+        const std::string_view content_type = ContentType(format);
+        response.set(http::field::content_type,
+                     beast::string_view(content_type.data(), content_type.size()));
+        return Finish(std::move(response), head);
+      }
+      if (path == "/healthz") return Finish(MakeResponse(http::status::ok, "ok"), head);
+      if (path == "/readyz") return Finish(Readiness(), head);
+    } catch (const std::exception& e) {
+      return Finish(MakeResponse(http::status::internal_server_error,
+                                 std::string("internal error: ") + e.what() + "\n"),
+                    head);
+    }
+    return Finish(MakeResponse(http::status::not_found, "not found\n"), head);
+  }
+
+  Response Readiness() {
+    std::vector<std::string> problems;
+    if (readiness_) {
+      try {
+        problems = readiness_();
+      } catch (const std::exception& e) {
+        problems = {std::string("readiness check failed: ") + e.what()};
+      }
+    }
+    if (problems.empty()) return MakeResponse(http::status::ok, "ready");
+    std::string body;
+    for (const std::string& problem : problems) {
+      body += problem;
+      body += '\n';
+    }
+    return MakeResponse(http::status::service_unavailable, std::move(body));
+  }
+
+  // HEAD gets the headers GET would, Content-Length included, and no body.
+  static Response Finish(Response response, bool head) {
+    response.prepare_payload();
+    if (head) {
+      const size_t length = response.body().size();
+      response.body().clear();
+      response.content_length(length);
+    }
+    return response;
+  }
+
+  MetricsRegistry& registry_;
+  const ReadinessCheck readiness_;
+  const MetricsServerLimits limits_;
+  asio::io_context io_{1};
+  tcp::acceptor acceptor_{io_};
+  uint16_t port_ = 0;
+  // Touched only on the metrics thread.
+  std::unordered_set<beast::tcp_stream*> streams_;
+  size_t active_ = 0;
+  bool stopping_ = false;
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;
+};
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& host, uint16_t port, MetricsRegistry& registry,
+    ReadinessCheck readiness_problems, MetricsServerLimits limits) {
+  auto impl = std::make_unique<Impl>(registry, std::move(readiness_problems), limits);
+  if (absl::Status status = impl->Listen(host, port); !status.ok()) return status;
+  impl->Run();
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
+}
+
+MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MetricsServer::~MetricsServer() { Stop(); }
+
+void MetricsServer::Stop() { impl_->Stop(); }
+
+uint16_t MetricsServer::port() const { return impl_->port(); }
+
+}  // namespace moat::metrics

@@ -1,0 +1,65 @@
+// The metrics endpoint: an HTTP/1.1 server on its own thread and io_context, so a slow or
+// hostile HTTP client can never stall a worker. It serves
+//   GET /metrics  the Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the Accept
+//                 header asks for application/openmetrics-text
+//   GET /healthz  200 "ok" while the process runs
+//   GET /readyz   200 "ready", or 503 with one problem per line from the proxy's callback
+// and 404 for every other path, 405 for any method but GET and HEAD. Each connection
+// answers one request and closes. The whole request must arrive within the request
+// timeout, its headers within header_limit bytes, and at most max_connections are open;
+// a connection past that is closed at once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "metrics/registry.h"
+
+namespace moat::metrics {
+
+struct MetricsServerLimits {
+  std::chrono::milliseconds request_timeout{10'000};  // accept to the last header byte
+  std::chrono::milliseconds write_timeout{10'000};
+  size_t header_limit = 8 * 1024;
+  size_t max_connections = 64;
+};
+
+class MetricsServer {
+ public:
+  // Returns the problems that keep moat from being ready (empty: ready). Called on the
+  // metrics thread, so it must be thread-safe with respect to the proxy.
+  using ReadinessCheck = std::function<std::vector<std::string>()>;
+
+  // Binds host:port (an IP literal, with or without [], or a name resolved once; port 0
+  // picks a free port, see port()) and starts serving on a new thread. Fails, without a
+  // thread, when the address cannot be resolved or bound.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& host,
+                                                              uint16_t port,
+                                                              MetricsRegistry& registry,
+                                                              ReadinessCheck readiness_problems,
+                                                              MetricsServerLimits limits = {});
+
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+  ~MetricsServer();  // Stop()
+
+  // Closes the listener and every open HTTP connection, then joins the thread.
+  // Idempotent; call from any thread but the metrics thread (i.e. not from the callback).
+  void Stop();
+
+  // The bound port: the one asked for, or the one the kernel picked for port 0.
+  uint16_t port() const;
+
+ private:
+  class Impl;
+  explicit MetricsServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moat::metrics

@@ -1,0 +1,531 @@
+// The one table of every metric moat exports: name, type, help, labels and, for each
+// label, the closed set of values it can take. Code never names a metric by string: it
+// passes a `Metric` and label values of the enum types below to ThreadCounters (hot
+// path) or MetricsRegistry (control plane), which check at compile time that the metric
+// has that type and those labels. A client can therefore never mint a series: every
+// label value comes from an enum here or from the config (listener names, file paths).
+//
+//   kMetricTable ──> MetricsRegistry::Create(label values from config)
+//                     │ Layout: a flat slot array, one slot per series (and bucket)
+//                     ├──> ThreadCounters (one per worker; plain stores, no lock)
+//                     └──> Collect(): global + Σ threads ──> prometheus::MetricFamily
+//                                                              ──> text 0.0.4 / OpenMetrics
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "proxy/mqtt/decode_error.h"
+#include "proxy/mqtt/types.h"
+
+namespace moat::metrics {
+
+// ---------------------------------------------------------------------------------------
+// Label value enums. Each list expands into an enum and its label values in one place, so
+// the two cannot drift apart (Envoy's stats macros do the same).
+
+#define MOAT_TLS_FAILURE_REASONS(X)                  \
+  X(kNoSharedCipher, "no_shared_cipher")             \
+  X(kBadClientCertificate, "bad_client_certificate") \
+  X(kExpired, "expired")                             \
+  X(kUnknownCa, "unknown_ca")                        \
+  X(kTimeout, "timeout")                             \
+  X(kOther, "other")
+
+#define MOAT_CONNECT_RESULTS(X)                   \
+  X(kAccepted, "accepted")                        \
+  X(kBadCredentials, "bad_credentials")           \
+  X(kNotAuthorized, "not_authorized")             \
+  X(kBanned, "banned")                            \
+  X(kUpstreamUnavailable, "upstream_unavailable") \
+  X(kMalformed, "malformed")                      \
+  X(kTimeout, "timeout")
+
+#define MOAT_DENY_ACTIONS(X) \
+  X(kConnect, "connect")     \
+  X(kPublish, "publish")     \
+  X(kSubscribe, "subscribe") \
+  X(kWill, "will")           \
+  X(kDeliver, "deliver")
+
+// The first four are policy::DenyReason's names (DenyReasonName), so that a denial reads
+// the same in the log and in the metric; the proxy maps one to the other in one switch.
+#define MOAT_DENY_REASONS(X)                                                       \
+  X(kNoRule, "no_rule")                     /* default deny: nothing grants it */  \
+  X(kDenyRule, "deny_rule")                 /* a deny rule matched */              \
+  X(kQosLimit, "qos_limit")                 /* granted, but not at this QoS */     \
+  X(kRetainLimit, "retain_limit")           /* granted, but not with retain */     \
+  X(kNotAuthenticated, "not_authenticated") /* anonymous, allow_anonymous false */ \
+  X(kBadCredentials, "bad_credentials")     /* unknown user or wrong password */   \
+  X(kBanned, "banned")
+
+#define MOAT_UPSTREAM_ERROR_REASONS(X) \
+  X(kRefused, "refused")               \
+  X(kTimeout, "timeout")               \
+  X(kTls, "tls")                       \
+  X(kDns, "dns")                       \
+  X(kOther, "other")
+
+#define MOAT_RELOAD_RESULTS(X) \
+  X(kSuccess, "success")       \
+  X(kFailure, "failure")
+
+#define MOAT_METRICS_ENUMERATOR(id, value) id,
+enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_ENUMERATOR) };
+enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
+enum class DenyAction : uint8_t { MOAT_DENY_ACTIONS(MOAT_METRICS_ENUMERATOR) };
+enum class DenyReason : uint8_t { MOAT_DENY_REASONS(MOAT_METRICS_ENUMERATOR) };
+enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
+enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
+#undef MOAT_METRICS_ENUMERATOR
+
+// Values bounded by the config rather than by an enum: the index into the list given
+// to MetricsRegistry::Create (listeners in config order, certificate files as listed).
+struct ListenerId {
+  uint32_t index;
+};
+struct CertificateFileId {
+  uint32_t index;
+};
+
+// The value set a label draws from.
+enum class Domain : uint8_t {
+  // Closed enums.
+  kDirection,            // mqtt::Direction: client_to_broker | broker_to_client
+  kPacketType,           // mqtt::PacketType (not kReserved): PacketTypeName
+  kDecodeError,          // mqtt::DecodeError (not kNone): DecodeErrorName
+  kTlsFailureReason,     // TlsFailureReason
+  kConnectResult,        // ConnectResult
+  kDenyAction,           // DenyAction
+  kDenyReason,           // DenyReason
+  kUpstreamErrorReason,  // UpstreamErrorReason
+  kReloadResult,         // ReloadResult
+  // Bounded by the config or the build; the values are given to MetricsRegistry::Create.
+  kListener,         // ListenerId: configured listener names
+  kCertificateFile,  // CertificateFileId: configured certificate paths
+  kVersion,          // the moat version (one value; moat_build_info only)
+  kOpenssl,          // the OpenSSL version (one value; moat_build_info only)
+};
+inline constexpr size_t kDomainCount = static_cast<size_t>(Domain::kOpenssl) + 1;
+
+constexpr bool IsClosed(Domain domain) { return domain < Domain::kListener; }
+
+// The number of values of a closed domain (0 for the others, known only at runtime).
+constexpr uint32_t ClosedDomainSize(Domain domain) {
+#define MOAT_METRICS_COUNT(id, value) +1
+  switch (domain) {
+    case Domain::kDirection:
+      return 2;
+    case Domain::kPacketType:
+      return static_cast<uint32_t>(mqtt::PacketType::kAuth);  // 1..15
+    case Domain::kDecodeError:
+      // The last enumerator of mqtt::DecodeError; metric_table_test checks that the
+      // codec has no name past it.
+      return static_cast<uint32_t>(mqtt::DecodeError::kInvalidTopicAlias);  // 1..N
+    case Domain::kTlsFailureReason:
+      return 0 MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_COUNT);
+    case Domain::kConnectResult:
+      return 0 MOAT_CONNECT_RESULTS(MOAT_METRICS_COUNT);
+    case Domain::kDenyAction:
+      return 0 MOAT_DENY_ACTIONS(MOAT_METRICS_COUNT);
+    case Domain::kDenyReason:
+      return 0 MOAT_DENY_REASONS(MOAT_METRICS_COUNT);
+    case Domain::kUpstreamErrorReason:
+      return 0 MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_COUNT);
+    case Domain::kReloadResult:
+      return 0 MOAT_RELOAD_RESULTS(MOAT_METRICS_COUNT);
+    default:
+      return 0;
+  }
+#undef MOAT_METRICS_COUNT
+}
+
+// The label values of a closed domain, in index order; empty for the other domains.
+std::span<const std::string_view> ClosedDomainValues(Domain domain);
+
+// What a label is called in the table's markdown rendering for a non-closed domain.
+std::string_view DomainDescription(Domain domain);
+
+// Maps a C++ label value to its domain and its index in that domain. An index out of
+// range (mqtt::PacketType::kReserved, mqtt::DecodeError::kNone, a bad ListenerId) is
+// counted nowhere.
+template <typename T>
+struct LabelTraits;
+
+template <typename T>
+concept LabelType = requires(T value) {
+  { LabelTraits<T>::kDomain } -> std::convertible_to<Domain>;
+  { LabelTraits<T>::Index(value) } -> std::convertible_to<uint32_t>;
+};
+
+template <>
+struct LabelTraits<mqtt::Direction> {
+  static constexpr Domain kDomain = Domain::kDirection;
+  static constexpr uint32_t Index(mqtt::Direction v) { return static_cast<uint32_t>(v); }
+};
+template <>
+struct LabelTraits<mqtt::PacketType> {
+  static constexpr Domain kDomain = Domain::kPacketType;
+  static constexpr uint32_t Index(mqtt::PacketType v) { return static_cast<uint32_t>(v) - 1; }
+};
+template <>
+struct LabelTraits<mqtt::DecodeError> {
+  static constexpr Domain kDomain = Domain::kDecodeError;
+  static constexpr uint32_t Index(mqtt::DecodeError v) { return static_cast<uint32_t>(v) - 1; }
+};
+template <>
+struct LabelTraits<ListenerId> {
+  static constexpr Domain kDomain = Domain::kListener;
+  static constexpr uint32_t Index(ListenerId v) { return v.index; }
+};
+template <>
+struct LabelTraits<CertificateFileId> {
+  static constexpr Domain kDomain = Domain::kCertificateFile;
+  static constexpr uint32_t Index(CertificateFileId v) { return v.index; }
+};
+#define MOAT_METRICS_ENUM_TRAITS(Type)                                           \
+  template <>                                                                    \
+  struct LabelTraits<Type> {                                                     \
+    static constexpr Domain kDomain = Domain::k##Type;                           \
+    static constexpr uint32_t Index(Type v) { return static_cast<uint32_t>(v); } \
+  };
+MOAT_METRICS_ENUM_TRAITS(TlsFailureReason)
+MOAT_METRICS_ENUM_TRAITS(ConnectResult)
+MOAT_METRICS_ENUM_TRAITS(DenyAction)
+MOAT_METRICS_ENUM_TRAITS(DenyReason)
+MOAT_METRICS_ENUM_TRAITS(UpstreamErrorReason)
+MOAT_METRICS_ENUM_TRAITS(ReloadResult)
+#undef MOAT_METRICS_ENUM_TRAITS
+
+// ---------------------------------------------------------------------------------------
+// The table.
+
+enum class MetricType : uint8_t { kCounter, kGauge, kHistogram };
+
+std::string_view MetricTypeName(MetricType type);
+
+// Where the value comes from at scrape time.
+enum class Source : uint8_t {
+  kCounted,  // ThreadCounters and MetricsRegistry's own slots, summed
+  kProcess,  // read from /proc/self (and getrlimit) by the scrape
+};
+
+// Every metric; kMetricTable holds one entry per value, in this order.
+enum class Metric : uint8_t {
+  kConnectionsAcceptedTotal,
+  kConnectionsActive,
+  kTlsHandshakeFailuresTotal,
+  kConnectTotal,
+  kDenialsTotal,
+  kMalformedPacketsTotal,
+  kPacketsTotal,
+  kBytesTotal,
+  kUpstreamConnectSeconds,
+  kUpstreamErrorsTotal,
+  kPolicyDecisionSeconds,
+  kReloadsTotal,
+  kPolicyVersion,
+  kPolicyLoadedTimestampSeconds,
+  kBansActive,
+  kCertificateExpiryTimestampSeconds,
+  kBuildInfo,
+  kProcessCpuSecondsTotal,
+  kProcessResidentMemoryBytes,
+  kProcessOpenFds,
+  kProcessMaxFds,
+  kProcessStartTimeSeconds,  // keep last, or move kMetricCount
+};
+inline constexpr size_t kMetricCount = static_cast<size_t>(Metric::kProcessStartTimeSeconds) + 1;
+
+inline constexpr size_t kMaxLabels = 3;
+
+struct LabelDef {
+  std::string_view name;
+  Domain domain = Domain::kDirection;
+};
+
+struct LabelList {
+  std::array<LabelDef, kMaxLabels> items{};
+  size_t size = 0;
+
+  constexpr LabelList() = default;
+  constexpr LabelList(std::initializer_list<LabelDef> labels) {
+    for (const LabelDef& label : labels) items[size++] = label;
+  }
+  constexpr const LabelDef* begin() const { return items.data(); }
+  constexpr const LabelDef* end() const { return items.data() + size; }
+};
+
+struct MetricDef {
+  Metric id;
+  std::string_view name;
+  MetricType type;
+  Source source;
+  std::string_view help;
+  LabelList labels;
+  std::span<const double> buckets;  // histograms: ascending upper bounds; +Inf implied
+};
+
+// Connecting to the broker: TCP (and TLS) on a LAN to a slow WAN link.
+inline constexpr double kUpstreamConnectBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                     0.25,  0.5,    1,     2.5,  5,     10};
+// One authorizer decision: microseconds for an ACL walk, more for a password hash.
+inline constexpr double kPolicyDecisionBuckets[] = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5,
+                                                    1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2,   0.1};
+
+inline constexpr LabelDef kListenerLabel{"listener", Domain::kListener};
+inline constexpr LabelDef kDirectionLabel{"direction", Domain::kDirection};
+
+inline constexpr MetricDef kMetricTable[] = {
+    {Metric::kConnectionsAcceptedTotal,
+     "moat_connections_accepted_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "TCP connections accepted, by listener.",
+     {kListenerLabel},
+     {}},
+    {Metric::kConnectionsActive,
+     "moat_connections_active",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Client connections currently open, by listener.",
+     {kListenerLabel},
+     {}},
+    {Metric::kTlsHandshakeFailuresTotal,
+     "moat_tls_handshake_failures_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Client TLS handshakes that failed, by reason.",
+     {kListenerLabel, {"reason", Domain::kTlsFailureReason}},
+     {}},
+    {Metric::kConnectTotal,
+     "moat_connect_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "CONNECT packets answered, by outcome.",
+     {{"result", Domain::kConnectResult}},
+     {}},
+    {Metric::kDenialsTotal,
+     "moat_denials_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Connections and packets refused by authentication or policy.",
+     {{"action", Domain::kDenyAction}, {"reason", Domain::kDenyReason}},
+     {}},
+    {Metric::kMalformedPacketsTotal,
+     "moat_malformed_packets_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Packets the MQTT codec refused, by direction and decode error.",
+     {kDirectionLabel, {"reason", Domain::kDecodeError}},
+     {}},
+    {Metric::kPacketsTotal,
+     "moat_packets_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Well-formed MQTT packets decoded, by direction and packet type.",
+     {kDirectionLabel, {"type", Domain::kPacketType}},
+     {}},
+    {Metric::kBytesTotal,
+     "moat_bytes_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Bytes received from each side, by direction.",
+     {kDirectionLabel},
+     {}},
+    {Metric::kUpstreamConnectSeconds,
+     "moat_upstream_connect_seconds",
+     MetricType::kHistogram,
+     Source::kCounted,
+     "Time to open a connection to the broker, TLS included.",
+     {},
+     kUpstreamConnectBuckets},
+    {Metric::kUpstreamErrorsTotal,
+     "moat_upstream_errors_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Failed attempts to connect to the broker, by reason.",
+     {{"reason", Domain::kUpstreamErrorReason}},
+     {}},
+    {Metric::kPolicyDecisionSeconds,
+     "moat_policy_decision_seconds",
+     MetricType::kHistogram,
+     Source::kCounted,
+     "Time the authorizer takes for one decision.",
+     {},
+     kPolicyDecisionBuckets},
+    {Metric::kReloadsTotal,
+     "moat_reloads_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "SIGHUP reloads of password file, policy and certificates, by result.",
+     {{"result", Domain::kReloadResult}},
+     {}},
+    {Metric::kPolicyVersion,
+     "moat_policy_version",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Generation of the policy in force; grows by one on every successful reload.",
+     {},
+     {}},
+    {Metric::kPolicyLoadedTimestampSeconds,
+     "moat_policy_loaded_timestamp_seconds",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Unix time at which the policy in force was loaded.",
+     {},
+     {}},
+    {Metric::kBansActive,
+     "moat_bans_active",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Bans currently in force.",
+     {},
+     {}},
+    {Metric::kCertificateExpiryTimestampSeconds,
+     "moat_certificate_expiry_timestamp_seconds",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Unix time at which each configured certificate expires.",
+     {{"file", Domain::kCertificateFile}},
+     {}},
+    {Metric::kBuildInfo,
+     "moat_build_info",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Always 1; the labels name the moat and OpenSSL versions.",
+     {{"version", Domain::kVersion}, {"openssl", Domain::kOpenssl}},
+     {}},
+    {Metric::kProcessCpuSecondsTotal,
+     "process_cpu_seconds_total",
+     MetricType::kCounter,
+     Source::kProcess,
+     "Total user and system CPU time spent in seconds.",
+     {},
+     {}},
+    {Metric::kProcessResidentMemoryBytes,
+     "process_resident_memory_bytes",
+     MetricType::kGauge,
+     Source::kProcess,
+     "Resident memory size in bytes.",
+     {},
+     {}},
+    {Metric::kProcessOpenFds,
+     "process_open_fds",
+     MetricType::kGauge,
+     Source::kProcess,
+     "Number of open file descriptors.",
+     {},
+     {}},
+    {Metric::kProcessMaxFds,
+     "process_max_fds",
+     MetricType::kGauge,
+     Source::kProcess,
+     "Maximum number of open file descriptors.",
+     {},
+     {}},
+    {Metric::kProcessStartTimeSeconds,
+     "process_start_time_seconds",
+     MetricType::kGauge,
+     Source::kProcess,
+     "Start time of the process since unix epoch in seconds.",
+     {},
+     {}},
+};
+
+constexpr const MetricDef& Def(Metric metric) { return kMetricTable[static_cast<size_t>(metric)]; }
+
+// ---------------------------------------------------------------------------------------
+// The table cannot compile wrong.
+
+namespace table_checks {
+
+constexpr bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+constexpr bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+constexpr bool IsNameChar(char c, bool first) {
+  return (c >= 'a' && c <= 'z') || c == '_' || (!first && c >= '0' && c <= '9');
+}
+constexpr bool IsValidName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!IsNameChar(name[i], i == 0)) return false;
+  }
+  return true;
+}
+
+constexpr bool EntryIsValid(const MetricDef& def, size_t position) {
+  if (static_cast<size_t>(def.id) != position) return false;  // table in enum order
+  if (!IsValidName(def.name)) return false;
+  // The contract: moat's own metrics start with moat_; process_* are the standard names
+  // every Prometheus client exports.
+  if (def.source == Source::kProcess ? !StartsWith(def.name, "process_")
+                                     : !StartsWith(def.name, "moat_")) {
+    return false;
+  }
+  // OpenMetrics derives the family name by stripping _total from counters, and a gauge
+  // or histogram named *_total would read as a counter.
+  if ((def.type == MetricType::kCounter) != EndsWith(def.name, "_total")) return false;
+  if (def.help.empty() || def.help.find_first_of("\\\n|") != std::string_view::npos) {
+    return false;  // help goes unescaped into the text format and the markdown table
+  }
+  if (def.labels.size > kMaxLabels) return false;
+  for (size_t i = 0; i < def.labels.size; ++i) {
+    const LabelDef& label = def.labels.items[i];
+    if (!IsValidName(label.name) || label.name == "le" || StartsWith(label.name, "__")) {
+      return false;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (def.labels.items[j].name == label.name) return false;
+    }
+  }
+  if ((def.type == MetricType::kHistogram) == def.buckets.empty()) return false;
+  for (size_t i = 1; i < def.buckets.size(); ++i) {
+    if (!(def.buckets[i - 1] < def.buckets[i])) return false;
+  }
+  if (def.source == Source::kProcess && def.labels.size != 0) return false;
+  return true;
+}
+
+constexpr bool TableIsValid() {
+  if (std::size(kMetricTable) != kMetricCount) return false;
+  for (size_t i = 0; i < std::size(kMetricTable); ++i) {
+    if (!EntryIsValid(kMetricTable[i], i)) return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (kMetricTable[j].name == kMetricTable[i].name) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace table_checks
+
+static_assert(table_checks::TableIsValid(),
+              "kMetricTable: enum order, names, _total suffixes, labels or buckets are wrong");
+
+// True when `L...` are exactly the label types of `metric`, in order.
+template <Metric M, typename... L>
+constexpr bool LabelsMatch() {
+  constexpr const MetricDef& def = Def(M);
+  if (def.labels.size != sizeof...(L)) return false;
+  constexpr std::array<Domain, sizeof...(L)> domains{LabelTraits<L>::kDomain...};
+  for (size_t i = 0; i < domains.size(); ++i) {
+    if (def.labels.items[i].domain != domains[i]) return false;
+  }
+  return true;
+}
+
+// Every metric as a markdown table (header row, then one row per metric: name | type |
+// labels | help), for the README's metric list.
+std::string RenderMetricTableMarkdown();
+
+}  // namespace moat::metrics

@@ -1,0 +1,271 @@
+#include "metrics/http_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "tests/metrics/scrape_util.h"
+
+namespace moat::metrics {
+namespace {
+
+using ::testing::EndsWith;
+using testing::Get;
+using ::testing::HasSubstr;
+using testing::HttpResponse;
+using ::testing::Not;
+using ::testing::Optional;
+using testing::RawConnection;
+using testing::SampleValue;
+using ::testing::StartsWith;
+using namespace std::chrono_literals;
+
+class MetricsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = std::move(MetricsRegistry::Create({.listeners = {"main"}}).value());
+    counters_ = &registry_->AddThread();
+  }
+
+  void StartServer(MetricsServerLimits limits = {}) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> server = MetricsServer::Start(
+        "127.0.0.1", 0, *registry_,
+        [this] {
+          std::lock_guard lock(mutex_);
+          return problems_;
+        },
+        limits);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  void SetProblems(std::vector<std::string> problems) {
+    std::lock_guard lock(mutex_);
+    problems_ = std::move(problems);
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  std::unique_ptr<MetricsRegistry> registry_;
+  ThreadCounters* counters_ = nullptr;
+  std::unique_ptr<MetricsServer> server_;
+  std::mutex mutex_;
+  std::vector<std::string> problems_;
+};
+
+TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
+  StartServer();
+  counters_->Add<Metric::kDenialsTotal>(DenyAction::kConnect, DenyReason::kBadCredentials, 2);
+  const std::optional<HttpResponse> response = Get(port(), "/metrics");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(response->Header("connection"), "close");
+  EXPECT_EQ(response->Header("content-length"), std::to_string(response->body.size()));
+  EXPECT_THAT(SampleValue(response->body,
+                          R"(moat_denials_total{action="connect",reason="bad_credentials"})"),
+              Optional(2.0));
+  EXPECT_THAT(response->body, Not(HasSubstr("# EOF")));
+  for (const MetricDef& def : kMetricTable) {
+    EXPECT_THAT(response->body, HasSubstr("# TYPE " + std::string(def.name) + " ")) << def.name;
+  }
+}
+
+TEST_F(MetricsServerTest, NegotiatesOpenMetrics) {
+  StartServer();
+  const std::optional<HttpResponse> response =
+      Get(port(), "/metrics",
+          "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("content-type"),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  EXPECT_THAT(response->body, EndsWith("# EOF\n"));
+  EXPECT_THAT(response->body, HasSubstr("# TYPE moat_denials counter\n"));
+}
+
+TEST_F(MetricsServerTest, IgnoresTheQueryString) {
+  StartServer();
+  const std::optional<HttpResponse> response = Get(port(), "/metrics?x=1");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(MetricsServerTest, HealthzIsOk) {
+  StartServer();
+  const std::optional<HttpResponse> response = Get(port(), "/healthz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "ok");
+}
+
+TEST_F(MetricsServerTest, ReadyzReportsEachProblem) {
+  StartServer();
+  std::optional<HttpResponse> response = Get(port(), "/readyz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "ready");
+
+  SetProblems({"upstream 127.0.0.1:1883 unreachable", "policy not loaded"});
+  response = Get(port(), "/readyz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(response->body, "upstream 127.0.0.1:1883 unreachable\npolicy not loaded\n");
+
+  SetProblems({});
+  response = Get(port(), "/readyz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(MetricsServerTest, ReadyzWithoutCallbackIsReady) {
+  auto server = MetricsServer::Start("127.0.0.1", 0, *registry_, nullptr);
+  ASSERT_TRUE(server.ok());
+  const std::optional<HttpResponse> response = Get((*server)->port(), "/readyz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(MetricsServerTest, UnknownPathIs404) {
+  StartServer();
+  for (const char* path : {"/", "/metrics/", "/metricsx", "/favicon.ico", "/../metrics"}) {
+    const std::optional<HttpResponse> response = Get(port(), path);
+    ASSERT_TRUE(response.has_value()) << path;
+    EXPECT_EQ(response->status, 404) << path;
+  }
+}
+
+TEST_F(MetricsServerTest, OnlyGetAndHeadAreAllowed) {
+  StartServer();
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+    const std::optional<HttpResponse> response = Get(port(), "/metrics", "", method);
+    ASSERT_TRUE(response.has_value()) << method;
+    EXPECT_EQ(response->status, 405) << method;
+    EXPECT_EQ(response->Header("allow"), "GET, HEAD");
+  }
+}
+
+TEST_F(MetricsServerTest, HeadHasHeadersButNoBody) {
+  StartServer();
+  const std::optional<HttpResponse> response = Get(port(), "/healthz", "", "HEAD");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("content-length"), "2");
+  EXPECT_EQ(response->body, "");
+}
+
+TEST_F(MetricsServerTest, RefusesOversizedHeaders) {
+  StartServer();
+  const std::string big = "X-Filler: " + std::string(9000, 'a') + "\r\n";
+  const std::optional<HttpResponse> response = Get(port(), "/metrics", big);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 431);
+}
+
+TEST_F(MetricsServerTest, RefusesGarbageAndBodies) {
+  StartServer();
+  std::optional<HttpResponse> response = testing::Exchange(port(), "HELLO\r\n\r\n");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 400);
+  response = Get(port(), "/metrics", "Content-Length: 4\r\n");  // body never sent
+  // A body is refused as soon as its length is announced, without waiting for it.
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 400);
+}
+
+TEST_F(MetricsServerTest, SlowHeadersAreCutOffWithoutBlockingScrapes) {
+  StartServer({.request_timeout = 1s});
+  RawConnection slow(port());
+  ASSERT_TRUE(slow.connected());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow.Send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: a"));
+
+  // The slow client holds its connection while others are served at once.
+  for (int i = 0; i < 3; ++i) {
+    const std::optional<HttpResponse> response = Get(port(), "/metrics");
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 200);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+
+  // Then the slow client is closed without an answer, after the timeout.
+  EXPECT_TRUE(slow.WaitForClose(5s));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, 900ms);
+  EXPECT_LT(elapsed, 5s);
+}
+
+TEST_F(MetricsServerTest, DrippingHeadersDoNotExtendTheDeadline) {
+  StartServer({.request_timeout = 400ms});
+  RawConnection slow(port());
+  ASSERT_TRUE(slow.connected());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow.Send("GET /metrics HTTP/1.1\r\n"));
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - start < 5s) {
+    // One header byte every 50 ms: each read makes progress, the request never ends.
+    if (!slow.Send("a")) break;
+    closed = slow.WaitForClose(50ms);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(MetricsServerTest, LimitsConcurrentConnections) {
+  StartServer({.max_connections = 2});
+  auto idle1 = std::make_unique<RawConnection>(port());
+  auto idle2 = std::make_unique<RawConnection>(port());
+  ASSERT_TRUE(idle1->connected() && idle2->connected());
+
+  // The third is accepted after the two idle ones and closed at once.
+  RawConnection third(port());
+  ASSERT_TRUE(third.connected());
+  third.Send("GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(third.WaitForClose(2s));
+
+  // Once the idle ones go away, scrapes work again.
+  idle1.reset();
+  idle2.reset();
+  std::optional<HttpResponse> response;
+  for (int i = 0; i < 100 && !(response = Get(port(), "/healthz")); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(MetricsServerTest, StopClosesOpenConnectionsPromptly) {
+  StartServer();  // 10 s request timeout
+  RawConnection idle(port());
+  ASSERT_TRUE(idle.connected());
+  ASSERT_TRUE(Get(port(), "/healthz").has_value());  // the idle one has been accepted
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_TRUE(idle.WaitForClose(1s));
+  server_->Stop();  // idempotent
+  EXPECT_FALSE(RawConnection(port()).connected() && Get(port(), "/healthz").has_value());
+}
+
+TEST_F(MetricsServerTest, StartFailsOnABusyPort) {
+  StartServer();
+  auto second = MetricsServer::Start("127.0.0.1", port(), *registry_, nullptr);
+  EXPECT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("127.0.0.1"));
+}
+
+TEST_F(MetricsServerTest, StartFailsOnAnUnresolvableHost) {
+  auto server = MetricsServer::Start("no-such-host.invalid", 0, *registry_, nullptr);
+  EXPECT_FALSE(server.ok());
+}
+
+TEST_F(MetricsServerTest, AcceptsBracketedIpv6) {
+  auto server = MetricsServer::Start("[::1]", 0, *registry_, nullptr);
+  if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
+  EXPECT_NE((*server)->port(), 0);
+}
+
+}  // namespace
+}  // namespace moat::metrics

@@ -1,0 +1,239 @@
+#include "metrics/registry.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "metrics/exposition.h"
+#include "tests/metrics/scrape_util.h"
+
+namespace moat::metrics {
+namespace {
+
+using mqtt::Direction;
+using mqtt::PacketType;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+using testing::SampleValue;
+
+std::unique_ptr<MetricsRegistry> MakeRegistry() {
+  absl::StatusOr<std::unique_ptr<MetricsRegistry>> registry =
+      MetricsRegistry::Create({.listeners = {"tls", "plain"},
+                               .certificate_files = {"/etc/moat/server.crt"},
+                               .version = "0.1.0",
+                               .openssl_version = "3.0.19"});
+  EXPECT_TRUE(registry.ok()) << registry.status();
+  return std::move(registry).value();
+}
+
+std::string Text(const MetricsRegistry& registry) {
+  return Serialize(registry.Collect(), ExpositionFormat::kPrometheusText);
+}
+
+TEST(Registry, SumsCountsFromTwoThreads) {
+  auto registry = MakeRegistry();
+  constexpr int kIterations = 200'000;
+  auto work = [&](ThreadCounters& counters, ListenerId listener) {
+    for (int i = 0; i < kIterations; ++i) {
+      counters.Add<Metric::kPacketsTotal>(Direction::kClientToServer, PacketType::kPublish);
+      counters.Add<Metric::kBytesTotal>(Direction::kClientToServer, 10);
+      counters.Add<Metric::kConnectionsAcceptedTotal>(listener);
+    }
+    counters.GaugeAdd<Metric::kConnectionsActive>(listener, +3);
+    counters.GaugeAdd<Metric::kConnectionsActive>(listener, -1);
+  };
+  ThreadCounters& first = registry->AddThread();
+  ThreadCounters& second = registry->AddThread();
+  // Scrapes while the workers count never block them and see monotonic counts.
+  std::atomic<bool> done{false};
+  std::thread scraper([&] {
+    double last = 0;
+    while (!done.load()) {
+      const double now =
+          SampleValue(Text(*registry),
+                      R"(moat_packets_total{direction="client_to_broker",type="publish"})")
+              .value_or(-1);
+      EXPECT_GE(now, last);
+      last = now;
+    }
+  });
+  std::thread a([&] { work(first, ListenerId{0}); });
+  std::thread b([&] { work(second, ListenerId{1}); });
+  a.join();
+  b.join();
+  done = true;
+  scraper.join();
+
+  const std::string text = Text(*registry);
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_packets_total{direction="client_to_broker",type="publish"})"),
+      Optional(2.0 * kIterations));
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_packets_total{direction="broker_to_client",type="publish"})"),
+      Optional(0.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_bytes_total{direction="client_to_broker"})"),
+              Optional(20.0 * kIterations));
+  EXPECT_THAT(SampleValue(text, R"(moat_connections_accepted_total{listener="tls"})"),
+              Optional(1.0 * kIterations));
+  EXPECT_THAT(SampleValue(text, R"(moat_connections_accepted_total{listener="plain"})"),
+              Optional(1.0 * kIterations));
+  EXPECT_THAT(SampleValue(text, R"(moat_connections_active{listener="tls"})"), Optional(2.0));
+}
+
+TEST(Registry, GaugeGoesDownAcrossTheSumOfThreads) {
+  auto registry = MakeRegistry();
+  ThreadCounters& counters = registry->AddThread();
+  counters.GaugeAdd<Metric::kConnectionsActive>(ListenerId{1}, -2);
+  EXPECT_THAT(SampleValue(Text(*registry), R"(moat_connections_active{listener="plain"})"),
+              Optional(-2.0));
+}
+
+TEST(Registry, RendersEveryLabelFromItsEnum) {
+  auto registry = MakeRegistry();
+  ThreadCounters& counters = registry->AddThread();
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule, 4);
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kWill, DenyReason::kRetainLimit);
+  counters.Add<Metric::kMalformedPacketsTotal>(Direction::kServerToClient,
+                                               mqtt::DecodeError::kInvalidTopicAlias);
+  counters.Add<Metric::kMalformedPacketsTotal>(Direction::kClientToServer,
+                                               mqtt::DecodeError::kRemainingLengthTooLong, 2);
+  counters.Add<Metric::kTlsHandshakeFailuresTotal>(ListenerId{0}, TlsFailureReason::kUnknownCa);
+  counters.Add<Metric::kConnectTotal>(ConnectResult::kUpstreamUnavailable);
+  counters.Add<Metric::kUpstreamErrorsTotal>(UpstreamErrorReason::kDns);
+  counters.Add<Metric::kPacketsTotal>(Direction::kServerToClient, PacketType::kAuth);
+  registry->Add<Metric::kReloadsTotal>(ReloadResult::kFailure);
+  registry->Set<Metric::kPolicyVersion>(7);
+  registry->Set<Metric::kCertificateExpiryTimestampSeconds>(CertificateFileId{0}, 1'900'000'000);
+
+  const std::string text = Text(*registry);
+  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="subscribe",reason="deny_rule"})"),
+              Optional(4.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="will",reason="retain_limit"})"),
+              Optional(1.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="publish",reason="deny_rule"})"),
+              Optional(0.0));
+  EXPECT_THAT(
+      SampleValue(
+          text,
+          R"(moat_malformed_packets_total{direction="broker_to_client",reason="invalid_topic_alias"})"),
+      Optional(1.0));
+  EXPECT_THAT(
+      SampleValue(
+          text,
+          R"(moat_malformed_packets_total{direction="client_to_broker",reason="remaining_length_too_long"})"),
+      Optional(2.0));
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_tls_handshake_failures_total{listener="tls",reason="unknown_ca"})"),
+      Optional(1.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_connect_total{result="upstream_unavailable"})"),
+              Optional(1.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_errors_total{reason="dns"})"), Optional(1.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_packets_total{direction="broker_to_client",type="auth"})"),
+              Optional(1.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_reloads_total{result="failure"})"), Optional(1.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_reloads_total{result="success"})"), Optional(0.0));
+  EXPECT_THAT(SampleValue(text, "moat_policy_version"), Optional(7.0));
+  EXPECT_THAT(
+      SampleValue(text,
+                  R"(moat_certificate_expiry_timestamp_seconds{file="/etc/moat/server.crt"})"),
+      Optional(1.9e9));
+  EXPECT_THAT(SampleValue(text, R"(moat_build_info{version="0.1.0",openssl="3.0.19"})"),
+              Optional(1.0));
+}
+
+TEST(Registry, OutOfRangeLabelsCountNowhere) {
+  auto registry = MakeRegistry();
+  ThreadCounters& counters = registry->AddThread();
+  counters.Add<Metric::kConnectionsAcceptedTotal>(ListenerId{2});  // only 0 and 1 exist
+  counters.Add<Metric::kPacketsTotal>(Direction::kClientToServer, PacketType::kReserved);
+  counters.Add<Metric::kMalformedPacketsTotal>(Direction::kClientToServer,
+                                               mqtt::DecodeError::kNone);
+  for (const prometheus::MetricFamily& family : registry->Collect()) {
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      if (family.name == "moat_build_info" || family.name.starts_with("process_")) continue;
+      EXPECT_EQ(metric.counter.value + metric.gauge.value, 0) << family.name;
+    }
+  }
+}
+
+TEST(Registry, EveryTableEntryAppearsAtZero) {
+  // No listeners, no certificate files: those families have no series but still their
+  // HELP and TYPE lines.
+  auto registry = MetricsRegistry::Create({});
+  ASSERT_TRUE(registry.ok());
+  const std::string text = Text(**registry);
+  for (const MetricDef& def : kMetricTable) {
+    EXPECT_THAT(text, HasSubstr("# HELP " + std::string(def.name) + " " + std::string(def.help) +
+                                "\n# TYPE " + std::string(def.name) + " " +
+                                std::string(MetricTypeName(def.type)) + "\n"));
+  }
+  EXPECT_THAT(SampleValue(text, R"(moat_connect_total{result="accepted"})"), Optional(0.0));
+  EXPECT_THAT(SampleValue(text, "moat_bans_active"), Optional(0.0));
+  EXPECT_THAT(SampleValue(text, "moat_upstream_connect_seconds_count"), Optional(0.0));
+  EXPECT_THAT(text, HasSubstr(R"(moat_build_info{version="unknown",openssl=")"));
+  // process_* come from /proc/self.
+  EXPECT_GT(SampleValue(text, "process_resident_memory_bytes").value_or(0), 0);
+  EXPECT_GT(SampleValue(text, "process_open_fds").value_or(0), 0);
+  EXPECT_GT(SampleValue(text, "process_start_time_seconds").value_or(0), 1.6e9);
+  EXPECT_TRUE(SampleValue(text, "process_cpu_seconds_total").has_value());
+}
+
+TEST(Registry, HistogramsSumThreadsAndControlPlane) {
+  auto registry = MakeRegistry();
+  ThreadCounters& first = registry->AddThread();
+  ThreadCounters& second = registry->AddThread();
+  first.Observe<Metric::kUpstreamConnectSeconds>(0.003);   // le 0.005
+  second.Observe<Metric::kUpstreamConnectSeconds>(0.005);  // le 0.005 (bounds inclusive)
+  second.Observe<Metric::kUpstreamConnectSeconds>(42.0);   // +Inf only
+  registry->Observe<Metric::kUpstreamConnectSeconds>(0.2);
+  first.Observe<Metric::kPolicyDecisionSeconds>(2e-6);
+
+  const std::string text = Text(*registry);
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_connect_seconds_bucket{le="0.0025"})"),
+              Optional(0.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_connect_seconds_bucket{le="0.005"})"),
+              Optional(2.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_connect_seconds_bucket{le="0.25"})"),
+              Optional(3.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_connect_seconds_bucket{le="10"})"), Optional(3.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_connect_seconds_bucket{le="+Inf"})"),
+              Optional(4.0));
+  EXPECT_THAT(SampleValue(text, "moat_upstream_connect_seconds_count"), Optional(4.0));
+  EXPECT_NEAR(SampleValue(text, "moat_upstream_connect_seconds_sum").value_or(0), 42.208, 1e-9);
+  EXPECT_THAT(SampleValue(text, "moat_policy_decision_seconds_count"), Optional(1.0));
+}
+
+TEST(Registry, RefusesLabelValuesThatCouldBreakTheExposition) {
+  EXPECT_FALSE(MetricsRegistry::Create({.listeners = {"a", "a"}}).ok());
+  EXPECT_FALSE(MetricsRegistry::Create({.listeners = {""}}).ok());
+  EXPECT_FALSE(MetricsRegistry::Create({.listeners = {"bad\nname"}}).ok());
+  EXPECT_FALSE(MetricsRegistry::Create({.certificate_files = {"\xff.crt"}}).ok());
+  EXPECT_TRUE(MetricsRegistry::Create({.certificate_files = {R"(C:\"odd".crt)"}}).ok());
+}
+
+TEST(Registry, EscapesConfiguredLabelValues) {
+  auto registry = MetricsRegistry::Create({.certificate_files = {R"(a\"b".crt)"}});
+  ASSERT_TRUE(registry.ok());
+  (*registry)->Set<Metric::kCertificateExpiryTimestampSeconds>(CertificateFileId{0}, 5);
+  EXPECT_THAT(SampleValue(Text(**registry),
+                          R"(moat_certificate_expiry_timestamp_seconds{file="a\\\"b\".crt"})"),
+              Optional(5.0));
+}
+
+TEST(Registry, FindsConfiguredValuesByName) {
+  auto registry = MakeRegistry();
+  EXPECT_EQ(registry->FindListener("plain")->index, 1u);
+  EXPECT_FALSE(registry->FindListener("nope").has_value());
+  EXPECT_EQ(registry->FindCertificateFile("/etc/moat/server.crt")->index, 0u);
+}
+
+TEST(Registry, IsAPrometheusCollectable) {
+  auto registry = MakeRegistry();
+  const prometheus::Collectable& collectable = *registry;
+  EXPECT_EQ(collectable.Collect().size(), kMetricCount);
+}
+
+}  // namespace
+}  // namespace moat::metrics
