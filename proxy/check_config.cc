@@ -20,10 +20,7 @@ bool CheckConfig(const std::string& path) {
     valid = false;
     std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
   };
-  for (const auto& listener : config->listeners) {
-    if (listener.tls) report(tls::MakeServerContext(*listener.tls).status());
-  }
-  if (config->upstream.tls) report(tls::MakeClientContext(*config->upstream.tls).status());
+  report(tls::MakeTlsContexts(*config).status());
   report(AuthServices::Create(*config).status());
   if (valid) std::printf("%s: configuration is valid\n", path.c_str());
   return valid;

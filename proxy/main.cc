@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/version.hpp>
 #include <csignal>
 #include <cstdio>
@@ -18,7 +19,9 @@
 #include "policy/authorizer.h"
 #include "policy/credentials/passwd_command.h"
 #include "proxy/auth/auth_services.h"
+#include "metrics/http_server.h"
 #include "proxy/check_config.h"
+#include "proxy/observability.h"
 #include "proxy/config/config.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
@@ -77,26 +80,51 @@ int Run(const std::string& path) {
     LogError(std::string(auth.status().message()));
     return kExitInvalid;
   }
-  moat::proxy::Server server(*config, *authorizer, **auth);
+  auto registry = moat::proxy::MakeRegistry(*config);
+  if (!registry.ok()) {
+    LogError(std::string(registry.status().message()));
+    return kExitInvalid;
+  }
+  moat::metrics::MetricsRegistry& metrics = **registry;
+  moat::proxy::Server server(*config, *authorizer, **auth, metrics);
   if (auto status = server.Init(); !status.ok()) {
     LogError(std::string(status.message()));
     return kExitInvalid;
   }
+  moat::proxy::RecordCertificateExpiry(*config, metrics);
+  std::unique_ptr<moat::metrics::MetricsServer> metrics_server;
+  if (config->metrics.bind) {
+    const moat::config::Config& ready_config = *config;
+    auto started = moat::metrics::MetricsServer::Start(
+        config->metrics.bind->host, config->metrics.bind->port, metrics,
+        [&ready_config] { return moat::proxy::ReadinessProblems(ready_config); });
+    if (!started.ok()) {
+      LogError("metrics.bind: " + std::string(started.status().message()));
+      return kExitInvalid;
+    }
+    metrics_server = *std::move(started);
+  }
   server.Start();
   LogInfo(std::string("moat ") + MOAT_VERSION + " running with " + path);
 
-  asio::io_context signals_context(1);
-  asio::signal_set signals(signals_context, SIGINT, SIGTERM, SIGHUP);
+  asio::io_context control(1);
+  auto reload = [&](std::string_view why) {
+    if (auto status = server.Reload(); status.ok()) {
+      metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
+      moat::proxy::RecordCertificateExpiry(*config, metrics);
+      LogInfo(std::string(why) + ": reloaded");
+    } else {
+      metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kFailure);
+      LogError(std::string(why) + ": reload refused, the old files stay in force:\n" +
+               std::string(status.message()));
+    }
+  };
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {
-          if (auto status = server.Reload(); status.ok()) {
-            LogInfo("SIGHUP: reloaded");
-          } else {
-            LogError("SIGHUP: reload refused, the old files stay in force:\n" +
-                     std::string(status.message()));
-          }
+          reload("SIGHUP");
           signals.async_wait(on_signal);
           return;
         }
@@ -104,10 +132,33 @@ int Run(const std::string& path) {
         server.Stop();
       };
   signals.async_wait(on_signal);
-  std::thread signal_thread([&] { signals_context.run(); });
+
+  // Slow-moving gauges, and the file watch: once every two seconds is plenty for both.
+  asio::steady_timer tick(control);
+  std::string fingerprint = moat::proxy::WatchedFilesFingerprint(*config);
+  std::function<void(const boost::system::error_code&)> on_tick =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        if ((*auth)->bans) {
+          metrics.Set<moat::metrics::Metric::kBansActive>(static_cast<int64_t>(
+              (*auth)->bans->ActiveBans(moat::policy::BanList::Clock::now())));
+        }
+        if (config->watch_files) {
+          std::string now = moat::proxy::WatchedFilesFingerprint(*config);
+          if (now != fingerprint) {
+            fingerprint = std::move(now);
+            reload("file change");
+          }
+        }
+        tick.expires_after(std::chrono::seconds(2));
+        tick.async_wait(on_tick);
+      };
+  on_tick({});
+  std::thread control_thread([&] { control.run(); });
   server.Wait();
-  signals_context.stop();
-  signal_thread.join();
+  control.stop();
+  control_thread.join();
+  if (metrics_server) metrics_server->Stop();
   LogInfo("stopped");
   return kExitOk;
 }

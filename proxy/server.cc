@@ -9,8 +9,8 @@
 namespace moat::proxy {
 
 Server::Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-               AuthServices& auth)
-    : config_(config), authorizer_(std::move(authorizer)), auth_(auth) {}
+               AuthServices& auth, metrics::MetricsRegistry& metrics)
+    : config_(config), authorizer_(std::move(authorizer)), auth_(auth), metrics_(metrics) {}
 
 Server::~Server() {
   Stop();
@@ -18,32 +18,20 @@ Server::~Server() {
 }
 
 absl::Status Server::Init() {
+  auto contexts = tls::MakeTlsContexts(config_);
+  if (!contexts.ok()) return contexts.status();
   std::vector<ListenerSetup> listeners;
-  for (const config::Listener& listener : config_.listeners) {
-    ListenerSetup setup{&listener, nullptr};
-    if (listener.tls) {
-      auto ctx = tls::MakeServerContext(*listener.tls);
-      if (!ctx.ok()) {
-        return absl::InvalidArgumentError("listener " + listener.name + ": " +
-                                          std::string(ctx.status().message()));
-      }
-      setup.tls_context = *ctx;
-    }
-    listeners.push_back(std::move(setup));
+  for (size_t i = 0; i < config_.listeners.size(); ++i) {
+    listeners.push_back({&config_.listeners[i], contexts->listeners[i],
+                         metrics::ListenerId{static_cast<uint32_t>(i)}});
   }
-  tls::SslCtxPtr upstream_tls;
-  if (config_.upstream.tls) {
-    auto ctx = tls::MakeClientContext(*config_.upstream.tls);
-    if (!ctx.ok()) {
-      return absl::InvalidArgumentError("upstream: " + std::string(ctx.status().message()));
-    }
-    upstream_tls = *ctx;
-  }
+  const tls::SslCtxPtr upstream_tls = contexts->upstream;
   const int threads = config_.threads > 0
                           ? config_.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, listeners, upstream_tls);
+    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, metrics_.AddThread(),
+                                           listeners, upstream_tls);
     if (auto status = worker->Bind(); !status.ok()) return status;
     workers_.push_back(std::move(worker));
   }
@@ -59,10 +47,26 @@ void Server::Stop() {
 }
 
 absl::Status Server::Reload() {
-  if (!auth_.credentials) return absl::OkStatus();
-  if (auto status = auth_.credentials->Load(); !status.ok()) return status;
-  if (config_.auth.disconnect_revoked) {
-    for (auto& worker : workers_) worker->RevokeChanged(auth_.credentials->file());
+  // Everything is read and checked first; only if all of it is good does anything
+  // change, so a broken file leaves the old state whole.
+  std::string problems;
+  auto contexts = tls::MakeTlsContexts(config_);
+  if (!contexts.ok()) problems += std::string(contexts.status().message()) + "\n";
+  absl::StatusOr<std::shared_ptr<const policy::PasswordFile>> passwords;
+  if (auth_.credentials) {
+    passwords = auth_.credentials->Parse();
+    if (!passwords.ok()) problems += std::string(passwords.status().message()) + "\n";
+  }
+  if (!problems.empty()) {
+    problems.pop_back();
+    return absl::InvalidArgumentError(problems);
+  }
+  for (auto& worker : workers_) worker->SetTlsContexts(contexts->listeners, contexts->upstream);
+  if (auth_.credentials) {
+    auth_.credentials->Install(*passwords);
+    if (config_.auth.disconnect_revoked) {
+      for (auto& worker : workers_) worker->RevokeChanged(*passwords);
+    }
   }
   return absl::OkStatus();
 }

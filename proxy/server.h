@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "policy/authorizer.h"
+#include "metrics/registry.h"
 #include "proxy/config/config.h"
 
 namespace moat::proxy {
@@ -22,7 +23,7 @@ struct AuthServices;
 class Server {
  public:
   Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         AuthServices& auth);
+         AuthServices& auth, metrics::MetricsRegistry& metrics);
   ~Server();
 
   // Builds TLS contexts and binds every listener; nothing is accepted until Start().
@@ -39,6 +40,7 @@ class Server {
   const config::Config& config_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   AuthServices& auth_;
+  metrics::MetricsRegistry& metrics_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -4,6 +4,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <boost/asio/ssl/error.hpp>
+
 #include "proxy/auth/auth_services.h"
 #include "proxy/forward_batch.h"
 #include "proxy/log.h"
@@ -71,10 +73,20 @@ Session::Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity
       watchdog_timer_(executor),
       client_gate_(executor),
       broker_gate_(executor) {
-  SessionStats::Add(env_.stats.connections_active, 1);
+  env_.counters.GaugeAdd<metrics::Metric::kConnectionsActive>(env_.listener, 1);
 }
 
-Session::~Session() { SessionStats::Add(env_.stats.connections_active, -1); }
+Session::~Session() {
+  env_.counters.GaugeAdd<metrics::Metric::kConnectionsActive>(env_.listener, -1);
+}
+
+void Session::CountConnect(metrics::ConnectResult result) {
+  env_.counters.Add<metrics::Metric::kConnectTotal>(result);
+}
+
+void Session::CountMalformed(mqtt::Direction direction, mqtt::DecodeError error) {
+  env_.counters.Add<metrics::Metric::kMalformedPacketsTotal>(direction, error);
+}
 
 void Session::End(EndReason reason) {
   if (ended_) return;  // the first reason is the real one
@@ -136,7 +148,8 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {
     auto result = client_decoder_.Next();
     if (auto* frame = std::get_if<mqtt::Frame>(&result)) co_return std::move(*frame);
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
-      SessionStats::Add(env_.stats.malformed_from_client, 1);
+      CountMalformed(mqtt::Direction::kClientToServer, *error);
+      CountConnect(metrics::ConnectResult::kMalformed);
       End(EndReason::kMalformedFromClient);
       // A CONNECT for a protocol level moat does not speak gets the 3.1.1 answer
       // [MQTT-3.1.2-2]; nothing else is answered before a valid CONNECT.
@@ -164,6 +177,7 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReceiveConnect() {
   auto result = co_await (net::Catching(ReadFirstPacket(), error) ||
                           deadline.async_wait(asio::use_awaitable));
   if (result.index() == 1) {
+    CountConnect(metrics::ConnectResult::kTimeout);
     End(EndReason::kConnectTimeout);
     co_return std::nullopt;
   }
@@ -208,7 +222,49 @@ bool CountsTowardsBan(policy::AuthFailure failure) {
          failure == policy::AuthFailure::kCertificateUserMismatch;
 }
 
+metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_code& ec) {
+  if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
+  if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
+  if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
+    return metrics::UpstreamErrorReason::kDns;
+  }
+  if (ec.category() == asio::error::get_ssl_category()) return metrics::UpstreamErrorReason::kTls;
+  return metrics::UpstreamErrorReason::kOther;
+}
+
 }  // namespace
+
+void Session::CountAuthFailure(policy::AuthFailure failure) {
+  using F = policy::AuthFailure;
+  metrics::ConnectResult result = metrics::ConnectResult::kNotAuthorized;
+  std::optional<metrics::DenyReason> reason;
+  switch (failure) {
+    case F::kBadCredentials:
+    case F::kCertificateUserMismatch:
+      result = metrics::ConnectResult::kBadCredentials;
+      reason = metrics::DenyReason::kBadCredentials;
+      break;
+    case F::kAnonymousRefused:
+    case F::kCertificateRequired:
+      reason = metrics::DenyReason::kNotAuthenticated;
+      break;
+    case F::kBanned:
+      result = metrics::ConnectResult::kBanned;
+      reason = metrics::DenyReason::kBanned;
+      break;
+    case F::kBusy:
+      result = metrics::ConnectResult::kUpstreamUnavailable;
+      break;
+    case F::kClientIdRejected:
+    case F::kUnsupportedAuthMethod:
+      reason = metrics::DenyReason::kNotAuthenticated;
+      break;
+    case F::kNone:
+      return;
+  }
+  CountConnect(result);
+  if (reason) env_.counters.Add<metrics::Metric::kDenialsTotal>(metrics::DenyAction::kConnect, *reason);
+}
 
 asio::awaitable<policy::AuthFailure> Session::Authenticate(const mqtt::Connect& connect) {
   const config::Auth& config = env_.config.auth;
@@ -257,6 +313,7 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
   if (failure != policy::AuthFailure::kNone) {
     End(EndReason::kRefused);
     refusal_ = policy::AuthFailureName(failure);
+    CountAuthFailure(failure);
     if (env_.auth.bans && CountsTowardsBan(failure)) {
       const auto now = policy::BanList::Clock::now();
       env_.auth.bans->RecordFailure("ip:" + identity_.address, now);
@@ -288,6 +345,7 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
   if (!decision.allowed()) {
     End(EndReason::kRefused);
     refusal_ = "not_authorized";
+    CountConnect(metrics::ConnectResult::kNotAuthorized);
     co_await RefuseConnect(ReasonCode::kNotAuthorized, mqtt::ConnectReturnCode::kNotAuthorized);
     co_return false;
   }
@@ -295,10 +353,15 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
                     env_.config.policy.on_denied_publish == config::DeniedPublish::kDisconnect
                         ? DeniedPublishAction::kDisconnect
                         : DeniedPublishAction::kDrop);
+  const auto connect_started = std::chrono::steady_clock::now();
   try {
     broker_ = co_await env_.upstream.Connect();
+    env_.counters.Observe<metrics::Metric::kUpstreamConnectSeconds>(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_started)
+            .count());
   } catch (const boost::system::system_error& e) {
-    SessionStats::Add(env_.stats.upstream_unavailable, 1);
+    CountConnect(metrics::ConnectResult::kUpstreamUnavailable);
+    env_.counters.Add<metrics::Metric::kUpstreamErrorsTotal>(UpstreamErrorReasonFor(e.code()));
     End(EndReason::kUpstreamUnavailable);
     upstream_error_ = e.code().message();
   }
@@ -309,7 +372,9 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
     co_return false;
   }
   co_await ForwardConnect(frame);
-  SessionStats::Add(env_.stats.packets_from_client, 1);
+  CountConnect(metrics::ConnectResult::kAccepted);
+  env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kClientToServer,
+                                                    mqtt::PacketType::kConnect);
   co_return true;
 }
 

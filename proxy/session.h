@@ -28,7 +28,7 @@
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
-#include "proxy/session_stats.h"
+#include "metrics/registry.h"
 #include "proxy/write_gate.h"
 
 namespace moat::proxy {
@@ -43,7 +43,8 @@ struct SessionEnvironment {
   // uses the policy in force at that moment.
   const std::shared_ptr<const policy::Authorizer>& authorizer;
   const UpstreamConnector& upstream;
-  SessionStats& stats;
+  metrics::ThreadCounters& counters;  // this thread's: no lock, no atomic RMW
+  metrics::ListenerId listener;
   AuthServices& auth;
 };
 
@@ -97,6 +98,9 @@ class Session {
   boost::asio::awaitable<void> WriteBytes(WriteGate& gate, net::ByteStream& stream,
                                           const std::vector<uint8_t>& bytes);
   void RecordDenials(const std::vector<Denial>& denials);
+  void CountConnect(metrics::ConnectResult result);
+  void CountAuthFailure(policy::AuthFailure failure);
+  void CountMalformed(mqtt::Direction direction, mqtt::DecodeError error);
   boost::asio::awaitable<void> SendToClient(const mqtt::Packet& packet);
   boost::asio::awaitable<void> RefuseConnect(mqtt::ReasonCode v5_reason,
                                              mqtt::ConnectReturnCode v311_code);

@@ -24,9 +24,43 @@ asio::awaitable<void> Session::WriteBytes(WriteGate& gate, net::ByteStream& stre
   co_await WriteTo(gate, stream, {&buffer, 1});
 }
 
+namespace {
+
+metrics::DenyAction MetricAction(DenialAction action) {
+  switch (action) {
+    case DenialAction::kPublish:
+      return metrics::DenyAction::kPublish;
+    case DenialAction::kSubscribe:
+      return metrics::DenyAction::kSubscribe;
+    case DenialAction::kDeliver:
+      return metrics::DenyAction::kDeliver;
+    case DenialAction::kWill:
+      return metrics::DenyAction::kWill;
+  }
+  return metrics::DenyAction::kPublish;
+}
+
+metrics::DenyReason MetricReason(policy::DenyReason reason) {
+  switch (reason) {
+    case policy::DenyReason::kDenyRule:
+      return metrics::DenyReason::kDenyRule;
+    case policy::DenyReason::kQosLimit:
+      return metrics::DenyReason::kQosLimit;
+    case policy::DenyReason::kRetainLimit:
+      return metrics::DenyReason::kRetainLimit;
+    case policy::DenyReason::kNoRule:
+    case policy::DenyReason::kNone:
+      break;
+  }
+  return metrics::DenyReason::kNoRule;
+}
+
+}  // namespace
+
 void Session::RecordDenials(const std::vector<Denial>& denials) {
   for (const Denial& denial : denials) {
-    SessionStats::Add(env_.stats.denials, 1);
+    env_.counters.Add<metrics::Metric::kDenialsTotal>(MetricAction(denial.action),
+                                                      MetricReason(denial.reason));
     LogDenial(identity_, DenialActionName(denial.action), policy::DenyReasonName(denial.reason),
               denial.rule, denial.topic);
   }
@@ -43,7 +77,7 @@ asio::awaitable<void> Session::ClientToBroker() {
       if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
         // Forward what was accepted before the bad packet; then refuse the rest.
         if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
-        SessionStats::Add(env_.stats.malformed_from_client, 1);
+        CountMalformed(mqtt::Direction::kClientToServer, *error);
         End(EndReason::kMalformedFromClient);
         malformed_ = mqtt::DecodeErrorName(*error);
         co_await DisconnectClient(mqtt::ReasonCodeFor(*error));
@@ -51,6 +85,8 @@ asio::awaitable<void> Session::ClientToBroker() {
       }
       auto& frame = std::get<mqtt::Frame>(result);
       ++packets;
+      env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kClientToServer,
+                                                        frame.type);
       if (frame.type == mqtt::PacketType::kAuth) {
         // moat refused every Authentication Method at CONNECT, so re-authentication
         // cannot be what this is [MQTT-4.12.1-1].
@@ -80,10 +116,7 @@ asio::awaitable<void> Session::ClientToBroker() {
         break;
       }
     }
-    if (packets > 0) {
-      ClientActive();
-      SessionStats::Add(env_.stats.packets_from_client, packets);
-    }
+    if (packets > 0) ClientActive();
     if (!batch.empty()) {
       co_await WriteTo(broker_gate_, *broker_, batch.buffers());
       batch.Clear();
@@ -94,7 +127,7 @@ asio::awaitable<void> Session::ClientToBroker() {
       End(EndReason::kClientClosed);
       co_return;
     }
-    SessionStats::Add(env_.stats.bytes_from_client, n);
+    env_.counters.Add<metrics::Metric::kBytesTotal>(mqtt::Direction::kClientToServer, n);
   }
 }
 
@@ -102,21 +135,21 @@ asio::awaitable<void> Session::BrokerToClient() {
   ForwardBatch batch;
   for (;;) {
     bool stop = false;
-    size_t packets = 0;
     for (;;) {
       auto result = broker_decoder_.Next();
       if (std::holds_alternative<mqtt::NeedMore>(result)) break;
       if (std::holds_alternative<mqtt::DecodeError>(result)) {
         // A broker moat cannot parse is not trusted with the client any longer.
         if (!batch.empty()) co_await WriteTo(client_gate_, *client_, batch.buffers());
-        SessionStats::Add(env_.stats.malformed_from_broker, 1);
+        CountMalformed(mqtt::Direction::kServerToClient, std::get<mqtt::DecodeError>(result));
         End(EndReason::kMalformedFromBroker);
         malformed_ = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result));
         co_await DisconnectClient(ReasonCode::kImplementationSpecificError);
         co_return;
       }
       auto& frame = std::get<mqtt::Frame>(result);
-      ++packets;
+      env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kServerToClient,
+                                                        frame.type);
       if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
         // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
         if (auto server_keep_alive =
@@ -143,7 +176,6 @@ asio::awaitable<void> Session::BrokerToClient() {
         break;
       }
     }
-    if (packets > 0) SessionStats::Add(env_.stats.packets_from_broker, packets);
     if (!batch.empty()) {
       co_await WriteTo(client_gate_, *client_, batch.buffers());
       batch.Clear();
@@ -157,7 +189,7 @@ asio::awaitable<void> Session::BrokerToClient() {
       End(EndReason::kBrokerClosed);
       co_return;
     }
-    SessionStats::Add(env_.stats.bytes_from_broker, n);
+    env_.counters.Add<metrics::Metric::kBytesTotal>(mqtt::Direction::kServerToClient, n);
   }
 }
 

@@ -22,6 +22,7 @@ UpstreamConnector::UpstreamConnector(const config::Upstream& upstream, tls::SslC
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce() const {
   const auto executor = co_await asio::this_coro::executor;
+  const tls::SslCtxPtr tls_context = tls_context_;  // a reload may swap it meanwhile
   tcp::socket socket(executor);
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(upstream_.address.host, ec);
@@ -35,9 +36,9 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce
         upstream_.address.host, std::to_string(upstream_.address.port), asio::use_awaitable);
     co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
   }
-  if (!tls_context_) co_return std::make_unique<net::PlainStream>(std::move(socket));
+  if (!tls_context) co_return std::make_unique<net::PlainStream>(std::move(socket));
 
-  net::SslPtr ssl(SSL_new(tls_context_.get()));
+  net::SslPtr ssl(SSL_new(tls_context.get()));
   if (!ssl) throw boost::system::system_error(asio::error::no_memory);
   auto stream = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
                                                  net::TlsStream::Role::kClient);

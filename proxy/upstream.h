@@ -21,6 +21,7 @@ class UpstreamConnector {
   // Throws boost::system::system_error, with asio::error::timed_out when the whole
   // attempt (resolution, TCP and TLS) takes longer than the configured timeout.
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const;
+  void set_tls_context(tls::SslCtxPtr context) { tls_context_ = std::move(context); }
 
  private:
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> ConnectOnce() const;

@@ -1,6 +1,11 @@
 #include "proxy/worker.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -42,6 +47,37 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
   return results.begin()->endpoint();
 }
 
+// Why a client's handshake failed, for the metric: what the verification or the
+// OpenSSL error said, in the closed set of reasons operators alert on.
+metrics::TlsFailureReason ClassifyHandshakeFailure(SSL* ssl, const boost::system::error_code& ec) {
+  switch (SSL_get_verify_result(ssl)) {
+    case X509_V_OK:
+      break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return metrics::TlsFailureReason::kExpired;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return metrics::TlsFailureReason::kUnknownCa;
+    default:
+      return metrics::TlsFailureReason::kBadClientCertificate;
+  }
+  if (ec.category() != asio::error::get_ssl_category()) return metrics::TlsFailureReason::kOther;
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+      return metrics::TlsFailureReason::kNoSharedCipher;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      return metrics::TlsFailureReason::kBadClientCertificate;
+    default:
+      return metrics::TlsFailureReason::kOther;
+  }
+}
+
 proxy_protocol::ProxyProtocolVersionAllowed AllowedVersions(const config::Listener& listener) {
   switch (listener.proxy_protocol) {
     case config::ProxyProtocol::kV1:
@@ -56,12 +92,13 @@ proxy_protocol::ProxyProtocolVersionAllowed AllowedVersions(const config::Listen
 }  // namespace
 
 Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-               AuthServices& auth, std::vector<ListenerSetup> listeners,
-               tls::SslCtxPtr upstream_tls)
+               AuthServices& auth, metrics::ThreadCounters& counters,
+               std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls)
     : config_(config),
       auth_(auth),
       listeners_(std::move(listeners)),
       upstream_(config.upstream, std::move(upstream_tls)),
+      counters_(counters),
       authorizer_(std::move(authorizer)) {}
 
 Worker::~Worker() { Join(); }
@@ -126,6 +163,16 @@ void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer)
   });
 }
 
+void Worker::SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream) {
+  asio::post(io_context_, [this, listeners = std::move(listeners),
+                           upstream = std::move(upstream)]() mutable {
+    for (size_t i = 0; i < listeners_.size() && i < listeners.size(); ++i) {
+      listeners_[i].tls_context = std::move(listeners[i]);
+    }
+    upstream_.set_tls_context(std::move(upstream));
+  });
+}
+
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -153,8 +200,7 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
       }
       continue;
     }
-    if (static_cast<uint64_t>(stats_.connections_active.load(std::memory_order_relaxed)) >=
-        config_.limits.max_connections) {
+    if (open_connections_ >= config_.limits.max_connections) {
       continue;  // the socket closes as it goes out of scope
     }
     asio::co_spawn(io_context_, Serve(std::move(socket), setup), asio::detached);
@@ -162,7 +208,8 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
 }
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
-    tcp::socket socket, const ListenerSetup& setup, policy::ClientIdentity& identity) {
+    tcp::socket socket, const ListenerSetup& setup, policy::ClientIdentity& identity,
+    metrics::TlsFailureReason& tls_failure) {
   const config::Listener& listener = *setup.listener;
   if (listener.proxy_protocol != config::ProxyProtocol::kNone) {
     // Behind a load balancer the real client is in the PROXY header, and that is the
@@ -192,14 +239,24 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     if (!ssl) co_return nullptr;
     auto tls = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
                                                 net::TlsStream::Role::kServer);
-    co_await tls->Handshake();
+    try {
+      co_await tls->Handshake();
+    } catch (const boost::system::system_error& e) {
+      tls_failure = ClassifyHandshakeFailure(tls->ssl(), e.code());
+      throw;
+    }
     co_return tls;
   }
   co_return std::make_unique<net::PlainStream>(std::move(socket));
 }
 
 asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {
-  SessionStats::Add(stats_.connections_accepted, 1);
+  counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
+  ++open_connections_;
+  struct Closed {
+    uint64_t& open;
+    ~Closed() { --open; }
+  } closed{open_connections_};
   policy::ClientIdentity identity;
   identity.listener = setup.listener->name;
   boost::system::error_code ec;
@@ -210,18 +267,22 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
   // so a client cannot hold a connection open by dribbling out a handshake.
   asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
   boost::system::error_code error;
-  auto opened =
-      co_await (net::Catching(OpenClientStream(std::move(socket), setup, identity), error) ||
-                deadline.async_wait(asio::use_awaitable));
+  metrics::TlsFailureReason tls_failure = metrics::TlsFailureReason::kOther;
+  auto opened = co_await (
+      net::Catching(OpenClientStream(std::move(socket), setup, identity, tls_failure), error) ||
+      deadline.async_wait(asio::use_awaitable));
   std::unique_ptr<net::ByteStream> stream;
   if (opened.index() == 0) stream = std::move(std::get<0>(opened));
   if (!stream) {
-    if (setup.tls_context) SessionStats::Add(stats_.tls_handshake_failures, 1);
+    if (setup.tls_context && (error || opened.index() == 1)) {
+      if (opened.index() == 1) tls_failure = metrics::TlsFailureReason::kTimeout;
+      counters_.Add<metrics::Metric::kTlsHandshakeFailuresTotal>(setup.id, tls_failure);
+    }
     co_return;
   }
   if (stopping_) co_return;
 
-  SessionEnvironment env{config_, authorizer_, upstream_, stats_, auth_};
+  SessionEnvironment env{config_, authorizer_, upstream_, counters_, setup.id, auth_};
   Session session(std::move(stream), std::move(identity), env, io_context_.get_executor());
   sessions_.insert(&session);
   co_await session.Run();

@@ -15,7 +15,7 @@
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"
-#include "proxy/session_stats.h"
+#include "metrics/registry.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
 
@@ -28,12 +28,14 @@ struct AuthServices;
 struct ListenerSetup {
   const config::Listener* listener;
   tls::SslCtxPtr tls_context;  // null for plain TCP
+  metrics::ListenerId id{0};   // its index in the config, as metrics know it
 };
 
 class Worker {
  public:
   Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         AuthServices& auth, std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
+         AuthServices& auth, metrics::ThreadCounters& counters,
+         std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
   ~Worker();
 
   absl::Status Bind();
@@ -43,8 +45,9 @@ class Worker {
   void RevokeChanged(std::shared_ptr<const policy::PasswordFile> file);
   // Thread-safe: new connections and live sessions use `authorizer` from now on.
   void SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer);
+  // Thread-safe: new handshakes use these; live connections keep theirs.
+  void SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream);
   void Join();
-  const SessionStats& stats() const { return stats_; }
 
  private:
   boost::asio::awaitable<void> AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor,
@@ -55,7 +58,7 @@ class Worker {
   // the connection is refused before MQTT.
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> OpenClientStream(
       boost::asio::ip::tcp::socket socket, const ListenerSetup& setup,
-      policy::ClientIdentity& identity);
+      policy::ClientIdentity& identity, metrics::TlsFailureReason& tls_failure);
   boost::asio::awaitable<void> Drain();
 
   const config::Config& config_;
@@ -64,7 +67,8 @@ class Worker {
   std::vector<ListenerSetup> listeners_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   UpstreamConnector upstream_;
-  SessionStats stats_;
+  metrics::ThreadCounters& counters_;
+  uint64_t open_connections_ = 0;  // accepted and not yet closed, for max_connections
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::unordered_set<Session*> sessions_;
   bool stopping_ = false;

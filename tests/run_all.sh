@@ -16,6 +16,7 @@ fuzz_targets=(
   decoder_fuzz:decoder
   roundtrip_fuzz:decoder
   proxy_protocol_fuzz:proxy_protocol
+  password_file_fuzz:password_file
 )
 
 passed=0

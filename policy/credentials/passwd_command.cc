@@ -160,8 +160,7 @@ bool ReadPassword(int fd, bool is_tty, Secret& password, std::ostream& err) {
   if (!is_tty) return ReadPasswordLine(fd, password, err);
   EchoOff echo_off(fd);
   if (!echo_off.ok()) {
-    err << "moat passwd: cannot turn off echo on the terminal: " << std::strerror(errno)
-        << "\n";
+    err << "moat passwd: cannot turn off echo on the terminal: " << std::strerror(errno) << "\n";
     return false;
   }
   err << "Password: " << std::flush;

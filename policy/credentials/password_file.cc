@@ -16,9 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -95,8 +93,8 @@ std::optional<std::string> Base64Decode(std::string_view in) {
 
 std::string Base64Encode(const uint8_t* data, size_t size) {
   std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(size));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -107,8 +105,7 @@ bool ComputeHash(HashType type, int iterations, const std::array<uint8_t, kSaltS
                  std::string_view password, std::array<uint8_t, kHashSize>& out) {
   if (type == HashType::kSha512) {
     // pw__hash(): SHA-512 over the password bytes, then the 12 salt bytes.
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                 &EVP_MD_CTX_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     unsigned int len = 0;
     return ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr) == 1 &&
            EVP_DigestUpdate(ctx.get(), password.data(), password.size()) == 1 &&
@@ -130,7 +127,9 @@ class Problems {
     messages_.push_back(absl::StrCat(file_, ":", line, ": ", std::string(message)));
   }
   bool empty() const { return messages_.empty(); }
-  absl::Status ToStatus() const { return absl::InvalidArgumentError(absl::StrJoin(messages_, "\n")); }
+  absl::Status ToStatus() const {
+    return absl::InvalidArgumentError(absl::StrJoin(messages_, "\n"));
+  }
 
  private:
   std::string file_;
@@ -200,8 +199,7 @@ bool ParseHash(std::string_view field, int line, Problems& problems, PasswordEnt
       return false;
     }
   } else {
-    problems.Add(line,
-                 "unknown password hash type: expected $6$ (sha512) or $7$ (sha512-pbkdf2)");
+    problems.Add(line, "unknown password hash type: expected $6$ (sha512) or $7$ (sha512-pbkdf2)");
     return false;
   }
 
@@ -215,8 +213,8 @@ bool ParseHash(std::string_view field, int line, Problems& problems, PasswordEnt
     problems.Add(line, "salt is not valid base64");
     ok = false;
   } else if (salt->size() != kSaltSize) {
-    problems.Add(line, absl::StrCat("salt is ", salt->size(), " bytes; mosquitto needs ",
-                                    kSaltSize));
+    problems.Add(line,
+                 absl::StrCat("salt is ", salt->size(), " bytes; mosquitto needs ", kSaltSize));
     ok = false;
   } else {
     std::memcpy(entry.salt.data(), salt->data(), kSaltSize);
@@ -226,8 +224,8 @@ bool ParseHash(std::string_view field, int line, Problems& problems, PasswordEnt
     problems.Add(line, "hash is not valid base64");
     ok = false;
   } else if (hash->size() != kHashSize) {
-    problems.Add(line, absl::StrCat("hash is ", hash->size(), " bytes; a SHA-512 hash is ",
-                                    kHashSize));
+    problems.Add(line,
+                 absl::StrCat("hash is ", hash->size(), " bytes; a SHA-512 hash is ", kHashSize));
     ok = false;
   } else {
     std::memcpy(entry.hash.data(), hash->data(), kHashSize);
@@ -306,18 +304,28 @@ absl::StatusOr<PasswordEntry> MakePbkdf2Entry(std::string_view user, std::string
 }
 
 absl::StatusOr<PasswordFile> PasswordFile::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno ? errno : EACCES;
+  // POSIX calls, not a stream: a folder must be an error (EISDIR), not an empty file.
+  const auto unreadable = [&path](int error) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ":1: cannot read password file: ", std::strerror(error)));
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return unreadable(errno);
+  std::string text;
+  char buffer[16384];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      return unreadable(error);
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":1: cannot read password file"));
-  }
-  return ParseFromString(text.str(), path);
+  ::close(fd);
+  return ParseFromString(text, path);
 }
 
 absl::StatusOr<PasswordFile> PasswordFile::ParseFromString(std::string_view text,
@@ -402,10 +410,9 @@ VerifyResult PasswordFile::Verify(std::string_view user, std::string_view passwo
                 computed);
     return VerifyResult::kUnknownUser;
   }
-  const bool computed_ok = password.find('\0') == std::string_view::npos &&
-                           password.size() <= kMaxPasswordSize &&
-                           ComputeHash(entry->type, entry->iterations, entry->salt, password,
-                                       computed);
+  const bool computed_ok =
+      password.find('\0') == std::string_view::npos && password.size() <= kMaxPasswordSize &&
+      ComputeHash(entry->type, entry->iterations, entry->salt, password, computed);
   const bool equal = CRYPTO_memcmp(computed.data(), entry->hash.data(), kHashSize) == 0;
   OPENSSL_cleanse(computed.data(), computed.size());
   return computed_ok && equal ? VerifyResult::kOk : VerifyResult::kBadPassword;

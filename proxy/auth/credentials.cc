@@ -38,14 +38,23 @@ Credentials::~Credentials() {
 }
 
 absl::Status Credentials::Load() {
+  auto parsed = Parse();
+  if (!parsed.ok()) return parsed.status();
+  Install(*std::move(parsed));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const policy::PasswordFile>> Credentials::Parse() const {
   auto loaded = policy::PasswordFile::Load(path_);
   if (!loaded.ok()) return loaded.status();
-  auto file = std::make_shared<const policy::PasswordFile>(*std::move(loaded));
+  return std::make_shared<const policy::PasswordFile>(*std::move(loaded));
+}
+
+void Credentials::Install(std::shared_ptr<const policy::PasswordFile> file) {
   std::lock_guard lock(mutex_);
   file_ = std::move(file);
   ++version_;
   verified_.clear();  // a changed password must be checked again
-  return absl::OkStatus();
 }
 
 std::shared_ptr<const policy::PasswordFile> Credentials::file() const {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "policy/credentials/password_file.h"
 
 namespace moat::proxy {
@@ -28,6 +29,10 @@ class Credentials {
   // Reads the file; on failure the one in force stays and the status says where
   // ("FILE:LINE: message" lines).
   absl::Status Load();
+  // The two halves of Load(), for a reload that must check every file before it
+  // changes any.
+  absl::StatusOr<std::shared_ptr<const policy::PasswordFile>> Parse() const;
+  void Install(std::shared_ptr<const policy::PasswordFile> file);
 
   std::shared_ptr<const policy::PasswordFile> file() const;
 

@@ -405,7 +405,8 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
     return;
   }
   MapReader map(root, "", 1,
-                {"listeners", "upstream", "auth", "policy", "metrics", "limits", "threads"},
+                {"listeners", "upstream", "auth", "policy", "metrics", "limits", "threads",
+                 "watch_files"},
                 ctx.problems);
   if (const Field* f = map.Require("listeners")) ReadListeners(*f, config, ctx);
   if (const Field* f = map.Require("upstream")) ReadUpstream(*f, config.upstream, ctx);
@@ -426,6 +427,9 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
   if (const Field* f = map.Find("limits")) ReadLimits(*f, config.limits, ctx);
   if (const Field* f = map.Find("threads")) {
     config.threads = static_cast<int>(ReadInt(*f, 0, kMaxThreads, ctx.problems).value_or(0));
+  }
+  if (const Field* f = map.Find("watch_files")) {
+    config.watch_files = ReadBool(*f, ctx.problems).value_or(false);
   }
 }
 

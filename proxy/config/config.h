@@ -114,6 +114,9 @@ struct Config {
   Metrics metrics;
   Limits limits;
   int threads = 0;  // 0: one per core
+  // Reload by itself when a certificate, key, password or policy file changes (as when
+  // Kubernetes updates a mounted ConfigMap or Secret), as if sent SIGHUP.
+  bool watch_files = false;
 };
 
 // Loads and validates `path`. On failure the status message lists every problem found,

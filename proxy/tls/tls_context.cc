@@ -103,6 +103,37 @@ absl::StatusOr<SslCtxPtr> MakeServerContext(const config::ServerTls& tls) {
   return ctx;
 }
 
+absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config) {
+  TlsContexts contexts;
+  std::string problems;
+  for (const config::Listener& listener : config.listeners) {
+    SslCtxPtr context;
+    if (listener.tls) {
+      auto made = MakeServerContext(*listener.tls);
+      if (made.ok()) {
+        context = *made;
+      } else {
+        problems += "listener " + listener.name + ": " + std::string(made.status().message()) +
+                    "\n";
+      }
+    }
+    contexts.listeners.push_back(std::move(context));
+  }
+  if (config.upstream.tls) {
+    auto made = MakeClientContext(*config.upstream.tls);
+    if (made.ok()) {
+      contexts.upstream = *made;
+    } else {
+      problems += "upstream: " + std::string(made.status().message()) + "\n";
+    }
+  }
+  if (!problems.empty()) {
+    problems.pop_back();
+    return absl::InvalidArgumentError(problems);
+  }
+  return contexts;
+}
+
 absl::StatusOr<SslCtxPtr> MakeClientContext(const config::UpstreamTls& tls) {
   auto ctx = NewContext(TLS_client_method());
   if (!ctx.ok()) return ctx.status();

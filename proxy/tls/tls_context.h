@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proxy/config/config.h"
@@ -20,6 +21,15 @@ using SslCtxPtr = std::shared_ptr<SSL_CTX>;
 
 absl::StatusOr<SslCtxPtr> MakeServerContext(const config::ServerTls& tls);
 absl::StatusOr<SslCtxPtr> MakeClientContext(const config::UpstreamTls& tls);
+
+// Every context the configuration asks for, built in one go: a reload swaps them all
+// or none.
+struct TlsContexts {
+  std::vector<SslCtxPtr> listeners;  // one per config listener; null for plain TCP
+  SslCtxPtr upstream;                // null for a plain TCP upstream
+};
+// On failure, every problem, one per line.
+absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config);
 
 // The last OpenSSL error on this thread as text, and clears the queue.
 std::string LastSslError();

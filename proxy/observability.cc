@@ -1,0 +1,119 @@
+#include "proxy/observability.h"
+
+#include <openssl/asn1.h>
+#include <openssl/opensslv.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace moat::proxy {
+namespace {
+
+std::vector<std::string> CertificateFiles(const config::Config& config) {
+  std::vector<std::string> files;
+  for (const auto& listener : config.listeners) {
+    if (listener.tls) files.push_back(listener.tls->cert);
+  }
+  if (config.upstream.tls && !config.upstream.tls->cert.empty()) {
+    files.push_back(config.upstream.tls->cert);
+  }
+  // The same file on two listeners is one certificate.
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+std::optional<int64_t> NotAfter(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (file == nullptr) return std::nullopt;
+  X509* certificate = PEM_read_X509(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (certificate == nullptr) return std::nullopt;
+  std::tm tm{};
+  std::optional<int64_t> result;
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &tm) == 1) result = timegm(&tm);
+  X509_free(certificate);
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
+    const config::Config& config) {
+  metrics::RegistryOptions options;
+  for (const auto& listener : config.listeners) options.listeners.push_back(listener.name);
+  options.certificate_files = CertificateFiles(config);
+  options.version = MOAT_VERSION;
+  return metrics::MetricsRegistry::Create(std::move(options));
+}
+
+void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegistry& registry) {
+  for (const std::string& path : CertificateFiles(config)) {
+    const auto id = registry.FindCertificateFile(path);
+    const auto not_after = NotAfter(path);
+    if (id && not_after) {
+      registry.Set<metrics::Metric::kCertificateExpiryTimestampSeconds>(*id, *not_after);
+    }
+  }
+}
+
+std::vector<std::string> ReadinessProblems(const config::Config& config) {
+  // The broker is what moat is for: not reachable means not ready. A short TCP connect
+  // on the probe's own thread, never on a worker.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(config.upstream.address.host, ec);
+  std::vector<std::string> problems;
+  if (!ec) {
+    socket.connect({address, config.upstream.address.port}, ec);
+  } else {
+    boost::asio::ip::tcp::resolver resolver(io);
+    const auto endpoints = resolver.resolve(config.upstream.address.host,
+                                            std::to_string(config.upstream.address.port), ec);
+    if (!ec) boost::asio::connect(socket, endpoints, ec);
+  }
+  if (ec) {
+    problems.push_back("upstream " + config.upstream.address.ToString() +
+                       " unreachable: " + ec.message());
+  }
+  return problems;
+}
+
+std::string WatchedFilesFingerprint(const config::Config& config) {
+  std::vector<std::string> paths = CertificateFiles(config);
+  for (const auto& listener : config.listeners) {
+    if (listener.tls) {
+      paths.push_back(listener.tls->key);
+      if (!listener.tls->client_ca.empty()) paths.push_back(listener.tls->client_ca);
+    }
+  }
+  if (config.upstream.tls) {
+    paths.push_back(config.upstream.tls->ca);
+    if (!config.upstream.tls->key.empty()) paths.push_back(config.upstream.tls->key);
+  }
+  for (const std::string* path : {&config.auth.password_file, &config.policy.acl_file,
+                                  &config.policy.file}) {
+    if (!path->empty()) paths.push_back(*path);
+  }
+  std::string fingerprint;
+  for (const std::string& path : paths) {
+    struct stat info {};
+    fingerprint += path;
+    if (::stat(path.c_str(), &info) == 0) {
+      fingerprint += ":" + std::to_string(info.st_ino) + ":" + std::to_string(info.st_size) +
+                     ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+                     std::to_string(info.st_mtim.tv_nsec);
+    }
+    fingerprint += "\n";
+  }
+  return fingerprint;
+}
+
+}  // namespace moat::proxy

@@ -1,0 +1,30 @@
+// The control-plane side of metrics: building the registry from the config, the
+// /readyz checks, certificate expiry gauges, and the timer that keeps slow-moving
+// gauges (active bans) current and notices changed files.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "metrics/registry.h"
+#include "proxy/config/config.h"
+
+namespace moat::proxy {
+
+absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
+    const config::Config& config);
+
+// moat_certificate_expiry_timestamp_seconds for every certificate the config names.
+void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegistry& registry);
+
+// Why moat is not ready: empty when it is. Safe to call from any thread.
+std::vector<std::string> ReadinessProblems(const config::Config& config);
+
+// A cheap fingerprint of every file a reload reads (path, inode, size, mtime after
+// following symlinks): Kubernetes updates a mounted ConfigMap or Secret by swapping a
+// symlink, which changes the inode the path resolves to.
+std::string WatchedFilesFingerprint(const config::Config& config);
+
+}  // namespace moat::proxy
