@@ -21,18 +21,6 @@ void Write(std::string_view level, std::string_view message) {
 void LogInfo(std::string_view message) { Write("info", message); }
 void LogError(std::string_view message) { Write("error", message); }
 
-void LogDenial(const policy::ClientIdentity& client, std::string_view action,
-               std::string_view reason, std::string_view rule, std::string_view topic) {
-  std::string line = "denied: action=";
-  line.append(action).append(" reason=").append(reason);
-  line.append(" rule=").append(rule.empty() ? "default" : rule);
-  line.append(" user=\"").append(client.username).append("\"");
-  line.append(" client_id=\"").append(client.client_id).append("\"");
-  line.append(" address=").append(client.address);
-  line.append(" topic=\"").append(topic).append("\"");
-  Write("info", line);
-}
-
 void LogSessionEnd(const policy::ClientIdentity& client, std::string_view reason,
                    std::string_view detail) {
   // Ordinary ends are not logged: at thousands of connections a second they would

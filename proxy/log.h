@@ -10,8 +10,6 @@ namespace moat::proxy {
 
 void LogInfo(std::string_view message);
 void LogError(std::string_view message);
-void LogDenial(const policy::ClientIdentity& client, std::string_view action,
-               std::string_view reason, std::string_view rule, std::string_view topic);
 void LogSessionEnd(const policy::ClientIdentity& client, std::string_view reason,
                    std::string_view detail);
 

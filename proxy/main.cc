@@ -18,6 +18,7 @@
 
 #include "policy/authorizer.h"
 #include "policy/credentials/passwd_command.h"
+#include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
 #include "metrics/http_server.h"
 #include "proxy/check_config.h"
@@ -80,6 +81,13 @@ int Run(const std::string& path) {
     LogError(std::string(auth.status().message()));
     return kExitInvalid;
   }
+  auto audit = moat::proxy::AuditLog::Open(config->audit.file, config->audit.rate_per_second,
+                                           config->audit.burst);
+  if (!audit.ok()) {
+    LogError(std::string(audit.status().message()));
+    return kExitInvalid;
+  }
+  moat::proxy::AuditLog::Set(audit->get());
   auto registry = moat::proxy::MakeRegistry(*config);
   if (!registry.ok()) {
     LogError(std::string(registry.status().message()));
@@ -109,7 +117,15 @@ int Run(const std::string& path) {
 
   asio::io_context control(1);
   auto reload = [&](std::string_view why) {
-    if (auto status = server.Reload(); status.ok()) {
+    if (auto reopened = (*audit)->Reopen(); !reopened.ok()) {
+      LogError(std::string(reopened.message()));
+    }
+    const absl::Status status = server.Reload();
+    const std::string message(status.message());
+    (*audit)->Write({.event = "reload",
+                     .reason = status.ok() ? "success" : "failure",
+                     .detail = message});
+    if (status.ok()) {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
       moat::proxy::RecordCertificateExpiry(*config, metrics);
       LogInfo(std::string(why) + ": reloaded");
@@ -159,6 +175,7 @@ int Run(const std::string& path) {
   control.stop();
   control_thread.join();
   if (metrics_server) metrics_server->Stop();
+  moat::proxy::AuditLog::Set(nullptr);
   LogInfo("stopped");
   return kExitOk;
 }

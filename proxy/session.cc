@@ -150,6 +150,8 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
       CountMalformed(mqtt::Direction::kClientToServer, *error);
       CountConnect(metrics::ConnectResult::kMalformed);
+      Audit({.event = "malformed", .reason = mqtt::DecodeErrorName(*error),
+             .detail = "from client"});
       End(EndReason::kMalformedFromClient);
       // A CONNECT for a protocol level moat does not speak gets the 3.1.1 answer
       // [MQTT-3.1.2-2]; nothing else is answered before a valid CONNECT.
@@ -314,11 +316,15 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
     End(EndReason::kRefused);
     refusal_ = policy::AuthFailureName(failure);
     CountAuthFailure(failure);
+    Audit({.event = "refused_connect", .reason = refusal_});
     if (env_.auth.bans && CountsTowardsBan(failure)) {
       const auto now = policy::BanList::Clock::now();
-      env_.auth.bans->RecordFailure("ip:" + identity_.address, now);
-      if (!identity_.username.empty()) {
-        env_.auth.bans->RecordFailure("user:" + identity_.username, now);
+      if (env_.auth.bans->RecordFailure("ip:" + identity_.address, now)) {
+        Audit({.event = "ban", .reason = "address"});
+      }
+      if (!identity_.username.empty() &&
+          env_.auth.bans->RecordFailure("user:" + identity_.username, now)) {
+        Audit({.event = "ban", .reason = "user"});
       }
     }
     // A slow "no" makes guessing expensive; a timer, so no thread waits for it.
@@ -346,6 +352,7 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
     End(EndReason::kRefused);
     refusal_ = "not_authorized";
     CountConnect(metrics::ConnectResult::kNotAuthorized);
+    Audit({.event = "refused_connect", .reason = refusal_, .rule = decision.rule});
     co_await RefuseConnect(ReasonCode::kNotAuthorized, mqtt::ConnectReturnCode::kNotAuthorized);
     co_return false;
   }
@@ -361,6 +368,8 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
             .count());
   } catch (const boost::system::system_error& e) {
     CountConnect(metrics::ConnectResult::kUpstreamUnavailable);
+    Audit({.event = "refused_connect", .reason = "upstream_unavailable",
+           .detail = e.code().message()});
     env_.counters.Add<metrics::Metric::kUpstreamErrorsTotal>(UpstreamErrorReasonFor(e.code()));
     End(EndReason::kUpstreamUnavailable);
     upstream_error_ = e.code().message();

@@ -25,6 +25,7 @@
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
+#include "proxy/audit_log.h"
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
@@ -99,6 +100,8 @@ class Session {
                                           const std::vector<uint8_t>& bytes);
   void RecordDenials(const std::vector<Denial>& denials);
   void CountConnect(metrics::ConnectResult result);
+  // Fills in who the client is and writes `event` to the audit log, if there is one.
+  void Audit(AuditEvent event) const;
   void CountAuthFailure(policy::AuthFailure failure);
   void CountMalformed(mqtt::Direction direction, mqtt::DecodeError error);
   boost::asio::awaitable<void> SendToClient(const mqtt::Packet& packet);

@@ -2,6 +2,7 @@
 // Enforcer, allowed ones on as they came, one write per read.
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/audit_log.h"
 #include "proxy/forward_batch.h"
 #include "proxy/log.h"
 #include "proxy/session.h"
@@ -61,9 +62,23 @@ void Session::RecordDenials(const std::vector<Denial>& denials) {
   for (const Denial& denial : denials) {
     env_.counters.Add<metrics::Metric::kDenialsTotal>(MetricAction(denial.action),
                                                       MetricReason(denial.reason));
-    LogDenial(identity_, DenialActionName(denial.action), policy::DenyReasonName(denial.reason),
-              denial.rule, denial.topic);
+    Audit({.event = "denial",
+           .reason = policy::DenyReasonName(denial.reason),
+           .rule = denial.rule,
+           .topic = denial.topic,
+           .action = DenialActionName(denial.action),
+           .mode = "enforce"});
   }
+}
+
+void Session::Audit(AuditEvent event) const {
+  AuditLog* log = AuditLog::Get();
+  if (log == nullptr) return;
+  event.identity = identity_.username;
+  event.client_id = identity_.client_id;
+  event.address = identity_.address;
+  event.listener = identity_.listener;
+  log->Write(event);
 }
 
 asio::awaitable<void> Session::ClientToBroker() {
@@ -78,6 +93,9 @@ asio::awaitable<void> Session::ClientToBroker() {
         // Forward what was accepted before the bad packet; then refuse the rest.
         if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
         CountMalformed(mqtt::Direction::kClientToServer, *error);
+        Audit({.event = "malformed",
+               .reason = mqtt::DecodeErrorName(*error),
+               .detail = "from client"});
         End(EndReason::kMalformedFromClient);
         malformed_ = mqtt::DecodeErrorName(*error);
         co_await DisconnectClient(mqtt::ReasonCodeFor(*error));
@@ -142,6 +160,9 @@ asio::awaitable<void> Session::BrokerToClient() {
         // A broker moat cannot parse is not trusted with the client any longer.
         if (!batch.empty()) co_await WriteTo(client_gate_, *client_, batch.buffers());
         CountMalformed(mqtt::Direction::kServerToClient, std::get<mqtt::DecodeError>(result));
+        Audit({.event = "malformed",
+               .reason = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result)),
+               .detail = "from broker"});
         End(EndReason::kMalformedFromBroker);
         malformed_ = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result));
         co_await DisconnectClient(ReasonCode::kImplementationSpecificError);

@@ -374,6 +374,26 @@ void ReadMetrics(const Field& field, Metrics& metrics, Context& ctx) {
   if (const Field* f = map.Find("bind")) metrics.bind = ReadEndpoint(*f, ctx.problems);
 }
 
+void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
+  if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line, {"file", "rate_per_second", "burst"},
+                ctx.problems);
+  if (const Field* f = map.Find("file")) {
+    // The file may not exist yet: resolve it, but do not require it.
+    if (auto text = ReadString(*f, ctx.problems)) {
+      std::filesystem::path path(*text);
+      audit.file = *text == "-" || path.is_absolute() ? *text : (ctx.base_dir / path).string();
+    }
+  }
+  if (const Field* f = map.Find("rate_per_second")) {
+    audit.rate_per_second = static_cast<double>(
+        ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(20));
+  }
+  if (const Field* f = map.Find("burst")) {
+    audit.burst = static_cast<double>(ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(100));
+  }
+}
+
 void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
@@ -405,8 +425,8 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
     return;
   }
   MapReader map(root, "", 1,
-                {"listeners", "upstream", "auth", "policy", "metrics", "limits", "threads",
-                 "watch_files"},
+                {"listeners", "upstream", "auth", "policy", "metrics", "audit", "limits",
+                 "threads", "watch_files"},
                 ctx.problems);
   if (const Field* f = map.Require("listeners")) ReadListeners(*f, config, ctx);
   if (const Field* f = map.Require("upstream")) ReadUpstream(*f, config.upstream, ctx);
@@ -424,6 +444,7 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
       }
     }
   }
+  if (const Field* f = map.Find("audit")) ReadAudit(*f, config.audit, ctx);
   if (const Field* f = map.Find("limits")) ReadLimits(*f, config.limits, ctx);
   if (const Field* f = map.Find("threads")) {
     config.threads = static_cast<int>(ReadInt(*f, 0, kMaxThreads, ctx.problems).value_or(0));

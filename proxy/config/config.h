@@ -97,6 +97,12 @@ struct Metrics {
   std::optional<Endpoint> bind;
 };
 
+struct Audit {
+  std::string file;  // empty or "-": stderr
+  double rate_per_second = 20;  // lines per event and reason ...
+  double burst = 100;           // ... with bursts of this many
+};
+
 struct Limits {
   std::chrono::milliseconds connect_timeout{10'000};  // TCP accept to CONNECT received
   std::chrono::milliseconds tls_handshake_timeout{10'000};
@@ -112,6 +118,7 @@ struct Config {
   Auth auth;
   Policy policy;
   Metrics metrics;
+  Audit audit;
   Limits limits;
   int threads = 0;  // 0: one per core
   // Reload by itself when a certificate, key, password or policy file changes (as when
