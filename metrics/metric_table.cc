@@ -13,6 +13,7 @@ constexpr std::string_view kTlsFailureReasonValues[] = {
 constexpr std::string_view kConnectResultValues[] = {MOAT_CONNECT_RESULTS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kDenyActionValues[] = {MOAT_DENY_ACTIONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kDenyReasonValues[] = {MOAT_DENY_REASONS(MOAT_METRICS_VALUE)};
+constexpr std::string_view kDenyModeValues[] = {MOAT_DENY_MODES(MOAT_METRICS_VALUE)};
 constexpr std::string_view kUpstreamErrorReasonValues[] = {
     MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kReloadResultValues[] = {MOAT_RELOAD_RESULTS(MOAT_METRICS_VALUE)};
@@ -88,6 +89,8 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
       return kDenyActionValues;
     case Domain::kDenyReason:
       return kDenyReasonValues;
+    case Domain::kDenyMode:
+      return kDenyModeValues;
     case Domain::kUpstreamErrorReason:
       return kUpstreamErrorReasonValues;
     case Domain::kReloadResult:

@@ -65,6 +65,11 @@ namespace moat::metrics {
   X(kBadCredentials, "bad_credentials")     /* unknown user or wrong password */   \
   X(kBanned, "banned")
 
+// policy.mode: "audit" counts what would have been denied, and lets it through.
+#define MOAT_DENY_MODES(X) \
+  X(kEnforce, "enforce")   \
+  X(kAudit, "audit")
+
 #define MOAT_UPSTREAM_ERROR_REASONS(X) \
   X(kRefused, "refused")               \
   X(kTimeout, "timeout")               \
@@ -81,6 +86,7 @@ enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_EN
 enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
 enum class DenyAction : uint8_t { MOAT_DENY_ACTIONS(MOAT_METRICS_ENUMERATOR) };
 enum class DenyReason : uint8_t { MOAT_DENY_REASONS(MOAT_METRICS_ENUMERATOR) };
+enum class DenyMode : uint8_t { MOAT_DENY_MODES(MOAT_METRICS_ENUMERATOR) };
 enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
 #undef MOAT_METRICS_ENUMERATOR
@@ -104,6 +110,7 @@ enum class Domain : uint8_t {
   kConnectResult,        // ConnectResult
   kDenyAction,           // DenyAction
   kDenyReason,           // DenyReason
+  kDenyMode,             // DenyMode
   kUpstreamErrorReason,  // UpstreamErrorReason
   kReloadResult,         // ReloadResult
   // Bounded by the config or the build; the values are given to MetricsRegistry::Create.
@@ -136,6 +143,8 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
       return 0 MOAT_DENY_ACTIONS(MOAT_METRICS_COUNT);
     case Domain::kDenyReason:
       return 0 MOAT_DENY_REASONS(MOAT_METRICS_COUNT);
+    case Domain::kDenyMode:
+      return 0 MOAT_DENY_MODES(MOAT_METRICS_COUNT);
     case Domain::kUpstreamErrorReason:
       return 0 MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_COUNT);
     case Domain::kReloadResult:
@@ -199,6 +208,7 @@ MOAT_METRICS_ENUM_TRAITS(TlsFailureReason)
 MOAT_METRICS_ENUM_TRAITS(ConnectResult)
 MOAT_METRICS_ENUM_TRAITS(DenyAction)
 MOAT_METRICS_ENUM_TRAITS(DenyReason)
+MOAT_METRICS_ENUM_TRAITS(DenyMode)
 MOAT_METRICS_ENUM_TRAITS(UpstreamErrorReason)
 MOAT_METRICS_ENUM_TRAITS(ReloadResult)
 #undef MOAT_METRICS_ENUM_TRAITS
@@ -316,7 +326,9 @@ inline constexpr MetricDef kMetricTable[] = {
      MetricType::kCounter,
      Source::kCounted,
      "Connections and packets refused by authentication or policy.",
-     {{"action", Domain::kDenyAction}, {"reason", Domain::kDenyReason}},
+     {{"action", Domain::kDenyAction},
+      {"reason", Domain::kDenyReason},
+      {"mode", Domain::kDenyMode}},
      {}},
     {Metric::kMalformedPacketsTotal,
      "moat_malformed_packets_total",

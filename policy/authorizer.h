@@ -38,6 +38,9 @@ struct Decision {
   // What decided: "FILE:LINE", or a rule id of the native policy; empty for the default.
   // Points into the policy snapshot, which outlives every decision taken from it.
   std::string_view rule;
+  // Set on an allow that a rule would have denied, were it not in audit mode: the data
+  // path lets it through but counts and logs it as a denial (mode="audit").
+  bool audit = false;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
@@ -58,6 +61,10 @@ class Authorizer {
   // Changes with every reload; lets a session drop cached decisions.
   virtual uint64_t version() const { return 0; }
 };
+
+// policy.mode: audit. Every denial of `inner` becomes an allow marked `audit`, so an
+// operator sees what enforcement would refuse before turning it on.
+std::shared_ptr<const Authorizer> MakeAuditModeAuthorizer(std::shared_ptr<const Authorizer> inner);
 
 // Grants everything: moat as an invisible, parsing-only proxy. Used when no policy is
 // configured and anonymous access is allowed.

@@ -129,6 +129,10 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
   const policy::Decision decision =
       authorizer.MayPublish(identity_, topic, publish.qos, publish.retain);
   if (decision.allowed()) {
+    if (decision.audit) {
+      outcome.denials.push_back(
+          {DenialAction::kPublish, decision.reason, decision.rule, topic, true});
+    }
     ForwardPublish(frame, publish, topic, client_aliases_, outcome);
     return outcome;
   }
@@ -155,10 +159,15 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
   const auto& subscribe = std::get<mqtt::Subscribe>(frame.packet);
   Outcome outcome;
   std::vector<std::optional<uint8_t>> codes;
+  std::vector<Denial> audited;
   mqtt::Subscribe granted{subscribe.packet_id, subscribe.properties, {}};
   for (const mqtt::Subscription& subscription : subscribe.subscriptions) {
     const policy::Decision decision =
         authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos);
+    if (decision.audit) {
+      audited.push_back({DenialAction::kSubscribe, decision.reason, decision.rule,
+                         std::string(subscription.filter), true});
+    }
     if (decision.allowed()) {
       codes.push_back(std::nullopt);
       granted.subscriptions.push_back(subscription);
@@ -169,7 +178,9 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
                                  std::string(subscription.filter)});
     }
   }
-  if (outcome.denials.empty()) {
+  const bool any_denied = !outcome.denials.empty();
+  for (Denial& denial : audited) outcome.denials.push_back(std::move(denial));
+  if (!any_denied) {
     outcome.forward_raw = true;
   } else if (granted.subscriptions.empty()) {
     // Nothing to ask the broker: moat answers, under the client's packet identifier.
@@ -230,6 +241,10 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
   }
   const policy::Decision decision = authorizer.MayReceive(identity_, topic);
   if (decision.allowed()) {
+    if (decision.audit) {
+      outcome.denials.push_back(
+          {DenialAction::kDeliver, decision.reason, decision.rule, topic, true});
+    }
     ForwardPublish(frame, publish, topic, broker_aliases_, outcome);
     return outcome;
   }

@@ -42,6 +42,7 @@ struct Denial {
   policy::DenyReason reason;
   std::string_view rule;
   std::string topic;
+  bool audit = false;  // would have been denied; let through in audit mode
 };
 
 struct Outcome {

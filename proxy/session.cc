@@ -265,7 +265,10 @@ void Session::CountAuthFailure(policy::AuthFailure failure) {
       return;
   }
   CountConnect(result);
-  if (reason) env_.counters.Add<metrics::Metric::kDenialsTotal>(metrics::DenyAction::kConnect, *reason);
+  if (reason) {
+    env_.counters.Add<metrics::Metric::kDenialsTotal>(metrics::DenyAction::kConnect, *reason,
+                                                      metrics::DenyMode::kEnforce);
+  }
 }
 
 asio::awaitable<policy::AuthFailure> Session::Authenticate(const mqtt::Connect& connect) {
@@ -343,9 +346,9 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
   if (decision.allowed() && connect.will) {
     decision = authorizer.MayPublish(identity_, connect.will->topic, connect.will->qos,
                                      connect.will->retain);
-    if (!decision.allowed()) {
+    if (!decision.allowed() || decision.audit) {
       RecordDenials({{DenialAction::kWill, decision.reason, decision.rule,
-                      std::string(connect.will->topic)}});
+                      std::string(connect.will->topic), decision.audit}});
     }
   }
   if (!decision.allowed()) {

@@ -60,14 +60,15 @@ metrics::DenyReason MetricReason(policy::DenyReason reason) {
 
 void Session::RecordDenials(const std::vector<Denial>& denials) {
   for (const Denial& denial : denials) {
-    env_.counters.Add<metrics::Metric::kDenialsTotal>(MetricAction(denial.action),
-                                                      MetricReason(denial.reason));
+    env_.counters.Add<metrics::Metric::kDenialsTotal>(
+        MetricAction(denial.action), MetricReason(denial.reason),
+        denial.audit ? metrics::DenyMode::kAudit : metrics::DenyMode::kEnforce);
     Audit({.event = "denial",
            .reason = policy::DenyReasonName(denial.reason),
            .rule = denial.rule,
            .topic = denial.topic,
            .action = DenialActionName(denial.action),
-           .mode = "enforce"});
+           .mode = denial.audit ? "audit" : "enforce"});
   }
 }
 

@@ -351,8 +351,12 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
 
 void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line, {"acl_file", "file", "on_denied_publish"},
-                ctx.problems);
+  MapReader map(field.value, field.path, field.line,
+                {"acl_file", "file", "on_denied_publish", "mode"}, ctx.problems);
+  if (const Field* f = map.Find("mode")) {
+    policy.audit_only =
+        ReadEnum<bool>(*f, {{"enforce", false}, {"audit", true}}, ctx.problems).value_or(false);
+  }
   if (const Field* f = map.Find("on_denied_publish")) {
     policy.on_denied_publish =
         ReadEnum<DeniedPublish>(

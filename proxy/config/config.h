@@ -91,6 +91,7 @@ struct Policy {
   std::string acl_file;  // mosquitto acl_file format
   std::string file;      // native YAML policy
   DeniedPublish on_denied_publish = DeniedPublish::kDrop;
+  bool audit_only = false;  // mode: audit — count and log denials, enforce none
 };
 
 struct Metrics {

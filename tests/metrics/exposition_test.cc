@@ -57,7 +57,8 @@ class OpenMetricsTest : public ::testing::Test {
                                                    .openssl_version = "3.0.19"})
                               .value());
     ThreadCounters& counters = registry_->AddThread();
-    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule, 3);
+    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+                                        DenyMode::kEnforce, 3);
     counters.Observe<Metric::kUpstreamConnectSeconds>(0.5);
     counters.GaugeAdd<Metric::kConnectionsActive>(ListenerId{0}, 1);
     text_ = SerializeOpenMetrics(registry_->Collect());
@@ -73,7 +74,7 @@ TEST_F(OpenMetricsTest, EndsWithEof) {
 
 TEST_F(OpenMetricsTest, NamesCounterFamiliesWithoutTotal) {
   EXPECT_THAT(text_, HasSubstr("# TYPE moat_denials counter\n# HELP moat_denials "));
-  EXPECT_THAT(SampleValue(text_, R"(moat_denials_total{action="publish",reason="deny_rule"})"),
+  EXPECT_THAT(SampleValue(text_, R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
               Optional(3.0));
   EXPECT_THAT(text_, HasSubstr("# TYPE process_cpu_seconds counter\n"));
   EXPECT_THAT(text_, Not(HasSubstr("# TYPE moat_denials_total")));

@@ -58,7 +58,8 @@ class MetricsServerTest : public ::testing::Test {
 
 TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
   StartServer();
-  counters_->Add<Metric::kDenialsTotal>(DenyAction::kConnect, DenyReason::kBadCredentials, 2);
+  counters_->Add<Metric::kDenialsTotal>(DenyAction::kConnect, DenyReason::kBadCredentials,
+                                        DenyMode::kEnforce, 2);
   const std::optional<HttpResponse> response = Get(port(), "/metrics");
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);
@@ -66,7 +67,7 @@ TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
   EXPECT_EQ(response->Header("connection"), "close");
   EXPECT_EQ(response->Header("content-length"), std::to_string(response->body.size()));
   EXPECT_THAT(SampleValue(response->body,
-                          R"(moat_denials_total{action="connect",reason="bad_credentials"})"),
+                          R"(moat_denials_total{action="connect",reason="bad_credentials",mode="enforce"})"),
               Optional(2.0));
   EXPECT_THAT(response->body, Not(HasSubstr("# EOF")));
   for (const MetricDef& def : kMetricTable) {

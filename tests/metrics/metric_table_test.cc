@@ -86,9 +86,10 @@ TEST(MetricTable, ContractDenialsHaveActionAndReason) {
   const MetricDef& denials = Def(Metric::kDenialsTotal);
   EXPECT_EQ(denials.name, "moat_denials_total");
   EXPECT_EQ(denials.type, MetricType::kCounter);
-  ASSERT_EQ(denials.labels.size, 2u);
+  ASSERT_EQ(denials.labels.size, 3u);
   EXPECT_EQ(denials.labels.items[0].name, "action");
   EXPECT_EQ(denials.labels.items[1].name, "reason");
+  EXPECT_EQ(denials.labels.items[2].name, "mode");  // enforce | audit (policy.mode)
 }
 
 TEST(MetricTable, MarkdownHasOneRowPerMetric) {

@@ -93,8 +93,10 @@ TEST(Registry, GaugeGoesDownAcrossTheSumOfThreads) {
 TEST(Registry, RendersEveryLabelFromItsEnum) {
   auto registry = MakeRegistry();
   ThreadCounters& counters = registry->AddThread();
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule, 4);
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kWill, DenyReason::kRetainLimit);
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
+                                      DenyMode::kEnforce, 4);
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kWill, DenyReason::kRetainLimit,
+                                      DenyMode::kAudit);
   counters.Add<Metric::kMalformedPacketsTotal>(Direction::kServerToClient,
                                                mqtt::DecodeError::kInvalidTopicAlias);
   counters.Add<Metric::kMalformedPacketsTotal>(Direction::kClientToServer,
@@ -108,11 +110,11 @@ TEST(Registry, RendersEveryLabelFromItsEnum) {
   registry->Set<Metric::kCertificateExpiryTimestampSeconds>(CertificateFileId{0}, 1'900'000'000);
 
   const std::string text = Text(*registry);
-  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="subscribe",reason="deny_rule"})"),
+  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="enforce"})"),
               Optional(4.0));
-  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="will",reason="retain_limit"})"),
+  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="will",reason="retain_limit",mode="audit"})"),
               Optional(1.0));
-  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="publish",reason="deny_rule"})"),
+  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
               Optional(0.0));
   EXPECT_THAT(
       SampleValue(
