@@ -5,7 +5,6 @@
 
 #include <boost/asio/buffer.hpp>
 #include <cstdint>
-#include <deque>
 #include <span>
 #include <vector>
 
@@ -37,7 +36,8 @@ class ForwardBatch {
 
  private:
   std::vector<boost::asio::const_buffer> buffers_;
-  std::deque<std::vector<uint8_t>> owned_;  // a deque: adding never moves the others
+  // Moving a vector keeps its bytes where they are, so buffers_ stays valid as this grows.
+  std::vector<std::vector<uint8_t>> owned_;
 };
 
 }  // namespace moat::proxy

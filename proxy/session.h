@@ -91,6 +91,10 @@ class Session {
   // Decides who the client is; kNone when it may go on.
   boost::asio::awaitable<policy::AuthFailure> Authenticate(const mqtt::Connect& connect);
   boost::asio::awaitable<void> ForwardConnect(const mqtt::Frame& frame);
+  struct Drained;
+  // Decode and judge every complete packet buffered from one side; no suspension.
+  void DrainClient(Drained& out);
+  void DrainBroker(Drained& out);
   boost::asio::awaitable<void> ClientToBroker();
   boost::asio::awaitable<void> BrokerToClient();
   boost::asio::awaitable<void> Watchdog();

@@ -82,65 +82,126 @@ void Session::Audit(AuditEvent event) const {
   log->Write(event);
 }
 
-asio::awaitable<void> Session::ClientToBroker() {
-  ForwardBatch batch;
+// What one read's worth of packets asks the loop to do, decided without suspending so
+// the coroutine frames stay small (an idle connection holds two of them).
+struct Session::Drained {
+  ForwardBatch onward;                       // to the other side
+  std::vector<std::vector<uint8_t>> answers;  // back to the sender, in order
+  std::optional<ReasonCode> disconnect;      // then end the session (MQTT 5: with this code)
+  bool stop = false;                         // DISCONNECT forwarded: end cleanly
+  size_t packets = 0;
+};
+
+void Session::DrainClient(Drained& out) {
   for (;;) {
-    bool stop = false;
-    size_t packets = 0;
-    for (;;) {
-      auto result = client_decoder_.Next();
-      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
-      if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
-        // Forward what was accepted before the bad packet; then refuse the rest.
-        if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
-        CountMalformed(mqtt::Direction::kClientToServer, *error);
-        Audit({.event = "malformed",
-               .reason = mqtt::DecodeErrorName(*error),
-               .detail = "from client"});
-        End(EndReason::kMalformedFromClient);
-        malformed_ = mqtt::DecodeErrorName(*error);
-        co_await DisconnectClient(mqtt::ReasonCodeFor(*error));
-        co_return;
-      }
-      auto& frame = std::get<mqtt::Frame>(result);
-      ++packets;
-      env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kClientToServer,
-                                                        frame.type);
-      if (frame.type == mqtt::PacketType::kAuth) {
-        // moat refused every Authentication Method at CONNECT, so re-authentication
-        // cannot be what this is [MQTT-4.12.1-1].
-        if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
-        End(EndReason::kRefused);
-        refusal_ = policy::AuthFailureName(policy::AuthFailure::kUnsupportedAuthMethod);
-        co_await DisconnectClient(ReasonCode::kBadAuthenticationMethod);
-        co_return;
-      }
-      Outcome outcome = enforcer_->FromClient(frame, *env_.authorizer);
-      RecordDenials(outcome.denials);
-      if (outcome.disconnect) {
-        if (!batch.empty()) co_await WriteTo(broker_gate_, *broker_, batch.buffers());
-        End(EndReason::kRefused);
-        co_await DisconnectClient(*outcome.disconnect);
-        co_return;
-      }
-      if (!outcome.answer.empty()) co_await WriteBytes(client_gate_, *client_, outcome.answer);
-      if (outcome.forward_raw) {
-        batch.Add(frame.raw);
-      } else if (!outcome.forward_rewritten.empty()) {
-        batch.AddOwned(std::move(outcome.forward_rewritten));
-      }
-      if (frame.type == mqtt::PacketType::kDisconnect) {
-        End(EndReason::kClientDisconnected);
-        stop = true;
-        break;
+    auto result = client_decoder_.Next();
+    if (std::holds_alternative<mqtt::NeedMore>(result)) return;
+    if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
+      // What was accepted before the bad packet still goes on; the rest is refused.
+      CountMalformed(mqtt::Direction::kClientToServer, *error);
+      Audit({.event = "malformed", .reason = mqtt::DecodeErrorName(*error),
+             .detail = "from client"});
+      End(EndReason::kMalformedFromClient);
+      malformed_ = mqtt::DecodeErrorName(*error);
+      out.disconnect = mqtt::ReasonCodeFor(*error);
+      return;
+    }
+    auto& frame = std::get<mqtt::Frame>(result);
+    ++out.packets;
+    env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kClientToServer,
+                                                      frame.type);
+    if (frame.type == mqtt::PacketType::kAuth) {
+      // moat refused every Authentication Method at CONNECT, so re-authentication
+      // cannot be what this is [MQTT-4.12.1-1].
+      End(EndReason::kRefused);
+      refusal_ = policy::AuthFailureName(policy::AuthFailure::kUnsupportedAuthMethod);
+      out.disconnect = ReasonCode::kBadAuthenticationMethod;
+      return;
+    }
+    Outcome outcome = enforcer_->FromClient(frame, *env_.authorizer);
+    RecordDenials(outcome.denials);
+    if (outcome.disconnect) {
+      End(EndReason::kRefused);
+      out.disconnect = outcome.disconnect;
+      return;
+    }
+    if (!outcome.answer.empty()) out.answers.push_back(std::move(outcome.answer));
+    if (outcome.forward_raw) {
+      out.onward.Add(frame.raw);
+    } else if (!outcome.forward_rewritten.empty()) {
+      out.onward.AddOwned(std::move(outcome.forward_rewritten));
+    }
+    if (frame.type == mqtt::PacketType::kDisconnect) {
+      End(EndReason::kClientDisconnected);
+      out.stop = true;
+      return;
+    }
+  }
+}
+
+void Session::DrainBroker(Drained& out) {
+  for (;;) {
+    auto result = broker_decoder_.Next();
+    if (std::holds_alternative<mqtt::NeedMore>(result)) return;
+    if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
+      // A broker moat cannot parse is not trusted with the client any longer.
+      CountMalformed(mqtt::Direction::kServerToClient, *error);
+      Audit({.event = "malformed", .reason = mqtt::DecodeErrorName(*error),
+             .detail = "from broker"});
+      End(EndReason::kMalformedFromBroker);
+      malformed_ = mqtt::DecodeErrorName(*error);
+      out.disconnect = ReasonCode::kImplementationSpecificError;
+      return;
+    }
+    auto& frame = std::get<mqtt::Frame>(result);
+    ++out.packets;
+    env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kServerToClient,
+                                                      frame.type);
+    if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
+      // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
+      if (auto server_keep_alive =
+              connack->properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
+        keep_alive_ = std::chrono::seconds(*server_keep_alive);
       }
     }
-    if (packets > 0) ClientActive();
-    if (!batch.empty()) {
-      co_await WriteTo(broker_gate_, *broker_, batch.buffers());
-      batch.Clear();
+    Outcome outcome = enforcer_->FromBroker(frame, *env_.authorizer);
+    RecordDenials(outcome.denials);
+    if (outcome.disconnect) {
+      End(EndReason::kMalformedFromBroker);
+      out.disconnect = outcome.disconnect;
+      return;
     }
-    if (stop) co_return;
+    if (!outcome.answer.empty()) out.answers.push_back(std::move(outcome.answer));
+    if (outcome.forward_raw) {
+      out.onward.Add(frame.raw);
+    } else if (!outcome.forward_rewritten.empty()) {
+      out.onward.AddOwned(std::move(outcome.forward_rewritten));
+    }
+    if (frame.type == mqtt::PacketType::kDisconnect) {
+      End(EndReason::kBrokerClosed);
+      out.stop = true;
+      return;
+    }
+  }
+}
+
+asio::awaitable<void> Session::ClientToBroker() {
+  for (;;) {
+    auto drained = std::make_unique<Drained>();
+    DrainClient(*drained);
+    if (drained->packets > 0) ClientActive();
+    for (const auto& answer : drained->answers) {
+      co_await WriteBytes(client_gate_, *client_, answer);
+    }
+    if (!drained->onward.empty()) {
+      co_await WriteTo(broker_gate_, *broker_, drained->onward.buffers());
+    }
+    if (drained->disconnect) {
+      co_await DisconnectClient(*drained->disconnect);
+      co_return;
+    }
+    if (drained->stop) co_return;
+    drained.reset();  // nothing of it is needed while waiting for the next read
     const size_t n = co_await client_->ReadInto(client_decoder_);
     if (n == 0) {
       End(EndReason::kClientClosed);
@@ -151,61 +212,21 @@ asio::awaitable<void> Session::ClientToBroker() {
 }
 
 asio::awaitable<void> Session::BrokerToClient() {
-  ForwardBatch batch;
   for (;;) {
-    bool stop = false;
-    for (;;) {
-      auto result = broker_decoder_.Next();
-      if (std::holds_alternative<mqtt::NeedMore>(result)) break;
-      if (std::holds_alternative<mqtt::DecodeError>(result)) {
-        // A broker moat cannot parse is not trusted with the client any longer.
-        if (!batch.empty()) co_await WriteTo(client_gate_, *client_, batch.buffers());
-        CountMalformed(mqtt::Direction::kServerToClient, std::get<mqtt::DecodeError>(result));
-        Audit({.event = "malformed",
-               .reason = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result)),
-               .detail = "from broker"});
-        End(EndReason::kMalformedFromBroker);
-        malformed_ = mqtt::DecodeErrorName(std::get<mqtt::DecodeError>(result));
-        co_await DisconnectClient(ReasonCode::kImplementationSpecificError);
-        co_return;
-      }
-      auto& frame = std::get<mqtt::Frame>(result);
-      env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kServerToClient,
-                                                        frame.type);
-      if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
-        // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
-        if (auto server_keep_alive =
-                connack->properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
-          keep_alive_ = std::chrono::seconds(*server_keep_alive);
-        }
-      }
-      Outcome outcome = enforcer_->FromBroker(frame, *env_.authorizer);
-      RecordDenials(outcome.denials);
-      if (outcome.disconnect) {
-        if (!batch.empty()) co_await WriteTo(client_gate_, *client_, batch.buffers());
-        End(EndReason::kMalformedFromBroker);
-        co_await DisconnectClient(*outcome.disconnect);
-        co_return;
-      }
-      if (!outcome.answer.empty()) co_await WriteBytes(broker_gate_, *broker_, outcome.answer);
-      if (outcome.forward_raw) {
-        batch.Add(frame.raw);
-      } else if (!outcome.forward_rewritten.empty()) {
-        batch.AddOwned(std::move(outcome.forward_rewritten));
-      }
-      if (frame.type == mqtt::PacketType::kDisconnect) {
-        stop = true;
-        break;
-      }
+    auto drained = std::make_unique<Drained>();
+    DrainBroker(*drained);
+    for (const auto& answer : drained->answers) {
+      co_await WriteBytes(broker_gate_, *broker_, answer);
     }
-    if (!batch.empty()) {
-      co_await WriteTo(client_gate_, *client_, batch.buffers());
-      batch.Clear();
+    if (!drained->onward.empty()) {
+      co_await WriteTo(client_gate_, *client_, drained->onward.buffers());
     }
-    if (stop) {
-      End(EndReason::kBrokerClosed);
+    if (drained->disconnect) {
+      co_await DisconnectClient(*drained->disconnect);
       co_return;
     }
+    if (drained->stop) co_return;
+    drained.reset();
     const size_t n = co_await broker_->ReadInto(broker_decoder_);
     if (n == 0) {
       End(EndReason::kBrokerClosed);

@@ -63,7 +63,7 @@ class Metrics(ProxyTestCase):
             return (sample(text, "moat_packets_total", direction="client_to_broker",
                            type="publish") == 2 and
                     sample(text, "moat_denials_total", action="connect",
-                           reason="bad_credentials") == 1)
+                           reason="bad_credentials", mode="enforce") == 1)
         wait_until(counted, what="the counters to show the traffic")
         _, text = scrape(self.metrics_port)
         self.assertEqual(sample(text, "moat_connect_total", result="accepted"), 1)
