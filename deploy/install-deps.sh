@@ -18,6 +18,12 @@ packages=(
   mosquitto mosquitto-clients openssl
   # The integration tests and seed-corpus generator are Python (standard library only).
   python3
+  # Benchmark peers: tests/perf/run_benchmark.sh measures moat against HAProxy and nginx's
+  # stream module (TLS-terminating TCP proxies) in front of the same mosquitto.
+  haproxy nginx libnginx-mod-stream
+  # Observability checks: promtool checks and unit-tests deploy/prometheus, and the
+  # prometheus server scrapes moat in tests/integration/test_prometheus.py.
+  prometheus
 )
 
 missing=()

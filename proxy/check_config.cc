@@ -4,6 +4,7 @@
 
 #include "proxy/auth/auth_services.h"
 #include "proxy/config/config.h"
+#include "proxy/make_authorizer.h"
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
@@ -22,6 +23,7 @@ bool CheckConfig(const std::string& path) {
   };
   report(tls::MakeTlsContexts(*config).status());
   report(AuthServices::Create(*config).status());
+  report(MakeAuthorizer(*config, 1).status());
   if (valid) std::printf("%s: configuration is valid\n", path.c_str());
   return valid;
 }

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/version.hpp>
 #include <csignal>
+#include <iostream>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -16,12 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "policy/acl/explain.h"
 #include "policy/authorizer.h"
 #include "policy/credentials/passwd_command.h"
 #include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
 #include "metrics/http_server.h"
 #include "proxy/check_config.h"
+#include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
 #include "proxy/config/config.h"
 #include "proxy/log.h"
@@ -41,6 +44,8 @@ int Usage() {
       "usage: moat --config FILE          run the proxy in the foreground\n"
       "       moat --check-config FILE    validate the configuration and exit\n"
       "       moat passwd [-D] FILE USER  add, update (password from stdin) or delete USER\n"
+      "       moat policy explain --config FILE --user U [--client-id C] [--cert-cn N]\n"
+      "                           [--ip A] (publish|subscribe) TOPIC\n"
       "       moat --version\n",
       stderr);
   return kExitInvalid;
@@ -53,16 +58,56 @@ int PrintVersion() {
   return kExitOk;
 }
 
-absl::StatusOr<std::shared_ptr<const moat::policy::Authorizer>> MakeAuthorizer(
-    const moat::config::Config& config) {
-  if (config.policy.acl_file.empty() && config.policy.file.empty()) {
-    return moat::policy::MakeAllowAllAuthorizer();
+void RecordPolicyLoaded(moat::metrics::MetricsRegistry& metrics, uint64_t version) {
+  metrics.Set<moat::metrics::Metric::kPolicyVersion>(static_cast<int64_t>(version));
+  metrics.Set<moat::metrics::Metric::kPolicyLoadedTimestampSeconds>(
+      static_cast<int64_t>(std::time(nullptr)));
+}
+
+int PolicyExplain(const std::vector<std::string_view>& args) {
+  // moat policy explain --config FILE --user U [--client-id C] [--cert-cn N] [--ip A]
+  //                     (publish|subscribe) TOPIC
+  std::string config_path;
+  moat::policy::ExplainRequest request;
+  std::vector<std::string_view> words;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (arg == "--config" && has_value) {
+      config_path = std::string(args[++i]);
+    } else if (arg == "--user" && has_value) {
+      request.client.username = std::string(args[++i]);
+    } else if (arg == "--client-id" && has_value) {
+      request.client.client_id = std::string(args[++i]);
+    } else if (arg == "--cert-cn" && has_value) {
+      request.client.cert_identity = std::string(args[++i]);
+    } else if (arg == "--ip" && has_value) {
+      request.client.address = std::string(args[++i]);
+    } else {
+      words.push_back(arg);
+    }
   }
-  // Fail closed: a configuration that asks for an ACL must never run open because this
-  // build cannot enforce it yet.
-  return absl::UnimplementedError(
-      "policy.acl_file and policy.file are not enforced by this version; refusing to start "
-      "rather than run without them");
+  const auto action = words.size() == 2 ? moat::policy::ParseExplainAction(words[0])
+                                        : std::nullopt;
+  if (config_path.empty() || !action) {
+    std::fputs("usage: moat policy explain --config FILE --user U [--client-id C] "
+               "[--cert-cn N] [--ip A] (publish|subscribe) TOPIC\n",
+               stderr);
+    return kExitInvalid;
+  }
+  request.action = *action;
+  request.topic = std::string(words[1]);
+  auto config = moat::config::LoadConfig(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    return kExitInvalid;
+  }
+  auto authorizer = moat::proxy::MakeAuthorizer(*config, 1);
+  if (!authorizer.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(authorizer.status().message()).c_str());
+    return kExitInvalid;
+  }
+  return moat::policy::RunPolicyExplain(**authorizer, request, std::cout, std::cerr);
 }
 
 int Run(const std::string& path) {
@@ -71,7 +116,7 @@ int Run(const std::string& path) {
     std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
     return kExitInvalid;
   }
-  auto authorizer = MakeAuthorizer(*config);
+  auto authorizer = moat::proxy::MakeAuthorizer(*config, 1);
   if (!authorizer.ok()) {
     LogError(std::string(authorizer.status().message()));
     return kExitInvalid;
@@ -100,6 +145,7 @@ int Run(const std::string& path) {
     return kExitInvalid;
   }
   moat::proxy::RecordCertificateExpiry(*config, metrics);
+  RecordPolicyLoaded(metrics, server.policy_version());
   std::unique_ptr<moat::metrics::MetricsServer> metrics_server;
   if (config->metrics.bind) {
     const moat::config::Config& ready_config = *config;
@@ -127,6 +173,7 @@ int Run(const std::string& path) {
                      .detail = message});
     if (status.ok()) {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
+      RecordPolicyLoaded(metrics, server.policy_version());
       moat::proxy::RecordCertificateExpiry(*config, metrics);
       LogInfo(std::string(why) + ": reloaded");
     } else {
@@ -202,6 +249,9 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "passwd") {
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     return moat::policy::RunPasswdCommand(rest, STDIN_FILENO, isatty(STDIN_FILENO) == 1);
+  }
+  if (args.size() >= 2 && args[0] == "policy" && args[1] == "explain") {
+    return PolicyExplain({args.begin() + 2, args.end()});
   }
   if (args.size() == 2 && args[0] == "--check-config") {
     return moat::proxy::CheckConfig(std::string(args[1])) ? kExitOk : kExitInvalid;

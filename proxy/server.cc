@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "proxy/auth/auth_services.h"
+#include "proxy/make_authorizer.h"
 #include "proxy/worker.h"
 
 namespace moat::proxy {
@@ -57,11 +58,15 @@ absl::Status Server::Reload() {
     passwords = auth_.credentials->Parse();
     if (!passwords.ok()) problems += std::string(passwords.status().message()) + "\n";
   }
+  auto authorizer = MakeAuthorizer(config_, policy_version_ + 1);
+  if (!authorizer.ok()) problems += std::string(authorizer.status().message()) + "\n";
   if (!problems.empty()) {
     problems.pop_back();
     return absl::InvalidArgumentError(problems);
   }
   for (auto& worker : workers_) worker->SetTlsContexts(contexts->listeners, contexts->upstream);
+  ++policy_version_;
+  for (auto& worker : workers_) worker->SetAuthorizer(*authorizer);
   if (auth_.credentials) {
     auth_.credentials->Install(*passwords);
     if (config_.auth.disconnect_revoked) {

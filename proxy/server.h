@@ -35,12 +35,15 @@ class Server {
   // SIGHUP: reloads the password file; a broken one is refused (the status says where)
   // and the old one stays in force. Live sessions it no longer vouches for end.
   absl::Status Reload();
+  // Counts successful loads of the policy, the first included.
+  uint64_t policy_version() const { return policy_version_; }
 
  private:
   const config::Config& config_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   AuthServices& auth_;
   metrics::MetricsRegistry& metrics_;
+  uint64_t policy_version_ = 1;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

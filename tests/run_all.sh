@@ -17,6 +17,7 @@ fuzz_targets=(
   roundtrip_fuzz:decoder
   proxy_protocol_fuzz:proxy_protocol
   password_file_fuzz:password_file
+  acl_file_fuzz:acl_file
 )
 
 passed=0

@@ -1,0 +1,221 @@
+#include "policy/acl/acl_policy.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace moat::policy {
+namespace {
+
+constexpr uint32_t kNil = RuleTrie::kNil;
+
+Decision Deny(DenyReason reason, std::string_view rule) { return {Verdict::kDeny, reason, rule}; }
+
+}  // namespace
+
+// Collects what a walk finds and picks the decision: any deny wins, then a full grant,
+// then a grant that failed only on QoS or retain (which names the limit that refused).
+class AclPolicy::Verdicts final : public RuleSink {
+ public:
+  Verdicts(const AclPolicy& policy, const ClientIdentity& client, uint8_t qos, bool retain)
+      : policy_(policy), client_(client), qos_(qos), retain_(retain) {}
+
+  void Found(uint32_t index, bool deny, bool plain, uint64_t tag) override {
+    // The walk has already matched the action; a plain rule (no conditions, no limits)
+    // is decided without looking it up, and named from its tag.
+    if (!plain) {
+      const Rule& rule = policy_.rules_[index];
+      if (rule.conditions != kNil &&
+          !policy_.conditions_[rule.conditions].Matches(client_, rule.deny)) {
+        return;
+      }
+      if (!deny && qos_ > rule.max_qos) return Limited(index, DenyReason::kQosLimit);
+      if (!deny && retain_ && !rule.allow_retain) return Limited(index, DenyReason::kRetainLimit);
+    }
+    Best& best = deny ? deny_ : allow_;
+    if (index < best.index) best = {index, tag};
+  }
+
+  bool denied() const { return deny_.index != kNil; }
+
+  Decision Result() const {
+    if (deny_.index != kNil) return Deny(DenyReason::kDenyRule, policy_.Source(deny_.tag));
+    if (allow_.index != kNil) {
+      return {Verdict::kAllow, DenyReason::kNone, policy_.Source(allow_.tag)};
+    }
+    if (limited_ != kNil) return Deny(limit_reason_, policy_.rules_[limited_].source);
+    return Deny(DenyReason::kNoRule, {});
+  }
+
+ private:
+  struct Best {
+    uint32_t index = kNil;
+    uint64_t tag = 0;
+  };
+
+  void Limited(uint32_t index, DenyReason reason) {
+    if (index < limited_) {
+      limited_ = index;
+      limit_reason_ = reason;
+    }
+  }
+
+  const AclPolicy& policy_;
+  const ClientIdentity& client_;
+  const uint8_t qos_;
+  const bool retain_;
+  Best deny_;
+  Best allow_;
+  uint32_t limited_ = kNil;
+  DenyReason limit_reason_ = DenyReason::kNoRule;
+};
+
+AclPolicy::Builder::Builder() : policy_(new AclPolicy()) {
+  policy_->anonymous_root_ = policy_->trie_.AddRoot();
+  policy_->everyone_root_ = policy_->trie_.AddRoot();
+}
+
+uint32_t AclPolicy::Builder::UserRoot(const std::string& user) {
+  auto [it, inserted] = user_roots_.try_emplace(user, 0);
+  if (inserted) it->second = policy_->trie_.AddRoot();
+  return it->second;
+}
+
+void AclPolicy::Builder::Add(const RuleSpec& spec) {
+  const auto index = static_cast<uint32_t>(policy_->rules_.size());
+  // Names go into one buffer; rules and references hold offsets until Build() (the buffer
+  // still grows), the references as their tag.
+  const uint64_t tag = uint64_t{static_cast<uint32_t>(policy_->sources_.size())} << 32 |
+                       static_cast<uint32_t>(spec.source.size());
+  policy_->sources_.append(spec.source);
+  Rule rule;
+  rule.deny = spec.deny;
+  rule.actions = spec.actions;
+  rule.max_qos = spec.max_qos;
+  rule.allow_retain = spec.allow_retain;
+  if (!spec.conditions.empty()) {
+    rule.conditions = static_cast<uint32_t>(policy_->conditions_.size());
+    policy_->conditions_.push_back(spec.conditions);
+  }
+  policy_->rules_.push_back(rule);
+
+  std::vector<uint32_t> roots;
+  if (spec.everyone) {
+    roots.push_back(policy_->everyone_root_);
+  } else {
+    if (spec.anonymous) roots.push_back(policy_->anonymous_root_);
+    for (const std::string& user : spec.users) roots.push_back(UserRoot(user));
+    std::sort(roots.begin(), roots.end());
+    roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+  }
+  TrieRule entry;
+  entry.index = index;
+  entry.deny = spec.deny;
+  entry.actions = spec.actions;
+  entry.plain = spec.conditions.empty() && (spec.deny || (spec.max_qos >= 2 && spec.allow_retain));
+  entry.tag = tag;
+  policy_->tags_.push_back(tag);
+  for (uint32_t root : roots) {
+    for (const std::string& filter : spec.filters) {
+      policy_->trie_.Insert(root, filter, spec.placeholders, entry);
+    }
+  }
+}
+
+std::shared_ptr<const AclPolicy> AclPolicy::Builder::Build(uint64_t version) && {
+  policy_->version_ = version;
+  policy_->trie_.Finalize();
+  policy_->sources_.shrink_to_fit();
+  for (size_t i = 0; i < policy_->rules_.size(); ++i) {
+    policy_->rules_[i].source = policy_->Source(policy_->tags_[i]);
+  }
+  policy_->tags_ = {};
+  policy_->user_roots_ = UserIndex(
+      std::vector<std::pair<std::string, uint32_t>>(user_roots_.begin(), user_roots_.end()));
+  user_roots_ = {};
+  return std::shared_ptr<const AclPolicy>(std::move(policy_));
+}
+
+int AclPolicy::Roots(const ClientIdentity& client, uint32_t (&roots)[2]) const {
+  int count = 0;
+  roots[count++] = everyone_root_;
+  if (client.username.empty()) {
+    roots[count++] = anonymous_root_;
+  } else if (const uint32_t root = user_roots_.Find(client.username); root != UserIndex::kNone) {
+    roots[count++] = root;
+  }
+  return count;
+}
+
+Decision AclPolicy::AuthorizeConnect(const ClientIdentity&) const {
+  // Authentication decides who may connect; the ACL only answers per topic.
+  return {Verdict::kAllow, DenyReason::kNone, {}};
+}
+
+Decision AclPolicy::Match(const ClientIdentity& client, std::string_view topic, uint8_t action,
+                          uint8_t qos, bool retain) const {
+  Levels levels;
+  if (!SplitTopicName(topic, levels)) return Deny(DenyReason::kNoRule, {});
+  const TrieQuery query(levels, action, client.username, client.client_id);
+  Verdicts verdicts(*this, client, qos, retain);
+  uint32_t roots[2];
+  const int count = Roots(client, roots);
+  for (int r = 0; r < count; ++r) trie_.MatchTopic(roots[r], query, verdicts);
+  return verdicts.Result();
+}
+
+Decision AclPolicy::MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
+                               bool retain) const {
+  return Match(client, topic, kActionPublish, qos, retain);
+}
+
+Decision AclPolicy::MayReceive(const ClientIdentity& client, std::string_view topic) const {
+  return Match(client, topic, kActionRead, 0, false);
+}
+
+Decision AclPolicy::MaySubscribe(const ClientIdentity& client, std::string_view filter,
+                                 uint8_t qos) const {
+  const std::string_view inner = InnerFilter(filter);
+  if (!IsValidFilter(inner)) return Deny(DenyReason::kNoRule, {});
+  Levels levels;
+  SplitLevels(inner, levels);
+  const TrieQuery query(levels, kActionRead, client.username, client.client_id);
+  Verdicts verdicts(*this, client, qos, false);
+  uint32_t roots[2];
+  const int count = Roots(client, roots);
+  // Deny pass first: a deny rule anywhere inside the filter refuses the whole SUBSCRIBE.
+  for (int r = 0; r < count; ++r) trie_.IntersectFilter(roots[r], query, verdicts);
+  if (verdicts.denied()) return verdicts.Result();
+  for (int r = 0; r < count; ++r) trie_.CoverFilter(roots[r], query, verdicts);
+  return verdicts.Result();
+}
+
+void AddAclFile(const AclFile& file, AclPolicy::Builder& builder) {
+  RuleSpec spec;
+  for (const AclRule& rule : file.rules) {
+    spec.source = absl::StrCat(file.filename, ":", rule.line);
+    spec.deny = rule.access == AclAccess::kDeny;
+    switch (rule.access) {
+      case AclAccess::kRead:
+        spec.actions = kActionRead;
+        break;
+      case AclAccess::kWrite:
+        spec.actions = kActionPublish;
+        break;
+      case AclAccess::kReadWrite:
+      case AclAccess::kDeny:  // mosquitto's MOSQ_ACL_NONE refuses reading and writing
+        spec.actions = kActionPublish | kActionRead;
+        break;
+    }
+    spec.filters.assign(1, rule.filter);
+    spec.placeholders = rule.scope == AclScope::kPattern;
+    spec.everyone = rule.scope == AclScope::kPattern;
+    spec.anonymous = rule.scope == AclScope::kAnonymous;
+    spec.users.clear();
+    if (rule.scope == AclScope::kUser) spec.users.push_back(rule.user);
+    builder.Add(spec);
+  }
+}
+
+}  // namespace moat::policy

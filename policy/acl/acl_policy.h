@@ -1,0 +1,122 @@
+// The ACL engine: an immutable Authorizer built from mosquitto acl_file rules, native
+// policy rules, or both.
+//
+// Precedence is explicit code, never list order: first every deny rule that applies is
+// looked for, then the allow rules; a deny in either source wins, an allow in either
+// grants, and what nothing grants is denied (kNoRule). Each decision names the deciding
+// rule (the lowest-numbered one when several apply, acl_file lines before native rules):
+// "FILE:LINE" for an acl_file line, the id for a native rule.
+//
+//   PUBLISH / Will    the topic must be matched by a rule granting publish (write)
+//   delivery          the topic must be matched by a rule granting read
+//   SUBSCRIBE         granted only if everything the (inner) filter can match may be read:
+//                     one read rule must cover the filter (FilterCovers) and no deny rule
+//                     may share a topic with it (FiltersIntersect). mosquitto 2.0 grants
+//                     every SUBSCRIBE and filters at delivery; moat refuses up front what
+//                     it would never deliver in full.
+//
+// Rules are indexed at load in one RuleTrie: a root per user name, one for anonymous
+// clients, one for rules that apply to everyone (acl `pattern` lines, native rules not
+// tied to user names). A decision walks at most three roots, so it costs O(topic levels),
+// not O(rules).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "policy/acl/acl_file.h"
+#include "policy/acl/conditions.h"
+#include "policy/acl/rule_trie.h"
+#include "policy/acl/user_index.h"
+#include "policy/authorizer.h"
+
+namespace moat::policy {
+
+inline constexpr uint8_t kActionPublish = 1;  // PUBLISH and Will (acl "write")
+inline constexpr uint8_t kActionRead = 2;     // SUBSCRIBE and delivery (acl "read")
+
+// One rule as the sources hand it to the engine.
+struct RuleSpec {
+  std::string source;  // Decision::rule: "FILE:LINE" or a native rule id
+  bool deny = false;
+  uint8_t actions = kActionPublish | kActionRead;
+  uint8_t max_qos = 2;               // allow rules: granted only up to this QoS
+  bool allow_retain = true;          // allow rules: false grants PUBLISH only without retain
+  std::vector<std::string> filters;  // each passes RuleFilterProblem()
+  bool placeholders = false;         // "%u"/"%c" in filters stand for the identities
+  // Who it is for: everyone, or the named users and/or anonymous clients.
+  bool everyone = false;
+  bool anonymous = false;
+  std::vector<std::string> users;
+  ClientConditions conditions;
+};
+
+class AclPolicy final : public Authorizer {
+ public:
+  class Builder {
+   public:
+    Builder();
+    // Rules are numbered in the order added; the lowest number names a decision.
+    void Add(const RuleSpec& spec);
+    std::shared_ptr<const AclPolicy> Build(uint64_t version) &&;
+
+   private:
+    uint32_t UserRoot(const std::string& user);
+    std::unique_ptr<AclPolicy> policy_;
+    absl::flat_hash_map<std::string, uint32_t> user_roots_;
+  };
+
+  Decision AuthorizeConnect(const ClientIdentity& client) const override;
+  Decision MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
+                      bool retain) const override;
+  Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
+                        uint8_t qos) const override;
+  Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override;
+  uint64_t version() const override { return version_; }
+
+  size_t rule_count() const { return rules_.size(); }
+  size_t node_count() const { return trie_.node_count(); }
+
+ private:
+  struct Rule {
+    std::string_view source;               // into sources_ (set in Build())
+    uint32_t conditions = RuleTrie::kNil;  // into conditions_
+    bool deny = false;
+    uint8_t actions = 0;
+    uint8_t max_qos = 2;
+    bool allow_retain = true;
+  };
+  class Verdicts;
+
+  AclPolicy() = default;
+  // The roots that apply to `client`: its user's (or the anonymous one) and everyone's.
+  int Roots(const ClientIdentity& client, uint32_t (&roots)[2]) const;
+  Decision Match(const ClientIdentity& client, std::string_view topic, uint8_t action, uint8_t qos,
+                 bool retain) const;
+
+  // A rule's name from its tag: offset << 32 | size in sources_.
+  std::string_view Source(uint64_t tag) const {
+    return std::string_view(sources_).substr(tag >> 32, static_cast<uint32_t>(tag));
+  }
+
+  RuleTrie trie_;
+  std::vector<Rule> rules_;
+  std::vector<ClientConditions> conditions_;
+  std::string sources_;         // every rule's name, back to back
+  std::vector<uint64_t> tags_;  // while building: each rule's tag
+  UserIndex user_roots_;
+  uint32_t anonymous_root_ = 0;
+  uint32_t everyone_root_ = 0;
+  uint64_t version_ = 0;
+};
+
+// Adds every rule of a parsed acl_file, with mosquitto 2.0's meaning: `topic` lines before
+// the first `user` line for anonymous clients, `topic` lines after one for that user,
+// `pattern` lines for everyone with %u/%c; access read, write, readwrite, or deny (both).
+void AddAclFile(const AclFile& file, AclPolicy::Builder& builder);
+
+}  // namespace moat::policy

@@ -1,0 +1,41 @@
+// `moat policy explain`: asks the policy one question and prints the answer with the rule
+// that decided it, for operators debugging an ACL. The CLI parsing and config loading live
+// in proxy/main.cc; this takes what they produced.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "policy/authorizer.h"
+
+namespace moat::policy {
+
+enum class ExplainAction : uint8_t { kPublish, kSubscribe };
+// "publish" or "subscribe"; nullopt for anything else.
+std::optional<ExplainAction> ParseExplainAction(std::string_view word);
+
+struct ExplainRequest {
+  ClientIdentity client;  // --user, --client-id, --cert-cn, --ip (and a listener, if known)
+  ExplainAction action = ExplainAction::kPublish;
+  std::string topic;  // a topic name to publish, or a filter to subscribe to
+  uint8_t qos = 0;
+  bool retain = false;
+};
+
+inline constexpr int kExplainAllow = 0;
+inline constexpr int kExplainDeny = 3;
+inline constexpr int kExplainBadInput = 1;
+
+// Prints one line to `out`:
+//   allow acl:12
+//   deny acl:7 (deny_rule)
+//   deny (no_rule: nothing grants it)
+// and returns kExplainAllow or kExplainDeny. A topic that is no valid topic name (publish)
+// or filter (subscribe) is reported on `err` and returns kExplainBadInput.
+int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request, std::ostream& out,
+                     std::ostream& err);
+
+}  // namespace moat::policy

@@ -1,0 +1,41 @@
+// User name -> trie root: the one lookup every decision starts with, so it is built for a
+// cold cache. One open-addressing table of 32-byte slots holding the hash, the value and
+// the name itself (up to 16 bytes; longer names point into a side buffer): a lookup
+// usually reads one cache line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace moat::policy {
+
+class UserIndex {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  UserIndex() = default;
+  // Names must be distinct.
+  explicit UserIndex(const std::vector<std::pair<std::string, uint32_t>>& entries);
+
+  uint32_t Find(std::string_view name) const;
+
+ private:
+  static constexpr size_t kInline = 16;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t value = kNone;
+    uint32_t size = 0;
+    char name[kInline] = {};  // the name, or (longer) its offset in long_names_
+  };
+  static uint64_t Hash(std::string_view name);
+  bool Holds(const Slot& slot, uint64_t hash, std::string_view name) const;
+
+  std::vector<Slot> slots_;
+  std::string long_names_;
+  uint64_t mask_ = 0;
+};
+
+}  // namespace moat::policy

@@ -1,0 +1,65 @@
+// moat's native policy file (YAML): named rules with conditions and limits.
+//
+//   groups:                          # optional: group name -> user names
+//     operators: [alice, bob]
+//   rules:
+//     - id: operators-all            # required, unique; what decisions and logs name
+//       effect: allow                # allow | deny (required); deny always wins
+//       actions: [publish, subscribe]  # required; subscribe also grants delivery
+//       topics: ["plant/#", "users/%u/#"]  # required; %u = username, %c = client id
+//       # who (at least one): users, groups, anonymous: true, everyone: true,
+//       # or client_ids / cert_identities alone
+//       groups: [operators]
+//       # further conditions; each given list must match (any entry of it)
+//       client_ids: ["ops-*"]        # globs: * and ?
+//       cert_identities: ["CN=ops"]
+//       addresses: ["10.0.0.0/8", "2001:db8::/32"]
+//       listeners: [internal]
+//       # limits (allow rules only)
+//       max_qos: 1
+//       retain: false
+//
+// Unknown keys, duplicate keys and ids, and every malformed value are reported as
+// "FILE:LINE: message", all of them, and the file is refused.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "policy/acl/acl_policy.h"
+#include "policy/acl/conditions.h"
+
+namespace moat::policy {
+
+struct YamlRule {
+  std::string id;
+  int line = 0;  // of the rule's first key
+  bool deny = false;
+  uint8_t actions = 0;  // kActionPublish | kActionRead
+  std::vector<std::string> topics;
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+  bool anonymous = false;
+  bool everyone = false;
+  ClientConditions conditions;
+  uint8_t max_qos = 2;
+  bool allow_retain = true;
+};
+
+struct YamlPolicy {
+  std::string filename;
+  std::map<std::string, std::vector<std::string>, std::less<>> groups;
+  std::vector<YamlRule> rules;  // in file order
+};
+
+absl::StatusOr<YamlPolicy> LoadYamlPolicy(const std::string& path);
+absl::StatusOr<YamlPolicy> ParseYamlPolicy(std::string_view text, std::string_view filename);
+
+// Adds every rule, in file order, with groups expanded to their members.
+void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder);
+
+}  // namespace moat::policy
