@@ -24,6 +24,16 @@ packages=(
   # Observability checks: promtool checks and unit-tests deploy/prometheus, and the
   # prometheus server scrapes moat in tests/integration/test_prometheus.py.
   prometheus
+  # Deployment checks (tests/deploy/): the .deb is built by cpack (dpkg-dev for
+  # dpkg-shlibdeps), linted and installed; the unit is checked by systemd-analyze and
+  # moat's system calls under strace against its filter; the nftables ruleset is loaded
+  # in network namespaces; the Kubernetes overlays render with kubectl's kustomize, which
+  # must be v4+: this image's kubectl package has it. Elsewhere Debian's
+  # kubernetes-client stands in (kubectl 1.20, kustomize v2: that check then fails and
+  # says so, the others run).
+  dpkg-dev lintian systemd nftables iproute2 strace
+  "$(dpkg-query -W -f='${db:Status-Status}' kubectl 2>/dev/null | grep -qx installed &&
+    echo kubectl || echo kubernetes-client)"
 )
 
 missing=()

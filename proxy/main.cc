@@ -23,6 +23,7 @@
 #include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
 #include "metrics/http_server.h"
+#include "metrics/metric_table.h"
 #include "proxy/check_config.h"
 #include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
@@ -249,6 +250,11 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "passwd") {
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     return moat::policy::RunPasswdCommand(rest, STDIN_FILENO, isatty(STDIN_FILENO) == 1);
+  }
+  if (args.size() == 1 && args[0] == "metrics-table") {
+    // The README's metric list is this output; tests/integration/test_readme.py checks it.
+    std::fputs(moat::metrics::RenderMetricTableMarkdown().c_str(), stdout);
+    return kExitOk;
   }
   if (args.size() >= 2 && args[0] == "policy" && args[1] == "explain") {
     return PolicyExplain({args.begin() + 2, args.end()});

@@ -94,6 +94,8 @@ class Session {
   struct Drained;
   // Decode and judge every complete packet buffered from one side; no suspension.
   void DrainClient(Drained& out);
+  template <typename Decide>
+  Outcome Judge(Decide decide);
   void DrainBroker(Drained& out);
   boost::asio::awaitable<void> ClientToBroker();
   boost::asio::awaitable<void> BrokerToClient();
@@ -131,6 +133,7 @@ class Session {
   bool draining_ = false;
   bool revoked_ = false;
   bool policy_changed_ = false;
+  uint32_t decisions_ = 0;  // for sampling the decision latency
   std::optional<Enforcer> enforcer_;                   // from CONNECT on
   std::optional<std::string> credential_fingerprint_;  // set when a password was checked
   bool aborted_ = false;

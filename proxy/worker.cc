@@ -224,6 +224,9 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
   }
   // A banned address is refused before any TLS or hashing work is spent on it.
   if (auth_.bans && auth_.bans->IsBanned("ip:" + identity.address, policy::BanList::Clock::now())) {
+    counters_.Add<metrics::Metric::kConnectTotal>(metrics::ConnectResult::kBanned);
+    counters_.Add<metrics::Metric::kDenialsTotal>(
+        metrics::DenyAction::kConnect, metrics::DenyReason::kBanned, metrics::DenyMode::kEnforce);
     co_return nullptr;
   }
   if (listener.protocol == config::ListenerProtocol::kWebSocket) {
