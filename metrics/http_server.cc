@@ -1,5 +1,7 @@
 #include "metrics/http_server.h"
 
+#include <openssl/crypto.h>
+
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -183,6 +185,13 @@ class MetricsServer::Impl {
     const std::string_view path = PathOf(request);
     try {
       if (path == "/metrics") {
+        if (!Authorized(request)) {
+          Response response = MakeResponse(http::status::unauthorized, "unauthorized\n");
+          response.set(http::field::www_authenticate,
+                       limits_.authorization.starts_with("Basic") ? "Basic realm=\"moat\""
+                                                                  : "Bearer");
+          return Finish(std::move(response), head);
+        }
         const auto accept = request[http::field::accept];
         const ExpositionFormat format =
             NegotiateFormat(std::string_view(accept.data(), accept.size()));
@@ -200,6 +209,15 @@ class MetricsServer::Impl {
                     head);
     }
     return Finish(MakeResponse(http::status::not_found, "not found\n"), head);
+  }
+
+  bool Authorized(const Request& request) const {
+    const std::string& expected = limits_.authorization;
+    if (expected.empty()) return true;
+    const auto given = request[http::field::authorization];
+    // Constant time: the comparison must not tell a scraper how much of a token it got.
+    return given.size() == expected.size() &&
+           CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
   }
 
   Response Readiness() {

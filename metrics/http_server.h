@@ -28,6 +28,9 @@ struct MetricsServerLimits {
   std::chrono::milliseconds write_timeout{10'000};
   size_t header_limit = 8 * 1024;
   size_t max_connections = 64;
+  // When set, GET /metrics needs exactly this Authorization header ("Bearer TOKEN" or
+  // "Basic BASE64"); /healthz and /readyz stay open for probes, as they reveal nothing.
+  std::string authorization;
 };
 
 class MetricsServer {

@@ -150,9 +150,16 @@ int Run(const std::string& path) {
   std::unique_ptr<moat::metrics::MetricsServer> metrics_server;
   if (config->metrics.bind) {
     const moat::config::Config& ready_config = *config;
+    auto authorization = moat::proxy::MetricsAuthorization(config->metrics);
+    if (!authorization.ok()) {
+      LogError(std::string(authorization.status().message()));
+      return kExitInvalid;
+    }
+    moat::metrics::MetricsServerLimits limits;
+    limits.authorization = *authorization;
     auto started = moat::metrics::MetricsServer::Start(
         config->metrics.bind->host, config->metrics.bind->port, metrics,
-        [&ready_config] { return moat::proxy::ReadinessProblems(ready_config); });
+        [&ready_config] { return moat::proxy::ReadinessProblems(ready_config); }, limits);
     if (!started.ok()) {
       LogError("metrics.bind: " + std::string(started.status().message()));
       return kExitInvalid;

@@ -1,6 +1,7 @@
 #include "proxy/observability.h"
 
 #include <openssl/asn1.h>
+#include <openssl/evp.h>
 #include <openssl/opensslv.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -42,7 +43,43 @@ std::optional<int64_t> NotAfter(const std::string& path) {
   return result;
 }
 
+std::optional<std::string> FirstLine(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (file == nullptr) return std::nullopt;
+  char buffer[4096];
+  std::string line;
+  if (std::fgets(buffer, sizeof(buffer), file) != nullptr) line = buffer;
+  std::fclose(file);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (line.empty()) return std::nullopt;
+  return line;
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> MetricsAuthorization(const config::Metrics& metrics) {
+  if (!metrics.bearer_token_file.empty()) {
+    auto token = FirstLine(metrics.bearer_token_file);
+    if (!token) {
+      return absl::InvalidArgumentError(metrics.bearer_token_file + ":1: no token in the file");
+    }
+    return "Bearer " + *token;
+  }
+  if (!metrics.basic_auth_file.empty()) {
+    auto credentials = FirstLine(metrics.basic_auth_file);
+    if (!credentials || credentials->find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(metrics.basic_auth_file +
+                                        ":1: expected one line \"user:password\"");
+    }
+    std::string encoded(4 * ((credentials->size() + 2) / 3) + 1, '\0');
+    const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                     reinterpret_cast<const unsigned char*>(credentials->data()),
+                                     static_cast<int>(credentials->size()));
+    encoded.resize(static_cast<size_t>(size));
+    return "Basic " + encoded;
+  }
+  return std::string();
+}
 
 absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
     const config::Config& config) {

@@ -16,6 +16,10 @@ namespace moat::proxy {
 absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
     const config::Config& config);
 
+// The Authorization header /metrics requires, from metrics.bearer_token_file or
+// metrics.basic_auth_file; empty when neither is set.
+absl::StatusOr<std::string> MetricsAuthorization(const config::Metrics& metrics);
+
 // moat_certificate_expiry_timestamp_seconds for every certificate the config names.
 void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegistry& registry);
 

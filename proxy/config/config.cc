@@ -374,8 +374,16 @@ void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
 
 void ReadMetrics(const Field& field, Metrics& metrics, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line, {"bind"}, ctx.problems);
+  MapReader map(field.value, field.path, field.line,
+                {"bind", "bearer_token_file", "basic_auth_file"}, ctx.problems);
   if (const Field* f = map.Find("bind")) metrics.bind = ReadEndpoint(*f, ctx.problems);
+  const Field* bearer = map.Find("bearer_token_file");
+  const Field* basic = map.Find("basic_auth_file");
+  if (bearer) metrics.bearer_token_file = ReadPath(*bearer, ctx.base_dir, ctx.problems).value_or("");
+  if (basic) metrics.basic_auth_file = ReadPath(*basic, ctx.base_dir, ctx.problems).value_or("");
+  if (bearer && basic) {
+    ctx.problems.Add(basic->line, "metrics: give bearer_token_file or basic_auth_file, not both");
+  }
 }
 
 void ReadAudit(const Field& field, Audit& audit, Context& ctx) {

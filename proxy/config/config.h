@@ -96,6 +96,8 @@ struct Policy {
 
 struct Metrics {
   std::optional<Endpoint> bind;
+  std::string bearer_token_file;  // /metrics needs "Authorization: Bearer <first line>"
+  std::string basic_auth_file;    // or Basic auth with the "user:password" on its first line
 };
 
 struct Audit {

@@ -100,3 +100,27 @@ class Metrics(ProxyTestCase):
                               accept="application/openmetrics-text;version=1.0.0")
         self.assertEqual(status, 200)
         self.assertTrue(text.rstrip().endswith("# EOF"))
+
+
+class ProtectedMetrics(ProxyTestCase):
+    def test_bearer_token_guards_metrics_but_not_the_probes(self):
+        broker = self.start_broker()
+        port, metrics_port = free_port(), free_port()
+        token_file = os.path.join(self.workdir, "token")
+        with open(token_file, "w") as f:
+            f.write("s3cret-token\n")
+        moat = self.start_moat(broker.port, [plain_listener(port)],
+                               extra=(f'metrics:\n  bind: "127.0.0.1:{metrics_port}"\n'
+                                      f"  bearer_token_file: {token_file}\n"))
+        moat.wait_listening(port)
+        self.assertEqual(scrape(metrics_port)[0], 401)
+        request = urllib.request.Request(f"http://127.0.0.1:{metrics_port}/metrics")
+        request.add_header("Authorization", "Bearer wrong-token!")
+        with self.assertRaises(urllib.error.HTTPError):
+            urllib.request.urlopen(request, timeout=5)
+        request = urllib.request.Request(f"http://127.0.0.1:{metrics_port}/metrics")
+        request.add_header("Authorization", "Bearer s3cret-token")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            self.assertEqual(response.status, 200)
+            self.assertIn(b"moat_connections_accepted_total", response.read())
+        self.assertEqual(scrape(metrics_port, "/healthz")[0], 200)
