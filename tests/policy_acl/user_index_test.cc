@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace moat::policy {
 namespace {
@@ -24,7 +26,7 @@ TEST(UserIndex, FindsEveryNameAndNothingElse) {
 
 TEST(UserIndex, EmptyIndexFindsNothing) {
   EXPECT_EQ(UserIndex().Find("a"), UserIndex::kNone);
-  EXPECT_EQ(UserIndex({}).Find(""), UserIndex::kNone);
+  EXPECT_EQ(UserIndex(std::vector<std::pair<std::string, uint32_t>>{}).Find(""), UserIndex::kNone);
 }
 
 TEST(UserIndex, NamesOfSixteenAndSeventeenBytes) {
