@@ -187,9 +187,9 @@ class MetricsServer::Impl {
       if (path == "/metrics") {
         if (!Authorized(request)) {
           Response response = MakeResponse(http::status::unauthorized, "unauthorized\n");
-          response.set(http::field::www_authenticate,
-                       limits_.authorization.starts_with("Basic") ? "Basic realm=\"moat\""
-                                                                  : "Bearer");
+          response.set(http::field::www_authenticate, limits_.authorization.starts_with("Basic")
+                                                          ? "Basic realm=\"moat\""
+                                                          : "Bearer");
           return Finish(std::move(response), head);
         }
         const auto accept = request[http::field::accept];

@@ -1,11 +1,10 @@
 #include "proxy/audit_log.h"
 
 #include <atomic>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
-
-#include <boost/json/serialize.hpp>
-#include <boost/json/object.hpp>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -27,8 +26,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(std::string path, doubl
   if (!path.empty() && path != "-") {
     file = std::fopen(path.c_str(), "a");
     if (file == nullptr) {
-      return absl::InvalidArgumentError(path + ": cannot open the audit log: " +
-                                        std::strerror(errno));
+      return absl::InvalidArgumentError(path +
+                                        ": cannot open the audit log: " + std::strerror(errno));
     }
   }
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(path), file, per_second, burst));
@@ -48,8 +47,8 @@ absl::Status AuditLog::Reopen() {
   if (file_ == stderr) return absl::OkStatus();
   std::FILE* file = std::fopen(path_.c_str(), "a");
   if (file == nullptr) {
-    return absl::InvalidArgumentError(path_ + ": cannot reopen the audit log: " +
-                                      std::strerror(errno));
+    return absl::InvalidArgumentError(path_ +
+                                      ": cannot reopen the audit log: " + std::strerror(errno));
   }
   std::lock_guard lock(mutex_);
   std::fclose(file_);

@@ -8,11 +8,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-
-#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

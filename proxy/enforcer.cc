@@ -86,6 +86,29 @@ void Enforcer::ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& pub
   (void)frame;
 }
 
+policy::Decision Enforcer::CachedDecision(char action, std::string_view topic, uint8_t qos,
+                                          bool retain, const policy::Authorizer& authorizer) {
+  constexpr size_t kMaxCachedDecisions = 64;
+  if (decisions_from_ != &authorizer || decisions_version_ != authorizer.version()) {
+    decisions_.clear();
+    decisions_from_ = &authorizer;
+    decisions_version_ = authorizer.version();
+  }
+  std::string key;
+  key.reserve(topic.size() + 3);
+  key.push_back(action);
+  key.push_back(static_cast<char>('0' + qos));
+  key.push_back(retain ? 'r' : '-');
+  key.append(topic);
+  if (const auto it = decisions_.find(key); it != decisions_.end()) return it->second;
+  const policy::Decision decision = action == 'p'
+                                        ? authorizer.MayPublish(identity_, topic, qos, retain)
+                                        : authorizer.MayReceive(identity_, topic);
+  if (decisions_.size() >= kMaxCachedDecisions) decisions_.clear();
+  decisions_.emplace(std::move(key), decision);
+  return decision;
+}
+
 Outcome Enforcer::FromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer) {
   switch (frame.type) {
     case mqtt::PacketType::kPublish:
@@ -127,7 +150,7 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
     return outcome;
   }
   const policy::Decision decision =
-      authorizer.MayPublish(identity_, topic, publish.qos, publish.retain);
+      CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
   if (decision.allowed()) {
     if (decision.audit) {
       outcome.denials.push_back(
@@ -239,7 +262,7 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
     outcome.disconnect = ReasonCode::kImplementationSpecificError;  // the broker erred
     return outcome;
   }
-  const policy::Decision decision = authorizer.MayReceive(identity_, topic);
+  const policy::Decision decision = CachedDecision('r', topic, 0, false, authorizer);
   if (decision.allowed()) {
     if (decision.audit) {
       outcome.denials.push_back(

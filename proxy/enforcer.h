@@ -76,6 +76,10 @@ class Enforcer {
                                                uint16_t alias_maximum, std::string& topic);
   void ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& publish,
                       const std::string& topic, AliasTable& aliases, Outcome& outcome);
+  // Devices publish to the same few topics over and over: the last decisions are kept
+  // per connection, keyed by what decides them, and dropped when the policy changes.
+  policy::Decision CachedDecision(char action, std::string_view topic, uint8_t qos, bool retain,
+                                  const policy::Authorizer& authorizer);
   Outcome PublishFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   Outcome SubscribeFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   Outcome PublishFromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
@@ -98,6 +102,9 @@ class Enforcer {
   std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS
   std::set<uint16_t> own_unsubscribes_;  // packet ids of UNSUBSCRIBEs moat sent itself
   uint16_t next_own_packet_id_ = 0xFFFF;
+  std::unordered_map<std::string, policy::Decision> decisions_;
+  const policy::Authorizer* decisions_from_ = nullptr;
+  uint64_t decisions_version_ = 0;
 };
 
 }  // namespace moat::proxy

@@ -9,26 +9,26 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/version.hpp>
 #include <csignal>
-#include <iostream>
 #include <cstdio>
 #include <functional>
+#include <iostream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "metrics/http_server.h"
+#include "metrics/metric_table.h"
 #include "policy/acl/explain.h"
 #include "policy/authorizer.h"
 #include "policy/credentials/passwd_command.h"
 #include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
-#include "metrics/http_server.h"
-#include "metrics/metric_table.h"
 #include "proxy/check_config.h"
-#include "proxy/make_authorizer.h"
-#include "proxy/observability.h"
 #include "proxy/config/config.h"
 #include "proxy/log.h"
+#include "proxy/make_authorizer.h"
+#include "proxy/observability.h"
 #include "proxy/server.h"
 
 namespace {
@@ -88,12 +88,12 @@ int PolicyExplain(const std::vector<std::string_view>& args) {
       words.push_back(arg);
     }
   }
-  const auto action = words.size() == 2 ? moat::policy::ParseExplainAction(words[0])
-                                        : std::nullopt;
+  const auto action = words.size() == 2 ? moat::policy::ParseExplainAction(words[0]) : std::nullopt;
   if (config_path.empty() || !action) {
-    std::fputs("usage: moat policy explain --config FILE --user U [--client-id C] "
-               "[--cert-cn N] [--ip A] (publish|subscribe) TOPIC\n",
-               stderr);
+    std::fputs(
+        "usage: moat policy explain --config FILE --user U [--client-id C] "
+        "[--cert-cn N] [--ip A] (publish|subscribe) TOPIC\n",
+        stderr);
     return kExitInvalid;
   }
   request.action = *action;
@@ -176,9 +176,8 @@ int Run(const std::string& path) {
     }
     const absl::Status status = server.Reload();
     const std::string message(status.message());
-    (*audit)->Write({.event = "reload",
-                     .reason = status.ok() ? "success" : "failure",
-                     .detail = message});
+    (*audit)->Write(
+        {.event = "reload", .reason = status.ok() ? "success" : "failure", .detail = message});
     if (status.ok()) {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
       RecordPolicyLoaded(metrics, server.policy_version());
@@ -211,8 +210,8 @@ int Run(const std::string& path) {
       [&](const boost::system::error_code& ec) {
         if (ec) return;
         if ((*auth)->bans) {
-          metrics.Set<moat::metrics::Metric::kBansActive>(static_cast<int64_t>(
-              (*auth)->bans->ActiveBans(moat::policy::BanList::Clock::now())));
+          metrics.Set<moat::metrics::Metric::kBansActive>(
+              static_cast<int64_t>((*auth)->bans->ActiveBans(moat::policy::BanList::Clock::now())));
         }
         if (config->watch_files) {
           std::string now = moat::proxy::WatchedFilesFingerprint(*config);

@@ -7,11 +7,10 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <cstdio>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdio>
 
 namespace moat::proxy {
 namespace {
@@ -135,8 +134,8 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
     paths.push_back(config.upstream.tls->ca);
     if (!config.upstream.tls->key.empty()) paths.push_back(config.upstream.tls->key);
   }
-  for (const std::string* path : {&config.auth.password_file, &config.policy.acl_file,
-                                  &config.policy.file}) {
+  for (const std::string* path :
+       {&config.auth.password_file, &config.policy.acl_file, &config.policy.file}) {
     if (!path->empty()) paths.push_back(*path);
   }
   std::string fingerprint;
@@ -144,8 +143,8 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
     struct stat info {};
     fingerprint += path;
     if (::stat(path.c_str(), &info) == 0) {
-      fingerprint += ":" + std::to_string(info.st_ino) + ":" + std::to_string(info.st_size) +
-                     ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+      fingerprint += ":" + std::to_string(info.st_ino) + ":" + std::to_string(info.st_size) + ":" +
+                     std::to_string(info.st_mtim.tv_sec) + "." +
                      std::to_string(info.st_mtim.tv_nsec);
     }
     fingerprint += "\n";

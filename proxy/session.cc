@@ -1,10 +1,9 @@
 #include "proxy/session.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <boost/asio/ssl/error.hpp>
 
 #include "proxy/auth/auth_services.h"
 #include "proxy/forward_batch.h"
@@ -150,8 +149,8 @@ asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
       CountMalformed(mqtt::Direction::kClientToServer, *error);
       CountConnect(metrics::ConnectResult::kMalformed);
-      Audit({.event = "malformed", .reason = mqtt::DecodeErrorName(*error),
-             .detail = "from client"});
+      Audit(
+          {.event = "malformed", .reason = mqtt::DecodeErrorName(*error), .detail = "from client"});
       End(EndReason::kMalformedFromClient);
       // A CONNECT for a protocol level moat does not speak gets the 3.1.1 answer
       // [MQTT-3.1.2-2]; nothing else is answered before a valid CONNECT.
@@ -367,11 +366,11 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
   try {
     broker_ = co_await env_.upstream.Connect();
     env_.counters.Observe<metrics::Metric::kUpstreamConnectSeconds>(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_started)
-            .count());
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - connect_started).count());
   } catch (const boost::system::system_error& e) {
     CountConnect(metrics::ConnectResult::kUpstreamUnavailable);
-    Audit({.event = "refused_connect", .reason = "upstream_unavailable",
+    Audit({.event = "refused_connect",
+           .reason = "upstream_unavailable",
            .detail = e.code().message()});
     env_.counters.Add<metrics::Metric::kUpstreamErrorsTotal>(UpstreamErrorReasonFor(e.code()));
     End(EndReason::kUpstreamUnavailable);

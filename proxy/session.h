@@ -21,15 +21,15 @@
 #include <string>
 #include <vector>
 
+#include "metrics/registry.h"
 #include "policy/auth/authenticator.h"
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
-#include "proxy/config/config.h"
 #include "proxy/audit_log.h"
+#include "proxy/config/config.h"
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
-#include "metrics/registry.h"
 #include "proxy/write_gate.h"
 
 namespace moat::proxy {
@@ -133,7 +133,7 @@ class Session {
   bool draining_ = false;
   bool revoked_ = false;
   bool policy_changed_ = false;
-  uint32_t decisions_ = 0;  // for sampling the decision latency
+  uint32_t decisions_ = 0;                             // for sampling the decision latency
   std::optional<Enforcer> enforcer_;                   // from CONNECT on
   std::optional<std::string> credential_fingerprint_;  // set when a password was checked
   bool aborted_ = false;

@@ -85,10 +85,10 @@ void Session::Audit(AuditEvent event) const {
 // What one read's worth of packets asks the loop to do, decided without suspending so
 // the coroutine frames stay small (an idle connection holds two of them).
 struct Session::Drained {
-  ForwardBatch onward;                       // to the other side
+  ForwardBatch onward;                        // to the other side
   std::vector<std::vector<uint8_t>> answers;  // back to the sender, in order
-  std::optional<ReasonCode> disconnect;      // then end the session (MQTT 5: with this code)
-  bool stop = false;                         // DISCONNECT forwarded: end cleanly
+  std::optional<ReasonCode> disconnect;       // then end the session (MQTT 5: with this code)
+  bool stop = false;                          // DISCONNECT forwarded: end cleanly
   size_t packets = 0;
 };
 
@@ -111,8 +111,8 @@ void Session::DrainClient(Drained& out) {
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
       // What was accepted before the bad packet still goes on; the rest is refused.
       CountMalformed(mqtt::Direction::kClientToServer, *error);
-      Audit({.event = "malformed", .reason = mqtt::DecodeErrorName(*error),
-             .detail = "from client"});
+      Audit(
+          {.event = "malformed", .reason = mqtt::DecodeErrorName(*error), .detail = "from client"});
       End(EndReason::kMalformedFromClient);
       malformed_ = mqtt::DecodeErrorName(*error);
       out.disconnect = mqtt::ReasonCodeFor(*error);
@@ -120,8 +120,7 @@ void Session::DrainClient(Drained& out) {
     }
     auto& frame = std::get<mqtt::Frame>(result);
     ++out.packets;
-    env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kClientToServer,
-                                                      frame.type);
+    env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kClientToServer, frame.type);
     if (frame.type == mqtt::PacketType::kAuth) {
       // moat refused every Authentication Method at CONNECT, so re-authentication
       // cannot be what this is [MQTT-4.12.1-1].
@@ -158,8 +157,8 @@ void Session::DrainBroker(Drained& out) {
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
       // A broker moat cannot parse is not trusted with the client any longer.
       CountMalformed(mqtt::Direction::kServerToClient, *error);
-      Audit({.event = "malformed", .reason = mqtt::DecodeErrorName(*error),
-             .detail = "from broker"});
+      Audit(
+          {.event = "malformed", .reason = mqtt::DecodeErrorName(*error), .detail = "from broker"});
       End(EndReason::kMalformedFromBroker);
       malformed_ = mqtt::DecodeErrorName(*error);
       out.disconnect = ReasonCode::kImplementationSpecificError;
@@ -167,8 +166,7 @@ void Session::DrainBroker(Drained& out) {
     }
     auto& frame = std::get<mqtt::Frame>(result);
     ++out.packets;
-    env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kServerToClient,
-                                                      frame.type);
+    env_.counters.Add<metrics::Metric::kPacketsTotal>(mqtt::Direction::kServerToClient, frame.type);
     if (const auto* connack = std::get_if<mqtt::Connack>(&frame.packet)) {
       // The keep-alive moat enforces is the one the broker granted [MQTT-3.2.2-21].
       if (auto server_keep_alive =

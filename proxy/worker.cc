@@ -5,12 +5,12 @@
 #include <openssl/x509_vfy.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -164,13 +164,13 @@ void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer)
 }
 
 void Worker::SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream) {
-  asio::post(io_context_, [this, listeners = std::move(listeners),
-                           upstream = std::move(upstream)]() mutable {
-    for (size_t i = 0; i < listeners_.size() && i < listeners.size(); ++i) {
-      listeners_[i].tls_context = std::move(listeners[i]);
-    }
-    upstream_.set_tls_context(std::move(upstream));
-  });
+  asio::post(io_context_,
+             [this, listeners = std::move(listeners), upstream = std::move(upstream)]() mutable {
+               for (size_t i = 0; i < listeners_.size() && i < listeners.size(); ++i) {
+                 listeners_[i].tls_context = std::move(listeners[i]);
+               }
+               upstream_.set_tls_context(std::move(upstream));
+             });
 }
 
 void Worker::Join() {

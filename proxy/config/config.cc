@@ -379,7 +379,8 @@ void ReadMetrics(const Field& field, Metrics& metrics, Context& ctx) {
   if (const Field* f = map.Find("bind")) metrics.bind = ReadEndpoint(*f, ctx.problems);
   const Field* bearer = map.Find("bearer_token_file");
   const Field* basic = map.Find("basic_auth_file");
-  if (bearer) metrics.bearer_token_file = ReadPath(*bearer, ctx.base_dir, ctx.problems).value_or("");
+  if (bearer)
+    metrics.bearer_token_file = ReadPath(*bearer, ctx.base_dir, ctx.problems).value_or("");
   if (basic) metrics.basic_auth_file = ReadPath(*basic, ctx.base_dir, ctx.problems).value_or("");
   if (bearer && basic) {
     ctx.problems.Add(basic->line, "metrics: give bearer_token_file or basic_auth_file, not both");
@@ -398,8 +399,8 @@ void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
     }
   }
   if (const Field* f = map.Find("rate_per_second")) {
-    audit.rate_per_second = static_cast<double>(
-        ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(20));
+    audit.rate_per_second =
+        static_cast<double>(ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(20));
   }
   if (const Field* f = map.Find("burst")) {
     audit.burst = static_cast<double>(ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(100));
@@ -437,8 +438,8 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
     return;
   }
   MapReader map(root, "", 1,
-                {"listeners", "upstream", "auth", "policy", "metrics", "audit", "limits",
-                 "threads", "watch_files"},
+                {"listeners", "upstream", "auth", "policy", "metrics", "audit", "limits", "threads",
+                 "watch_files"},
                 ctx.problems);
   if (const Field* f = map.Require("listeners")) ReadListeners(*f, config, ctx);
   if (const Field* f = map.Require("upstream")) ReadUpstream(*f, config.upstream, ctx);

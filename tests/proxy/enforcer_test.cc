@@ -18,6 +18,9 @@ using mqtt::ProtocolVersion;
 class ScriptedAuthorizer : public policy::Authorizer {
  public:
   std::set<std::string, std::less<>> denied_publish, denied_subscribe, denied_receive;
+  mutable int calls = 0;
+  uint64_t policy_version = 1;
+  uint64_t version() const override { return policy_version; }
 
   policy::Decision AuthorizeConnect(const policy::ClientIdentity&) const override {
     return Allow();
@@ -36,10 +39,12 @@ class ScriptedAuthorizer : public policy::Authorizer {
   }
 
  private:
-  static policy::Decision Allow() {
+  policy::Decision Allow() const {
+    ++calls;
     return {policy::Verdict::kAllow, policy::DenyReason::kNone, ""};
   }
-  static policy::Decision Deny() {
+  policy::Decision Deny() const {
+    ++calls;
     return {policy::Verdict::kDeny, policy::DenyReason::kDenyRule, "acl:1"};
   }
 };
@@ -208,10 +213,24 @@ TEST_F(EnforcerTest, TeachesTheClientAnAliasWhoseSettingPublishWasWithheld) {
   Start(ProtocolVersion::kV5, /*topic_alias_maximum=*/10);
   authorizer_.denied_receive = {"a"};
   EXPECT_FALSE(FromBroker(Aliased("a", 3)).forward_raw);
-  authorizer_.denied_receive.clear();  // e.g. after a reload
+  authorizer_.denied_receive.clear();  // a reload
+  ++authorizer_.policy_version;
   mqtt::Publish with_topic = Aliased("a", 3);
   EXPECT_EQ(FromBroker(Aliased("", 3)).forward_rewritten, Bytes(with_topic));
   EXPECT_TRUE(FromBroker(Aliased("", 3)).forward_raw);  // now the client knows it
+}
+
+TEST_F(EnforcerTest, CachesDecisionsUntilThePolicyChanges) {
+  Start(ProtocolVersion::kV311);
+  EXPECT_TRUE(FromClient(Publish("s/1", 0)).forward_raw);
+  EXPECT_TRUE(FromClient(Publish("s/1", 0)).forward_raw);
+  EXPECT_EQ(authorizer_.calls, 1);
+  EXPECT_TRUE(FromClient(Publish("s/1", 1, 2)).forward_raw);  // another QoS, another question
+  EXPECT_EQ(authorizer_.calls, 2);
+  authorizer_.denied_publish = {"s/1"};
+  ++authorizer_.policy_version;  // a reload
+  EXPECT_FALSE(FromClient(Publish("s/1", 0)).forward_raw);
+  EXPECT_EQ(authorizer_.calls, 3);
 }
 
 TEST_F(EnforcerTest, RemovesSubscriptionsANewPolicyNoLongerGrants) {
