@@ -52,8 +52,7 @@ class AuditModeAuthorizer final : public Authorizer {
 
 }  // namespace
 
-std::shared_ptr<const Authorizer> MakeAuditModeAuthorizer(
-    std::shared_ptr<const Authorizer> inner) {
+std::shared_ptr<const Authorizer> MakeAuditModeAuthorizer(std::shared_ptr<const Authorizer> inner) {
   return std::make_shared<AuditModeAuthorizer>(std::move(inner));
 }
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "policy/authorizer.h"
 #include "metrics/registry.h"
+#include "policy/authorizer.h"
 #include "proxy/config/config.h"
 
 namespace moat::proxy {

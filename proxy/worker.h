@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "metrics/registry.h"
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"
-#include "metrics/registry.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
 

@@ -101,7 +101,7 @@ struct Metrics {
 };
 
 struct Audit {
-  std::string file;  // empty or "-": stderr
+  std::string file;             // empty or "-": stderr
   double rate_per_second = 20;  // lines per event and reason ...
   double burst = 100;           // ... with bursts of this many
 };

@@ -113,8 +113,8 @@ absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config) {
       if (made.ok()) {
         context = *made;
       } else {
-        problems += "listener " + listener.name + ": " + std::string(made.status().message()) +
-                    "\n";
+        problems +=
+            "listener " + listener.name + ": " + std::string(made.status().message()) + "\n";
       }
     }
     contexts.listeners.push_back(std::move(context));

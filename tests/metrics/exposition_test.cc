@@ -74,8 +74,10 @@ TEST_F(OpenMetricsTest, EndsWithEof) {
 
 TEST_F(OpenMetricsTest, NamesCounterFamiliesWithoutTotal) {
   EXPECT_THAT(text_, HasSubstr("# TYPE moat_denials counter\n# HELP moat_denials "));
-  EXPECT_THAT(SampleValue(text_, R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
-              Optional(3.0));
+  EXPECT_THAT(
+      SampleValue(text_,
+                  R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
+      Optional(3.0));
   EXPECT_THAT(text_, HasSubstr("# TYPE process_cpu_seconds counter\n"));
   EXPECT_THAT(text_, Not(HasSubstr("# TYPE moat_denials_total")));
 }

@@ -66,9 +66,11 @@ TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
   EXPECT_EQ(response->Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(response->Header("connection"), "close");
   EXPECT_EQ(response->Header("content-length"), std::to_string(response->body.size()));
-  EXPECT_THAT(SampleValue(response->body,
-                          R"(moat_denials_total{action="connect",reason="bad_credentials",mode="enforce"})"),
-              Optional(2.0));
+  EXPECT_THAT(
+      SampleValue(
+          response->body,
+          R"(moat_denials_total{action="connect",reason="bad_credentials",mode="enforce"})"),
+      Optional(2.0));
   EXPECT_THAT(response->body, Not(HasSubstr("# EOF")));
   for (const MetricDef& def : kMetricTable) {
     EXPECT_THAT(response->body, HasSubstr("# TYPE " + std::string(def.name) + " ")) << def.name;

@@ -110,12 +110,17 @@ TEST(Registry, RendersEveryLabelFromItsEnum) {
   registry->Set<Metric::kCertificateExpiryTimestampSeconds>(CertificateFileId{0}, 1'900'000'000);
 
   const std::string text = Text(*registry);
-  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="enforce"})"),
-              Optional(4.0));
-  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="will",reason="retain_limit",mode="audit"})"),
-              Optional(1.0));
-  EXPECT_THAT(SampleValue(text, R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
-              Optional(0.0));
+  EXPECT_THAT(
+      SampleValue(text,
+                  R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="enforce"})"),
+      Optional(4.0));
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_denials_total{action="will",reason="retain_limit",mode="audit"})"),
+      Optional(1.0));
+  EXPECT_THAT(
+      SampleValue(text,
+                  R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
+      Optional(0.0));
   EXPECT_THAT(
       SampleValue(
           text,
