@@ -30,7 +30,7 @@ struct MetricsServerLimits {
   size_t max_connections = 64;
   // When set, GET /metrics needs exactly this Authorization header ("Bearer TOKEN" or
   // "Basic BASE64"); /healthz and /readyz stay open for probes, as they reveal nothing.
-  std::string authorization;
+  std::string authorization{};
 };
 
 class MetricsServer {
