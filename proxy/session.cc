@@ -1,5 +1,9 @@
 #include "proxy/session.h"
 
+#include <array>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -103,18 +107,7 @@ asio::awaitable<void> Session::Run() {
           co_await DisconnectClient(ReasonCode::kServerShuttingDown);
           End(EndReason::kShutdown);
         } else {
-          boost::system::error_code client_error, broker_error, watchdog_error;
-          co_await (net::Catching(ClientToBroker(), client_error) ||
-                    net::Catching(BrokerToClient(), broker_error) ||
-                    net::Catching(Watchdog(), watchdog_error));
-          // The first error is the one that ended the session; the others are the
-          // cancellation that followed it.
-          for (const auto& ec : {client_error, broker_error, watchdog_error}) {
-            if (ec && ec != asio::error::operation_aborted) {
-              End(aborted_ ? EndReason::kShutdown : EndReason::kIoError);
-              if (error.empty()) error = ec.message();
-            }
-          }
+          co_await Pump(error);
         }
       }
     }
@@ -140,6 +133,46 @@ asio::awaitable<void> Session::Run() {
   if (!refusal_.empty()) error = refusal_;
   if (!upstream_error_.empty()) error = upstream_error_;
   LogSessionEnd(identity_, EndReasonName(end_reason_), error);
+}
+
+asio::awaitable<void> Session::Pump(std::string& error) {
+  // The three loops run side by side; the first to finish, for any reason, cancels the
+  // other two, and Pump returns once all three are done. Spawned by hand rather than
+  // with asio's `||`, whose parallel groups and wrappers would stay parked for the whole
+  // life of an idle connection.
+  const auto executor = co_await asio::this_coro::executor;
+  std::array<asio::cancellation_signal, 3> cancel;
+  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  int running = 3;
+  auto finished = [&](std::exception_ptr exception) {
+    if (exception) {
+      try {
+        std::rethrow_exception(exception);
+      } catch (const boost::system::system_error& e) {
+        // The first error is the one that ended the session; the others are the
+        // cancellation that followed it.
+        if (e.code() != asio::error::operation_aborted) {
+          End(aborted_ ? EndReason::kShutdown : EndReason::kIoError);
+          if (error.empty()) error = e.code().message();
+        }
+      } catch (const std::exception& e) {
+        End(EndReason::kIoError);
+        if (error.empty()) error = e.what();
+      }
+    }
+    if (--running == 2) {
+      for (auto& signal : cancel) signal.emit(asio::cancellation_type::terminal);
+    }
+    if (running == 0) all_done.cancel();
+  };
+  asio::co_spawn(executor, ClientToBroker(),
+                 asio::bind_cancellation_slot(cancel[0].slot(), finished));
+  asio::co_spawn(executor, BrokerToClient(),
+                 asio::bind_cancellation_slot(cancel[1].slot(), finished));
+  asio::co_spawn(executor, Watchdog(), asio::bind_cancellation_slot(cancel[2].slot(), finished));
+  while (running > 0) {
+    co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 asio::awaitable<std::optional<mqtt::Frame>> Session::ReadFirstPacket() {

@@ -97,6 +97,7 @@ class Session {
   template <typename Decide>
   Outcome Judge(Decide decide);
   void DrainBroker(Drained& out);
+  boost::asio::awaitable<void> Pump(std::string& error);
   boost::asio::awaitable<void> ClientToBroker();
   boost::asio::awaitable<void> BrokerToClient();
   boost::asio::awaitable<void> Watchdog();
