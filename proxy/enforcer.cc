@@ -149,8 +149,14 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
     outcome.disconnect = *error;
     return outcome;
   }
+  // The broker's own namespace and shared-subscription syntax are never a client's to
+  // publish to, whatever a policy grants; mosquitto refuses them the same way.
+  const bool reserved =
+      topic.starts_with("$SYS/") || topic == "$SYS" || topic.starts_with("$share/");
   const policy::Decision decision =
-      CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
+      reserved ? policy::Decision{policy::Verdict::kDeny, policy::DenyReason::kDenyRule,
+                                  "reserved_topic"}
+               : CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
   if (decision.allowed()) {
     if (decision.audit) {
       outcome.denials.push_back(

@@ -220,6 +220,17 @@ TEST_F(EnforcerTest, TeachesTheClientAnAliasWhoseSettingPublishWasWithheld) {
   EXPECT_TRUE(FromBroker(Aliased("", 3)).forward_raw);  // now the client knows it
 }
 
+TEST_F(EnforcerTest, RefusesPublishesToTheBrokersOwnTopicsWhateverThePolicy) {
+  Start(ProtocolVersion::kV5);
+  for (std::string_view topic : {"$SYS/broker/uptime", "$SYS", "$share/g/a"}) {
+    const Outcome outcome = FromClient(Publish(topic, 1, 4));
+    EXPECT_FALSE(outcome.forward_raw) << topic;
+    ASSERT_EQ(outcome.denials.size(), 1u) << topic;
+    EXPECT_EQ(outcome.denials[0].rule, "reserved_topic");
+  }
+  EXPECT_TRUE(FromClient(Publish("$custom/x", 0)).forward_raw);  // other $ topics: policy
+}
+
 TEST_F(EnforcerTest, CachesDecisionsUntilThePolicyChanges) {
   Start(ProtocolVersion::kV311);
   EXPECT_TRUE(FromClient(Publish("s/1", 0)).forward_raw);
