@@ -259,14 +259,15 @@ TEST_F(MetricsServerTest, StartFailsOnABusyPort) {
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("127.0.0.1"));
 }
 
-TEST_F(MetricsServerTest, StartFailsOnAnUnresolvableHost) {
-  auto server = MetricsServer::Start("no-such-host.invalid", 0, *registry_, nullptr);
+TEST_F(MetricsServerTest, StartFailsOnAnAddressThisHostDoesNotHave) {
+  // A documentation address: binding fails at once, and no name lookup leaves the host.
+  auto server = MetricsServer::Start("192.0.2.1", 0, *registry_, nullptr);
   EXPECT_FALSE(server.ok());
 }
 
 TEST_F(MetricsServerTest, AcceptsBracketedIpv6) {
   auto server = MetricsServer::Start("[::1]", 0, *registry_, nullptr);
-  if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
+  ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_NE((*server)->port(), 0);
 }
 
