@@ -165,9 +165,9 @@ asio::awaitable<void> Session::Pump(std::string& error) {
     }
     if (running == 0) all_done.cancel();
   };
-  asio::co_spawn(executor, ClientToBroker(),
+  asio::co_spawn(executor, Forward(mqtt::Direction::kClientToServer),
                  asio::bind_cancellation_slot(cancel[0].slot(), finished));
-  asio::co_spawn(executor, BrokerToClient(),
+  asio::co_spawn(executor, Forward(mqtt::Direction::kServerToClient),
                  asio::bind_cancellation_slot(cancel[1].slot(), finished));
   asio::co_spawn(executor, Watchdog(), asio::bind_cancellation_slot(cancel[2].slot(), finished));
   while (running > 0) {

@@ -2,8 +2,8 @@
 //
 //   client ──► ReceiveConnect ──► authorize ──► connect upstream ──► forward CONNECT
 //                                                                         │
-//          ┌──────────────── ClientToBroker ◄── client decoder ◄──────────┤
-//          │                 BrokerToClient ◄── broker decoder            │
+//          ┌──── Forward(client to broker) ◄── client decoder ◄──────────┤
+//          │     Forward(broker to client) ◄── broker decoder            │
 //          │                 Watchdog (keep-alive, drain)                 │
 //          └─► the first of the three to finish, for any reason, ends the session
 //
@@ -98,8 +98,8 @@ class Session {
   Outcome Judge(Decide decide);
   void DrainBroker(Drained& out);
   boost::asio::awaitable<void> Pump(std::string& error);
-  boost::asio::awaitable<void> ClientToBroker();
-  boost::asio::awaitable<void> BrokerToClient();
+  // One direction's loop: drain what was read, answer, forward, read again.
+  boost::asio::awaitable<void> Forward(mqtt::Direction direction);
   boost::asio::awaitable<void> Watchdog();
   boost::asio::awaitable<void> WriteTo(WriteGate& gate, net::ByteStream& stream,
                                        std::span<const boost::asio::const_buffer> buffers);

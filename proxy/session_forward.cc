@@ -195,16 +195,26 @@ void Session::DrainBroker(Drained& out) {
   }
 }
 
-asio::awaitable<void> Session::ClientToBroker() {
+asio::awaitable<void> Session::Forward(mqtt::Direction direction) {
+  const bool from_client = direction == mqtt::Direction::kClientToServer;
+  mqtt::Decoder& decoder = from_client ? client_decoder_ : broker_decoder_;
+  net::ByteStream& source = from_client ? *client_ : *broker_;
+  WriteGate& source_gate = from_client ? client_gate_ : broker_gate_;
+  net::ByteStream& destination = from_client ? *broker_ : *client_;
+  WriteGate& destination_gate = from_client ? broker_gate_ : client_gate_;
   for (;;) {
     auto drained = std::make_unique<Drained>();
-    DrainClient(*drained);
-    if (drained->packets > 0) ClientActive();
+    if (from_client) {
+      DrainClient(*drained);
+      if (drained->packets > 0) ClientActive();
+    } else {
+      DrainBroker(*drained);
+    }
     for (const auto& answer : drained->answers) {
-      co_await WriteBytes(client_gate_, *client_, answer);
+      co_await WriteBytes(source_gate, source, answer);
     }
     if (!drained->onward.empty()) {
-      co_await WriteTo(broker_gate_, *broker_, drained->onward.buffers());
+      co_await WriteTo(destination_gate, destination, drained->onward.buffers());
     }
     if (drained->disconnect) {
       co_await DisconnectClient(*drained->disconnect);
@@ -212,37 +222,12 @@ asio::awaitable<void> Session::ClientToBroker() {
     }
     if (drained->stop) co_return;
     drained.reset();  // nothing of it is needed while waiting for the next read
-    const size_t n = co_await client_->ReadInto(client_decoder_);
+    const size_t n = co_await source.ReadInto(decoder);
     if (n == 0) {
-      End(EndReason::kClientClosed);
+      End(from_client ? EndReason::kClientClosed : EndReason::kBrokerClosed);
       co_return;
     }
-    env_.counters.Add<metrics::Metric::kBytesTotal>(mqtt::Direction::kClientToServer, n);
-  }
-}
-
-asio::awaitable<void> Session::BrokerToClient() {
-  for (;;) {
-    auto drained = std::make_unique<Drained>();
-    DrainBroker(*drained);
-    for (const auto& answer : drained->answers) {
-      co_await WriteBytes(broker_gate_, *broker_, answer);
-    }
-    if (!drained->onward.empty()) {
-      co_await WriteTo(client_gate_, *client_, drained->onward.buffers());
-    }
-    if (drained->disconnect) {
-      co_await DisconnectClient(*drained->disconnect);
-      co_return;
-    }
-    if (drained->stop) co_return;
-    drained.reset();
-    const size_t n = co_await broker_->ReadInto(broker_decoder_);
-    if (n == 0) {
-      End(EndReason::kBrokerClosed);
-      co_return;
-    }
-    env_.counters.Add<metrics::Metric::kBytesTotal>(mqtt::Direction::kServerToClient, n);
+    env_.counters.Add<metrics::Metric::kBytesTotal>(direction, n);
   }
 }
 
