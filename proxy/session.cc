@@ -1,16 +1,12 @@
 #include "proxy/session.h"
 
 #include <array>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/auth/auth_services.h"
-#include "proxy/forward_batch.h"
 #include "proxy/log.h"
 #include "proxy/mqtt/encoder.h"
 #include "proxy/net/catching.h"
@@ -73,9 +69,7 @@ Session::Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity
       env_(env),
       client_decoder_(ClientDecoderOptions(env.config)),
       broker_decoder_(BrokerDecoderOptions(env.config)),
-      watchdog_timer_(executor),
-      client_gate_(executor),
-      broker_gate_(executor) {
+      watchdog_timer_(executor) {
   env_.counters.GaugeAdd<metrics::Metric::kConnectionsActive>(env_.listener, 1);
 }
 
@@ -97,81 +91,29 @@ void Session::End(EndReason reason) {
   end_reason_ = reason;
 }
 
-asio::awaitable<void> Session::Run() {
-  std::string error;
+asio::awaitable<void> Session::Start() {
+  bool admitted = false;
   try {
     if (auto connect = co_await ReceiveConnect()) {
-      if (co_await Admit(*connect)) {
-        pumping_ = true;
-        if (draining_) {
-          co_await DisconnectClient(ReasonCode::kServerShuttingDown);
-          End(EndReason::kShutdown);
-        } else {
-          co_await Pump(error);
+      admitted = co_await Admit(*connect);
+      if (admitted && draining_) {
+        End(EndReason::kShutdown);
+        if (version_ == ProtocolVersion::kV5) {
+          co_await SendToClient(mqtt::Disconnect{
+              static_cast<uint8_t>(ReasonCode::kServerShuttingDown), {}});
         }
+        admitted = false;
       }
     }
   } catch (const boost::system::system_error& e) {
     End(aborted_ ? EndReason::kShutdown : EndReason::kIoError);
-    error = e.code().message();
+    error_ = e.code().message();
+    admitted = false;
   }
-  // After a clean DISCONNECT the broker gets a clean close; in every other case the
-  // link just drops, which is what makes the broker publish the client's Will.
-  if (broker_) {
-    if (end_reason_ == EndReason::kClientDisconnected) {
-      co_await broker_->Shutdown();
-    } else {
-      broker_->Close();
-    }
-  }
-  if (end_reason_ == EndReason::kClientClosed || end_reason_ == EndReason::kIoError) {
-    client_->Close();
+  if (admitted) {
+    StartRelay();
   } else {
-    co_await client_->Shutdown();
-  }
-  if (!malformed_.empty()) error = malformed_;
-  if (!refusal_.empty()) error = refusal_;
-  if (!upstream_error_.empty()) error = upstream_error_;
-  LogSessionEnd(identity_, EndReasonName(end_reason_), error);
-}
-
-asio::awaitable<void> Session::Pump(std::string& error) {
-  // The three loops run side by side; the first to finish, for any reason, cancels the
-  // other two, and Pump returns once all three are done. Spawned by hand rather than
-  // with asio's `||`, whose parallel groups and wrappers would stay parked for the whole
-  // life of an idle connection.
-  const auto executor = co_await asio::this_coro::executor;
-  std::array<asio::cancellation_signal, 3> cancel;
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
-  int running = 3;
-  auto finished = [&](std::exception_ptr exception) {
-    if (exception) {
-      try {
-        std::rethrow_exception(exception);
-      } catch (const boost::system::system_error& e) {
-        // The first error is the one that ended the session; the others are the
-        // cancellation that followed it.
-        if (e.code() != asio::error::operation_aborted) {
-          End(aborted_ ? EndReason::kShutdown : EndReason::kIoError);
-          if (error.empty()) error = e.code().message();
-        }
-      } catch (const std::exception& e) {
-        End(EndReason::kIoError);
-        if (error.empty()) error = e.what();
-      }
-    }
-    if (--running == 2) {
-      for (auto& signal : cancel) signal.emit(asio::cancellation_type::terminal);
-    }
-    if (running == 0) all_done.cancel();
-  };
-  asio::co_spawn(executor, Forward(mqtt::Direction::kClientToServer),
-                 asio::bind_cancellation_slot(cancel[0].slot(), finished));
-  asio::co_spawn(executor, Forward(mqtt::Direction::kServerToClient),
-                 asio::bind_cancellation_slot(cancel[1].slot(), finished));
-  asio::co_spawn(executor, Watchdog(), asio::bind_cancellation_slot(cancel[2].slot(), finished));
-  while (running > 0) {
-    co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    Finish();
   }
 }
 
@@ -426,7 +368,7 @@ asio::awaitable<void> Session::ForwardConnect(const mqtt::Frame& frame) {
   const config::Upstream& upstream = env_.config.upstream;
   if (upstream.credentials == config::UpstreamCredentials::kPassthrough) {
     const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
-    co_await WriteTo(broker_gate_, *broker_, {&raw, 1});
+    co_await broker_->WriteAll({&raw, 1});
     co_return;
   }
   // The broker trusts moat: it gets no credentials, or moat's own service account.
@@ -441,63 +383,19 @@ asio::awaitable<void> Session::ForwardConnect(const mqtt::Frame& frame) {
   if (mqtt::Encode(rewritten, rewritten.version, bytes) != mqtt::EncodeError::kNone) {
     throw boost::system::system_error(asio::error::invalid_argument);
   }
-  const asio::const_buffer buffer(bytes.data(), bytes.size());
-  co_await WriteTo(broker_gate_, *broker_, {&buffer, 1});
-}
-
-void Session::PolicyChanged() {
-  if (!pumping_) return;
-  policy_changed_ = true;
-  watchdog_timer_.cancel();
-}
-
-void Session::RevokeIfChanged(const policy::PasswordFile& file) {
-  if (!credential_fingerprint_ || !pumping_) return;
-  if (Credentials::Fingerprint(file, identity_.username) == credential_fingerprint_) return;
-  revoked_ = true;
-  watchdog_timer_.cancel();
-}
-
-asio::awaitable<void> Session::Watchdog() {
-  for (;;) {
-    // MQTT-3.1.2-24: 1.5 times the keep-alive without a packet ends the connection.
-    const auto deadline = keep_alive_.count() > 0 ? last_client_packet_ + keep_alive_ * 3 / 2
-                                                  : asio::steady_timer::time_point::max();
-    watchdog_timer_.expires_at(deadline);
-    // Woken early by RequestDrain() or by the session ending; the state says which.
-    co_await watchdog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (draining_) {
-      End(EndReason::kShutdown);
-      co_await DisconnectClient(ReasonCode::kServerShuttingDown);
-      co_return;
-    }
-    if (revoked_) {
-      End(EndReason::kRevoked);
-      co_await DisconnectClient(ReasonCode::kNotAuthorized);
-      co_return;
-    }
-    if (policy_changed_) {
-      policy_changed_ = false;
-      const std::vector<uint8_t> unsubscribe = enforcer_->RevokeSubscriptions(*env_.authorizer);
-      if (!unsubscribe.empty()) co_await WriteBytes(broker_gate_, *broker_, unsubscribe);
-      continue;
-    }
-    auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) co_return;
-    if (keep_alive_.count() > 0 &&
-        std::chrono::steady_clock::now() >= last_client_packet_ + keep_alive_ * 3 / 2) {
-      End(EndReason::kKeepAliveTimeout);
-      co_await DisconnectClient(ReasonCode::kKeepAliveTimeout);
-      co_return;
-    }
-  }
+  co_await WriteBytes(*broker_, bytes);
 }
 
 asio::awaitable<void> Session::SendToClient(const mqtt::Packet& packet) {
   std::vector<uint8_t> bytes;
   if (mqtt::Encode(packet, version_, bytes) != mqtt::EncodeError::kNone) co_return;
+  co_await WriteBytes(*client_, bytes);
+}
+
+asio::awaitable<void> Session::WriteBytes(net::ByteStream& stream,
+                                          const std::vector<uint8_t>& bytes) {
   const asio::const_buffer buffer(bytes.data(), bytes.size());
-  co_await WriteTo(client_gate_, *client_, {&buffer, 1});
+  co_await stream.WriteAll({&buffer, 1});
 }
 
 asio::awaitable<void> Session::RefuseConnect(ReasonCode v5_reason,
@@ -505,27 +403,6 @@ asio::awaitable<void> Session::RefuseConnect(ReasonCode v5_reason,
   const uint8_t code = version_ == ProtocolVersion::kV5 ? static_cast<uint8_t>(v5_reason)
                                                         : static_cast<uint8_t>(v311_code);
   co_await SendToClient(mqtt::Connack{false, code, {}});
-}
-
-asio::awaitable<void> Session::DisconnectClient(ReasonCode reason) {
-  // Before MQTT 5 a server has no DISCONNECT: closing is the only answer.
-  if (version_ != ProtocolVersion::kV5) co_return;
-  co_await SendToClient(mqtt::Disconnect{static_cast<uint8_t>(reason), {}});
-}
-
-void Session::RequestDrain() {
-  draining_ = true;
-  if (pumping_) {
-    watchdog_timer_.cancel();
-  } else {
-    Abort();
-  }
-}
-
-void Session::Abort() {
-  aborted_ = true;
-  client_->Close();
-  if (broker_) broker_->Close();
 }
 
 }  // namespace moat::proxy

@@ -101,7 +101,12 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
       counters_(counters),
       authorizer_(std::move(authorizer)) {}
 
-Worker::~Worker() { Join(); }
+Worker::~Worker() {
+  Join();
+  // Sessions the io_context stopped for before they finished; their pending callbacks
+  // are destroyed with it, never run.
+  for (Session* session : sessions_) delete session;
+}
 
 absl::Status Worker::Bind() {
   for (const ListenerSetup& setup : listeners_) {
@@ -255,11 +260,14 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
 
 asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {
   counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
+  // Counted until the session is finished, or until this coroutine gives up on it.
   ++open_connections_;
   struct Closed {
-    uint64_t& open;
-    ~Closed() { --open; }
-  } closed{open_connections_};
+    uint64_t* open;
+    ~Closed() {
+      if (open != nullptr) --*open;
+    }
+  } closed{&open_connections_};
   policy::ClientIdentity identity;
   identity.listener = setup.listener->name;
   boost::system::error_code ec;
@@ -285,11 +293,20 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
   }
   if (stopping_) co_return;
 
-  SessionEnvironment env{config_, authorizer_, upstream_, counters_, setup.id, auth_};
-  Session session(std::move(stream), std::move(identity), env, io_context_.get_executor());
-  sessions_.insert(&session);
-  co_await session.Run();
-  sessions_.erase(&session);
+  const SessionEnvironment env{config_, authorizer_, upstream_, counters_, setup.id, auth_, *this};
+  // The session outlives this coroutine: once admitted it runs on callbacks, and it
+  // hands itself back through SessionFinished().
+  auto* session =
+      new Session(std::move(stream), std::move(identity), env, io_context_.get_executor());
+  sessions_.insert(session);
+  closed.open = nullptr;
+  co_await session->Start();
+}
+
+void Worker::SessionFinished(Session* session) {
+  sessions_.erase(session);
+  --open_connections_;
+  delete session;
 }
 
 }  // namespace moat::proxy

@@ -16,12 +16,12 @@
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"
+#include "proxy/session.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
 
 namespace moat::proxy {
 
-class Session;
 struct AuthServices;
 
 // What a worker needs per listener: its config and, for TLS, its context.
@@ -31,7 +31,7 @@ struct ListenerSetup {
   metrics::ListenerId id{0};   // its index in the config, as metrics know it
 };
 
-class Worker {
+class Worker final : public SessionOwner {
  public:
   Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
          AuthServices& auth, metrics::ThreadCounters& counters,
@@ -48,6 +48,8 @@ class Worker {
   // Thread-safe: new handshakes use these; live connections keep theirs.
   void SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream);
   void Join();
+
+  void SessionFinished(Session* session) override;
 
  private:
   boost::asio::awaitable<void> AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor,

@@ -5,7 +5,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -17,6 +19,28 @@ class Decoder;
 }
 
 namespace moat::net {
+
+// What a non-blocking attempt needs before it can make progress.
+enum class Want : uint8_t { kNothing, kReadable, kWritable };
+
+// The result of a non-blocking read or write: `bytes` moved, or what to wait for, or
+// the end of the stream (reads only), or an error.
+struct IoResult {
+  size_t bytes = 0;
+  Want want = Want::kNothing;
+  bool end = false;
+  boost::system::error_code error;
+};
+
+// Told when a stream that answered "would block" may make progress. Called exactly
+// once per AwaitReady, never from inside it; with operation_aborted after Close().
+class ReadyListener {
+ public:
+  virtual void OnReady(int tag, const boost::system::error_code& error) = 0;
+
+ protected:
+  ~ReadyListener() = default;
+};
 
 class ByteStream {
  public:
@@ -30,6 +54,23 @@ class ByteStream {
   // Writes all of `buffers`; callers serialise their writes.
   virtual boost::asio::awaitable<void> WriteAll(
       std::span<const boost::asio::const_buffer> buffers) = 0;
+
+  // The relay that carries an admitted session uses these non-blocking forms instead,
+  // so that an idle connection parks as two small pending waits, not as a chain of
+  // coroutine frames.
+  //
+  // Reads what is there into `decoder`, without waiting.
+  virtual IoResult TryRead(mqtt::Decoder& decoder) = 0;
+  // Writes a prefix of `buffers` (possibly all, possibly none), without waiting. After a
+  // partial write the caller offers the same bytes again, possibly with more after them.
+  virtual IoResult TryWrite(std::span<const boost::asio::const_buffer> buffers) = 0;
+  // Calls `listener.OnReady(tag, ...)` once `want` may be satisfied. A stream that reads
+  // by completion rather than readiness (WebSocket) reads into `decoder` meanwhile.
+  virtual void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener,
+                          int tag) = 0;
+  // Graceful end without suspending: close_notify, or a WebSocket close frame sent on
+  // its own time.
+  virtual void ShutdownNow() = 0;
 
   // Graceful end: TLS close_notify, WebSocket close, TCP FIN. Errors are ignored.
   virtual boost::asio::awaitable<void> Shutdown() = 0;

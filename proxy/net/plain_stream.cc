@@ -1,5 +1,6 @@
 #include "proxy/net/plain_stream.h"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -44,10 +45,57 @@ asio::awaitable<void> PlainStream::WriteAll(std::span<const asio::const_buffer> 
 }
 
 asio::awaitable<void> PlainStream::Shutdown() {
+  ShutdownNow();
+  co_return;
+}
+
+void PlainStream::ShutdownNow() {
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   socket_.close(ignored);
-  co_return;
+}
+
+IoResult PlainStream::TryRead(mqtt::Decoder& decoder) {
+  const auto space = decoder.PrepareWrite(kReadChunkSize);
+  IoResult result;
+  result.bytes = socket_.read_some(asio::buffer(space.data(), space.size()), result.error);
+  if (!result.error) {
+    decoder.CommitWrite(result.bytes);
+  } else if (result.error == asio::error::eof) {
+    result.error.clear();
+    result.end = true;
+  } else if (result.error == asio::error::would_block || result.error == asio::error::try_again) {
+    result.error.clear();
+    result.want = Want::kReadable;
+  }
+  return result;
+}
+
+IoResult PlainStream::TryWrite(std::span<const asio::const_buffer> buffers) {
+  IoResult result;
+  result.bytes = socket_.write_some(buffers, result.error);
+  if (result.error == asio::error::would_block || result.error == asio::error::try_again) {
+    result.error.clear();
+    result.bytes = 0;
+    result.want = Want::kWritable;
+  }
+  return result;
+}
+
+void PlainStream::AwaitReady(Want want, mqtt::Decoder& /*decoder*/, ReadyListener& listener,
+                             int tag) {
+  AwaitSocket(socket_, want, listener, tag);
+}
+
+void AwaitSocket(asio::ip::tcp::socket& socket, Want want, ReadyListener& listener, int tag) {
+  // An exact-size allocation: asio's default recycling would park this small wait, for
+  // as long as the connection is idle, in whatever larger block its cache last held.
+  socket.async_wait(want == Want::kWritable ? asio::ip::tcp::socket::wait_write
+                                            : asio::ip::tcp::socket::wait_read,
+                    asio::bind_allocator(std::allocator<void>(),
+                                         [&listener, tag](const boost::system::error_code& error) {
+                                           listener.OnReady(tag, error);
+                                         }));
 }
 
 void PlainStream::Close() {

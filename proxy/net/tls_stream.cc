@@ -18,19 +18,21 @@ using boost::system::error_code;
 
 namespace {
 
-[[noreturn]] void ThrowSslError(int ssl_error) {
+error_code SslError(int ssl_error) {
   const unsigned long queued = ERR_get_error();
   ERR_clear_error();
   if (ssl_error == SSL_ERROR_SYSCALL && queued == 0) {
     const int saved = errno;
     // EOF in the middle of a record or handshake is a truncation attack or a crash,
     // never a clean close.
-    throw boost::system::system_error(saved != 0
-                                          ? error_code(saved, boost::system::system_category())
-                                          : error_code(asio::ssl::error::stream_truncated));
+    return saved != 0 ? error_code(saved, boost::system::system_category())
+                      : error_code(asio::ssl::error::stream_truncated);
   }
-  throw boost::system::system_error(
-      error_code(static_cast<int>(queued), asio::error::get_ssl_category()));
+  return error_code(static_cast<int>(queued), asio::error::get_ssl_category());
+}
+
+[[noreturn]] void ThrowSslError(int ssl_error) {
+  throw boost::system::system_error(SslError(ssl_error));
 }
 
 }  // namespace
@@ -142,12 +144,80 @@ asio::awaitable<void> TlsStream::WriteAll(std::span<const asio::const_buffer> bu
 }
 
 asio::awaitable<void> TlsStream::Shutdown() {
+  ShutdownNow();
+  co_return;
+}
+
+void TlsStream::ShutdownNow() {
   // One close_notify, without waiting for the peer's: the socket closes right after.
   ERR_clear_error();
   SSL_shutdown(ssl_.get());
   ERR_clear_error();
   Close();
-  co_return;
+}
+
+IoResult TlsStream::Settle(int ret, size_t bytes) {
+  IoResult result;
+  if (ret > 0) {
+    result.bytes = bytes;
+    return result;
+  }
+  const int error = SSL_get_error(ssl_.get(), ret);
+  switch (error) {
+    case SSL_ERROR_WANT_READ:
+      result.want = Want::kReadable;
+      break;
+    case SSL_ERROR_WANT_WRITE:
+      result.want = Want::kWritable;
+      break;
+    case SSL_ERROR_ZERO_RETURN:
+      result.end = true;
+      break;
+    default:
+      result.error = SslError(error);
+  }
+  return result;
+}
+
+IoResult TlsStream::TryRead(mqtt::Decoder& decoder) {
+  const auto space = decoder.PrepareWrite(kReadChunkSize);
+  size_t n = 0;
+  ERR_clear_error();
+  const int ret = SSL_read_ex(ssl_.get(), space.data(), space.size(), &n);
+  IoResult result = Settle(ret, n);
+  decoder.CommitWrite(result.bytes);
+  return result;
+}
+
+IoResult TlsStream::TryWrite(std::span<const asio::const_buffer> buffers) {
+  // Several small pieces go out as one record rather than one record each.
+  size_t total = 0;
+  for (const auto& b : buffers) total += b.size();
+  const void* data = buffers.empty() ? nullptr : buffers.front().data();
+  size_t size = buffers.empty() ? 0 : buffers.front().size();
+  if (buffers.size() > 1 && total <= kReadChunkSize) {
+    joined_.resize(total);
+    size_t offset = 0;
+    for (const auto& b : buffers) {
+      std::memcpy(joined_.data() + offset, b.data(), b.size());
+      offset += b.size();
+    }
+    data = joined_.data();
+    size = total;
+  }
+  size_t written = 0;
+  ERR_clear_error();
+  const int ret = SSL_write_ex(ssl_.get(), data, size, &written);
+  IoResult result = Settle(ret, written);
+  if (result.end) result.error = asio::error::eof;
+  // Only the bytes of a write in progress are needed again; an idle stream keeps none.
+  if (result.want == Want::kNothing && joined_.capacity() > 0) std::vector<uint8_t>().swap(joined_);
+  return result;
+}
+
+void TlsStream::AwaitReady(Want want, mqtt::Decoder& /*decoder*/, ReadyListener& listener,
+                           int tag) {
+  AwaitSocket(socket_, want, listener, tag);
 }
 
 void TlsStream::Close() {

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/net/byte_stream.h"
 
@@ -34,6 +35,10 @@ class TlsStream final : public ByteStream {
   boost::asio::awaitable<void> WriteAll(
       std::span<const boost::asio::const_buffer> buffers) override;
   boost::asio::awaitable<void> Shutdown() override;
+  IoResult TryRead(mqtt::Decoder& decoder) override;
+  IoResult TryWrite(std::span<const boost::asio::const_buffer> buffers) override;
+  void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) override;
+  void ShutdownNow() override;
   void Close() override;
   std::string PeerAddress() const override;
   X509* PeerCertificate() const override;
@@ -46,8 +51,14 @@ class TlsStream final : public ByteStream {
   template <typename Call>
   boost::asio::awaitable<bool> Drive(Call call);
 
+  // What OpenSSL said after a non-blocking call: bytes, what to wait for, end or error.
+  IoResult Settle(int ret, size_t bytes);
+
   boost::asio::ip::tcp::socket socket_;
   SslPtr ssl_;
+  // Small pieces joined into one record; kept between attempts because a write OpenSSL
+  // could not finish must be offered again with the same bytes.
+  std::vector<uint8_t> joined_;
 };
 
 }  // namespace moat::net

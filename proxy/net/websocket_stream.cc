@@ -1,6 +1,7 @@
 #include "proxy/net/websocket_stream.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,7 +12,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <cstring>
+#include <optional>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/catching.h"
@@ -33,25 +38,26 @@ constexpr size_t kMaxRequestHeaderSize = 8 * 1024;
 template <typename NextLayer>
 class WebSocketStream final : public ByteStream {
  public:
-  explicit WebSocketStream(websocket::stream<NextLayer> ws) : ws_(std::move(ws)) {}
+  explicit WebSocketStream(websocket::stream<NextLayer> ws)
+      : state_(std::make_shared<State>(std::move(ws))) {}
+
+  ~WebSocketStream() override { Close(); }
 
   asio::awaitable<size_t> ReadInto(mqtt::Decoder& decoder) override {
     for (;;) {
       const auto space = decoder.PrepareWrite(kReadChunkSize);
-      auto [ec, n] = co_await ws_.async_read_some(asio::buffer(space.data(), space.size()),
-                                                  asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await ws().async_read_some(asio::buffer(space.data(), space.size()),
+                                                   asio::as_tuple(asio::use_awaitable));
       if (ec == websocket::error::closed) co_return 0;
+      if (!ec && ws().got_text()) ec = websocket::error::bad_data_frame;
       if (ec) throw boost::system::system_error(ec);
-      if (ws_.got_text()) {
-        throw boost::system::system_error(websocket::error::bad_data_frame);
-      }
       decoder.CommitWrite(n);
       if (n > 0) co_return n;  // an empty binary frame is not the end of the stream
     }
   }
 
   asio::awaitable<void> WriteAll(std::span<const asio::const_buffer> buffers) override {
-    co_await ws_.async_write(buffers, asio::use_awaitable);
+    co_await ws().async_write(buffers, asio::use_awaitable);
   }
 
   asio::awaitable<void> Shutdown() override {
@@ -59,19 +65,115 @@ class WebSocketStream final : public ByteStream {
     boost::system::error_code ignored;
     asio::steady_timer deadline(co_await asio::this_coro::executor, std::chrono::seconds(1));
     co_await (
-        Catching(ws_.async_close(websocket::close_code::normal, asio::use_awaitable), ignored) ||
+        Catching(ws().async_close(websocket::close_code::normal, asio::use_awaitable), ignored) ||
         deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
     Close();
   }
 
+  // Beast reads by completion, not readiness: AwaitReady(kReadable) reads into the
+  // decoder, and the next TryRead reports what that read brought.
+  IoResult TryRead(mqtt::Decoder& /*decoder*/) override {
+    IoResult result;
+    if (state_->read_in_flight) {
+      result.want = Want::kReadable;
+    } else if (state_->read_result.error || state_->read_result.end ||
+               state_->read_result.bytes > 0) {
+      result = std::exchange(state_->read_result, IoResult{});
+    } else {
+      result.want = Want::kReadable;
+    }
+    return result;
+  }
+
+  // One write in flight at a time, from a copy, so the caller's bytes are free at once.
+  IoResult TryWrite(std::span<const asio::const_buffer> buffers) override {
+    IoResult result;
+    if (state_->write_error) {
+      result.error = state_->write_error;
+      return result;
+    }
+    if (state_->write_in_flight) {
+      result.want = Want::kWritable;
+      return result;
+    }
+    for (const auto& b : buffers) result.bytes += b.size();
+    state_->outgoing.resize(result.bytes);
+    size_t offset = 0;
+    for (const auto& b : buffers) {
+      std::memcpy(state_->outgoing.data() + offset, b.data(), b.size());
+      offset += b.size();
+    }
+    state_->write_in_flight = true;
+    ws().async_write(asio::buffer(state_->outgoing),
+                     [state = state_](const boost::system::error_code& error, size_t) {
+                       state->write_in_flight = false;
+                       state->write_error = error;
+                       std::vector<uint8_t>().swap(state->outgoing);
+                       if (state->write_listener) {
+                         std::exchange(state->write_listener, nullptr)
+                             ->OnReady(state->write_tag, error);
+                       }
+                     });
+    return result;
+  }
+
+  void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener,
+                  int tag) override {
+    if (want == Want::kWritable) {
+      if (state_->write_in_flight) {
+        state_->write_listener = &listener;
+        state_->write_tag = tag;
+      } else {
+        asio::post(ws().get_executor(), [&listener, tag, error = state_->write_error] {
+          listener.OnReady(tag, error);
+        });
+      }
+      return;
+    }
+    const auto space = decoder.PrepareWrite(kReadChunkSize);
+    state_->read_in_flight = true;
+    ws().async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [state = state_, &decoder, &listener, tag](const boost::system::error_code& error,
+                                                   size_t n) {
+          state->read_in_flight = false;
+          IoResult& result = state->read_result;
+          if (error == websocket::error::closed) {
+            result.end = true;
+          } else if (!error && state->ws.got_text()) {
+            result.error = websocket::error::bad_data_frame;
+          } else if (error) {
+            result.error = error;
+          } else {
+            decoder.CommitWrite(n);
+            result.bytes = n;  // 0 for an empty frame: the next TryRead waits again
+          }
+          listener.OnReady(tag, result.error);
+        });
+  }
+
+  void ShutdownNow() override {
+    // A close frame sent on its own time; the socket closes when it is out, or after a
+    // second if the peer does not read it.
+    auto state = state_;
+    state->close_deadline.emplace(ws().get_executor(), std::chrono::seconds(1));
+    state->close_deadline->async_wait([state](const boost::system::error_code&) {
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(state->ws).close(ignored);
+    });
+    ws().async_close(websocket::close_code::normal, [state](const boost::system::error_code&) {
+      if (state->close_deadline) state->close_deadline->cancel();
+    });
+  }
+
   void Close() override {
     boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).close(ignored);
+    beast::get_lowest_layer(ws()).close(ignored);
   }
 
   X509* PeerCertificate() const override {
     if constexpr (std::is_same_v<NextLayer, asio::ssl::stream<tcp::socket>>) {
-      SSL* ssl = const_cast<websocket::stream<NextLayer>&>(ws_).next_layer().native_handle();
+      SSL* ssl = state_->ws.next_layer().native_handle();
       if (SSL_get_verify_result(ssl) != X509_V_OK) return nullptr;
       return SSL_get0_peer_certificate(ssl);
     } else {
@@ -81,12 +183,28 @@ class WebSocketStream final : public ByteStream {
 
   std::string PeerAddress() const override {
     boost::system::error_code ec;
-    const auto endpoint = beast::get_lowest_layer(ws_).remote_endpoint(ec);
+    const auto endpoint = beast::get_lowest_layer(state_->ws).remote_endpoint(ec);
     return ec ? "unknown" : FormatEndpoint(endpoint);
   }
 
  private:
-  websocket::stream<NextLayer> ws_;
+  // Shared with the operations in flight, which may complete after the stream is gone.
+  struct State {
+    explicit State(websocket::stream<NextLayer> stream) : ws(std::move(stream)) {}
+    websocket::stream<NextLayer> ws;
+    bool read_in_flight = false;
+    IoResult read_result;
+    bool write_in_flight = false;
+    boost::system::error_code write_error;
+    std::vector<uint8_t> outgoing;
+    ReadyListener* write_listener = nullptr;
+    int write_tag = 0;
+    std::optional<asio::steady_timer> close_deadline;
+  };
+
+  websocket::stream<NextLayer>& ws() { return state_->ws; }
+
+  std::shared_ptr<State> state_;
 };
 
 // The subprotocol to answer with: "mqtt" [MQTT-6.0.0-3], or the "mqttv3.1" that old
