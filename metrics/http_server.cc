@@ -1,7 +1,9 @@
 #include "metrics/http_server.h"
 
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,15 +11,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
+#include <mutex>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "metrics/exposition.h"
@@ -71,7 +76,10 @@ absl::StatusOr<tcp::endpoint> ResolveBind(std::string host, uint16_t port) {
 class MetricsServer::Impl {
  public:
   Impl(MetricsRegistry& registry, ReadinessCheck readiness, MetricsServerLimits limits)
-      : registry_(registry), readiness_(std::move(readiness)), limits_(limits) {}
+      : registry_(registry),
+        readiness_(std::move(readiness)),
+        tls_(std::exchange(limits.tls, nullptr)),
+        limits_(std::move(limits)) {}
 
   absl::Status Listen(const std::string& host, uint16_t port) {
     absl::StatusOr<tcp::endpoint> endpoint = ResolveBind(host, port);
@@ -108,7 +116,17 @@ class MetricsServer::Impl {
 
   uint16_t port() const { return port_; }
 
+  void SetTlsContext(std::shared_ptr<SSL_CTX> context) {
+    std::lock_guard lock(tls_mutex_);
+    if (context && tls_) tls_ = std::move(context);
+  }
+
  private:
+  std::shared_ptr<SSL_CTX> TlsContext() {
+    std::lock_guard lock(tls_mutex_);
+    return tls_;
+  }
+
   asio::awaitable<void> AcceptLoop() {
     asio::steady_timer backoff(io_);
     while (!stopping_) {
@@ -141,15 +159,46 @@ class MetricsServer::Impl {
     } release{*this, &stream};
     if (stopping_) co_return;
 
+    // One deadline for the whole request, handshake included, so a client dripping a
+    // byte at a time (or sending nothing) is cut off after request_timeout, however
+    // slowly it sends.
+    const auto deadline = std::chrono::steady_clock::now() + limits_.request_timeout;
+    const std::shared_ptr<SSL_CTX> context = TlsContext();
+    if (!context) {
+      stream.expires_at(deadline);
+      co_await Exchange(stream, stream);
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    // The SSL holds its own reference to the context, so a reload swapping contexts
+    // mid-handshake frees nothing under it.
+    SSL* ssl = SSL_new(context.get());
+    if (ssl == nullptr) co_return;
+    asio::ssl::stream<beast::tcp_stream&> tls(stream, ssl);
+    stream.expires_at(
+        std::min(deadline, std::chrono::steady_clock::now() + limits_.tls_handshake_timeout));
+    // Plain HTTP, a wrong certificate or a silent client all end here, unanswered.
+    auto [handshake_error] =
+        co_await tls.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (handshake_error || stopping_) co_return;
+    stream.expires_at(deadline);
+    if (!co_await Exchange(tls, stream)) co_return;
+    // close_notify tells the client the body is complete rather than cut off; waiting for
+    // its reply is bounded by the write deadline Exchange() set.
+    co_await tls.async_shutdown(kUseTuple);
+  }
+
+  // Reads one request from `stream` and answers it; `tcp` is the socket under it, which
+  // holds the deadlines. True when a response was written in full.
+  template <typename Stream>
+  asio::awaitable<bool> Exchange(Stream& stream, beast::tcp_stream& tcp) {
     beast::flat_buffer buffer(limits_.header_limit + 1024);
     http::request_parser<http::empty_body> parser;
     parser.header_limit(static_cast<uint32_t>(limits_.header_limit));
-    // One deadline for the whole request, so a client dripping a byte at a time (or
-    // sending nothing) is cut off after request_timeout, however slowly it sends.
-    stream.expires_after(limits_.request_timeout);
     auto [read_error, read_bytes] =
         co_await http::async_read_header(stream, buffer, parser, kUseTuple);
-    if (stopping_) co_return;
+    if (stopping_) co_return false;
 
     Response response;
     if (!read_error && !parser.is_done()) {
@@ -162,16 +211,16 @@ class MetricsServer::Impl {
                               "request headers too large\n");
     } else if (read_error == http::error::end_of_stream || read_error == beast::error::timeout ||
                read_error == asio::error::eof || read_error == asio::error::connection_reset ||
-               read_error == asio::error::operation_aborted) {
-      co_return;  // nobody left to answer, or not worth answering
+               read_error == asio::error::operation_aborted ||
+               read_error == asio::ssl::error::stream_truncated) {
+      co_return false;  // nobody left to answer, or not worth answering
     } else {
       response = MakeResponse(http::status::bad_request, "bad request\n");
     }
     response.keep_alive(false);
-    stream.expires_after(limits_.write_timeout);
-    co_await http::async_write(stream, response, kUseTuple);
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp.expires_after(limits_.write_timeout);
+    auto [write_error, written] = co_await http::async_write(stream, response, kUseTuple);
+    co_return !write_error && !stopping_;
   }
 
   Response Handle(const Request& request) {
@@ -251,6 +300,8 @@ class MetricsServer::Impl {
 
   MetricsRegistry& registry_;
   const ReadinessCheck readiness_;
+  std::shared_ptr<SSL_CTX> tls_;  // null: plain HTTP; limits_.tls stays null
+  std::mutex tls_mutex_;
   const MetricsServerLimits limits_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_{io_};
@@ -279,5 +330,9 @@ MetricsServer::~MetricsServer() { Stop(); }
 void MetricsServer::Stop() { impl_->Stop(); }
 
 uint16_t MetricsServer::port() const { return impl_->port(); }
+
+void MetricsServer::SetTlsContext(std::shared_ptr<SSL_CTX> context) {
+  impl_->SetTlsContext(std::move(context));
+}
 
 }  // namespace moat::metrics

@@ -5,10 +5,14 @@
 //   GET /healthz  200 "ok" while the process runs
 //   GET /readyz   200 "ready", or 503 with one problem per line from the proxy's callback
 // and 404 for every other path, 405 for any method but GET and HEAD. Each connection
-// answers one request and closes. The whole request must arrive within the request
-// timeout, its headers within header_limit bytes, and at most max_connections are open;
-// a connection past that is closed at once.
+// answers one request and closes. The whole request, TLS handshake included, must arrive
+// within the request timeout (the handshake alone within tls_handshake_timeout), its
+// headers within header_limit bytes, and at most max_connections are open; a connection
+// past that is closed at once. With a TLS context every connection must complete a TLS
+// handshake first: anything else, plain HTTP included, is closed unanswered.
 #pragma once
+
+#include <openssl/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -24,13 +28,17 @@
 namespace moat::metrics {
 
 struct MetricsServerLimits {
-  std::chrono::milliseconds request_timeout{10'000};  // accept to the last header byte
-  std::chrono::milliseconds write_timeout{10'000};
+  std::chrono::milliseconds request_timeout{10'000};        // accept to the last header byte
+  std::chrono::milliseconds tls_handshake_timeout{10'000};  // accept to handshake done
+  std::chrono::milliseconds write_timeout{10'000};          // the response and the TLS close
   size_t header_limit = 8 * 1024;
   size_t max_connections = 64;
   // When set, GET /metrics needs exactly this Authorization header ("Bearer TOKEN" or
   // "Basic BASE64"); /healthz and /readyz stay open for probes, as they reveal nothing.
   std::string authorization{};
+  // When set, HTTPS only. The context is built by the caller (certificates, client CA,
+  // protocol versions); the server only uses it, so it knows nothing of the config.
+  std::shared_ptr<SSL_CTX> tls{};
 };
 
 class MetricsServer {
@@ -58,6 +66,11 @@ class MetricsServer {
 
   // The bound port: the one asked for, or the one the kernel picked for port 0.
   uint16_t port() const;
+
+  // Thread-safe (SIGHUP): connections accepted from now on handshake with `context`;
+  // open ones keep theirs. Ignored when null or when the server was started without
+  // TLS, so a reload can never turn HTTPS into HTTP.
+  void SetTlsContext(std::shared_ptr<SSL_CTX> context);
 
  private:
   class Impl;

@@ -99,6 +99,7 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
     case Domain::kCertificateFile:
     case Domain::kVersion:
     case Domain::kOpenssl:
+    case Domain::kRule:
       return {};
   }
   return {};
@@ -114,6 +115,10 @@ std::string_view DomainDescription(Domain domain) {
       return "the moat version";
     case Domain::kOpenssl:
       return "the OpenSSL version";
+    case Domain::kRule:
+      return "the native policy's id of the deciding rule (the first 256 distinct ids that "
+             "can refuse), or default (no rule: default deny, authentication, bans), acl_file "
+             "(any acl_file line), reserved_topic ($SYS or $share publish), other";
     default:
       return "";
   }

@@ -3,7 +3,8 @@
 // passes a `Metric` and label values of the enum types below to ThreadCounters (hot
 // path) or MetricsRegistry (control plane), which check at compile time that the metric
 // has that type and those labels. A client can therefore never mint a series: every
-// label value comes from an enum here or from the config (listener names, file paths).
+// label value comes from an enum here, from the config (listener names, file paths) or
+// from the policy file's rule ids, at most kRuleLabelCount of them.
 //
 //   kMetricTable ──> MetricsRegistry::Create(label values from config)
 //                     │ Layout: a flat slot array, one slot per series (and bucket)
@@ -99,6 +100,18 @@ struct ListenerId {
 struct CertificateFileId {
   uint32_t index;
 };
+// The rule that decided a denial: a number the policy gave the rule when it was loaded
+// (policy::RuleLabels). Bounded: there are kRuleLabelCount of them, whatever the policy
+// holds, and the names are known only at runtime (RegistryOptions::rule_labels).
+struct RuleLabel {
+  uint16_t index;
+};
+// policy::RuleLabels::kCount: four fixed values and 256 rule ids (checked where both are
+// known, in proxy/observability.cc).
+inline constexpr uint32_t kRuleLabelCount = 4 + 256;
+// Value 0 of the rule domain: no rule decided.
+inline constexpr RuleLabel kNoRuleLabel{0};
+inline constexpr std::string_view kNoRuleLabelName = "default";
 
 // The value set a label draws from.
 enum class Domain : uint8_t {
@@ -118,10 +131,17 @@ enum class Domain : uint8_t {
   kCertificateFile,  // CertificateFileId: configured certificate paths
   kVersion,          // the moat version (one value; moat_build_info only)
   kOpenssl,          // the OpenSSL version (one value; moat_build_info only)
+  // kRuleLabelCount values whose names change when a policy is loaded.
+  kRule,  // RuleLabel: default, acl_file, reserved_topic, other, native rule ids
 };
-inline constexpr size_t kDomainCount = static_cast<size_t>(Domain::kOpenssl) + 1;
+inline constexpr size_t kDomainCount = static_cast<size_t>(Domain::kRule) + 1;
 
 constexpr bool IsClosed(Domain domain) { return domain < Domain::kListener; }
+
+// A sparse domain's value 0 is exported with every combination of the other labels, as
+// closed sets are, but its other values only once their series has counted something:
+// 260 rule values would otherwise add 18,200 series of zeros to every scrape.
+constexpr bool IsSparse(Domain domain) { return domain == Domain::kRule; }
 
 // The number of values of a closed domain (0 for the others, known only at runtime).
 constexpr uint32_t ClosedDomainSize(Domain domain) {
@@ -198,6 +218,11 @@ struct LabelTraits<CertificateFileId> {
   static constexpr Domain kDomain = Domain::kCertificateFile;
   static constexpr uint32_t Index(CertificateFileId v) { return v.index; }
 };
+template <>
+struct LabelTraits<RuleLabel> {
+  static constexpr Domain kDomain = Domain::kRule;
+  static constexpr uint32_t Index(RuleLabel v) { return v.index; }
+};
 #define MOAT_METRICS_ENUM_TRAITS(Type)                                           \
   template <>                                                                    \
   struct LabelTraits<Type> {                                                     \
@@ -253,7 +278,7 @@ enum class Metric : uint8_t {
 };
 inline constexpr size_t kMetricCount = static_cast<size_t>(Metric::kProcessStartTimeSeconds) + 1;
 
-inline constexpr size_t kMaxLabels = 3;
+inline constexpr size_t kMaxLabels = 4;
 
 struct LabelDef {
   std::string_view name;
@@ -328,7 +353,8 @@ inline constexpr MetricDef kMetricTable[] = {
      "Connections and packets refused by authentication or policy.",
      {{"action", Domain::kDenyAction},
       {"reason", Domain::kDenyReason},
-      {"mode", Domain::kDenyMode}},
+      {"mode", Domain::kDenyMode},
+      {"rule", Domain::kRule}},
      {}},
     {Metric::kMalformedPacketsTotal,
      "moat_malformed_packets_total",
@@ -499,6 +525,9 @@ constexpr bool EntryIsValid(const MetricDef& def, size_t position) {
     for (size_t j = 0; j < i; ++j) {
       if (def.labels.items[j].name == label.name) return false;
     }
+    // A sparse series is left out while zero, which only a counter can afford: a gauge
+    // at zero or an empty histogram still says something.
+    if (IsSparse(label.domain) && def.type != MetricType::kCounter) return false;
   }
   if ((def.type == MetricType::kHistogram) == def.buckets.empty()) return false;
   for (size_t i = 1; i < def.buckets.size(); ++i) {

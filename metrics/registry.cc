@@ -48,6 +48,22 @@ MetricType PrometheusType(metrics::MetricType type) {
 
 double SumOf(uint64_t bits) { return std::bit_cast<double>(bits); }
 
+// Whether a series goes into the scrape: always, except in a sparse domain (IsSparse),
+// where values past 0 appear once counted, and never under a name not given out. Only
+// counters have sparse labels, so `first_slot` is the series' value.
+bool Exported(const MetricDef& def, const internal::MetricLayout& metric, uint32_t series,
+              uint64_t first_slot,
+              const std::array<const std::vector<std::string>*, kDomainCount>& values) {
+  for (size_t i = 0; i < def.labels.size; ++i) {
+    const Domain domain = def.labels.items[i].domain;
+    if (!IsSparse(domain)) continue;
+    const uint32_t index = series / metric.stride[i] % metric.cardinality[i];
+    if (index == 0) continue;
+    if (first_slot == 0 || (*values[static_cast<size_t>(domain)])[index].empty()) return false;
+  }
+  return true;
+}
+
 void AddProcessSample(const MetricDef& def, const ProcessStats& stats, MetricFamily& family) {
   std::optional<double> value;
   switch (def.id) {
@@ -103,17 +119,20 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(Registr
 }
 
 std::array<std::vector<std::string>, kDomainCount> MetricsRegistry::MakeValues(
-    RegistryOptions options) {
+    const RegistryOptions& options) {
   std::array<std::vector<std::string>, kDomainCount> values;
   for (size_t d = 0; d < kDomainCount; ++d) {
     for (std::string_view value : ClosedDomainValues(static_cast<Domain>(d))) {
       values[d].emplace_back(value);
     }
   }
-  values[static_cast<size_t>(Domain::kListener)] = std::move(options.listeners);
-  values[static_cast<size_t>(Domain::kCertificateFile)] = std::move(options.certificate_files);
-  values[static_cast<size_t>(Domain::kVersion)] = {std::move(options.version)};
-  values[static_cast<size_t>(Domain::kOpenssl)] = {std::move(options.openssl_version)};
+  values[static_cast<size_t>(Domain::kListener)] = options.listeners;
+  values[static_cast<size_t>(Domain::kCertificateFile)] = options.certificate_files;
+  values[static_cast<size_t>(Domain::kVersion)] = {options.version};
+  values[static_cast<size_t>(Domain::kOpenssl)] = {options.openssl_version};
+  std::vector<std::string>& rules = values[static_cast<size_t>(Domain::kRule)];
+  rules.resize(kRuleLabelCount);
+  rules[kNoRuleLabel.index] = std::string(kNoRuleLabelName);
   return values;
 }
 
@@ -142,7 +161,8 @@ internal::Layout MetricsRegistry::MakeLayout(
 }
 
 MetricsRegistry::MetricsRegistry(RegistryOptions options)
-    : values_(MakeValues(std::move(options))),
+    : values_(MakeValues(options)),
+      rule_labels_(std::move(options.rule_labels)),
       layout_(MakeLayout(values_)),
       global_(layout_.slot_count) {
   // moat_build_info has one series, whose labels come from the options: always 1.
@@ -198,9 +218,28 @@ std::vector<uint64_t> MetricsRegistry::SumSlots() const {
   return sums;
 }
 
+std::array<const std::vector<std::string>*, kDomainCount> MetricsRegistry::ScrapeValues(
+    std::vector<std::string>& rule_names) const {
+  std::array<const std::vector<std::string>*, kDomainCount> values;
+  for (size_t d = 0; d < kDomainCount; ++d) values[d] = &values_[d];
+  if (rule_labels_) {
+    rule_names = rule_labels_();
+    rule_names.resize(kRuleLabelCount);
+    // The value that is always exported keeps its name, whatever the callback says.
+    rule_names[kNoRuleLabel.index] = std::string(kNoRuleLabelName);
+    for (std::string& name : rule_names) {
+      if (!mqtt::IsValidMqttUtf8(name)) name.clear();
+    }
+    values[static_cast<size_t>(Domain::kRule)] = &rule_names;
+  }
+  return values;
+}
+
 std::vector<MetricFamily> MetricsRegistry::Collect() const {
   const std::vector<uint64_t> sums = SumSlots();
   const ProcessStats process = ReadProcessStats();
+  std::vector<std::string> rule_names;
+  const auto values = ScrapeValues(rule_names);
 
   std::vector<MetricFamily> families;
   families.reserve(kMetricCount);
@@ -216,13 +255,15 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const {
     const internal::MetricLayout& metric = layout_.metrics[static_cast<size_t>(def.id)];
     family.metric.reserve(metric.series_count);
     for (uint32_t series = 0; series < metric.series_count; ++series) {
+      const uint32_t slot = metric.offset + series * metric.series_slots;
+      if (!Exported(def, metric, series, sums[slot], values)) continue;
       ClientMetric& sample = family.metric.emplace_back();
       for (size_t i = 0; i < def.labels.size; ++i) {
         const uint32_t index = series / metric.stride[i] % metric.cardinality[i];
+        const Domain domain = def.labels.items[i].domain;
         sample.label.push_back(
-            {std::string(def.labels.items[i].name), Values(def.labels.items[i].domain)[index]});
+            {std::string(def.labels.items[i].name), (*values[static_cast<size_t>(domain)])[index]});
       }
-      const uint32_t slot = metric.offset + series * metric.series_slots;
       switch (def.type) {
         case metrics::MetricType::kCounter:
           sample.counter.value = static_cast<double>(sums[slot]);

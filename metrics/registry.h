@@ -1,8 +1,9 @@
 // Counting without locks. Every series of every metric in kMetricTable gets a slot in a
 // flat array whose layout is fixed at startup (closed enums times the configured
-// listeners and files). Each worker thread owns a ThreadCounters copy of that array and
-// bumps it with a relaxed load and store: no lock, no atomic read-modify-write, no map
-// and no allocation per packet. A scrape sums the threads' arrays and the registry's
+// listeners and files, and a fixed number of rule labels whose names a reload may add).
+// Each worker thread owns a ThreadCounters copy of that array and bumps it with a
+// relaxed load and store: no lock, no atomic read-modify-write, no map and no
+// allocation per packet. A scrape sums the threads' arrays and the registry's
 // own (for the control plane, which may write from any thread) into prometheus-cpp
 // MetricFamily values.
 //
@@ -12,6 +13,7 @@
 //
 // Usage:
 //   counters.Add<Metric::kPacketsTotal>(mqtt::Direction::kClientToServer, packet.type);
+//   counters.Add<Metric::kDenialsTotal>(action, reason, mode, RuleLabel{decision.rule_label});
 //   counters.Add<Metric::kBytesTotal>(direction, bytes.size());
 //   counters.GaugeAdd<Metric::kConnectionsActive>(listener_id, +1);
 //   counters.Observe<Metric::kUpstreamConnectSeconds>(seconds);
@@ -24,6 +26,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +47,11 @@ struct RegistryOptions {
   std::vector<std::string> certificate_files{};  // CertificateFileId{i} is this [i]
   std::string version{};                         // moat_build_info{version}; empty: "unknown"
   std::string openssl_version{};  // moat_build_info{openssl}; empty: the linked libcrypto's
+  // The names of RuleLabel{0..kRuleLabelCount-1} as they stand ("" for numbers not given
+  // out), asked at every scrape, from the scrape thread, because a reload names new
+  // rules. Unset: only RuleLabel{0}, "default". A series whose name is missing, empty or
+  // not printable UTF-8 is left out.
+  std::function<std::vector<std::string>()> rule_labels{};
 };
 
 namespace internal {
@@ -124,6 +132,10 @@ class ThreadCounters {
   template <Metric M, LabelType A, LabelType B, LabelType C>
   void Add(A a, B b, C c, uint64_t n = 1) {
     Count<M>(n, a, b, c);
+  }
+  template <Metric M, LabelType A, LabelType B, LabelType C, LabelType D>
+  void Add(A a, B b, C c, D d, uint64_t n = 1) {
+    Count<M>(n, a, b, c, d);
   }
 
   // Gauges this thread moves up and down (connections_active); the scrape reports the
@@ -255,7 +267,8 @@ class MetricsRegistry final : public prometheus::Collectable {
 
  private:
   explicit MetricsRegistry(RegistryOptions options);
-  static std::array<std::vector<std::string>, kDomainCount> MakeValues(RegistryOptions options);
+  static std::array<std::vector<std::string>, kDomainCount> MakeValues(
+      const RegistryOptions& options);
   static internal::Layout MakeLayout(
       const std::array<std::vector<std::string>, kDomainCount>& values);
 
@@ -286,7 +299,12 @@ class MetricsRegistry final : public prometheus::Collectable {
   // Sums of every slot over the registry's own slots and every thread's.
   std::vector<uint64_t> SumSlots() const;
 
+  // The label value names of a scrape: values_, with the rule names as they stand now.
+  std::array<const std::vector<std::string>*, kDomainCount> ScrapeValues(
+      std::vector<std::string>& rule_names) const;
+
   std::array<std::vector<std::string>, kDomainCount> values_;
+  std::function<std::vector<std::string>()> rule_labels_;
   internal::Layout layout_;
   internal::Slots global_;
   mutable std::mutex threads_mutex_;  // guards threads_ (not their contents)

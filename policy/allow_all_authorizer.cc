@@ -38,6 +38,9 @@ class AuditModeAuthorizer final : public Authorizer {
     return Soften(inner_->MayReceive(client, topic));
   }
   uint64_t version() const override { return inner_->version(); }
+  std::string_view RuleLocation(std::string_view rule) const override {
+    return inner_->RuleLocation(rule);
+  }
 
  private:
   static Decision Soften(Decision decision) {

@@ -38,9 +38,14 @@ struct Decision {
   // What decided: "FILE:LINE", or a rule id of the native policy; empty for the default.
   // Points into the policy snapshot, which outlives every decision taken from it.
   std::string_view rule;
-  // Set on an allow that a rule would have denied, were it not in audit mode: the data
-  // path lets it through but counts and logs it as a denial (mode="audit").
+  // Set on an allow that a rule would have denied, were it not in audit mode (policy.mode
+  // or the rule's own `mode: audit`): the data path lets it through but counts and logs
+  // it as a denial (mode="audit"); `reason` and `rule` say what would have denied it.
   bool audit = false;
+  // The deciding rule's number in RuleLabels (policy/rule_labels.h), for the `rule` label
+  // of moat_denials_total: resolved when the policy was loaded, so counting a denial
+  // needs no lookup. RuleLabels::kDefault (0) when no rule decided.
+  uint16_t rule_label = 0;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
@@ -60,6 +65,12 @@ class Authorizer {
   virtual Decision MayReceive(const ClientIdentity& client, std::string_view topic) const = 0;
   // Changes with every reload; lets a session drop cached decisions.
   virtual uint64_t version() const { return 0; }
+  // Where a Decision::rule is written ("FILE:LINE"), for `moat policy explain`; empty when
+  // the rule names its place itself (acl_file lines) or is not from a file.
+  virtual std::string_view RuleLocation(std::string_view rule) const {
+    (void)rule;
+    return {};
+  }
 };
 
 // policy.mode: audit. Every denial of `inner` becomes an allow marked `audit`, so an

@@ -1,5 +1,6 @@
 #include "proxy/enforcer.h"
 
+#include "policy/rule_labels.h"
 #include "proxy/mqtt/encoder.h"
 
 namespace moat::proxy {
@@ -155,17 +156,15 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
       topic.starts_with("$SYS/") || topic == "$SYS" || topic.starts_with("$share/");
   const policy::Decision decision =
       reserved ? policy::Decision{policy::Verdict::kDeny, policy::DenyReason::kDenyRule,
-                                  "reserved_topic"}
+                                  "reserved_topic", false, policy::RuleLabels::kReservedTopic}
                : CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
   if (decision.allowed()) {
-    if (decision.audit) {
-      outcome.denials.push_back(
-          {DenialAction::kPublish, decision.reason, decision.rule, topic, true});
-    }
+    if (decision.audit)
+      outcome.denials.push_back(Denial::Of(DenialAction::kPublish, decision, topic));
     ForwardPublish(frame, publish, topic, client_aliases_, outcome);
     return outcome;
   }
-  outcome.denials.push_back({DenialAction::kPublish, decision.reason, decision.rule, topic});
+  outcome.denials.push_back(Denial::Of(DenialAction::kPublish, decision, topic));
   if (version_ != ProtocolVersion::kV5 && on_denied_publish_ == DeniedPublishAction::kDisconnect) {
     outcome.disconnect = ReasonCode::kNotAuthorized;
     return outcome;
@@ -193,9 +192,11 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
   for (const mqtt::Subscription& subscription : subscribe.subscriptions) {
     const policy::Decision decision =
         authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos);
+    // A filter granted only because the deny inside it is in audit mode is one the
+    // enforcing policy would refuse: counted now, and its deliveries at delivery.
     if (decision.audit) {
-      audited.push_back({DenialAction::kSubscribe, decision.reason, decision.rule,
-                         std::string(subscription.filter), true});
+      audited.push_back(
+          Denial::Of(DenialAction::kSubscribe, decision, std::string(subscription.filter)));
     }
     if (decision.allowed()) {
       codes.push_back(std::nullopt);
@@ -203,8 +204,8 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
       granted_filters_[std::string(subscription.filter)] = subscription.qos;
     } else {
       codes.push_back(DeniedSubscriptionCode());
-      outcome.denials.push_back({DenialAction::kSubscribe, decision.reason, decision.rule,
-                                 std::string(subscription.filter)});
+      outcome.denials.push_back(
+          Denial::Of(DenialAction::kSubscribe, decision, std::string(subscription.filter)));
     }
   }
   const bool any_denied = !outcome.denials.empty();
@@ -270,14 +271,12 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
   }
   const policy::Decision decision = CachedDecision('r', topic, 0, false, authorizer);
   if (decision.allowed()) {
-    if (decision.audit) {
-      outcome.denials.push_back(
-          {DenialAction::kDeliver, decision.reason, decision.rule, topic, true});
-    }
+    if (decision.audit)
+      outcome.denials.push_back(Denial::Of(DenialAction::kDeliver, decision, topic));
     ForwardPublish(frame, publish, topic, broker_aliases_, outcome);
     return outcome;
   }
-  outcome.denials.push_back({DenialAction::kDeliver, decision.reason, decision.rule, topic});
+  outcome.denials.push_back(Denial::Of(DenialAction::kDeliver, decision, topic));
   // Withheld, but acknowledged to the broker so its session for the client does not
   // stall waiting for an answer that would never come.
   if (publish.qos == 1) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "policy/authorizer.h"
@@ -42,7 +43,14 @@ struct Denial {
   policy::DenyReason reason;
   std::string_view rule;
   std::string topic;
-  bool audit = false;  // would have been denied; let through in audit mode
+  bool audit = false;       // would have been denied; let through in audit mode
+  uint16_t rule_label = 0;  // policy::Decision::rule_label: moat_denials_total{rule}
+
+  // What `decision` (a deny, or an audit-mode allow) refused or would have.
+  static Denial Of(DenialAction action, const policy::Decision& decision, std::string topic) {
+    return {action,           decision.reason, decision.rule,
+            std::move(topic), decision.audit,  decision.rule_label};
+  }
 };
 
 struct Outcome {

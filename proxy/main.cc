@@ -157,6 +157,8 @@ int Run(const std::string& path) {
     }
     moat::metrics::MetricsServerLimits limits;
     limits.authorization = *authorization;
+    limits.tls = server.metrics_tls();
+    limits.tls_handshake_timeout = config->limits.tls_handshake_timeout;
     auto started = moat::metrics::MetricsServer::Start(
         config->metrics.bind->host, config->metrics.bind->port, metrics,
         [&ready_config] { return moat::proxy::ReadinessProblems(ready_config); }, limits);
@@ -165,6 +167,7 @@ int Run(const std::string& path) {
       return kExitInvalid;
     }
     metrics_server = *std::move(started);
+    server.SetMetricsServer(metrics_server.get());
   }
   server.Start();
   LogInfo(std::string("moat ") + MOAT_VERSION + " running with " + path);

@@ -12,8 +12,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
 
+#include "policy/rule_labels.h"
+
 namespace moat::proxy {
 namespace {
+
+// Decisions carry policy::RuleLabels numbers, which the data path counts as
+// metrics::RuleLabel as they are: the two must number the same set.
+static_assert(policy::RuleLabels::kCount == metrics::kRuleLabelCount);
+static_assert(policy::RuleLabels::kDefault == metrics::kNoRuleLabel.index);
 
 std::vector<std::string> CertificateFiles(const config::Config& config) {
   std::vector<std::string> files;
@@ -23,6 +30,7 @@ std::vector<std::string> CertificateFiles(const config::Config& config) {
   if (config.upstream.tls && !config.upstream.tls->cert.empty()) {
     files.push_back(config.upstream.tls->cert);
   }
+  if (config.metrics.tls) files.push_back(config.metrics.tls->cert);
   // The same file on two listeners is one certificate.
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
@@ -86,6 +94,7 @@ absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
   for (const auto& listener : config.listeners) options.listeners.push_back(listener.name);
   options.certificate_files = CertificateFiles(config);
   options.version = MOAT_VERSION;
+  options.rule_labels = [] { return policy::RuleLabels::Global().Names(); };
   return metrics::MetricsRegistry::Create(std::move(options));
 }
 
@@ -133,6 +142,10 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
   if (config.upstream.tls) {
     paths.push_back(config.upstream.tls->ca);
     if (!config.upstream.tls->key.empty()) paths.push_back(config.upstream.tls->key);
+  }
+  if (config.metrics.tls) {
+    paths.push_back(config.metrics.tls->key);
+    if (!config.metrics.tls->client_ca.empty()) paths.push_back(config.metrics.tls->client_ca);
   }
   for (const std::string* path :
        {&config.auth.password_file, &config.policy.acl_file, &config.policy.file}) {

@@ -27,6 +27,7 @@ absl::Status Server::Init() {
                          metrics::ListenerId{static_cast<uint32_t>(i)}});
   }
   const tls::SslCtxPtr upstream_tls = contexts->upstream;
+  metrics_tls_ = contexts->metrics;
   const int threads = config_.threads > 0
                           ? config_.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -65,6 +66,8 @@ absl::Status Server::Reload() {
     return absl::InvalidArgumentError(problems);
   }
   for (auto& worker : workers_) worker->SetTlsContexts(contexts->listeners, contexts->upstream);
+  metrics_tls_ = contexts->metrics;
+  if (metrics_server_ != nullptr) metrics_server_->SetTlsContext(metrics_tls_);
   ++policy_version_;
   for (auto& worker : workers_) worker->SetAuthorizer(*authorizer);
   if (auth_.credentials) {

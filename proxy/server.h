@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "metrics/http_server.h"
 #include "metrics/registry.h"
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
+#include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
 
@@ -37,6 +39,11 @@ class Server {
   absl::Status Reload();
   // Counts successful loads of the policy, the first included.
   uint64_t policy_version() const { return policy_version_; }
+  // The metrics endpoint's TLS context as Init() built it (null without metrics.tls).
+  const tls::SslCtxPtr& metrics_tls() const { return metrics_tls_; }
+  // Reload() hands `server` the new metrics TLS context along with the listeners' own,
+  // so its certificate changes with theirs or not at all. Call before any Reload().
+  void SetMetricsServer(metrics::MetricsServer* server) { metrics_server_ = server; }
 
  private:
   const config::Config& config_;
@@ -44,6 +51,8 @@ class Server {
   AuthServices& auth_;
   metrics::MetricsRegistry& metrics_;
   uint64_t policy_version_ = 1;
+  tls::SslCtxPtr metrics_tls_;
+  metrics::MetricsServer* metrics_server_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -240,8 +240,8 @@ void Session::CountAuthFailure(policy::AuthFailure failure) {
   }
   CountConnect(result);
   if (reason) {
-    env_.counters.Add<metrics::Metric::kDenialsTotal>(metrics::DenyAction::kConnect, *reason,
-                                                      metrics::DenyMode::kEnforce);
+    env_.counters.Add<metrics::Metric::kDenialsTotal>(
+        metrics::DenyAction::kConnect, *reason, metrics::DenyMode::kEnforce, metrics::kNoRuleLabel);
   }
 }
 
@@ -321,8 +321,7 @@ asio::awaitable<bool> Session::Admit(const mqtt::Frame& frame) {
     decision = authorizer.MayPublish(identity_, connect.will->topic, connect.will->qos,
                                      connect.will->retain);
     if (!decision.allowed() || decision.audit) {
-      RecordDenials({{DenialAction::kWill, decision.reason, decision.rule,
-                      std::string(connect.will->topic), decision.audit}});
+      RecordDenials({Denial::Of(DenialAction::kWill, decision, std::string(connect.will->topic))});
     }
   }
   if (!decision.allowed()) {

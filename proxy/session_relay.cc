@@ -53,7 +53,8 @@ void Session::RecordDenials(const std::vector<Denial>& denials) {
   for (const Denial& denial : denials) {
     env_.counters.Add<metrics::Metric::kDenialsTotal>(
         MetricAction(denial.action), MetricReason(denial.reason),
-        denial.audit ? metrics::DenyMode::kAudit : metrics::DenyMode::kEnforce);
+        denial.audit ? metrics::DenyMode::kAudit : metrics::DenyMode::kEnforce,
+        metrics::RuleLabel{denial.rule_label});
     Audit({.event = "denial",
            .reason = policy::DenyReasonName(denial.reason),
            .rule = denial.rule,

@@ -231,7 +231,8 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
   if (auth_.bans && auth_.bans->IsBanned("ip:" + identity.address, policy::BanList::Clock::now())) {
     counters_.Add<metrics::Metric::kConnectTotal>(metrics::ConnectResult::kBanned);
     counters_.Add<metrics::Metric::kDenialsTotal>(
-        metrics::DenyAction::kConnect, metrics::DenyReason::kBanned, metrics::DenyMode::kEnforce);
+        metrics::DenyAction::kConnect, metrics::DenyReason::kBanned, metrics::DenyMode::kEnforce,
+        metrics::kNoRuleLabel);
     co_return nullptr;
   }
   if (listener.protocol == config::ListenerProtocol::kWebSocket) {

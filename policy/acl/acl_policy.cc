@@ -10,42 +10,62 @@ namespace {
 
 constexpr uint32_t kNil = RuleTrie::kNil;
 
-Decision Deny(DenyReason reason, std::string_view rule) { return {Verdict::kDeny, reason, rule}; }
+Decision Deny(DenyReason reason, std::string_view rule, uint16_t label) {
+  return {Verdict::kDeny, reason, rule, false, label};
+}
 
 }  // namespace
 
-// Collects what a walk finds and picks the decision: any deny wins, then a full grant,
+// Collects what a walk finds and picks the decision by the precedence in acl_policy.h:
+// an enforcing deny wins, then a grant (reported as audit if an audit-mode deny applies),
 // then a grant that failed only on QoS or retain (which names the limit that refused).
+// The lowest-numbered rule of each kind names the decision.
 class AclPolicy::Verdicts final : public RuleSink {
  public:
   Verdicts(const AclPolicy& policy, const ClientIdentity& client, uint8_t qos, bool retain)
       : policy_(policy), client_(client), qos_(qos), retain_(retain) {}
 
   void Found(uint32_t index, bool deny, bool plain, uint64_t tag) override {
-    // The walk has already matched the action; a plain rule (no conditions, no limits)
-    // is decided without looking it up, and named from its tag.
+    // The walk has already matched the action; a plain rule (enforcing, no conditions, no
+    // limits) is decided without looking it up, and named from its tag.
+    bool audit = false;
     if (!plain) {
       const Rule& rule = policy_.rules_[index];
-      if (rule.conditions != kNil &&
-          !policy_.conditions_[rule.conditions].Matches(client_, rule.deny)) {
+      if (rule.conditions != kNil && !policy_.conditions_[rule.conditions].Matches(client_, deny)) {
         return;
       }
-      if (!deny && qos_ > rule.max_qos) return Limited(index, DenyReason::kQosLimit);
-      if (!deny && retain_ && !rule.allow_retain) return Limited(index, DenyReason::kRetainLimit);
+      audit = rule.audit;
+      if (!deny && qos_ > rule.max_qos) return Limited(index, DenyReason::kQosLimit, audit);
+      if (!deny && retain_ && !rule.allow_retain) {
+        return Limited(index, DenyReason::kRetainLimit, audit);
+      }
     }
-    Best& best = deny ? deny_ : allow_;
+    Best& best = !deny ? allow_ : audit ? audit_deny_ : deny_;
     if (index < best.index) best = {index, tag};
   }
 
+  // An enforcing deny applies: nothing found later can change the answer.
   bool denied() const { return deny_.index != kNil; }
 
   Decision Result() const {
-    if (deny_.index != kNil) return Deny(DenyReason::kDenyRule, policy_.Source(deny_.tag));
+    if (deny_.index != kNil) {
+      return Deny(DenyReason::kDenyRule, policy_.Source(deny_.tag), Label(deny_.index));
+    }
+    const bool granted = allow_.index != kNil || audit_limited_.index != kNil;
+    if (granted && audit_deny_.index != kNil) {
+      return Audited(DenyReason::kDenyRule, audit_deny_.index, policy_.Source(audit_deny_.tag));
+    }
     if (allow_.index != kNil) {
       return {Verdict::kAllow, DenyReason::kNone, policy_.Source(allow_.tag)};
     }
-    if (limited_ != kNil) return Deny(limit_reason_, policy_.rules_[limited_].source);
-    return Deny(DenyReason::kNoRule, {});
+    if (audit_limited_.index != kNil) {
+      return Audited(audit_limited_.reason, audit_limited_.index,
+                     policy_.rules_[audit_limited_.index].source);
+    }
+    if (limited_.index != kNil) {
+      return Deny(limited_.reason, policy_.rules_[limited_.index].source, Label(limited_.index));
+    }
+    return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   }
 
  private:
@@ -53,12 +73,20 @@ class AclPolicy::Verdicts final : public RuleSink {
     uint32_t index = kNil;
     uint64_t tag = 0;
   };
+  struct Limit {
+    uint32_t index = kNil;
+    DenyReason reason = DenyReason::kNoRule;
+  };
 
-  void Limited(uint32_t index, DenyReason reason) {
-    if (index < limited_) {
-      limited_ = index;
-      limit_reason_ = reason;
-    }
+  void Limited(uint32_t index, DenyReason reason, bool audit) {
+    Limit& limit = audit ? audit_limited_ : limited_;
+    if (index < limit.index) limit = {index, reason};
+  }
+
+  uint16_t Label(uint32_t index) const { return policy_.rules_[index].label; }
+
+  Decision Audited(DenyReason reason, uint32_t index, std::string_view rule) const {
+    return {Verdict::kAllow, reason, rule, true, Label(index)};
   }
 
   const AclPolicy& policy_;
@@ -66,9 +94,10 @@ class AclPolicy::Verdicts final : public RuleSink {
   const uint8_t qos_;
   const bool retain_;
   Best deny_;
+  Best audit_deny_;
   Best allow_;
-  uint32_t limited_ = kNil;
-  DenyReason limit_reason_ = DenyReason::kNoRule;
+  Limit limited_;
+  Limit audit_limited_;
 };
 
 AclPolicy::Builder::Builder() : policy_(new AclPolicy()) {
@@ -90,10 +119,11 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
                        static_cast<uint32_t>(spec.source.size());
   policy_->sources_.append(spec.source);
   Rule rule;
-  rule.deny = spec.deny;
-  rule.actions = spec.actions;
+  rule.label = spec.label;
   rule.max_qos = spec.max_qos;
   rule.allow_retain = spec.allow_retain;
+  rule.audit = spec.audit;
+  if (!spec.location.empty()) policy_->locations_.try_emplace(spec.source, spec.location);
   if (!spec.conditions.empty()) {
     rule.conditions = static_cast<uint32_t>(policy_->conditions_.size());
     policy_->conditions_.push_back(spec.conditions);
@@ -113,7 +143,10 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   entry.index = index;
   entry.deny = spec.deny;
   entry.actions = spec.actions;
-  entry.plain = spec.conditions.empty() && (spec.deny || (spec.max_qos >= 2 && spec.allow_retain));
+  // An audit rule is never plain, so that the sink looks up its mode; an allow rule's mode
+  // only matters when a limit refuses, which already makes it not plain.
+  entry.plain =
+      spec.conditions.empty() && (spec.deny ? !spec.audit : spec.max_qos >= 2 && spec.allow_retain);
   entry.tag = tag;
   policy_->tags_.push_back(tag);
   for (uint32_t root : roots) {
@@ -148,6 +181,11 @@ int AclPolicy::Roots(const ClientIdentity& client, uint32_t (&roots)[2]) const {
   return count;
 }
 
+std::string_view AclPolicy::RuleLocation(std::string_view rule) const {
+  const auto it = locations_.find(std::string(rule));
+  return it == locations_.end() ? std::string_view() : std::string_view(it->second);
+}
+
 Decision AclPolicy::AuthorizeConnect(const ClientIdentity&) const {
   // Authentication decides who may connect; the ACL only answers per topic.
   return {Verdict::kAllow, DenyReason::kNone, {}};
@@ -156,7 +194,7 @@ Decision AclPolicy::AuthorizeConnect(const ClientIdentity&) const {
 Decision AclPolicy::Match(const ClientIdentity& client, std::string_view topic, uint8_t action,
                           uint8_t qos, bool retain) const {
   Levels levels;
-  if (!SplitTopicName(topic, levels)) return Deny(DenyReason::kNoRule, {});
+  if (!SplitTopicName(topic, levels)) return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   const TrieQuery query(levels, action, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, retain);
   uint32_t roots[2];
@@ -177,14 +215,15 @@ Decision AclPolicy::MayReceive(const ClientIdentity& client, std::string_view to
 Decision AclPolicy::MaySubscribe(const ClientIdentity& client, std::string_view filter,
                                  uint8_t qos) const {
   const std::string_view inner = InnerFilter(filter);
-  if (!IsValidFilter(inner)) return Deny(DenyReason::kNoRule, {});
+  if (!IsValidFilter(inner)) return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   Levels levels;
   SplitLevels(inner, levels);
   const TrieQuery query(levels, kActionRead, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, false);
   uint32_t roots[2];
   const int count = Roots(client, roots);
-  // Deny pass first: a deny rule anywhere inside the filter refuses the whole SUBSCRIBE.
+  // Deny pass first: an enforcing deny rule anywhere inside the filter refuses the whole
+  // SUBSCRIBE. An audit-mode one only marks a SUBSCRIBE the cover pass grants as audit.
   for (int r = 0; r < count; ++r) trie_.IntersectFilter(roots[r], query, verdicts);
   if (verdicts.denied()) return verdicts.Result();
   for (int r = 0; r < count; ++r) trie_.CoverFilter(roots[r], query, verdicts);
@@ -193,6 +232,8 @@ Decision AclPolicy::MaySubscribe(const ClientIdentity& client, std::string_view 
 
 void AddAclFile(const AclFile& file, AclPolicy::Builder& builder) {
   RuleSpec spec;
+  // One label for every line: line numbers change with every edit, ids do not.
+  spec.label = RuleLabels::kAclFile;
   for (const AclRule& rule : file.rules) {
     spec.source = absl::StrCat(file.filename, ":", rule.line);
     spec.deny = rule.access == AclAccess::kDeny;

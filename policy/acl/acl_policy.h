@@ -7,6 +7,18 @@
 // rule (the lowest-numbered one when several apply, acl_file lines before native rules):
 // "FILE:LINE" for an acl_file line, the id for a native rule.
 //
+// A native rule in audit mode (`mode: audit`) reports instead of refusing, and never
+// weakens a rule that enforces:
+//   1. an enforcing deny that applies denies (kDenyRule), whatever audit rules say;
+//   2. if something grants the request (an allow rule, or an audit-mode allow rule whose
+//      limit it exceeds), an audit-mode deny that applies makes it an allow marked
+//      `audit`, naming that deny; without one, an allow rule names the allow, and an
+//      audit-mode limit alone names itself (allow, audit, kQosLimit / kRetainLimit);
+//   3. else an enforcing limit denies (kQosLimit / kRetainLimit), else the default deny
+//      (kNoRule), which no audit rule changes.
+// Audit rules are marked non-plain in the trie, so the walk stays as it is and only the
+// few audit rules are looked up.
+//
 //   PUBLISH / Will    the topic must be matched by a rule granting publish (write)
 //   delivery          the topic must be matched by a rule granting read
 //   SUBSCRIBE         granted only if everything the (inner) filter can match may be read:
@@ -33,6 +45,7 @@
 #include "policy/acl/rule_trie.h"
 #include "policy/acl/user_index.h"
 #include "policy/authorizer.h"
+#include "policy/rule_labels.h"
 
 namespace moat::policy {
 
@@ -41,8 +54,11 @@ inline constexpr uint8_t kActionRead = 2;     // SUBSCRIBE and delivery (acl "re
 
 // One rule as the sources hand it to the engine.
 struct RuleSpec {
-  std::string source;  // Decision::rule: "FILE:LINE" or a native rule id
+  std::string source;    // Decision::rule: "FILE:LINE" or a native rule id
+  std::string location;  // "FILE:LINE" of a native rule (`policy explain`); else empty
+  uint16_t label = RuleLabels::kDefault;  // Decision::rule_label when this rule decides
   bool deny = false;
+  bool audit = false;  // mode: audit: report what it would refuse, refuse nothing
   uint8_t actions = kActionPublish | kActionRead;
   uint8_t max_qos = 2;               // allow rules: granted only up to this QoS
   bool allow_retain = true;          // allow rules: false grants PUBLISH only without retain
@@ -77,19 +93,23 @@ class AclPolicy final : public Authorizer {
                         uint8_t qos) const override;
   Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override;
   uint64_t version() const override { return version_; }
+  std::string_view RuleLocation(std::string_view rule) const override;
 
   size_t rule_count() const { return rules_.size(); }
   size_t node_count() const { return trie_.node_count(); }
 
  private:
+  // Looked up only for rules that are not plain. Effect and actions live in the trie.
+  // 24 bytes: a million rules are common enough that this is worth keeping small.
   struct Rule {
     std::string_view source;               // into sources_ (set in Build())
     uint32_t conditions = RuleTrie::kNil;  // into conditions_
-    bool deny = false;
-    uint8_t actions = 0;
+    uint16_t label = RuleLabels::kDefault;
     uint8_t max_qos = 2;
-    bool allow_retain = true;
+    bool allow_retain : 1 = true;
+    bool audit : 1 = false;
   };
+  static_assert(sizeof(Rule) <= 24);
   class Verdicts;
 
   AclPolicy() = default;
@@ -106,7 +126,9 @@ class AclPolicy final : public Authorizer {
   RuleTrie trie_;
   std::vector<Rule> rules_;
   std::vector<ClientConditions> conditions_;
-  std::string sources_;         // every rule's name, back to back
+  std::string sources_;  // every rule's name, back to back
+  // Native rule id -> "FILE:LINE"; only `policy explain` asks, so it is off the hot path.
+  absl::flat_hash_map<std::string, std::string> locations_;
   std::vector<uint64_t> tags_;  // while building: each rule's tag
   UserIndex user_roots_;
   uint32_t anonymous_root_ = 0;

@@ -1,8 +1,20 @@
 #include "policy/acl/explain.h"
 
+#include <string>
+
 #include "policy/acl/topic_match.h"
 
 namespace moat::policy {
+namespace {
+
+// "FILE:LINE" for an acl_file line, "rule ID at FILE:LINE" for a native rule.
+std::string Named(const Authorizer& authorizer, std::string_view rule) {
+  const std::string_view location = authorizer.RuleLocation(rule);
+  if (location.empty()) return std::string(rule);
+  return "rule " + std::string(rule) + " at " + std::string(location);
+}
+
+}  // namespace
 
 std::optional<ExplainAction> ParseExplainAction(std::string_view word) {
   if (word == "publish") return ExplainAction::kPublish;
@@ -30,21 +42,24 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
     }
     decision = authorizer.MaySubscribe(request.client, request.topic, request.qos);
   }
-  if (decision.allowed()) {
+  const std::string rule = Named(authorizer, decision.rule);
+  if (decision.allowed() && !decision.audit) {
     out << "allow";
-    if (!decision.rule.empty()) out << " " << decision.rule;
+    if (!rule.empty()) out << " " << rule;
     out << "\n";
     return kExplainAllow;
   }
-  out << "deny";
-  if (decision.rule.empty()) {
-    out << " (" << DenyReasonName(decision.reason);
-    if (decision.reason == DenyReason::kNoRule) out << ": nothing grants it";
-    out << ")\n";
-  } else {
-    out << " " << decision.rule << " (" << DenyReasonName(decision.reason) << ")\n";
+  std::string why(DenyReasonName(decision.reason));
+  if (decision.reason == DenyReason::kNoRule) why += ": nothing grants it";
+  if (!decision.allowed()) {
+    out << "deny " << (rule.empty() ? "" : rule + " ") << "(" << why << ")\n";
+    return kExplainDeny;
   }
-  return kExplainDeny;
+  // An audit-mode allow is an allow (exit 0): the request gets through. The line says
+  // what enforcement would have done.
+  out << "allow (audit: would be denied" << (rule.empty() ? "" : " by " + rule) << ", " << why
+      << ")\n";
+  return kExplainAllow;
 }
 
 }  // namespace moat::policy

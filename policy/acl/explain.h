@@ -31,9 +31,14 @@ inline constexpr int kExplainBadInput = 1;
 
 // Prints one line to `out`:
 //   allow acl:12
+//   allow rule operators-all at policy.yaml:4
 //   deny acl:7 (deny_rule)
+//   deny rule dev-cn at policy.yaml:9 (qos_limit)
 //   deny (no_rule: nothing grants it)
-// and returns kExplainAllow or kExplainDeny. A topic that is no valid topic name (publish)
+//   allow (audit: would be denied by rule legacy at policy.yaml:20, deny_rule)
+//   allow (audit: would be denied, no_rule: nothing grants it)       (policy.mode: audit)
+// and returns kExplainAllow (audit-mode allows too: the request gets through) or
+// kExplainDeny. A topic that is no valid topic name (publish)
 // or filter (subscribe) is reported on `err` and returns kExplainBadInput.
 int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request, std::ostream& out,
                      std::ostream& err);

@@ -85,7 +85,8 @@ constexpr std::string_view kTopKeys[] = {"groups", "rules"};
 constexpr std::string_view kRuleKeys[] = {
     "id",        "description", "effect",   "actions",    "topics",          "users",
     "groups",    "anonymous",   "everyone", "client_ids", "cert_identities", "addresses",
-    "listeners", "max_qos",     "retain"};
+    "listeners", "max_qos",     "retain",   "mode"};
+constexpr std::string_view kModes[] = {"enforce", "audit"};
 
 class Parser {
  public:
@@ -247,6 +248,13 @@ class Parser {
                         key == "everyone" || key == "client_ids" || key == "cert_identities";
       if (key == "id") {
         rule.id = String(entry).value_or("");
+        if (RuleLabels::IsReservedId(rule.id)) {
+          Problem(entry.line, absl::StrCat("rule id ", Quote(rule.id),
+                                           " is reserved: moat_denials_total{rule} uses it for "
+                                           "denials no rule id names"));
+        }
+      } else if (key == "mode") {
+        Mode(entry, rule);
       } else if (key == "description") {
         String(entry);
       } else if (key == "effect") {
@@ -339,6 +347,15 @@ class Parser {
     policy_.rules.push_back(std::move(rule));
   }
 
+  void Mode(const Entry& entry, YamlRule& rule) {
+    const std::optional<std::string> mode = String(entry);
+    if (mode && std::find(std::begin(kModes), std::end(kModes), *mode) == std::end(kModes)) {
+      Problem(entry.line, absl::StrCat("'", entry.path, "' must be enforce or audit, got ",
+                                       Quote(*mode), Suggest(*mode, kModes)));
+    }
+    rule.audit = mode == "audit";
+  }
+
   void Actions(const Entry& entry, YamlRule& rule) {
     for (const auto& [action, line] : Strings(entry)) {
       if (action == "publish") {
@@ -408,11 +425,17 @@ absl::StatusOr<YamlPolicy> LoadYamlPolicy(const std::string& path) {
   return ParseYamlPolicy(text.str(), path);
 }
 
-void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder) {
+void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLabels& labels) {
   RuleSpec spec;
   for (const YamlRule& rule : policy.rules) {
     spec.source = rule.id;
+    spec.location = absl::StrCat(policy.filename, ":", rule.line);
+    // Only a rule that can refuse something ever names a denial: plain allow rules take
+    // no label, so they cannot use up the bounded set.
+    const bool can_refuse = rule.deny || rule.max_qos < 2 || !rule.allow_retain;
+    spec.label = can_refuse ? labels.Assign(rule.id) : RuleLabels::kDefault;
     spec.deny = rule.deny;
+    spec.audit = rule.audit;
     spec.actions = rule.actions;
     spec.max_qos = rule.max_qos;
     spec.allow_retain = rule.allow_retain;

@@ -18,9 +18,11 @@
 //       # limits (allow rules only)
 //       max_qos: 1
 //       retain: false
+//       mode: audit                  # enforce (default) | audit: report, refuse nothing
 //
-// Unknown keys, duplicate keys and ids, and every malformed value are reported as
-// "FILE:LINE: message", all of them, and the file is refused.
+// Unknown keys, duplicate keys and ids, ids reserved for metric labels (RuleLabels), and
+// every malformed value are reported as "FILE:LINE: message", all of them, and the file is
+// refused.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "policy/acl/acl_policy.h"
 #include "policy/acl/conditions.h"
+#include "policy/rule_labels.h"
 
 namespace moat::policy {
 
@@ -48,6 +51,7 @@ struct YamlRule {
   ClientConditions conditions;
   uint8_t max_qos = 2;
   bool allow_retain = true;
+  bool audit = false;  // mode: audit
 };
 
 struct YamlPolicy {
@@ -59,7 +63,9 @@ struct YamlPolicy {
 absl::StatusOr<YamlPolicy> LoadYamlPolicy(const std::string& path);
 absl::StatusOr<YamlPolicy> ParseYamlPolicy(std::string_view text, std::string_view filename);
 
-// Adds every rule, in file order, with groups expanded to their members.
-void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder);
+// Adds every rule, in file order, with groups expanded to their members; rules that can
+// refuse something get their metric label from `labels`.
+void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder,
+                   RuleLabels& labels = RuleLabels::Global());
 
 }  // namespace moat::policy

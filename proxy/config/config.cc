@@ -375,8 +375,17 @@ void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
 void ReadMetrics(const Field& field, Metrics& metrics, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
-                {"bind", "bearer_token_file", "basic_auth_file"}, ctx.problems);
+                {"bind", "bearer_token_file", "basic_auth_file", "tls"}, ctx.problems);
   if (const Field* f = map.Find("bind")) metrics.bind = ReadEndpoint(*f, ctx.problems);
+  if (const Field* f = map.Find("tls")) {
+    metrics.tls = ReadServerTls(*f, ctx);
+    metrics.tls_line = f->line;
+    // Certificates for an endpoint that is never opened would be checked, reloaded and
+    // reported as expiring for nothing; most likely the bind line was lost.
+    if (map.Find("bind") == nullptr) {
+      ctx.problems.Add(f->line, "'metrics.tls' needs 'metrics.bind' (the address to serve on)");
+    }
+  }
   const Field* bearer = map.Find("bearer_token_file");
   const Field* basic = map.Find("basic_auth_file");
   if (bearer)

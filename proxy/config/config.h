@@ -98,6 +98,8 @@ struct Metrics {
   std::optional<Endpoint> bind;
   std::string bearer_token_file;  // /metrics needs "Authorization: Bearer <first line>"
   std::string basic_auth_file;    // or Basic auth with the "user:password" on its first line
+  std::optional<ServerTls> tls;   // HTTPS instead of HTTP; the same keys as a listener's
+  int tls_line = 0;  // where metrics.tls is written: certificate errors found later cite it
 };
 
 struct Audit {

@@ -15,6 +15,7 @@ constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 constexpr unsigned char kAlpnMqtt[] = {4, 'm', 'q', 't', 't'};
+constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
                unsigned int in_len, void*) {
@@ -22,6 +23,19 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const un
   // connection without ALPN, as mosquitto does.
   unsigned char* selected = nullptr;
   if (SSL_select_next_proto(&selected, out_len, kAlpnMqtt, sizeof(kAlpnMqtt), in, in_len) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// The metrics endpoint speaks HTTP/1.1 only: a scraper offering h2 and http/1.1 must
+// not be told "mqtt", and one offering only h2 falls back to HTTP/1.1 without ALPN.
+int SelectHttp11(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                 unsigned int in_len, void*) {
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_len, kAlpnHttp11, sizeof(kAlpnHttp11), in, in_len) ==
       OPENSSL_NPN_NEGOTIATED) {
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
@@ -125,6 +139,16 @@ absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config) {
       contexts.upstream = *made;
     } else {
       problems += "upstream: " + std::string(made.status().message()) + "\n";
+    }
+  }
+  if (config.metrics.tls) {
+    auto made = MakeServerContext(*config.metrics.tls);
+    if (made.ok()) {
+      contexts.metrics = *made;
+      SSL_CTX_set_alpn_select_cb(contexts.metrics.get(), SelectHttp11, nullptr);
+    } else {
+      problems += config.path + ":" + std::to_string(config.metrics.tls_line) +
+                  ": metrics.tls: " + std::string(made.status().message()) + "\n";
     }
   }
   if (!problems.empty()) {

@@ -1,6 +1,6 @@
-// OpenSSL contexts for the client-facing listeners and the upstream link, built from
-// the configuration with secure defaults: TLS 1.2 and 1.3 only, forward-secret AEAD
-// ciphers, no renegotiation, no compression.
+// OpenSSL contexts for the client-facing listeners, the upstream link and the metrics
+// endpoint, built from the configuration with secure defaults: TLS 1.2 and 1.3 only,
+// forward-secret AEAD ciphers, no renegotiation, no compression.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -27,6 +27,7 @@ absl::StatusOr<SslCtxPtr> MakeClientContext(const config::UpstreamTls& tls);
 struct TlsContexts {
   std::vector<SslCtxPtr> listeners;  // one per config listener; null for plain TCP
   SslCtxPtr upstream;                // null for a plain TCP upstream
+  SslCtxPtr metrics;                 // null unless metrics.tls is set
 };
 // On failure, every problem, one per line.
 absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config);

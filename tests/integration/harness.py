@@ -416,3 +416,250 @@ class WebSocketClient(RawClient):
             return True
         except socket.timeout:
             return False
+
+
+# Version-aware raw MQTT (added for the ACL tests). One client speaks 3.1 (version 3),
+# 3.1.1 (4) or 5.0 (5), and every read is strict, so a test can hold moat to the exact
+# answer: packet type, flags, packet identifier and reason code.
+
+MQTT_PUBLISH, MQTT_PUBACK, MQTT_PUBREC, MQTT_PUBREL, MQTT_PUBCOMP = 0x30, 0x40, 0x50, 0x60, 0x70
+MQTT_SUBACK, MQTT_UNSUBACK, MQTT_PINGRESP, MQTT_DISCONNECT = 0x90, 0xB0, 0xD0, 0xE0
+
+
+def subscribe_packet(packet_id, filters, version=4):
+    """filters: (filter, options) pairs; options is the requested QoS, or for 5.0 the
+    whole subscription options byte (retain handling in bits 4-5)."""
+    body = packet_id.to_bytes(2, "big") + (b"\x00" if version == 5 else b"")
+    for topic, options in filters:
+        body += mqtt_string(topic) + bytes([options])
+    return packet(0x82, body)
+
+
+def unsubscribe_packet(packet_id, filters, version=4):
+    body = packet_id.to_bytes(2, "big") + (b"\x00" if version == 5 else b"")
+    for topic in filters:
+        body += mqtt_string(topic)
+    return packet(0xA2, body)
+
+
+def read_varint(data, offset):
+    value, shift = 0, 0
+    while True:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, offset
+
+
+class Delivery:
+    """A PUBLISH as its receiver saw it."""
+
+    def __init__(self, first, body, version):
+        self.qos, self.retain, self.dup = (first >> 1) & 3, bool(first & 1), bool(first & 8)
+        length = int.from_bytes(body[:2], "big")
+        self.topic = body[2:2 + length].decode()
+        offset = 2 + length
+        self.packet_id = None
+        if self.qos:
+            self.packet_id = int.from_bytes(body[offset:offset + 2], "big")
+            offset += 2
+        self.properties = b""
+        if version == 5:
+            size, offset = read_varint(body, offset)
+            self.properties, offset = body[offset:offset + size], offset + size
+        self.payload = body[offset:]
+
+    def __repr__(self):
+        return (f"PUBLISH(topic={self.topic!r}, payload={self.payload!r}, qos={self.qos}, "
+                f"retain={self.retain}, dup={self.dup}, packet_id={self.packet_id})")
+
+
+class MqttClient(RawClient):
+    """A raw client of one protocol version; `connect` are connect_packet's arguments.
+    With `interleaved` set, deliveries arriving while it waits for another packet are
+    acknowledged and kept for next_publish (a subscriber under live traffic); without
+    it, the packet waited for must come next."""
+
+    def __init__(self, port, version, client_id, timeout=5, interleaved=False, tls=None,
+                 **connect):
+        super().__init__(port, timeout=timeout)
+        if tls is not None:  # an ssl.SSLContext, e.g. with a client certificate loaded
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
+        self.version = version
+        self.client_id = client_id
+        self.interleaved = interleaved
+        self._kept = []
+        self._awaiting_pubrel = set()
+        self.send(connect_packet(client_id, version=version, **connect))
+
+    def expect(self, kind):
+        """The next packet, which must be of type `kind`: (first byte, body)."""
+        while True:
+            first, body = self._read(kind)
+            if first & 0xF0 == kind:
+                return first, body
+            if first & 0xF0 == MQTT_PUBREL and (self._awaiting_pubrel or self.interleaved):
+                self._acknowledge(first, body)  # the end of a QoS 2 delivery, or a stray
+            elif first & 0xF0 == MQTT_PUBLISH and self.interleaved:
+                self._kept.append(self._acknowledge(first, body))
+            else:
+                raise AssertionError(f"{self.client_id}: expected packet type {kind:#04x}, "
+                                     f"got {first:#04x} {body!r}")
+
+    def _read(self, kind):
+        try:
+            return self.read_packet()
+        except socket.timeout:
+            raise AssertionError(f"{self.client_id}: nothing arrived, expected packet "
+                                 f"type {kind:#04x}") from None
+        except (EOFError, ConnectionResetError) as e:
+            raise AssertionError(f"{self.client_id}: connection closed ({e}), expected "
+                                 f"packet type {kind:#04x}") from None
+
+    def _reason(self, rest, what):
+        """A 5.0 reason code and its property length, checked; 0 when left out."""
+        if not rest:
+            return 0
+        if len(rest) > 1:
+            size, end = read_varint(rest, 1)
+            if end + size != len(rest):
+                raise AssertionError(f"{what}: property length does not add up: {rest!r}")
+        return rest[0]
+
+    def connack(self):
+        """(session present, return code / reason code) of the CONNACK that must come next."""
+        _, body = self.expect(0x20)
+        if self.version != 5 and len(body) != 2:
+            raise AssertionError(f"CONNACK of {len(body)} bytes before 5.0: {body!r}")
+        if self.version == 5:
+            size, end = read_varint(body, 2)
+            if end + size != len(body):
+                raise AssertionError(f"CONNACK property length does not add up: {body!r}")
+        return body[0], body[1]
+
+    def ack(self, kind, packet_id):
+        """Reads a PUBACK/PUBREC/PUBREL/PUBCOMP that must be next and be for packet_id;
+        returns its reason code (0 before 5.0, which has none)."""
+        first, body = self.expect(kind)
+        if first != kind | (2 if kind == MQTT_PUBREL else 0):
+            raise AssertionError(f"bad fixed header {first:#04x} for type {kind:#04x}")
+        got = int.from_bytes(body[:2], "big")
+        if got != packet_id:
+            raise AssertionError(f"{self.client_id}: packet type {kind:#04x} for packet id "
+                                 f"{got}, expected {packet_id}: {body!r}")
+        if self.version != 5:
+            if len(body) != 2:
+                raise AssertionError(f"{kind:#04x} of {len(body)} bytes before 5.0: {body!r}")
+            return 0
+        return self._reason(body[2:], f"packet type {kind:#04x}")
+
+    def subscribe(self, packet_id, filters):
+        """Sends a SUBSCRIBE; returns the reason codes of the SUBACK that must come next
+        under the same packet identifier."""
+        self.send(subscribe_packet(packet_id, filters, self.version))
+        first, body = self.expect(MQTT_SUBACK)
+        if first != MQTT_SUBACK:
+            raise AssertionError(f"bad SUBACK fixed header {first:#04x}")
+        got = int.from_bytes(body[:2], "big")
+        if got != packet_id:
+            raise AssertionError(f"SUBACK for packet id {got}, expected {packet_id}")
+        offset = 2
+        if self.version == 5:
+            size, offset = read_varint(body, 2)
+            offset += size
+        return list(body[offset:])
+
+    def unsubscribe(self, packet_id, filters):
+        self.send(unsubscribe_packet(packet_id, filters, self.version))
+        _, body = self.expect(MQTT_UNSUBACK)
+        if int.from_bytes(body[:2], "big") != packet_id:
+            raise AssertionError(f"UNSUBACK for the wrong packet id: {body!r}")
+
+    def publish(self, topic, payload, qos=0, packet_id=1, retain=False):
+        self.send(publish_packet(topic, payload, qos=qos, packet_id=packet_id,
+                                 version=self.version, retain=retain))
+
+    def publish_flow(self, topic, payload, qos=0, packet_id=1, retain=False):
+        """Publishes and completes the QoS flow. Returns the PUBACK/PUBREC reason code
+        (0 before 5.0), or None for QoS 0."""
+        self.publish(topic, payload, qos, packet_id, retain)
+        if qos == 0:
+            return None
+        if qos == 1:
+            return self.ack(MQTT_PUBACK, packet_id)
+        code = self.ack(MQTT_PUBREC, packet_id)
+        if code < 0x80:
+            self.send(packet(0x62, packet_id.to_bytes(2, "big")))
+            pubcomp = self.ack(MQTT_PUBCOMP, packet_id)
+            if pubcomp != 0:
+                raise AssertionError(f"PUBCOMP with reason {pubcomp:#04x}")
+        return code
+
+    def _acknowledge(self, first, body):
+        """Answers a PUBLISH or PUBREL as a client would; the Delivery, or None for a
+        PUBREL, which must be for a QoS 2 delivery this client PUBREC'd."""
+        if first == 0x62:
+            packet_id = int.from_bytes(body[:2], "big")
+            if packet_id not in self._awaiting_pubrel:
+                raise AssertionError(f"{self.client_id}: PUBREL for packet id {packet_id}, "
+                                     f"which it never PUBREC'd: {body!r}")
+            self._awaiting_pubrel.discard(packet_id)
+            self.send(packet(0x70, packet_id.to_bytes(2, "big")))
+            return None
+        if first & 0xF0 != MQTT_PUBLISH:
+            raise AssertionError(f"{self.client_id}: expected PUBLISH, got {first:#04x} "
+                                 f"{body!r}")
+        delivery = Delivery(first, body, self.version)
+        if delivery.qos == 1:
+            self.send(packet(0x40, delivery.packet_id.to_bytes(2, "big")))
+        elif delivery.qos == 2:
+            self.send(packet(0x50, delivery.packet_id.to_bytes(2, "big")))
+            self._awaiting_pubrel.add(delivery.packet_id)
+        return delivery
+
+    def next_publish(self):
+        """The next PUBLISH, acknowledged as a client would; PUBRELs on the way are
+        answered."""
+        while True:
+            kept = [d for d in self._kept if d is not None]
+            if kept:
+                self._kept = kept[1:]
+                return kept[0]
+            self._kept = []
+            try:
+                delivery = self._acknowledge(*self.read_packet())
+            except socket.timeout:
+                raise AssertionError(f"{self.client_id}: no PUBLISH arrived") from None
+            except (EOFError, ConnectionResetError) as e:
+                raise AssertionError(f"{self.client_id}: connection closed ({e}) while "
+                                     "waiting for a PUBLISH") from None
+            if delivery is not None:
+                return delivery
+
+    def publishes_until(self, payload):
+        """Every PUBLISH before the one carrying `payload` (a marker sent after whatever
+        must not arrive): proves absence without sleeping."""
+        seen = []
+        while True:
+            try:
+                delivery = self.next_publish()
+            except AssertionError as e:
+                raise AssertionError(f"marker {payload!r} never arrived ({e}); before it: "
+                                     f"{seen}") from None
+            if delivery.payload == payload:
+                return seen
+            seen.append(delivery)
+
+    def ping(self):
+        """A PINGREQ whose PINGRESP must come next: the connection is alive and nothing
+        else was waiting in it."""
+        self.send(b"\xc0\x00")
+        first, body = self.expect(MQTT_PINGRESP)
+        if (first, body) != (0xD0, b""):
+            raise AssertionError(f"bad PINGRESP {first:#04x} {body!r}")
+
+    def disconnect(self):
+        self.send(b"\xe0\x00")
+        self.close()

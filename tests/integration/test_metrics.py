@@ -1,36 +1,63 @@
 """The metrics endpoint of a running moat (issues 4, 5, 7): counts a real client's
-traffic and refusals, and answers the health probes."""
+traffic and refusals, answers the health probes, and serves HTTPS when asked to."""
 
 import os
+import shutil
+import signal
+import socket
+import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
-from harness import (ProxyTestCase, RawClient, connect_packet, free_port, plain_listener,
-                     publish_packet, wait_until)
+from harness import (REPO, Certs, ProxyTestCase, RawClient, connect_packet, free_port,
+                     plain_listener, port_open, publish_packet, wait_until)
 
 
-def scrape(port, path="/metrics", accept=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+def scrape(port, path="/metrics", accept=None, context=None, authorization=None):
+    """(status, body); over HTTPS when `context` (an ssl.SSLContext) is given."""
+    scheme = "https" if context else "http"
+    request = urllib.request.Request(f"{scheme}://127.0.0.1:{port}{path}")
     if accept:
         request.add_header("Accept", accept)
+    if authorization:
+        request.add_header("Authorization", authorization)
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
 
 
+def tls_context(cafile, cert=None, key=None):
+    """A client context that verifies the server against `cafile` (and its name)."""
+    context = ssl.create_default_context(cafile=cafile)
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+# What a refused TLS client sees: an alert, a reset, or a bare close, depending on which
+# side notices first (with TLS 1.3 the server checks the client certificate after the
+# client has already finished its handshake).
+REFUSED = (ssl.SSLError, ConnectionError, urllib.error.URLError, EOFError)
+
+
 def sample(text, name, **labels):
-    """The value of one sample, or None."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    """The sum of the samples of `name` carrying `labels` (and perhaps more, so a label
+    added to a metric later does not break the test), or None when there is none."""
+    wanted = {f'{k}="{v}"' for k, v in labels.items()}
+    total = None
     for line in text.splitlines():
         if line.startswith("#"):
             continue
         series, _, value = line.rpartition(" ")
-        if series == (f"{name}{{{wanted}}}" if wanted else name):
-            return float(value)
-    return None
+        series_name, _, series_labels = series.partition("{")
+        # Label values here are enums, names and file paths: none holds '",' or '}'.
+        if series_name == name and wanted <= set(series_labels.rstrip("}").split(",")):
+            total = (total or 0.0) + float(value)
+    return total
 
 
 class Metrics(ProxyTestCase):
@@ -124,3 +151,185 @@ class ProtectedMetrics(ProxyTestCase):
             self.assertEqual(response.status, 200)
             self.assertIn(b"moat_connections_accepted_total", response.read())
         self.assertEqual(scrape(metrics_port, "/healthz")[0], 200)
+
+
+class MetricsOverTls(ProxyTestCase):
+    """metrics.tls: HTTPS with the listeners' TLS defaults, client certificates, reload."""
+
+    def start(self, tls_extra="", metrics_extra="", extra="", cert=None, key=None):
+        self.broker = self.start_broker()
+        self.port, self.metrics_port = free_port(), free_port()
+        self.cert = cert or Certs.path("server.crt")
+        self.key = key or Certs.path("server.key")
+        metrics = (f'metrics:\n  bind: "127.0.0.1:{self.metrics_port}"\n{metrics_extra}'
+                   f"  tls:\n    cert: {self.cert}\n    key: {self.key}\n{tls_extra}")
+        self.moat = self.start_moat(self.broker.port, [plain_listener(self.port)],
+                                    extra=metrics + extra)
+        self.moat.wait_listening(self.port)
+        wait_until(lambda: port_open(self.metrics_port) or not self.moat.process.alive(),
+                   what="the metrics endpoint to listen")
+        self.assertTrue(self.moat.process.alive(), self.moat.process.log())
+
+    def make_pki(self, name):
+        directory = os.path.join(self.workdir, name)
+        subprocess.run(["bash", os.path.join(REPO, "certs", "make-dev-certs.sh"), directory],
+                       check=True, stdout=subprocess.DEVNULL)
+        return directory
+
+    def test_scrape_over_tls_verified_against_the_ca(self):
+        self.start()
+        context = tls_context(Certs.path("ca.crt"))
+        status, text = scrape(self.metrics_port, context=context)
+        self.assertEqual(status, 200)
+        self.assertIn("moat_build_info{", text)
+        self.assertEqual(scrape(self.metrics_port, "/healthz", context=context), (200, "ok"))
+        # The endpoint's own certificate is watched for expiry like the listeners' ones.
+        expiry = sample(text, "moat_certificate_expiry_timestamp_seconds", file=self.cert)
+        self.assertIsNotNone(expiry, text)
+        self.assertGreater(expiry, time.time())
+
+    def test_a_client_that_does_not_trust_the_ca_gets_nothing(self):
+        self.start()
+        other = self.make_pki("other")
+        with self.assertRaises(REFUSED):
+            scrape(self.metrics_port, context=tls_context(os.path.join(other, "ca.crt")))
+
+    def test_only_tls_1_2_and_1_3_are_offered(self):
+        self.start()
+        context = tls_context(Certs.path("ca.crt"))
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+        with self.assertRaises(REFUSED):
+            scrape(self.metrics_port, context=context)
+
+    def test_plain_http_to_the_tls_port_gets_no_http_response(self):
+        self.start()
+        client = socket.create_connection(("127.0.0.1", self.metrics_port), timeout=5)
+        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        received = b""
+        try:
+            while chunk := client.recv(4096):
+                received += chunk
+        except ConnectionResetError:
+            pass
+        client.close()
+        self.assertNotIn(b"HTTP/", received)
+        self.assertNotIn(b"moat_", received)
+        with self.assertRaises(REFUSED):
+            scrape(self.metrics_port)
+
+    def test_a_silent_client_is_closed_after_the_tls_handshake_timeout(self):
+        # The request timeout (10s) would close it too, but later: the 1s limit must cut
+        # off a client that opens TCP and never sends a ClientHello.
+        self.start(extra="limits:\n  tls_handshake_timeout: 1s\n")
+        started = time.monotonic()
+        client = RawClient(self.metrics_port)
+        self.assertTrue(client.closed_by_peer(timeout=8))
+        self.assertLess(time.monotonic() - started, 5)
+        client.close()
+        self.assertEqual(scrape(self.metrics_port, "/healthz",
+                                context=tls_context(Certs.path("ca.crt")))[0], 200)
+
+    def test_a_required_client_certificate(self):
+        self.start(f"    client_ca: {Certs.path('ca.crt')}\n    require_client_cert: true\n")
+        with self.assertRaises(REFUSED):
+            scrape(self.metrics_port, context=tls_context(Certs.path("ca.crt")))
+        other = self.make_pki("other")
+        with self.assertRaises(REFUSED):
+            scrape(self.metrics_port,
+                   context=tls_context(Certs.path("ca.crt"), os.path.join(other, "client.crt"),
+                                       os.path.join(other, "client.key")))
+        with_cert = tls_context(Certs.path("ca.crt"), Certs.path("client.crt"),
+                                Certs.path("client.key"))
+        status, text = scrape(self.metrics_port, context=with_cert)
+        self.assertEqual(status, 200)
+        self.assertIn("moat_build_info{", text)
+
+    def test_bearer_token_over_tls(self):
+        token_file = os.path.join(self.workdir, "token")
+        with open(token_file, "w") as f:
+            f.write("tls-token\n")
+        self.start(metrics_extra=f"  bearer_token_file: {token_file}\n")
+        context = tls_context(Certs.path("ca.crt"))
+        self.assertEqual(scrape(self.metrics_port, context=context)[0], 401)
+        self.assertEqual(scrape(self.metrics_port, context=context,
+                                authorization="Bearer wrong-token")[0], 401)
+        status, text = scrape(self.metrics_port, context=context,
+                              authorization="Bearer tls-token")
+        self.assertEqual(status, 200)
+        self.assertIn("moat_build_info{", text)
+
+    def test_sighup_swaps_the_certificate(self):
+        first, second = self.make_pki("first"), self.make_pki("second")
+        cert, key = os.path.join(self.workdir, "m.crt"), os.path.join(self.workdir, "m.key")
+        shutil.copy(os.path.join(first, "server.crt"), cert)
+        shutil.copy(os.path.join(first, "server.key"), key)
+        self.start(cert=cert, key=key)
+        trusts_first = tls_context(os.path.join(first, "ca.crt"))
+        trusts_second = tls_context(os.path.join(second, "ca.crt"))
+        self.assertEqual(scrape(self.metrics_port, "/healthz", context=trusts_first)[0], 200)
+
+        # A broken certificate is refused; the old one stays in force.
+        with open(cert, "w") as f:
+            f.write("not a certificate\n")
+        self.moat.process.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reload refused" in self.moat.process.log(),
+                   what="the broken certificate to be refused")
+        self.assertIn("metrics.tls", self.moat.process.log())
+        self.assertEqual(scrape(self.metrics_port, "/healthz", context=trusts_first)[0], 200)
+
+        shutil.copy(os.path.join(second, "server.crt"), cert)
+        shutil.copy(os.path.join(second, "server.key"), key)
+        self.moat.process.proc.send_signal(signal.SIGHUP)
+
+        def serves_second():
+            try:
+                return scrape(self.metrics_port, "/healthz", context=trusts_second)[0] == 200
+            except REFUSED:
+                return False
+        wait_until(serves_second, what="the new certificate to be served")
+        with self.assertRaises(REFUSED):
+            scrape(self.metrics_port, "/healthz", context=trusts_first)
+
+
+class MetricsTlsCheckConfig(ProxyTestCase):
+    """--check-config loads the endpoint's certificate and key like a listener's."""
+
+    def check(self, cert, key):
+        config = os.path.join(self.workdir, "moat.yaml")
+        with open(config, "w") as f:
+            f.write(f'listeners:\n  - bind: "127.0.0.1:{free_port()}"\n'
+                    'upstream:\n  address: "127.0.0.1:1883"\n'
+                    f'metrics:\n  bind: "127.0.0.1:{free_port()}"\n'
+                    f"  tls:\n    cert: {cert}\n    key: {key}\n")
+        result = subprocess.run([os.environ.get("MOAT_BIN", ""), "--check-config", config],
+                                capture_output=True, text=True)
+        return result.returncode, result.stderr, config
+
+    def test_a_valid_pair_passes(self):
+        code, stderr, _ = self.check(Certs.path("server.crt"), Certs.path("server.key"))
+        self.assertEqual(code, 0, stderr)
+
+    def test_a_missing_certificate_is_reported_with_its_line(self):
+        code, stderr, config = self.check(os.path.join(self.workdir, "missing.crt"),
+                                          Certs.path("server.key"))
+        self.assertEqual(code, 1)
+        self.assertIn(f"{config}:8: 'metrics.tls.cert': cannot read", stderr)
+
+    def test_a_broken_certificate_is_reported_with_its_line(self):
+        broken = os.path.join(self.workdir, "broken.crt")
+        with open(broken, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+        code, stderr, config = self.check(broken, Certs.path("server.key"))
+        self.assertEqual(code, 1)
+        self.assertIn(f"{config}:7: metrics.tls: {broken}: cannot load certificate chain", stderr)
+
+    def test_a_key_that_does_not_match_is_reported(self):
+        other = os.path.join(self.workdir, "other")
+        subprocess.run(["bash", os.path.join(REPO, "certs", "make-dev-certs.sh"), other],
+                       check=True, stdout=subprocess.DEVNULL)
+        code, stderr, config = self.check(Certs.path("server.crt"),
+                                          os.path.join(other, "server.key"))
+        self.assertEqual(code, 1)
+        self.assertIn(f"{config}:7: metrics.tls:", stderr)
+        self.assertIn("does not match", stderr)

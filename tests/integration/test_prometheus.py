@@ -10,8 +10,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import (REPO, Process, ProxyTestCase, RawClient, connect_packet, free_port,
-                     plain_listener, port_open, wait_until)
+from harness import (REPO, Certs, Process, ProxyTestCase, RawClient, connect_packet,
+                     free_port, plain_listener, port_open, wait_until)
 
 CONNACK = 0x20
 PROMETHEUS_BIN = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")
@@ -29,9 +29,10 @@ def http_json(url):
 
 class Prometheus:
     """Prometheus on a free loopback port scraping `targets` every second; its config and
-    TSDB live in `workdir`, which the test case removes."""
+    TSDB live in `workdir`, which the test case removes. `job_extra` is YAML added to the
+    scrape job (indented by four spaces), such as a scheme and tls_config."""
 
-    def __init__(self, case, targets):
+    def __init__(self, case, targets, job_extra=""):
         if not os.path.exists(PROMETHEUS_BIN):
             raise AssertionError(f"{PROMETHEUS_BIN} is missing: run deploy/install-deps.sh")
         self.port = free_port()
@@ -43,7 +44,8 @@ class Prometheus:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                     "  evaluation_interval: 1s\n"
                     "rule_files:\n  - moat-alerts.yml\n"
-                    "scrape_configs:\n  - job_name: moat\n    static_configs:\n"
+                    "scrape_configs:\n  - job_name: moat\n" + job_extra +
+                    "    static_configs:\n"
                     f"      - targets: [{', '.join(repr(t) for t in targets)}]\n")
         argv = [PROMETHEUS_BIN, f"--config.file={config}",
                 f"--storage.tsdb.path={os.path.join(directory, 'data')}",
@@ -74,7 +76,15 @@ class Prometheus:
         return {frozenset(s["metric"].items()): float(s["value"][1]) for s in data["result"]}
 
 
-class PrometheusScrape(ProxyTestCase):
+class PrometheusTestCase(ProxyTestCase):
+    def start_process(self, name, argv):
+        """Like start_broker and start_moat: stopped by the cleanup, log on failure."""
+        process = Process(name, argv, self.workdir)
+        self.processes.append(process)
+        return process
+
+
+class PrometheusScrape(PrometheusTestCase):
     def setUp(self):
         super().setUp()
         self.broker = self.start_broker()
@@ -91,12 +101,6 @@ class PrometheusScrape(ProxyTestCase):
         self.moat.wait_listening(self.port)
         wait_until(lambda: port_open(self.metrics_port), what="moat's metrics endpoint")
         self.prometheus = Prometheus(self, [f"127.0.0.1:{self.metrics_port}"])
-
-    def start_process(self, name, argv):
-        """Like start_broker and start_moat: stopped by the cleanup, log on failure."""
-        process = Process(name, argv, self.workdir)
-        self.processes.append(process)
-        return process
 
     def refused(self, **kwargs):
         client = RawClient(self.port)
@@ -152,3 +156,23 @@ class PrometheusScrape(ProxyTestCase):
         firing = [alert for alert in (self.prometheus.api("alerts") or {}).get("alerts", [])
                   if alert["state"] == "firing"]
         self.assertEqual(firing, [])
+
+
+class PrometheusScrapeOverTls(PrometheusTestCase):
+    """metrics.tls as Prometheus meets it: scheme https, the CA in tls_config."""
+
+    def test_prometheus_scrapes_https(self):
+        broker = self.start_broker()
+        port, metrics_port = free_port(), free_port()
+        moat = self.start_moat(broker.port, [plain_listener(port)],
+                               extra=(f'metrics:\n  bind: "127.0.0.1:{metrics_port}"\n'
+                                      f'  tls:\n    cert: {Certs.path("server.crt")}\n'
+                                      f'    key: {Certs.path("server.key")}\n'))
+        moat.wait_listening(port)
+        wait_until(lambda: port_open(metrics_port), what="moat's metrics endpoint")
+        prometheus = Prometheus(self, [f"127.0.0.1:{metrics_port}"],
+                                job_extra=("    scheme: https\n    tls_config:\n"
+                                           f"      ca_file: {Certs.path('ca.crt')}\n"))
+        wait_until(lambda: list(prometheus.query('up{job="moat"}').values()) == [1.0],
+                   timeout=30, what="Prometheus to scrape moat over HTTPS (up == 1)")
+        self.assertEqual(list(prometheus.query('moat_build_info{job="moat"}').values()), [1.0])

@@ -58,7 +58,7 @@ class OpenMetricsTest : public ::testing::Test {
                               .value());
     ThreadCounters& counters = registry_->AddThread();
     counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
-                                        DenyMode::kEnforce, 3);
+                                        DenyMode::kEnforce, kNoRuleLabel, 3);
     counters.Observe<Metric::kUpstreamConnectSeconds>(0.5);
     counters.GaugeAdd<Metric::kConnectionsActive>(ListenerId{0}, 1);
     text_ = SerializeOpenMetrics(registry_->Collect());
@@ -75,8 +75,9 @@ TEST_F(OpenMetricsTest, EndsWithEof) {
 TEST_F(OpenMetricsTest, NamesCounterFamiliesWithoutTotal) {
   EXPECT_THAT(text_, HasSubstr("# TYPE moat_denials counter\n# HELP moat_denials "));
   EXPECT_THAT(
-      SampleValue(text_,
-                  R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
+      SampleValue(
+          text_,
+          R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce",rule="default"})"),
       Optional(3.0));
   EXPECT_THAT(text_, HasSubstr("# TYPE process_cpu_seconds counter\n"));
   EXPECT_THAT(text_, Not(HasSubstr("# TYPE moat_denials_total")));

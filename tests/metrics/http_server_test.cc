@@ -59,7 +59,7 @@ class MetricsServerTest : public ::testing::Test {
 TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
   StartServer();
   counters_->Add<Metric::kDenialsTotal>(DenyAction::kConnect, DenyReason::kBadCredentials,
-                                        DenyMode::kEnforce, 2);
+                                        DenyMode::kEnforce, kNoRuleLabel, 2);
   const std::optional<HttpResponse> response = Get(port(), "/metrics");
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);
@@ -69,7 +69,7 @@ TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
   EXPECT_THAT(
       SampleValue(
           response->body,
-          R"(moat_denials_total{action="connect",reason="bad_credentials",mode="enforce"})"),
+          R"(moat_denials_total{action="connect",reason="bad_credentials",mode="enforce",rule="default"})"),
       Optional(2.0));
   EXPECT_THAT(response->body, Not(HasSubstr("# EOF")));
   for (const MetricDef& def : kMetricTable) {

@@ -86,10 +86,13 @@ TEST(MetricTable, ContractDenialsHaveActionAndReason) {
   const MetricDef& denials = Def(Metric::kDenialsTotal);
   EXPECT_EQ(denials.name, "moat_denials_total");
   EXPECT_EQ(denials.type, MetricType::kCounter);
-  ASSERT_EQ(denials.labels.size, 3u);
+  ASSERT_EQ(denials.labels.size, 4u);
   EXPECT_EQ(denials.labels.items[0].name, "action");
   EXPECT_EQ(denials.labels.items[1].name, "reason");
   EXPECT_EQ(denials.labels.items[2].name, "mode");  // enforce | audit (policy.mode)
+  EXPECT_EQ(denials.labels.items[3].name, "rule");  // bounded: kRuleLabelCount values
+  EXPECT_EQ(denials.labels.items[3].domain, Domain::kRule);
+  EXPECT_TRUE(IsSparse(Domain::kRule));
 }
 
 TEST(MetricTable, MarkdownHasOneRowPerMetric) {

@@ -15,6 +15,7 @@ namespace {
 using mqtt::Direction;
 using mqtt::PacketType;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Optional;
 using testing::SampleValue;
 
@@ -94,9 +95,9 @@ TEST(Registry, RendersEveryLabelFromItsEnum) {
   auto registry = MakeRegistry();
   ThreadCounters& counters = registry->AddThread();
   counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
-                                      DenyMode::kEnforce, 4);
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kWill, DenyReason::kRetainLimit,
-                                      DenyMode::kAudit);
+                                      DenyMode::kEnforce, kNoRuleLabel, 4);
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kWill, DenyReason::kRetainLimit, DenyMode::kAudit,
+                                      kNoRuleLabel);
   counters.Add<Metric::kMalformedPacketsTotal>(Direction::kServerToClient,
                                                mqtt::DecodeError::kInvalidTopicAlias);
   counters.Add<Metric::kMalformedPacketsTotal>(Direction::kClientToServer,
@@ -111,15 +112,19 @@ TEST(Registry, RendersEveryLabelFromItsEnum) {
 
   const std::string text = Text(*registry);
   EXPECT_THAT(
-      SampleValue(text,
-                  R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="enforce"})"),
+      SampleValue(
+          text,
+          R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="enforce",rule="default"})"),
       Optional(4.0));
   EXPECT_THAT(
-      SampleValue(text, R"(moat_denials_total{action="will",reason="retain_limit",mode="audit"})"),
+      SampleValue(
+          text,
+          R"(moat_denials_total{action="will",reason="retain_limit",mode="audit",rule="default"})"),
       Optional(1.0));
   EXPECT_THAT(
-      SampleValue(text,
-                  R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce"})"),
+      SampleValue(
+          text,
+          R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce",rule="default"})"),
       Optional(0.0));
   EXPECT_THAT(
       SampleValue(
@@ -185,6 +190,127 @@ TEST(Registry, EveryTableEntryAppearsAtZero) {
   EXPECT_GT(SampleValue(text, "process_open_fds").value_or(0), 0);
   EXPECT_GT(SampleValue(text, "process_start_time_seconds").value_or(0), 1.6e9);
   EXPECT_TRUE(SampleValue(text, "process_cpu_seconds_total").has_value());
+}
+
+// ---- the rule label: bounded, sparse, named at scrape time ----------------------------
+
+// Names as policy::RuleLabels hands them out: the fixed four, then ids, "" for the rest.
+struct RuleNames {
+  std::vector<std::string> names = {"default", "acl_file", "reserved_topic", "other"};
+  std::unique_ptr<MetricsRegistry> Registry() {
+    auto registry = MetricsRegistry::Create({.rule_labels = [this] { return names; }});
+    EXPECT_TRUE(registry.ok());
+    return std::move(registry).value();
+  }
+};
+
+constexpr std::string_view kPublishDeny =
+    R"(moat_denials_total{action="publish",reason="deny_rule",mode="enforce",rule=")";
+std::optional<double> Denials(const std::string& text, std::string_view rule,
+                              std::string_view prefix = kPublishDeny) {
+  return SampleValue(text, std::string(prefix) + std::string(rule) + "\"}");
+}
+
+TEST(RegistryRuleLabel, CountsUnderTheRuleNameTheCallbackGives) {
+  RuleNames rules;
+  rules.names.push_back("no-secrets");
+  auto registry = rules.Registry();
+  ThreadCounters& counters = registry->AddThread();
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+                                      DenyMode::kEnforce, RuleLabel{4}, 2);
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+                                      DenyMode::kEnforce, RuleLabel{1});
+  const std::string text = Text(*registry);
+  EXPECT_THAT(Denials(text, "no-secrets"), Optional(2.0));
+  EXPECT_THAT(Denials(text, "acl_file"), Optional(1.0));
+  EXPECT_THAT(Denials(text, "default"), Optional(0.0));
+}
+
+TEST(RegistryRuleLabel, OnlyDefaultIsExportedAtZero) {
+  RuleNames rules;
+  rules.names.push_back("quiet-rule");
+  auto registry = rules.Registry();
+  const std::string text = Text(*registry);
+  EXPECT_THAT(Denials(text, "default"), Optional(0.0));
+  EXPECT_EQ(Denials(text, "quiet-rule"), std::nullopt);
+  EXPECT_EQ(Denials(text, "acl_file"), std::nullopt);
+  // 5 actions x 7 reasons x 2 modes, all for rule="default": as many series as before
+  // the label existed, not 260 times as many.
+  size_t series = 0;
+  for (const prometheus::MetricFamily& family : registry->Collect()) {
+    if (family.name == "moat_denials_total") series = family.metric.size();
+  }
+  EXPECT_EQ(series, 5u * 7u * 2u);
+}
+
+TEST(RegistryRuleLabel, IsBoundedWhateverTheCallbackReturns) {
+  RuleNames rules;
+  for (uint32_t i = 4; i < kRuleLabelCount + 50; ++i)
+    rules.names.push_back("r" + std::to_string(i));
+  auto registry = rules.Registry();
+  ThreadCounters& counters = registry->AddThread();
+  for (uint32_t i = 0; i < kRuleLabelCount + 50; ++i) {
+    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+                                        DenyMode::kEnforce, RuleLabel{static_cast<uint16_t>(i)});
+  }
+  const std::string text = Text(*registry);
+  EXPECT_THAT(Denials(text, "r" + std::to_string(kRuleLabelCount - 1)), Optional(1.0));
+  // Past the bound a label counts nowhere, as any out-of-range label does.
+  EXPECT_EQ(Denials(text, "r" + std::to_string(kRuleLabelCount)), std::nullopt);
+  size_t series = 0;
+  for (const prometheus::MetricFamily& family : registry->Collect()) {
+    if (family.name != "moat_denials_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      series += metric.counter.value > 0 ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(series, kRuleLabelCount);
+}
+
+TEST(RegistryRuleLabel, UnnamedOrUnprintableValuesAreLeftOut) {
+  RuleNames rules;
+  rules.names.push_back("");         // 4: not given out
+  rules.names.push_back("bad\xff");  // 5: not UTF-8
+  rules.names[0] = "renamed";        // value 0 keeps its name whatever the callback says
+  auto registry = rules.Registry();
+  ThreadCounters& counters = registry->AddThread();
+  for (uint16_t i : {0, 4, 5}) {
+    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+                                        DenyMode::kEnforce, RuleLabel{i});
+  }
+  const std::string text = Text(*registry);
+  EXPECT_THAT(Denials(text, "default"), Optional(1.0));
+  EXPECT_THAT(text, Not(HasSubstr(R"(rule="")")));
+  EXPECT_THAT(text, Not(HasSubstr(R"(rule="bad)")));
+  EXPECT_THAT(text, Not(HasSubstr("renamed")));
+}
+
+TEST(RegistryRuleLabel, NamesAreReadAtEveryScrapeSoAReloadAddsRules) {
+  RuleNames rules;
+  auto registry = rules.Registry();
+  ThreadCounters& counters = registry->AddThread();
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
+                                      DenyMode::kAudit, RuleLabel{4});
+  constexpr std::string_view kAuditSubscribe =
+      R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="audit",rule=")";
+  EXPECT_EQ(Denials(Text(*registry), "old-rule", kAuditSubscribe), std::nullopt);
+  rules.names.push_back("old-rule");  // what a (re)load gives number 4
+  rules.names.push_back("new-rule");
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
+                                      DenyMode::kAudit, RuleLabel{5});
+  const std::string text = Text(*registry);
+  EXPECT_THAT(Denials(text, "old-rule", kAuditSubscribe), Optional(1.0));
+  EXPECT_THAT(Denials(text, "new-rule", kAuditSubscribe), Optional(1.0));
+}
+
+TEST(RegistryRuleLabel, WithoutACallbackOnlyDefaultHasAName) {
+  auto registry = MetricsRegistry::Create({}).value();
+  ThreadCounters& counters = registry->AddThread();
+  counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+                                      DenyMode::kEnforce, RuleLabel{7});
+  const std::string text = Text(*registry);
+  EXPECT_THAT(Denials(text, "default"), Optional(0.0));
+  EXPECT_THAT(text, Not(HasSubstr(R"(rule="")")));
 }
 
 TEST(Registry, HistogramsSumThreadsAndControlPlane) {

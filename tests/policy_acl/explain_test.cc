@@ -20,7 +20,11 @@ std::shared_ptr<const AclPolicy> Policy() {
   AddAclFile(*acl, builder);
   absl::StatusOr<YamlPolicy> yaml = ParseYamlPolicy(
       "rules:\n  - {id: dev-cn, effect: allow, actions: [publish], topics: [dev/%c],\n"
-      "     cert_identities: [device-1], max_qos: 1}\n",
+      "     cert_identities: [device-1], max_qos: 1}\n"
+      "  - {id: watch-garage, effect: deny, actions: [publish, subscribe],\n"
+      "     topics: [home/garage/#], users: [alice], mode: audit}\n"
+      "  - {id: slow-fan, effect: allow, actions: [publish], topics: [fan], everyone: true,\n"
+      "     max_qos: 0, mode: audit}\n",
       "policy.yaml");
   EXPECT_TRUE(yaml.ok()) << yaml.status();
   AddYamlPolicy(*yaml, builder);
@@ -33,10 +37,12 @@ struct Result {
   std::string err;
 };
 
-Result Explain(const ExplainRequest& request) {
+Result Explain(const ExplainRequest& request, bool policy_mode_audit = false) {
   std::ostringstream out;
   std::ostringstream err;
-  const int code = RunPolicyExplain(*Policy(), request, out, err);
+  std::shared_ptr<const Authorizer> policy = Policy();
+  if (policy_mode_audit) policy = MakeAuditModeAuthorizer(policy);
+  const int code = RunPolicyExplain(*policy, request, out, err);
   return {code, out.str(), err.str()};
 }
 
@@ -72,11 +78,41 @@ TEST(PolicyExplain, UsesClientIdCertificateAndQos) {
   request.client.client_id = "k7";
   EXPECT_EQ(Explain(request).out, "deny (no_rule: nothing grants it)\n");
   request.client.cert_identity = "device-1";
-  EXPECT_EQ(Explain(request).out, "allow dev-cn\n");
+  EXPECT_EQ(Explain(request).out, "allow rule dev-cn at policy.yaml:2\n");
   request.qos = 2;
   const Result r = Explain(request);
-  EXPECT_EQ(r.out, "deny dev-cn (qos_limit)\n");
+  EXPECT_EQ(r.out, "deny rule dev-cn at policy.yaml:2 (qos_limit)\n");
   EXPECT_EQ(r.code, 3);
+}
+
+TEST(PolicyExplain, AuditRuleAllowsAndSaysWhatWouldHaveDenied) {
+  Result r = Explain(Request("alice", ExplainAction::kPublish, "home/garage/door"));
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "allow (audit: would be denied by rule watch-garage at policy.yaml:4, deny_rule)\n");
+  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/#"));
+  EXPECT_EQ(r.code, 3);  // the acl_file's enforcing deny inside wins over the audit one
+  EXPECT_EQ(r.out, "deny /etc/moat/acl:3 (deny_rule)\n");
+  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/garage/#"));
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "allow (audit: would be denied by rule watch-garage at policy.yaml:4, deny_rule)\n");
+  ExplainRequest fan = Request("bob", ExplainAction::kPublish, "fan");
+  fan.qos = 1;
+  r = Explain(fan);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "allow (audit: would be denied by rule slow-fan at policy.yaml:6, qos_limit)\n");
+}
+
+TEST(PolicyExplain, PolicyModeAuditAllowsWhatItWouldDeny) {
+  Result r = Explain(Request("bob", ExplainAction::kPublish, "home/kitchen"), true);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "allow (audit: would be denied, no_rule: nothing grants it)\n");
+  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/#"), true);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "allow (audit: would be denied by /etc/moat/acl:3, deny_rule)\n");
+  r = Explain(Request("alice", ExplainAction::kPublish, "home/x"), true);
+  EXPECT_EQ(r.out, "allow /etc/moat/acl:2\n");
 }
 
 TEST(PolicyExplain, InvalidTopicIsBadInput) {

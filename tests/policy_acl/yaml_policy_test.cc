@@ -307,6 +307,46 @@ TEST(YamlPolicyErrors, LimitsOnlyOnAllowRules) {
             "'r1' is a deny rule");
 }
 
+TEST(YamlPolicyErrors, ModeIsEnforceOrAuditWithASuggestion) {
+  EXPECT_EQ(Errors(OneRule("    everyone: true\n    mode: audti\n", "deny")),
+            "policy.yaml:7: 'rules[0].mode' must be enforce or audit, got 'audti' (did you mean "
+            "'audit'?)");
+  EXPECT_EQ(Errors(OneRule("    everyone: true\n    mode: dry-run\n", "deny")),
+            "policy.yaml:7: 'rules[0].mode' must be enforce or audit, got 'dry-run'");
+  EXPECT_EQ(Errors(OneRule("    everyone: true\n    mode: [audit]\n", "deny")),
+            "policy.yaml:7: 'rules[0].mode' must be a non-empty string, got a list");
+  EXPECT_EQ(Errors(OneRule("    everyone: true\n    mode: audit\n    mode: enforce\n")),
+            "policy.yaml:8: duplicate key 'mode' in 'rules[0]' (first at line 7)");
+  EXPECT_EQ(Errors(OneRule("    everyone: true\n    mdoe: audit\n")),
+            "policy.yaml:7: unknown key 'mdoe' in 'rules[0]' (did you mean 'mode'?)");
+}
+
+TEST(YamlPolicy, ModeDefaultsToEnforce) {
+  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(
+      "rules:\n"
+      "  - {id: a, effect: deny, actions: [publish], topics: [a], everyone: true}\n"
+      "  - {id: b, effect: deny, actions: [publish], topics: [b], everyone: true, mode: audit}\n"
+      "  - {id: c, effect: deny, actions: [publish], topics: [c], everyone: true, mode: "
+      "enforce}\n",
+      "policy.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_EQ(policy->rules.size(), 3u);
+  EXPECT_FALSE(policy->rules[0].audit);
+  EXPECT_TRUE(policy->rules[1].audit);
+  EXPECT_FALSE(policy->rules[2].audit);
+}
+
+TEST(YamlPolicyErrors, IdsTheMetricLabelReservesAreRefused) {
+  for (std::string_view id : {"default", "acl_file", "reserved_topic", "other"}) {
+    EXPECT_EQ(Errors(absl::StrCat("rules:\n  - effect: deny\n    id: ", std::string(id),
+                                  "\n    actions: [publish]\n    topics: [a]\n"
+                                  "    everyone: true\n")),
+              absl::StrCat("policy.yaml:3: rule id '", std::string(id),
+                           "' is reserved: moat_denials_total{rule} uses it for denials no rule "
+                           "id names"));
+  }
+}
+
 TEST(YamlPolicyErrors, SyntaxAndShape) {
   EXPECT_THAT(Errors("rules: [\n"), ::testing::StartsWith("policy.yaml:2: YAML syntax error: "));
   EXPECT_EQ(Errors("- a\n"), "policy.yaml:1: the policy must be a map with 'rules', got a list");

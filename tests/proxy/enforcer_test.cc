@@ -7,6 +7,9 @@
 #include <set>
 #include <string>
 
+#include "policy/acl/acl_policy.h"
+#include "policy/acl/yaml_policy.h"
+#include "policy/rule_labels.h"
 #include "proxy/mqtt/encoder.h"
 
 namespace moat::proxy {
@@ -227,6 +230,7 @@ TEST_F(EnforcerTest, RefusesPublishesToTheBrokersOwnTopicsWhateverThePolicy) {
     EXPECT_FALSE(outcome.forward_raw) << topic;
     ASSERT_EQ(outcome.denials.size(), 1u) << topic;
     EXPECT_EQ(outcome.denials[0].rule, "reserved_topic");
+    EXPECT_EQ(outcome.denials[0].rule_label, policy::RuleLabels::kReservedTopic);
   }
   EXPECT_TRUE(FromClient(Publish("$custom/x", 0)).forward_raw);  // other $ topics: policy
 }
@@ -255,6 +259,92 @@ TEST_F(EnforcerTest, RemovesSubscriptionsANewPolicyNoLongerGrants) {
   const Outcome unsuback = FromBroker(mqtt::Unsuback{0xFFFF, {}, {}});
   EXPECT_FALSE(unsuback.forward_raw);
   EXPECT_TRUE(enforcer_->RevokeSubscriptions(authorizer_).empty());
+}
+
+// ---- per-rule audit mode, with a real native policy ---------------------------------
+
+class AuditRuleTest : public EnforcerTest {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<policy::YamlPolicy> yaml = policy::ParseYamlPolicy(
+        "rules:\n"
+        "  - {id: all, effect: allow, actions: [publish, subscribe], topics: ['#'],\n"
+        "     everyone: true}\n"
+        "  - {id: watch, effect: deny, actions: [publish, subscribe], topics: ['w/#'],\n"
+        "     everyone: true, mode: audit}\n"
+        "  - {id: block, effect: deny, actions: [publish, subscribe], topics: ['w/x'],\n"
+        "     everyone: true}\n",
+        "policy.yaml");
+    ASSERT_TRUE(yaml.ok()) << yaml.status();
+    policy::AclPolicy::Builder builder;
+    policy::AddYamlPolicy(*yaml, builder, labels_);
+    policy_ = std::move(builder).Build(1);
+  }
+  Outcome PolicyFromClient(const mqtt::Packet& packet) {
+    return enforcer_->FromClient(Frame(packet, Direction::kClientToServer), *policy_);
+  }
+  Outcome PolicyFromBroker(const mqtt::Packet& packet) {
+    return enforcer_->FromBroker(Frame(packet, Direction::kServerToClient), *policy_);
+  }
+
+  policy::RuleLabels labels_;
+  std::shared_ptr<const policy::AclPolicy> policy_;
+};
+
+TEST_F(AuditRuleTest, AnAuditDenyForwardsThePublishAndReportsItsRule) {
+  Start(ProtocolVersion::kV5);
+  const Outcome outcome = PolicyFromClient(Publish("w/y", 1, 3));
+  EXPECT_TRUE(outcome.forward_raw);
+  EXPECT_TRUE(outcome.answer.empty());
+  ASSERT_EQ(outcome.denials.size(), 1u);
+  EXPECT_TRUE(outcome.denials[0].audit);
+  EXPECT_EQ(outcome.denials[0].rule, "watch");
+  EXPECT_EQ(outcome.denials[0].reason, policy::DenyReason::kDenyRule);
+  EXPECT_EQ(outcome.denials[0].rule_label, labels_.Assign("watch"));
+}
+
+TEST_F(AuditRuleTest, AnEnforcingDenyStillRefusesWithItsOwnRule) {
+  Start(ProtocolVersion::kV5);
+  const Outcome outcome = PolicyFromClient(Publish("w/x", 1, 3));
+  EXPECT_FALSE(outcome.forward_raw);
+  EXPECT_EQ(outcome.answer, Bytes(mqtt::Puback{3, 0x87, {}}));
+  ASSERT_EQ(outcome.denials.size(), 1u);
+  EXPECT_FALSE(outcome.denials[0].audit);
+  EXPECT_EQ(outcome.denials[0].rule, "block");
+  EXPECT_EQ(outcome.denials[0].rule_label, labels_.Assign("block"));
+}
+
+TEST_F(AuditRuleTest, SubscribeRefusedOnlyByAnAuditDenyIsGrantedAndReported) {
+  Start(ProtocolVersion::kV311);
+  const Outcome outcome = PolicyFromClient(mqtt::Subscribe{2, {}, {{"w/y/#", 1}, {"w/#", 0}}});
+  // "w/#" holds the enforcing "w/x": refused. "w/y/#" only meets the audit rule: granted.
+  EXPECT_EQ(outcome.forward_rewritten, Bytes(mqtt::Subscribe{2, {}, {{"w/y/#", 1}}}));
+  ASSERT_EQ(outcome.denials.size(), 2u);
+  EXPECT_FALSE(outcome.denials[0].audit);
+  EXPECT_EQ(outcome.denials[0].rule, "block");
+  EXPECT_TRUE(outcome.denials[1].audit);
+  EXPECT_EQ(outcome.denials[1].rule, "watch");
+  EXPECT_EQ(outcome.denials[1].topic, "w/y/#");
+  const Outcome all_granted = PolicyFromClient(mqtt::Subscribe{3, {}, {{"w/z", 0}}});
+  EXPECT_TRUE(all_granted.forward_raw);
+  ASSERT_EQ(all_granted.denials.size(), 1u);
+  EXPECT_TRUE(all_granted.denials[0].audit);
+}
+
+TEST_F(AuditRuleTest, DeliveryUnderAnAuditDenyIsForwardedAndReported) {
+  Start(ProtocolVersion::kV311);
+  const Outcome audited = PolicyFromBroker(Publish("w/y", 1, 9));
+  EXPECT_TRUE(audited.forward_raw);
+  EXPECT_TRUE(audited.answer.empty());
+  ASSERT_EQ(audited.denials.size(), 1u);
+  EXPECT_EQ(audited.denials[0].action, DenialAction::kDeliver);
+  EXPECT_TRUE(audited.denials[0].audit);
+  const Outcome withheld = PolicyFromBroker(Publish("w/x", 1, 10));
+  EXPECT_FALSE(withheld.forward_raw);
+  EXPECT_EQ(withheld.answer, Bytes(mqtt::Puback{10, 0, {}}));
+  const Outcome open = PolicyFromBroker(Publish("o/x", 0));
+  EXPECT_TRUE(open.forward_raw);
+  EXPECT_TRUE(open.denials.empty());
 }
 
 }  // namespace
