@@ -5,8 +5,8 @@
 // backpressure that bounds a session's memory.
 #pragma once
 
-#include <boost/asio/buffer.hpp>
 #include <array>
+#include <boost/asio/buffer.hpp>
 #include <cstdint>
 #include <span>
 #include <vector>

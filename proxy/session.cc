@@ -99,8 +99,8 @@ asio::awaitable<void> Session::Start() {
       if (admitted && draining_) {
         End(EndReason::kShutdown);
         if (version_ == ProtocolVersion::kV5) {
-          co_await SendToClient(mqtt::Disconnect{
-              static_cast<uint8_t>(ReasonCode::kServerShuttingDown), {}});
+          co_await SendToClient(
+              mqtt::Disconnect{static_cast<uint8_t>(ReasonCode::kServerShuttingDown), {}});
         }
         admitted = false;
       }

@@ -15,9 +15,9 @@
 // packet of at most limits.max_packet_size per direction.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>

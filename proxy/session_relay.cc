@@ -325,8 +325,9 @@ void Session::ArmWatchdog() {
   watchdog_timer_.expires_at(deadline);
   ++pending_waits_;
   // Exact-size, like the socket waits (net::AwaitSocket): it is parked for a long time.
-  watchdog_timer_.async_wait(asio::bind_allocator(
-      std::allocator<void>(), [this](const boost::system::error_code& error) { OnWatchdog(error); }));
+  watchdog_timer_.async_wait(
+      asio::bind_allocator(std::allocator<void>(),
+                           [this](const boost::system::error_code& error) { OnWatchdog(error); }));
 }
 
 void Session::OnWatchdog(const boost::system::error_code& error) {

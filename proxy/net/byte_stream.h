@@ -66,8 +66,7 @@ class ByteStream {
   virtual IoResult TryWrite(std::span<const boost::asio::const_buffer> buffers) = 0;
   // Calls `listener.OnReady(tag, ...)` once `want` may be satisfied. A stream that reads
   // by completion rather than readiness (WebSocket) reads into `decoder` meanwhile.
-  virtual void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener,
-                          int tag) = 0;
+  virtual void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) = 0;
   // Graceful end without suspending: close_notify, or a WebSocket close frame sent on
   // its own time.
   virtual void ShutdownNow() = 0;

@@ -1,8 +1,8 @@
 #include "proxy/net/websocket_stream.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -104,52 +104,50 @@ class WebSocketStream final : public ByteStream {
       offset += b.size();
     }
     state_->write_in_flight = true;
-    ws().async_write(asio::buffer(state_->outgoing),
-                     [state = state_](const boost::system::error_code& error, size_t) {
-                       state->write_in_flight = false;
-                       state->write_error = error;
-                       std::vector<uint8_t>().swap(state->outgoing);
-                       if (state->write_listener) {
-                         std::exchange(state->write_listener, nullptr)
-                             ->OnReady(state->write_tag, error);
-                       }
-                     });
+    ws().async_write(
+        asio::buffer(state_->outgoing),
+        [state = state_](const boost::system::error_code& error, size_t) {
+          state->write_in_flight = false;
+          state->write_error = error;
+          std::vector<uint8_t>().swap(state->outgoing);
+          if (state->write_listener) {
+            std::exchange(state->write_listener, nullptr)->OnReady(state->write_tag, error);
+          }
+        });
     return result;
   }
 
-  void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener,
-                  int tag) override {
+  void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) override {
     if (want == Want::kWritable) {
       if (state_->write_in_flight) {
         state_->write_listener = &listener;
         state_->write_tag = tag;
       } else {
-        asio::post(ws().get_executor(), [&listener, tag, error = state_->write_error] {
-          listener.OnReady(tag, error);
-        });
+        asio::post(ws().get_executor(),
+                   [&listener, tag, error = state_->write_error] { listener.OnReady(tag, error); });
       }
       return;
     }
     const auto space = decoder.PrepareWrite(kReadChunkSize);
     state_->read_in_flight = true;
-    ws().async_read_some(
-        asio::buffer(space.data(), space.size()),
-        [state = state_, &decoder, &listener, tag](const boost::system::error_code& error,
-                                                   size_t n) {
-          state->read_in_flight = false;
-          IoResult& result = state->read_result;
-          if (error == websocket::error::closed) {
-            result.end = true;
-          } else if (!error && state->ws.got_text()) {
-            result.error = websocket::error::bad_data_frame;
-          } else if (error) {
-            result.error = error;
-          } else {
-            decoder.CommitWrite(n);
-            result.bytes = n;  // 0 for an empty frame: the next TryRead waits again
-          }
-          listener.OnReady(tag, result.error);
-        });
+    ws().async_read_some(asio::buffer(space.data(), space.size()),
+                         [state = state_, &decoder, &listener, tag](
+                             const boost::system::error_code& error, size_t n) {
+                           state->read_in_flight = false;
+                           IoResult& result = state->read_result;
+                           if (error == websocket::error::closed) {
+                             result.end = true;
+                           } else if (!error && state->ws.got_text()) {
+                             result.error = websocket::error::bad_data_frame;
+                           } else if (error) {
+                             result.error = error;
+                           } else {
+                             decoder.CommitWrite(n);
+                             result.bytes =
+                                 n;  // 0 for an empty frame: the next TryRead waits again
+                           }
+                           listener.OnReady(tag, result.error);
+                         });
   }
 
   void ShutdownNow() override {

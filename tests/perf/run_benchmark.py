@@ -486,7 +486,7 @@ def build_table(runs, args):
                 if run["target"] == target and "phases" in run:
                     try:
                         values.append(fn(run["phases"]))
-                    except (KeyError, TypeError, ZeroDivisionError):
+                    except (KeyError, TypeError, ZeroDivisionError, statistics.StatisticsError):
                         values.append(None)
             row[target] = median_or_none(values)
         medians[label] = row
