@@ -109,6 +109,12 @@ class Slots {
 
 }  // namespace internal
 
+#ifdef MOAT_COUNTERS_OFF
+inline constexpr bool kCountersCompiledIn = false;  // see MOAT_COUNTERS in CMakeLists.txt
+#else
+inline constexpr bool kCountersCompiledIn = true;
+#endif
+
 // One worker thread's counters. Only the owning thread writes (relaxed load + store,
 // which compiles to plain moves); the scrape thread reads with relaxed loads.
 class ThreadCounters {
@@ -181,6 +187,7 @@ class ThreadCounters {
   template <Metric M, typename... L>
   void Count(uint64_t n, L... labels) {
     static_assert(Def(M).type == MetricType::kCounter, "Add() is for counters");
+    if constexpr (!kCountersCompiledIn) return;
     const uint32_t slot = internal::SlotOf<M>(layout_, labels...);
     if (slot != internal::kNoSlot) Bump(slot, n);
   }
@@ -195,6 +202,7 @@ class ThreadCounters {
   template <Metric M, typename... L>
   void Record(double value, L... labels) {
     static_assert(Def(M).type == MetricType::kHistogram, "Observe() is for histograms");
+    if constexpr (!kCountersCompiledIn) return;
     const uint32_t slot = internal::SlotOf<M>(layout_, labels...);
     if (slot == internal::kNoSlot || std::isnan(value)) return;
     constexpr std::span<const double> buckets = Def(M).buckets;

@@ -1,6 +1,7 @@
 #include "proxy/mqtt/decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "proxy/mqtt/byte_reader.h"
@@ -10,6 +11,20 @@ namespace moat::mqtt {
 namespace {
 
 constexpr size_t kMinimumCapacity = 4096;
+
+// The size a read chunk asks for on an empty buffer (net::kReadChunkSize), and how many
+// such blocks a thread keeps for reuse: 256 KiB at most.
+constexpr size_t kCachedCapacity = 16 * 1024;
+constexpr size_t kCachedBlocks = 16;
+
+struct BlockCache {
+  std::array<uint8_t*, kCachedBlocks> blocks{};
+  size_t count = 0;
+  ~BlockCache() {
+    for (size_t i = 0; i < count; ++i) delete[] blocks[i];
+  }
+};
+thread_local BlockCache block_cache;
 
 bool IsClientPacket(PacketType type) {
   switch (type) {
@@ -168,6 +183,21 @@ DecodeResult Decoder::Fail(DecodeError error) {
   return error;
 }
 
+void Decoder::BufferDeleter::operator()(uint8_t* buffer) const {
+  if (capacity == kCachedCapacity && block_cache.count < kCachedBlocks) {
+    block_cache.blocks[block_cache.count++] = buffer;
+    return;
+  }
+  delete[] buffer;
+}
+
+Decoder::Buffer Decoder::Allocate(size_t capacity) {
+  if (capacity == kCachedCapacity && block_cache.count > 0) {
+    return Buffer(block_cache.blocks[--block_cache.count], BufferDeleter{capacity});
+  }
+  return Buffer(new uint8_t[capacity], BufferDeleter{capacity});
+}
+
 void Decoder::MakeRoom(size_t size) {
   begin_ += pending_consume_;
   pending_consume_ = 0;
@@ -178,7 +208,7 @@ void Decoder::MakeRoom(size_t size) {
     std::memmove(buffer_.get(), buffer_.get() + begin_, held);
   } else {
     const size_t new_capacity = std::max({kMinimumCapacity, held + size, capacity_ * 2});
-    auto bigger = std::make_unique_for_overwrite<uint8_t[]>(new_capacity);
+    Buffer bigger = Allocate(new_capacity);
     if (held > 0) std::memcpy(bigger.get(), buffer_.get() + begin_, held);
     buffer_ = std::move(bigger);
     capacity_ = new_capacity;

@@ -32,7 +32,10 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TARGETS = ("direct", "haproxy", "nginx", "moat")
+TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount")
+# moat-nocount is moat built with -DMOAT_COUNTERS=OFF: the same data path with every
+# metric increment compiled out, to show what counting costs. Only on request.
+DEFAULT_TARGETS = TARGETS[:4]
 PHASES = ("idle", "handshakes", "qos0", "qos1", "latency")
 BROKER_CORE = "0"
 LOAD_CORE = "1"
@@ -324,8 +327,8 @@ class Target:
         if starter:
             self.proxy = starter(self.workdir, self.port, broker_port, self.certs)
         else:
-            self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs,
-                                    self.args.moat)
+            binary = self.args.moat_nocount if self.name == "moat-nocount" else self.args.moat
+            self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary)
         self.proxy.wait_port(self.port)
         proxy_pid = self.proxy.pid
         if self.name == "nginx":  # the worker does the work; the master only waits
@@ -474,8 +477,13 @@ def format_cell(value, fmt):
 
 
 def build_table(runs, args):
-    header = "| metric | direct | HAProxy | nginx | moat | moat/HAProxy |"
-    lines = [header, "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    titles = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "moat": "moat",
+              "moat-nocount": "moat, counters compiled out"}
+    shown = list(DEFAULT_TARGETS)
+    if any(run["target"] == "moat-nocount" for run in runs):
+        shown.append("moat-nocount")
+    header = "| metric | " + " | ".join(titles[t] for t in shown) + " | moat/HAProxy |"
+    lines = [header, "| --- |" + " ---: |" * (len(shown) + 1)]
     medians = {}
     for label, fn, fmt, lower in METRICS:
         label = label.format(rate=f"{args.rate:,.0f}", n=f"{args.idle_connections:,}")
@@ -490,7 +498,7 @@ def build_table(runs, args):
                         values.append(None)
             row[target] = median_or_none(values)
         medians[label] = row
-        cells = [format_cell(row[t], fmt) for t in TARGETS]
+        cells = [format_cell(row[t], fmt) for t in shown]
         ratio = "—"
         if lower is not None and isinstance(row["moat"], (int, float)) \
                 and isinstance(row["haproxy"], (int, float)) and row["haproxy"]:
@@ -517,14 +525,19 @@ def versions(args):
     }
 
 
-def build(args):
-    build_dir = os.path.join(REPO, args.build_dir)
-    log(f"building moat and mqtt_load in {build_dir}")
-    subprocess.run(["cmake", "-S", REPO, "-B", build_dir, "-G", "Ninja",
-                    "-DCMAKE_BUILD_TYPE=Release", "-DMOAT_TESTS=OFF", "-DMOAT_BENCHMARKS=ON"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build_dir, "-j2", "moat", "mqtt_load"], check=True,
-                   stdout=subprocess.DEVNULL)
+def build(args, targets):
+    builds = [(args.build_dir, "ON", ["moat", "mqtt_load"])]
+    if "moat-nocount" in targets:
+        builds.append((args.build_dir + "-nocount", "OFF", ["moat"]))
+    for directory, counters, programs in builds:
+        build_dir = os.path.join(REPO, directory)
+        log(f"building {' and '.join(programs)} in {build_dir}")
+        subprocess.run(["cmake", "-S", REPO, "-B", build_dir, "-G", "Ninja",
+                        "-DCMAKE_BUILD_TYPE=Release", "-DMOAT_TESTS=OFF",
+                        "-DMOAT_BENCHMARKS=ON", f"-DMOAT_COUNTERS={counters}"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["ninja", "-C", build_dir, "-j2"] + programs, check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 def run_all(args, targets, certs, out_dir, report, results_path):
@@ -557,7 +570,8 @@ def main():
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=2000, help="latency phase, msg/s")
     parser.add_argument("--idle-connections", type=int, default=9000)
-    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
+                        help=f"any of {','.join(TARGETS)}")
     parser.add_argument("--phases", default=",".join(PHASES))
     parser.add_argument("--build-dir", default="build-perf")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as they are")
@@ -596,8 +610,9 @@ def main():
         log("not root: running at normal priority (--autogroup-nice 0)")
         args.autogroup_nice = 0
     if not args.no_build:
-        build(args)
+        build(args, targets)
     args.moat = os.path.join(REPO, args.build_dir, "proxy", "moat")
+    args.moat_nocount = os.path.join(REPO, args.build_dir + "-nocount", "proxy", "moat")
     args.mqtt_load = os.path.join(REPO, args.build_dir, "tests", "perf", "mqtt_load")
 
     out_dir = tempfile.mkdtemp(prefix="moat-bench-")
