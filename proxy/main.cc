@@ -28,7 +28,6 @@
 #include "proxy/config/config.h"
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
-#include "proxy/memory_trim.h"
 #include "proxy/observability.h"
 #include "proxy/server.h"
 
@@ -207,8 +206,7 @@ int Run(const std::string& path) {
       };
   signals.async_wait(on_signal);
 
-  // Slow-moving gauges, the file watch and the heap trim: once every two seconds is
-  // plenty for all three.
+  // Slow-moving gauges, and the file watch: once every two seconds is plenty for both.
   asio::steady_timer tick(control);
   std::string fingerprint = moat::proxy::WatchedFilesFingerprint(*config);
   std::function<void(const boost::system::error_code&)> on_tick =
@@ -225,7 +223,6 @@ int Run(const std::string& path) {
             reload("file change");
           }
         }
-        moat::proxy::TrimFreedMemory();
         tick.expires_after(std::chrono::seconds(2));
         tick.async_wait(on_tick);
       };

@@ -2,17 +2,24 @@
 
 #include <malloc.h>
 
-#include <cstddef>
+#include <algorithm>
 
 namespace moat::proxy {
 
-bool TrimFreedMemory() {
-  constexpr size_t kMinimumFree = 16u << 20;
-  const struct mallinfo2 info = mallinfo2();
-  const size_t free_bytes = info.fordblks;
-  if (free_bytes < kMinimumFree || free_bytes < info.uordblks) return false;
+namespace {
+
+// Small churn is what the heap is for; only a burst leaves a heap worth trimming.
+constexpr uint64_t kBurst = 2000;
+
+}  // namespace
+
+void BurstTrimmer::Opened(uint64_t open) { peak_ = std::max(peak_, open); }
+
+void BurstTrimmer::Closed(uint64_t open) {
+  if (peak_ < open + kBurst || open > peak_ / 2) return;
+  peak_ = open;
+  // Every arena, this thread's included: a few milliseconds, once per burst.
   malloc_trim(0);
-  return true;
 }
 
 }  // namespace moat::proxy

@@ -1,16 +1,25 @@
-// Gives memory freed by a burst of connections back to the system.
+// Gives memory freed by a burst of closed connections back to the system.
 //
-// glibc keeps what a closed connection freed in its heap. After thousands of connections
-// close at once that heap is large and full of holes, and every later malloc pays for
-// searching it: TLS handshakes cost about a third more CPU until it is trimmed.
-// HAProxy trims its pools for the same reason.
+// glibc keeps what a closed connection freed in its heap (each worker thread has its
+// own arena). After thousands of connections close at once that heap is large and full
+// of holes, and every later malloc pays for searching it: on this machine TLS handshakes
+// cost about a third more CPU until it is trimmed. HAProxy trims its pools for the same
+// reason.
 #pragma once
+
+#include <cstdint>
 
 namespace moat::proxy {
 
-// Trims the heap when at least half of it, and at least 16 MiB, is free; otherwise does
-// nothing, so that calling it every few seconds costs nothing on a steady load. Returns
-// whether it trimmed.
-bool TrimFreedMemory();
+// Watches one worker's connection count and trims the heap once it has fallen to half
+// of its peak, by at least a few thousand connections. Single-threaded.
+class BurstTrimmer {
+ public:
+  void Opened(uint64_t open);
+  void Closed(uint64_t open);
+
+ private:
+  uint64_t peak_ = 0;
+};
 
 }  // namespace moat::proxy

@@ -262,7 +262,7 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
 asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {
   counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
   // Counted until the session is finished, or until this coroutine gives up on it.
-  ++open_connections_;
+  trimmer_.Opened(++open_connections_);
   struct Closed {
     uint64_t* open;
     ~Closed() {
@@ -306,8 +306,8 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
 
 void Worker::SessionFinished(Session* session) {
   sessions_.erase(session);
-  --open_connections_;
   delete session;
+  trimmer_.Closed(--open_connections_);
 }
 
 }  // namespace moat::proxy

@@ -15,6 +15,7 @@
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
+#include "proxy/memory_trim.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session.h"
 #include "proxy/tls/tls_context.h"
@@ -71,6 +72,7 @@ class Worker final : public SessionOwner {
   UpstreamConnector upstream_;
   metrics::ThreadCounters& counters_;
   uint64_t open_connections_ = 0;  // accepted and not yet closed, for max_connections
+  BurstTrimmer trimmer_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::unordered_set<Session*> sessions_;
   bool stopping_ = false;
