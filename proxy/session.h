@@ -151,8 +151,16 @@ class Session final : public net::ReadyListener {
   // Where a direction is: running, waiting for its source to be readable, waiting for
   // its output to be written, or done.
   enum class Flow : uint8_t { kRunnable, kAwaitingRead, kAwaitingWrite, kStopped };
+  // Directions are numbered after the side they read from.
   static constexpr size_t kFromClient = 0;
   static constexpr size_t kFromBroker = 1;
+  static constexpr size_t kClientSide = 0;
+  static constexpr size_t kBrokerSide = 1;
+  net::ByteStream& StreamOf(size_t side) { return side == kClientSide ? *client_ : *broker_; }
+  mqtt::Decoder& DecoderOf(size_t side) {
+    return side == kClientSide ? client_decoder_ : broker_decoder_;
+  }
+  Outbox& OutboxOf(size_t side) { return side == kClientSide ? client_outbox_ : broker_outbox_; }
 
   std::unique_ptr<net::ByteStream> client_;
   std::unique_ptr<net::ByteStream> broker_;

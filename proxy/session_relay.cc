@@ -192,10 +192,9 @@ namespace {
 // Rounds one Pump() may run before it lets the thread's other sessions have a turn.
 constexpr int kRoundsPerPump = 16;
 
-// OnReady tags: a direction's source became readable, or a side became writable.
-constexpr int kReadableTag[2] = {0, 1};
-constexpr int kClientWritableTag = 2;
-constexpr int kBrokerWritableTag = 3;
+// OnReady tags: a side (kClientSide, kBrokerSide) became readable, or, offset by this,
+// writable.
+constexpr int kWritableTag = 2;
 
 }  // namespace
 
@@ -238,11 +237,13 @@ void Session::Pump() {
 }
 
 void Session::Step(size_t direction) {
+  // A direction reads from the side of the same number and forwards to the other one.
   const bool from_client = direction == kFromClient;
-  mqtt::Decoder& decoder = from_client ? client_decoder_ : broker_decoder_;
-  net::ByteStream& source = from_client ? *client_ : *broker_;
-  Outbox& back = from_client ? client_outbox_ : broker_outbox_;
-  Outbox& onward = from_client ? broker_outbox_ : client_outbox_;
+  const size_t other = 1 - direction;
+  mqtt::Decoder& decoder = DecoderOf(direction);
+  net::ByteStream& source = StreamOf(direction);
+  Outbox& back = OutboxOf(direction);
+  Outbox& onward = OutboxOf(other);
   Drained drained{.onward = onward,
                   .back = back,
                   .producer = from_client ? Producer::kFromClient : Producer::kFromBroker,
@@ -253,8 +254,8 @@ void Session::Step(size_t direction) {
   } else {
     DrainBroker(drained);
   }
-  FlushOutbox(from_client ? 1 : 0);
-  FlushOutbox(from_client ? 0 : 1);
+  FlushOutbox(other);
+  FlushOutbox(direction);
   if (finished_) return;
   if (drained.disconnect) return Stop(end_reason_, drained.disconnect);
   if (drained.stop) return Stop(end_reason_);
@@ -274,7 +275,7 @@ void Session::Step(size_t direction) {
     if (back.empty()) back.ReleaseIdleMemory();
     flow_[direction] = Flow::kAwaitingRead;
     ++pending_waits_;
-    source.AwaitReady(read.want, decoder, *this, kReadableTag[direction]);
+    source.AwaitReady(read.want, decoder, *this, static_cast<int>(direction));
     return;
   }
   env_.counters.Add<metrics::Metric::kBytesTotal>(
@@ -283,16 +284,15 @@ void Session::Step(size_t direction) {
 }
 
 void Session::FlushOutbox(size_t side) {
-  Outbox& outbox = side == 0 ? client_outbox_ : broker_outbox_;
+  Outbox& outbox = OutboxOf(side);
   if (outbox.awaiting_writable || outbox.empty() || finished_) return;
-  net::ByteStream& stream = side == 0 ? *client_ : *broker_;
-  const net::IoResult result = outbox.Flush(stream);
+  const net::IoResult result = outbox.Flush(StreamOf(side));
   if (result.error) return Fail(result.error);
   if (result.want != net::Want::kNothing) {
     outbox.awaiting_writable = true;
     ++pending_waits_;
-    stream.AwaitReady(result.want, side == 0 ? client_decoder_ : broker_decoder_, *this,
-                      side == 0 ? kClientWritableTag : kBrokerWritableTag);
+    StreamOf(side).AwaitReady(result.want, DecoderOf(side), *this,
+                              kWritableTag + static_cast<int>(side));
   }
 }
 
@@ -300,12 +300,12 @@ void Session::OnReady(int tag, const boost::system::error_code& error) {
   --pending_waits_;
   if (finished_) return ReleaseIfDone();
   if (error) return Fail(error);
-  if (tag == kClientWritableTag || tag == kBrokerWritableTag) {
-    const size_t side = tag == kClientWritableTag ? 0 : 1;
-    (side == 0 ? client_outbox_ : broker_outbox_).awaiting_writable = false;
+  if (tag >= kWritableTag) {
+    const auto side = static_cast<size_t>(tag - kWritableTag);
+    OutboxOf(side).awaiting_writable = false;
     FlushOutbox(side);
   } else {
-    const size_t direction = tag == kReadableTag[kFromClient] ? kFromClient : kFromBroker;
+    const auto direction = static_cast<size_t>(tag);
     if (flow_[direction] == Flow::kAwaitingRead) flow_[direction] = Flow::kRunnable;
   }
   if (finished_) return ReleaseIfDone();
@@ -355,8 +355,8 @@ void Session::Stop(EndReason reason, std::optional<ReasonCode> disconnect) {
       client_outbox_.AddOwned(std::move(bytes), Producer::kSession);
     }
   }
-  FlushOutbox(0);
-  FlushOutbox(1);
+  FlushOutbox(kClientSide);
+  FlushOutbox(kBrokerSide);
   if (finished_) return;
   if (client_outbox_.empty() && broker_outbox_.empty()) {
     if (!pumping_) Finish();  // else Pump() finishes once it unwinds
@@ -432,7 +432,7 @@ void Session::PolicyChanged() {
   std::vector<uint8_t> unsubscribe = enforcer_->RevokeSubscriptions(*env_.authorizer);
   if (unsubscribe.empty()) return;
   broker_outbox_.AddOwned(std::move(unsubscribe), Producer::kSession);
-  FlushOutbox(1);
+  FlushOutbox(kBrokerSide);
 }
 
 void Session::RevokeIfChanged(const policy::PasswordFile& file) {

@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
@@ -116,31 +118,27 @@ asio::awaitable<size_t> TlsStream::ReadInto(mqtt::Decoder& decoder) {
 }
 
 asio::awaitable<void> TlsStream::WriteAll(std::span<const asio::const_buffer> buffers) {
-  auto write = [this](const void* data, size_t size) -> asio::awaitable<void> {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    while (size > 0) {
-      size_t written = 0;
-      if (!co_await Drive([&] { return SSL_write_ex(ssl_.get(), bytes, size, &written); })) {
-        throw boost::system::system_error(asio::error::eof);
-      }
-      bytes += written;
-      size -= written;
+  std::vector<asio::const_buffer> rest(buffers.begin(), buffers.end());
+  size_t first = 0;
+  while (first < rest.size()) {
+    if (rest[first].size() == 0) {
+      ++first;
+      continue;
     }
-  };
-  // Several small pieces go out as one record rather than one record each.
-  size_t total = 0;
-  for (const auto& b : buffers) total += b.size();
-  if (buffers.size() > 1 && total <= kReadChunkSize) {
-    std::vector<uint8_t> joined(total);
-    size_t offset = 0;
-    for (const auto& b : buffers) {
-      std::memcpy(joined.data() + offset, b.data(), b.size());
-      offset += b.size();
+    const IoResult result = TryWrite({rest.data() + first, rest.size() - first});
+    if (result.error) throw boost::system::system_error(result.error);
+    for (size_t written = result.bytes; written > 0;) {
+      const size_t taken = std::min(written, rest[first].size());
+      rest[first] += taken;
+      written -= taken;
+      if (rest[first].size() == 0) ++first;
     }
-    co_await write(joined.data(), total);
-    co_return;
+    if (result.want != Want::kNothing) {
+      co_await socket_.async_wait(result.want == Want::kWritable ? asio::ip::tcp::socket::wait_write
+                                                                 : asio::ip::tcp::socket::wait_read,
+                                  asio::use_awaitable);
+    }
   }
-  for (const auto& b : buffers) co_await write(b.data(), b.size());
 }
 
 asio::awaitable<void> TlsStream::Shutdown() {
@@ -190,19 +188,22 @@ IoResult TlsStream::TryRead(mqtt::Decoder& decoder) {
 }
 
 IoResult TlsStream::TryWrite(std::span<const asio::const_buffer> buffers) {
-  // Several small pieces go out as one record rather than one record each.
+  // Several small pieces go out as one record rather than one record each. The joined
+  // copy lives on the stack: a write OpenSSL could not finish is offered again by the
+  // caller with the same pieces, which join to the same bytes
+  // (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets them sit elsewhere).
+  std::array<uint8_t, kReadChunkSize> joined;
   size_t total = 0;
   for (const auto& b : buffers) total += b.size();
   const void* data = buffers.empty() ? nullptr : buffers.front().data();
   size_t size = buffers.empty() ? 0 : buffers.front().size();
-  if (buffers.size() > 1 && total <= kReadChunkSize) {
-    joined_.resize(total);
+  if (buffers.size() > 1 && total <= joined.size()) {
     size_t offset = 0;
     for (const auto& b : buffers) {
-      std::memcpy(joined_.data() + offset, b.data(), b.size());
+      std::memcpy(joined.data() + offset, b.data(), b.size());
       offset += b.size();
     }
-    data = joined_.data();
+    data = joined.data();
     size = total;
   }
   size_t written = 0;
@@ -210,8 +211,6 @@ IoResult TlsStream::TryWrite(std::span<const asio::const_buffer> buffers) {
   const int ret = SSL_write_ex(ssl_.get(), data, size, &written);
   IoResult result = Settle(ret, written);
   if (result.end) result.error = asio::error::eof;
-  // Only the bytes of a write in progress are needed again; an idle stream keeps none.
-  if (result.want == Want::kNothing && joined_.capacity() > 0) std::vector<uint8_t>().swap(joined_);
   return result;
 }
 

@@ -9,7 +9,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "proxy/net/byte_stream.h"
 
@@ -56,9 +55,6 @@ class TlsStream final : public ByteStream {
 
   boost::asio::ip::tcp::socket socket_;
   SslPtr ssl_;
-  // Small pieces joined into one record; kept between attempts because a write OpenSSL
-  // could not finish must be offered again with the same bytes.
-  std::vector<uint8_t> joined_;
 };
 
 }  // namespace moat::net
