@@ -157,7 +157,34 @@ def tls_listener(port, extra=""):
             + extra)
 
 
-class ProxyTestCase(unittest.TestCase):
+class LogsOnFailure(unittest.TestCase):
+    """Prints the logs of self.processes when a test fails."""
+
+    log_tail_lines = None  # None: the whole log
+
+    def run(self, result=None):
+        # Logs are printed only for a failed test, and only once the test has been
+        # judged, which is after its cleanups have stopped the processes.
+        result = result if result is not None else self.defaultTestResult()
+        problems_before = len(result.failures) + len(result.errors)
+        try:
+            return super().run(result)
+        finally:
+            if len(result.failures) + len(result.errors) > problems_before:
+                for process in getattr(self, "processes", []):
+                    lines = process.log().splitlines()
+                    heading = process.name
+                    if self.log_tail_lines is not None:
+                        lines = lines[-self.log_tail_lines:]
+                        heading += f" (last {self.log_tail_lines} lines)"
+                    print(f"\n----- {heading} -----\n" + "\n".join(lines))
+            self.after_run()
+
+    def after_run(self):
+        pass
+
+
+class ProxyTestCase(LogsOnFailure):
     """Starts a broker and moat per test; prints their logs if the test fails."""
 
     broker_tls = False
@@ -181,18 +208,8 @@ class ProxyTestCase(unittest.TestCase):
         for process in self.processes:
             process.stop()
 
-    def run(self, result=None):
-        # Logs are printed only for a failed test, and only once the test has been
-        # judged, which is after its cleanups have stopped the processes.
-        result = result if result is not None else self.defaultTestResult()
-        problems_before = len(result.failures) + len(result.errors)
-        try:
-            return super().run(result)
-        finally:
-            if len(result.failures) + len(result.errors) > problems_before:
-                for process in getattr(self, "processes", []):
-                    print(f"\n----- {process.name} -----\n{process.log()}")
-            shutil.rmtree(getattr(self, "workdir", ""), ignore_errors=True)
+    def after_run(self):
+        shutil.rmtree(getattr(self, "workdir", ""), ignore_errors=True)
 
 
 def client_args(port, tls=False, version="mqttv311"):

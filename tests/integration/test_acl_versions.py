@@ -22,8 +22,8 @@ import tempfile
 import threading
 import unittest
 
-from harness import (MQTT_PUBACK, MQTT_PUBREC, Broker, Certs, Moat, MqttClient, free_port,
-                     plain_listener, tls_listener, wait_until)
+from harness import (MQTT_PUBACK, MQTT_PUBREC, Broker, Certs, LogsOnFailure, Moat, MqttClient,
+                     free_port, plain_listener, tls_listener, wait_until)
 
 VERSIONS = (3, 4, 5)  # 3.1 (MQIsdp), 3.1.1, 5.0
 NAMES = {3: "3.1", 4: "3.1.1", 5: "5.0"}
@@ -103,9 +103,12 @@ rules:
 _ids = itertools.count(1)
 
 
-class Stack(unittest.TestCase):
+class Stack(LogsOnFailure):
     """One broker per class, and the moats a subclass starts in front of it. Their logs
     are printed when a test fails."""
+
+    # The logs span the whole class (the broker's at debug level): the end is enough.
+    log_tail_lines = 300
 
     broker_conf = ["log_type subscribe", "log_type unsubscribe", "log_type debug",
                    "max_inflight_messages 1"]
@@ -154,18 +157,6 @@ class Stack(unittest.TestCase):
         moat.port, moat.outside_port, moat.policy_path = ports["inside"], ports["outside"], path
         moat.tls_port = ports.get("tls")
         return moat
-
-    def run(self, result=None):
-        result = result if result is not None else self.defaultTestResult()
-        problems_before = len(result.failures) + len(result.errors)
-        try:
-            return super().run(result)
-        finally:
-            if len(result.failures) + len(result.errors) > problems_before:
-                # The logs span the whole class (the broker's at debug level): the end.
-                for process in getattr(self, "processes", []):
-                    tail = "\n".join(process.log().splitlines()[-300:])
-                    print(f"\n----- {process.name} (last 300 lines) -----\n{tail}")
 
     # Clients
 
