@@ -21,10 +21,33 @@ MOAT_BIN = os.environ.get("MOAT_BIN", os.path.join(REPO, "build", "proxy", "moat
 CONNACK_PACKET = (0x20, b"\x00\x00")  # 3.1.1 CONNACK, accepted, no session
 
 
+_PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "moat-test-ports")
+_ports_held = {}  # port -> open lock file, kept for the life of this process
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, reserved for this test process.
+
+    The kernel may offer one free port to two calls in a row, or to two test processes
+    that ctest runs side by side; a listener then fails to bind (a test asking for two
+    listeners once got one port twice). An flock on a per-port file, held until this
+    process exits, makes the reservation visible to every process that asks here."""
+    import fcntl
+    os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port in _ports_held:
+            continue
+        lock = open(os.path.join(_PORT_LOCK_DIR, str(port)), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        _ports_held[port] = lock
+        return port
 
 
 def wait_until(condition, timeout=10.0, what="condition"):
