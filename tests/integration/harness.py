@@ -22,7 +22,7 @@ CONNACK_PACKET = (0x20, b"\x00\x00")  # 3.1.1 CONNACK, accepted, no session
 
 
 _PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "moat-test-ports")
-_ports_held = {}  # port -> open lock file, kept for the life of this process
+_ports_held = {}  # port -> lock file descriptor, kept for the life of this process
 
 
 def free_port():
@@ -40,11 +40,11 @@ def free_port():
             port = s.getsockname()[1]
         if port in _ports_held:
             continue
-        lock = open(os.path.join(_PORT_LOCK_DIR, str(port)), "a")
+        lock = os.open(os.path.join(_PORT_LOCK_DIR, str(port)), os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            lock.close()
+            os.close(lock)
             continue
         _ports_held[port] = lock
         return port
