@@ -1,6 +1,7 @@
 #include "policy/acl/acl_policy.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,7 +26,7 @@ class AclPolicy::Verdicts final : public RuleSink {
   Verdicts(const AclPolicy& policy, const ClientIdentity& client, uint8_t qos, bool retain)
       : policy_(policy), client_(client), qos_(qos), retain_(retain) {}
 
-  void Found(uint32_t index, bool deny, bool plain, uint64_t tag) override {
+  void Found(uint32_t index, bool deny, bool plain, uint16_t label, uint64_t tag) override {
     // The walk has already matched the action; a plain rule (enforcing, no conditions, no
     // limits) is decided without looking it up, and named from its tag.
     bool audit = false;
@@ -41,7 +42,7 @@ class AclPolicy::Verdicts final : public RuleSink {
       }
     }
     Best& best = !deny ? allow_ : audit ? audit_deny_ : deny_;
-    if (index < best.index) best = {index, tag};
+    if (index < best.index) best = {index, label, tag};
   }
 
   // An enforcing deny applies: nothing found later can change the answer.
@@ -49,11 +50,12 @@ class AclPolicy::Verdicts final : public RuleSink {
 
   Decision Result() const {
     if (deny_.index != kNil) {
-      return Deny(DenyReason::kDenyRule, policy_.Source(deny_.tag), Label(deny_.index));
+      return Deny(DenyReason::kDenyRule, policy_.Source(deny_.tag), deny_.label);
     }
     const bool granted = allow_.index != kNil || audit_limited_.index != kNil;
     if (granted && audit_deny_.index != kNil) {
-      return Audited(DenyReason::kDenyRule, audit_deny_.index, policy_.Source(audit_deny_.tag));
+      return {Verdict::kAllow, DenyReason::kDenyRule, policy_.Source(audit_deny_.tag), true,
+              audit_deny_.label};
     }
     if (allow_.index != kNil) {
       return {Verdict::kAllow, DenyReason::kNone, policy_.Source(allow_.tag)};
@@ -69,8 +71,11 @@ class AclPolicy::Verdicts final : public RuleSink {
   }
 
  private:
+  // The label travels with the trie's reference, so naming a deny reads no rule record
+  // (a cache miss per decision with a million rules).
   struct Best {
     uint32_t index = kNil;
+    uint16_t label = RuleLabels::kDefault;
     uint64_t tag = 0;
   };
   struct Limit {
@@ -147,6 +152,7 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   // only matters when a limit refuses, which already makes it not plain.
   entry.plain =
       spec.conditions.empty() && (spec.deny ? !spec.audit : spec.max_qos >= 2 && spec.allow_retain);
+  entry.label = spec.label;
   entry.tag = tag;
   policy_->tags_.push_back(tag);
   for (uint32_t root : roots) {
@@ -157,26 +163,37 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
 }
 
 std::shared_ptr<const AclPolicy> AclPolicy::Builder::Build(uint64_t version) && {
+  static std::atomic<uint64_t> snapshots{0};
   policy_->version_ = version;
+  policy_->snapshot_ = snapshots.fetch_add(1, std::memory_order_relaxed) + 1;
   policy_->trie_.Finalize();
   policy_->sources_.shrink_to_fit();
   for (size_t i = 0; i < policy_->rules_.size(); ++i) {
     policy_->rules_[i].source = policy_->Source(policy_->tags_[i]);
   }
   policy_->tags_ = {};
-  policy_->user_roots_ = UserIndex(
-      std::vector<std::pair<std::string, uint32_t>>(user_roots_.begin(), user_roots_.end()));
+  std::vector<std::pair<std::string, uint64_t>> spans;
+  spans.reserve(user_roots_.size());
+  for (auto& [user, root] : user_roots_) {
+    spans.emplace_back(user, policy_->trie_.RootSpan(root).Pack());
+  }
   user_roots_ = {};
+  policy_->user_roots_ = UserIndex(spans);
+  policy_->anonymous_ = policy_->trie_.RootSpan(policy_->anonymous_root_);
+  policy_->everyone_ = policy_->trie_.RootSpan(policy_->everyone_root_);
   return std::shared_ptr<const AclPolicy>(std::move(policy_));
 }
 
-int AclPolicy::Roots(const ClientIdentity& client, uint32_t (&roots)[2]) const {
+int AclPolicy::Roots(const ClientIdentity& client, RuleTrie::Span (&roots)[2]) const {
   int count = 0;
-  roots[count++] = everyone_root_;
-  if (client.username.empty()) {
-    roots[count++] = anonymous_root_;
-  } else if (const uint32_t root = user_roots_.Find(client.username); root != UserIndex::kNone) {
-    roots[count++] = root;
+  roots[count++] = everyone_;
+  if (client.memo.snapshot != snapshot_) {
+    client.memo.snapshot = snapshot_;
+    client.memo.value =
+        client.username.empty() ? anonymous_.Pack() : user_roots_.Find(client.username);
+  }
+  if (client.memo.value != UserIndex::kNone) {
+    roots[count++] = RuleTrie::Span::Unpack(client.memo.value);
   }
   return count;
 }
@@ -197,7 +214,7 @@ Decision AclPolicy::Match(const ClientIdentity& client, std::string_view topic, 
   if (!SplitTopicName(topic, levels)) return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   const TrieQuery query(levels, action, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, retain);
-  uint32_t roots[2];
+  RuleTrie::Span roots[2];
   const int count = Roots(client, roots);
   for (int r = 0; r < count; ++r) trie_.MatchTopic(roots[r], query, verdicts);
   return verdicts.Result();
@@ -220,7 +237,7 @@ Decision AclPolicy::MaySubscribe(const ClientIdentity& client, std::string_view 
   SplitLevels(inner, levels);
   const TrieQuery query(levels, kActionRead, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, false);
-  uint32_t roots[2];
+  RuleTrie::Span roots[2];
   const int count = Roots(client, roots);
   // Deny pass first: an enforcing deny rule anywhere inside the filter refuses the whole
   // SUBSCRIBE. An audit-mode one only marks a SUBSCRIBE the cover pass grants as audit.

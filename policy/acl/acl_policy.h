@@ -114,7 +114,7 @@ class AclPolicy final : public Authorizer {
 
   AclPolicy() = default;
   // The roots that apply to `client`: its user's (or the anonymous one) and everyone's.
-  int Roots(const ClientIdentity& client, uint32_t (&roots)[2]) const;
+  int Roots(const ClientIdentity& client, RuleTrie::Span (&roots)[2]) const;
   Decision Match(const ClientIdentity& client, std::string_view topic, uint8_t action, uint8_t qos,
                  bool retain) const;
 
@@ -130,10 +130,13 @@ class AclPolicy final : public Authorizer {
   // Native rule id -> "FILE:LINE"; only `policy explain` asks, so it is off the hot path.
   absl::flat_hash_map<std::string, std::string> locations_;
   std::vector<uint64_t> tags_;  // while building: each rule's tag
-  UserIndex user_roots_;
+  UserIndex user_roots_;        // user name -> RuleTrie::Span::Pack() of the user's root
   uint32_t anonymous_root_ = 0;
   uint32_t everyone_root_ = 0;
+  RuleTrie::Span anonymous_;  // the two roots' records, set in Build()
+  RuleTrie::Span everyone_;
   uint64_t version_ = 0;
+  uint64_t snapshot_ = 0;  // ClientIdentity::Memo::snapshot: unique to this instance
 };
 
 // Adds every rule of a parsed acl_file, with mosquitto 2.0's meaning: `topic` lines before

@@ -384,7 +384,7 @@ class RuleTrie::Walk {
       uint64_t tag;
       std::memcpy(&tag, at + 2, sizeof tag);
       sink_.Found(static_cast<uint32_t>(ref), kind != kEndAllow && kind != kHashAllow,
-                  ref >> 37 & 1, tag);
+                  ref >> 37 & 1, static_cast<uint16_t>(ref >> 40), tag);
     }
   }
 
@@ -467,28 +467,29 @@ class RuleTrie::Walk {
   const size_t size_;
 };
 
-void RuleTrie::Prefetch(uint32_t root) const {
+void RuleTrie::Prefetch(Span root) const {
   // One user's ten rules take about a kilobyte; 2 KiB bounds the work for big roots.
   constexpr uint32_t kMaxWords = 2048 / sizeof(uint32_t);
   constexpr uint32_t kLineWords = 64 / sizeof(uint32_t);
-  const uint32_t begin = roots_[root];
-  const uint32_t end = std::min(root_ends_[root], begin + kMaxWords);
-  for (uint32_t at = begin; at < end; at += kLineWords) __builtin_prefetch(words_.data() + at);
+  const uint32_t end = std::min(root.end, root.begin + kMaxWords);
+  for (uint32_t at = root.begin; at < end; at += kLineWords) {
+    __builtin_prefetch(words_.data() + at);
+  }
 }
 
-void RuleTrie::MatchTopic(uint32_t root, const TrieQuery& query, RuleSink& sink) const {
+void RuleTrie::MatchTopic(Span root, const TrieQuery& query, RuleSink& sink) const {
   Prefetch(root);
-  Walk(*this, query, sink).Match(roots_[root], 0);
+  Walk(*this, query, sink).Match(root.begin, 0);
 }
 
-void RuleTrie::CoverFilter(uint32_t root, const TrieQuery& query, RuleSink& sink) const {
+void RuleTrie::CoverFilter(Span root, const TrieQuery& query, RuleSink& sink) const {
   Prefetch(root);
-  Walk(*this, query, sink).Cover(roots_[root], 0);
+  Walk(*this, query, sink).Cover(root.begin, 0);
 }
 
-void RuleTrie::IntersectFilter(uint32_t root, const TrieQuery& query, RuleSink& sink) const {
+void RuleTrie::IntersectFilter(Span root, const TrieQuery& query, RuleSink& sink) const {
   Prefetch(root);
-  Walk(*this, query, sink).Intersect(roots_[root], 0);
+  Walk(*this, query, sink).Intersect(root.begin, 0);
 }
 
 }  // namespace moat::policy

@@ -4,7 +4,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
-#include "policy/acl/rule_trie.h"
+#include "policy/acl/rule_trie.h"  // AdviseHugePages
 
 namespace moat::policy {
 
@@ -12,7 +12,7 @@ uint64_t UserIndex::Hash(std::string_view name) {
   return absl::Hash<absl::string_view>{}(absl::string_view(name.data(), name.size()));
 }
 
-UserIndex::UserIndex(const std::vector<std::pair<std::string, uint32_t>>& entries) {
+UserIndex::UserIndex(const std::vector<std::pair<std::string, uint64_t>>& entries) {
   size_t capacity = 16;
   while (capacity < entries.size() * 2) capacity *= 2;  // load factor <= 1/2
   slots_.reserve(capacity);
@@ -24,7 +24,7 @@ UserIndex::UserIndex(const std::vector<std::pair<std::string, uint32_t>>& entrie
     size_t at = hash & mask_;
     while (slots_[at].value != kNone) at = (at + 1) & mask_;
     Slot& slot = slots_[at];
-    slot.hash = hash;
+    slot.check = static_cast<uint32_t>(hash >> 32);
     slot.value = value;
     slot.size = static_cast<uint32_t>(name.size());
     if (name.size() <= kInline) {
@@ -38,7 +38,7 @@ UserIndex::UserIndex(const std::vector<std::pair<std::string, uint32_t>>& entrie
 }
 
 bool UserIndex::Holds(const Slot& slot, uint64_t hash, std::string_view name) const {
-  if (slot.hash != hash || slot.size != name.size()) return false;
+  if (slot.check != static_cast<uint32_t>(hash >> 32) || slot.size != name.size()) return false;
   if (name.empty()) return true;
   if (name.size() <= kInline) return std::memcmp(slot.name, name.data(), name.size()) == 0;
   uint64_t offset;
@@ -46,7 +46,7 @@ bool UserIndex::Holds(const Slot& slot, uint64_t hash, std::string_view name) co
   return std::memcmp(long_names_.data() + offset, name.data(), name.size()) == 0;
 }
 
-uint32_t UserIndex::Find(std::string_view name) const {
+uint64_t UserIndex::Find(std::string_view name) const {
   if (slots_.empty()) return kNone;
   const uint64_t hash = Hash(name);
   for (size_t at = hash & mask_;; at = (at + 1) & mask_) {

@@ -18,6 +18,7 @@ Started by tests/perf/run_benchmark.sh; standard library only.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -394,31 +395,56 @@ class Target:
                 f"{result['others_cpu_s']:.2f} CPU s during the run; measuring again")
         return result
 
+    @contextlib.contextmanager
+    def profiled(self, phase):
+        """With --profile PHASE: perf records the proxy (or broker, for direct) while that
+        phase runs, for finding where its CPU goes; the phase's own figures are then
+        perturbed by perf and should not be compared."""
+        if phase != self.args.profile:
+            yield
+            return
+        pid = self.watch.get("proxy", self.watch["broker"])
+        out = os.path.join(self.args.profile_dir, f"{self.name}-{phase}.perf.data")
+        os.makedirs(self.args.profile_dir, exist_ok=True)
+        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-p", str(pid),
+                                 "-o", out], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            yield
+        finally:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=60)
+            log(f"{self.name} {phase}: profile in {out} (perf report -i {out})")
+
     def run_phases(self):
         a = self.args
         phases = {}
         if "idle" in a.phases:
             log(f"{self.name}: idle x{a.idle_connections}")
-            phases["idle"] = self.load("idle", "--connections", a.idle_connections,
-                                       "--concurrency", 64, "--settle-seconds", 1,
-                                       "--hold-seconds", 1.5, timeout=300)
+            with self.profiled("idle"):
+                phases["idle"] = self.load("idle", "--connections", a.idle_connections,
+                                           "--concurrency", 64, "--settle-seconds", 1,
+                                           "--hold-seconds", 1.5, timeout=300)
         if "handshakes" in a.phases:
             log(f"{self.name}: handshakes")
-            phases["handshakes"] = self.load("handshakes", "--seconds", a.handshake_seconds,
-                                             "--concurrency", a.handshake_concurrency,
-                                             timeout=a.handshake_seconds + 60)
+            with self.profiled("handshakes"):
+                phases["handshakes"] = self.load(
+                    "handshakes", "--seconds", a.handshake_seconds, "--concurrency",
+                    a.handshake_concurrency, timeout=a.handshake_seconds + 60)
         for qos in (0, 1):
             if f"qos{qos}" not in a.phases:
                 continue
             log(f"{self.name}: throughput QoS {qos}")
-            phases[f"qos{qos}"] = self.load("throughput", "--qos", qos, "--publishers",
-                                            a.publishers, "--payload", 64, "--seconds",
-                                            a.seconds, timeout=a.seconds + 60)
+            with self.profiled(f"qos{qos}"):
+                phases[f"qos{qos}"] = self.load("throughput", "--qos", qos, "--publishers",
+                                                a.publishers, "--payload", 64, "--seconds",
+                                                a.seconds, timeout=a.seconds + 60)
         if "latency" in a.phases:
             log(f"{self.name}: latency at {a.rate:g} msg/s")
-            phases["latency"] = self.load("latency", "--rate", a.rate, "--publishers", 1,
-                                          "--payload", 64, "--seconds", a.seconds,
-                                          timeout=a.seconds + 60)
+            with self.profiled("latency"):
+                phases["latency"] = self.load("latency", "--rate", a.rate, "--publishers", 1,
+                                              "--payload", 64, "--seconds", a.seconds,
+                                              timeout=a.seconds + 60)
         return phases
 
 
@@ -593,6 +619,9 @@ def main():
     parser.add_argument("--report", metavar="RESULTS_JSON",
                         help="print the table of an earlier run's raw results and exit")
     parser.add_argument("--keep", action="store_true", help="keep configs and logs of every run")
+    parser.add_argument("--profile", metavar="PHASE", choices=PHASES,
+                        help="perf-record the proxy during this phase (diagnosis only)")
+    parser.add_argument("--profile-dir", default=os.path.join(REPO, "build-perf", "profiles"))
     args = parser.parse_args()
     if args.report:
         with open(args.report) as f:

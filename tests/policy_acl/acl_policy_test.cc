@@ -306,6 +306,26 @@ TEST(AclPolicy, ConnectIsAllowedAndVersionReported) {
   EXPECT_EQ(p->version(), 42u);
 }
 
+// A connection keeps asking with one ClientIdentity, whose memo remembers where its user's
+// rules lie: a reloaded policy (even one with the same version number) must not use it.
+TEST(AclPolicy, OneIdentityAskingSeveralPoliciesGetsEachOnesAnswer) {
+  const auto grants = FromAcl("user alice\ntopic write a/b\n", 7);
+  const auto other_user = FromAcl("user bob\ntopic write a/b\nuser alice\ntopic write c\n", 7);
+  const auto anonymous_only = FromAcl("topic write a/b\n", 7);
+  const ClientIdentity alice = User("alice");
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(Pub(*grants, alice, "a/b"), "allow acl:2");
+    EXPECT_EQ(Pub(*other_user, alice, "a/b"), "deny no_rule");
+    EXPECT_EQ(Pub(*other_user, alice, "c"), "allow acl:4");
+    EXPECT_EQ(Pub(*anonymous_only, alice, "a/b"), "deny no_rule");
+  }
+  ClientIdentity becomes_anonymous = User("alice");
+  EXPECT_EQ(Pub(*anonymous_only, becomes_anonymous, "a/b"), "deny no_rule");
+  becomes_anonymous.username.clear();
+  becomes_anonymous.memo = {};
+  EXPECT_EQ(Pub(*anonymous_only, becomes_anonymous, "a/b"), "allow acl:1");
+}
+
 TEST(AclPolicy, ManyChildrenUseTheHashIndex) {
   std::string text = "user u\n";
   for (int i = 0; i < 100; ++i) absl::StrAppend(&text, "topic read t/", i, "\n");

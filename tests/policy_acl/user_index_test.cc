@@ -11,11 +11,12 @@ namespace moat::policy {
 namespace {
 
 TEST(UserIndex, FindsEveryNameAndNothingElse) {
-  std::vector<std::pair<std::string, uint32_t>> entries;
+  std::vector<std::pair<std::string, uint64_t>> entries;
   for (uint32_t i = 0; i < 5000; ++i) {
     entries.emplace_back("user" + std::to_string(i) + (i % 3 == 0 ? "-with-a-long-suffix" : ""), i);
   }
   entries.emplace_back("", 9999);
+  entries.emplace_back("wide", uint64_t{7} << 40 | 3);  // values use all 64 bits
   const UserIndex index(entries);
   for (const auto& [name, value] : entries) EXPECT_EQ(index.Find(name), value) << name;
   EXPECT_EQ(index.Find("user1-with-a-long-suffix"), UserIndex::kNone);
@@ -26,7 +27,7 @@ TEST(UserIndex, FindsEveryNameAndNothingElse) {
 
 TEST(UserIndex, EmptyIndexFindsNothing) {
   EXPECT_EQ(UserIndex().Find("a"), UserIndex::kNone);
-  EXPECT_EQ(UserIndex(std::vector<std::pair<std::string, uint32_t>>{}).Find(""), UserIndex::kNone);
+  EXPECT_EQ(UserIndex(std::vector<std::pair<std::string, uint64_t>>{}).Find(""), UserIndex::kNone);
 }
 
 TEST(UserIndex, NamesOfSixteenAndSeventeenBytes) {

@@ -99,7 +99,14 @@ class EnforcerTest : public ::testing::Test {
   }
 
   ScriptedAuthorizer authorizer_;
-  policy::ClientIdentity identity_{"alice", "c", "", "127.0.0.1", "test"};
+  policy::ClientIdentity identity_ = [] {
+    policy::ClientIdentity identity;
+    identity.username = "alice";
+    identity.client_id = "c";
+    identity.address = "127.0.0.1";
+    identity.listener = "test";
+    return identity;
+  }();
   mqtt::Connect connect_;
   ProtocolVersion version_ = ProtocolVersion::kV311;
   std::optional<Enforcer> enforcer_;
