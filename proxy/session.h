@@ -176,10 +176,11 @@ class Session final : public net::ReadyListener {
   Outbox client_outbox_{pending_pieces_};  // to the client
   Outbox broker_outbox_{pending_pieces_};  // to the broker
   std::array<Flow, 2> flow_{Flow::kStopped, Flow::kStopped};
-  uint32_t pending_waits_ = 0;  // callbacks still to come; the session lives until 0
-  bool relaying_ = false;       // past CONNECT: both directions are being forwarded
-  bool pumping_ = false;        // inside Pump(): callbacks only mark what is runnable
-  bool stopping_ = false;       // Stop() called: writing out what is queued
+  std::array<bool, 2> drained_{false, false};  // per direction: its last read was short
+  uint32_t pending_waits_ = 0;                 // callbacks still to come; the session lives until 0
+  bool relaying_ = false;                      // past CONNECT: both directions are being forwarded
+  bool pumping_ = false;   // inside Pump(): callbacks only mark what is runnable
+  bool stopping_ = false;  // Stop() called: writing out what is queued
   bool finished_ = false;
   bool released_ = false;
   bool draining_ = false;

@@ -219,6 +219,9 @@ void Session::Pump() {
     }
     if (!progressed) break;
   }
+  // A short read only vouches for the socket until this turn ends: the reactor may poll
+  // in between and take the edge the next wait would need.
+  drained_ = {false, false};
   pumping_ = false;
   if (finished_) return ReleaseIfDone();
   if (stopping_) {
@@ -263,7 +266,15 @@ void Session::Step(size_t direction) {
     flow_[direction] = Flow::kAwaitingWrite;
     return;
   }
-  const net::IoResult read = source.TryRead(decoder);
+  net::IoResult read;
+  if (drained_[direction]) {
+    // The last read, earlier in this Pump(), took all the kernel had: waiting now saves
+    // a read that would only say EAGAIN (net::AwaitSocket's precondition holds for it).
+    drained_[direction] = false;
+    read.want = net::Want::kReadable;
+  } else {
+    read = source.TryRead(decoder);
+  }
   if (read.error) return Fail(read.error);
   if (read.end) {
     End(from_client ? EndReason::kClientClosed : EndReason::kBrokerClosed);
@@ -278,6 +289,7 @@ void Session::Step(size_t direction) {
     source.AwaitReady(read.want, decoder, *this, static_cast<int>(direction));
     return;
   }
+  drained_[direction] = read.drained;
   env_.counters.Add<metrics::Metric::kBytesTotal>(
       from_client ? mqtt::Direction::kClientToServer : mqtt::Direction::kServerToClient,
       read.bytes);

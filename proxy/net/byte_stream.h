@@ -29,6 +29,9 @@ struct IoResult {
   size_t bytes = 0;
   Want want = Want::kNothing;
   bool end = false;
+  // Reads: the kernel handed over all it had (a short read), so another read now would
+  // only fail with EAGAIN; the caller may wait for readability instead, in this same turn.
+  bool drained = false;
   boost::system::error_code error;
 };
 

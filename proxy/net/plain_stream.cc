@@ -1,10 +1,10 @@
 #include "proxy/net/plain_stream.h"
 
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "proxy/mqtt/decoder.h"
+#include "proxy/net/socket_readiness.h"
 
 namespace moat::net {
 
@@ -61,6 +61,7 @@ IoResult PlainStream::TryRead(mqtt::Decoder& decoder) {
   result.bytes = socket_.read_some(asio::buffer(space.data(), space.size()), result.error);
   if (!result.error) {
     decoder.CommitWrite(result.bytes);
+    result.drained = result.bytes < space.size();
   } else if (result.error == asio::error::eof) {
     result.error.clear();
     result.end = true;
@@ -85,17 +86,6 @@ IoResult PlainStream::TryWrite(std::span<const asio::const_buffer> buffers) {
 void PlainStream::AwaitReady(Want want, mqtt::Decoder& /*decoder*/, ReadyListener& listener,
                              int tag) {
   AwaitSocket(socket_, want, listener, tag);
-}
-
-void AwaitSocket(asio::ip::tcp::socket& socket, Want want, ReadyListener& listener, int tag) {
-  // An exact-size allocation: asio's default recycling would park this small wait, for
-  // as long as the connection is idle, in whatever larger block its cache last held.
-  socket.async_wait(want == Want::kWritable ? asio::ip::tcp::socket::wait_write
-                                            : asio::ip::tcp::socket::wait_read,
-                    asio::bind_allocator(std::allocator<void>(),
-                                         [&listener, tag](const boost::system::error_code& error) {
-                                           listener.OnReady(tag, error);
-                                         }));
 }
 
 void PlainStream::Close() {

@@ -25,9 +25,6 @@ class PlainStream final : public ByteStream {
   boost::asio::ip::tcp::socket socket_;
 };
 
-// Readiness of a raw socket, for the streams that read and write it themselves.
-void AwaitSocket(boost::asio::ip::tcp::socket& socket, Want want, ReadyListener& listener, int tag);
-
 std::string FormatEndpoint(const boost::asio::ip::tcp::endpoint& endpoint);
 
 }  // namespace moat::net

@@ -12,6 +12,7 @@
 
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/plain_stream.h"
+#include "proxy/net/socket_readiness.h"
 
 namespace moat::net {
 
@@ -44,6 +45,9 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SslPtr ssl, Role role)
   socket_.non_blocking(true);
   socket_.set_option(asio::ip::tcp::no_delay(true));
   SSL_set_fd(ssl_.get(), socket_.native_handle());
+  BIO* socket_bio = SSL_get_rbio(ssl_.get());
+  BIO_set_callback_ex(socket_bio, &TlsStream::OnSocketRead);
+  BIO_set_callback_arg(socket_bio, reinterpret_cast<char*>(this));
   if (role == Role::kServer) {
     SSL_set_accept_state(ssl_.get());
   } else {
@@ -177,13 +181,26 @@ IoResult TlsStream::Settle(int ret, size_t bytes) {
   return result;
 }
 
+long TlsStream::OnSocketRead(BIO* bio, int operation, const char* /*data*/, size_t length,
+                             int /*flags*/, long /*argl*/, int ret, size_t* processed) {
+  if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* stream = reinterpret_cast<TlsStream*>(BIO_get_callback_arg(bio));
+    stream->socket_read_short_ = ret > 0 && processed != nullptr && *processed < length;
+  }
+  return ret;
+}
+
 IoResult TlsStream::TryRead(mqtt::Decoder& decoder) {
   const auto space = decoder.PrepareWrite(kReadChunkSize);
   size_t n = 0;
   ERR_clear_error();
+  socket_read_short_ = false;
   const int ret = SSL_read_ex(ssl_.get(), space.data(), space.size(), &n);
   IoResult result = Settle(ret, n);
   decoder.CommitWrite(result.bytes);
+  // With read-ahead OpenSSL asks the socket for all the room it has. After a short read,
+  // with nothing left undecrypted, the next SSL_read could only meet EAGAIN.
+  result.drained = result.bytes > 0 && socket_read_short_ && SSL_has_pending(ssl_.get()) == 0;
   return result;
 }
 

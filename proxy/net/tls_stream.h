@@ -24,6 +24,9 @@ class TlsStream final : public ByteStream {
   // `ssl` is fresh from SSL_new; the stream sets its fd and its role.
   enum class Role { kServer, kClient };
   TlsStream(boost::asio::ip::tcp::socket socket, SslPtr ssl, Role role);
+  // OpenSSL's read callback points at the stream.
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
 
   // Client role: SNI and the name the peer's certificate must carry. Call before
   // Handshake().
@@ -53,8 +56,13 @@ class TlsStream final : public ByteStream {
   // What OpenSSL said after a non-blocking call: bytes, what to wait for, end or error.
   IoResult Settle(int ret, size_t bytes);
 
+  // Told of every read OpenSSL makes on the socket: was it short (all the kernel had)?
+  static long OnSocketRead(BIO* bio, int operation, const char* data, size_t length, int flags,
+                           long argl, int ret, size_t* processed);
+
   boost::asio::ip::tcp::socket socket_;
   SslPtr ssl_;
+  bool socket_read_short_ = false;  // the last socket read OpenSSL made in TryRead
 };
 
 }  // namespace moat::net
