@@ -30,6 +30,7 @@
 #include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
 #include "proxy/server.h"
+#include "proxy/tls/openssl_allocator.h"
 
 namespace {
 
@@ -250,6 +251,10 @@ void RaiseFileLimit() {
 }
 
 int main(int argc, char** argv) {
+  // Before anything else can make OpenSSL allocate.
+  if (!moat::tls::InstallOpenSslAllocator()) {
+    std::fprintf(stderr, "moat: OpenSSL allocated memory before main(); its allocator stays\n");
+  }
   // OpenSSL writes to sockets itself; a peer that vanished must be an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
   RaiseFileLimit();

@@ -61,14 +61,18 @@ class TlsListener(ProxyTestCase):
 
     def test_sessions_resume(self):
         self.start()
-        context = tls_client_context(Certs.path("ca.crt"))
-        first, reply = mqtt_over(context, self.port)  # reading lets the ticket arrive
-        self.assertEqual(reply, b"\x20\x02\x00\x00")
-        session = first.session
-        first.close()
-        second, reply = mqtt_over(context, self.port, session=session)
-        self.assertTrue(second.session_reused)
-        self.assertEqual(reply, b"\x20\x02\x00\x00")
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=version.name):
+                context = tls_client_context(Certs.path("ca.crt"))
+                context.minimum_version = context.maximum_version = version
+                first, reply = mqtt_over(context, self.port)  # reading lets the ticket arrive
+                self.assertEqual(reply, b"\x20\x02\x00\x00")
+                session = first.session
+                self.assertTrue(session.has_ticket, "resumption rests on tickets")
+                first.close()
+                second, reply = mqtt_over(context, self.port, session=session)
+                self.assertTrue(second.session_reused)
+                self.assertEqual(reply, b"\x20\x02\x00\x00")
 
     def test_required_client_certificate(self):
         self.start(f"      client_ca: {Certs.path('ca.crt')}\n      require_client_cert: true\n")
