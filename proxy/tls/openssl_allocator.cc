@@ -15,8 +15,10 @@ constexpr size_t kGranule = 1024;
 constexpr size_t kSmallest = 4 * 1024;
 constexpr size_t kLargest = 32 * 1024;
 constexpr size_t kClasses = (kLargest - kSmallest) / kGranule + 1;
-// What one thread may keep: a burst of wake-ups reuses these, the rest goes back to glibc.
-constexpr size_t kThreadBudget = 2 * 1024 * 1024;
+// What one thread may keep: about 30 record buffers, more than one thread has in flight at
+// once (each is freed before its connection's next wake-up); the rest goes back to glibc.
+// Small, because it counts against the memory of every idle connection.
+constexpr size_t kThreadBudget = 512 * 1024;
 
 size_t ClassSize(size_t index) { return kSmallest + index * kGranule; }
 
