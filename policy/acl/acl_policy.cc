@@ -106,8 +106,8 @@ class AclPolicy::Verdicts final : public RuleSink {
 };
 
 AclPolicy::Builder::Builder() : policy_(new AclPolicy()) {
-  policy_->anonymous_root_ = policy_->trie_.AddRoot();
-  policy_->everyone_root_ = policy_->trie_.AddRoot();
+  anonymous_root_ = policy_->trie_.AddRoot();
+  everyone_root_ = policy_->trie_.AddRoot();
 }
 
 uint32_t AclPolicy::Builder::UserRoot(const std::string& user) {
@@ -137,9 +137,9 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
 
   std::vector<uint32_t> roots;
   if (spec.everyone) {
-    roots.push_back(policy_->everyone_root_);
+    roots.push_back(everyone_root_);
   } else {
-    if (spec.anonymous) roots.push_back(policy_->anonymous_root_);
+    if (spec.anonymous) roots.push_back(anonymous_root_);
     for (const std::string& user : spec.users) roots.push_back(UserRoot(user));
     std::sort(roots.begin(), roots.end());
     roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
@@ -179,8 +179,8 @@ std::shared_ptr<const AclPolicy> AclPolicy::Builder::Build(uint64_t version) && 
   }
   user_roots_ = {};
   policy_->user_roots_ = UserIndex(spans);
-  policy_->anonymous_ = policy_->trie_.RootSpan(policy_->anonymous_root_);
-  policy_->everyone_ = policy_->trie_.RootSpan(policy_->everyone_root_);
+  policy_->anonymous_ = policy_->trie_.RootSpan(anonymous_root_);
+  policy_->everyone_ = policy_->trie_.RootSpan(everyone_root_);
   return std::shared_ptr<const AclPolicy>(std::move(policy_));
 }
 

@@ -84,6 +84,8 @@ class AclPolicy final : public Authorizer {
     uint32_t UserRoot(const std::string& user);
     std::unique_ptr<AclPolicy> policy_;
     absl::flat_hash_map<std::string, uint32_t> user_roots_;
+    uint32_t anonymous_root_ = 0;  // root numbers while building; the policy keeps spans
+    uint32_t everyone_root_ = 0;
   };
 
   Decision AuthorizeConnect(const ClientIdentity& client) const override;
@@ -131,9 +133,7 @@ class AclPolicy final : public Authorizer {
   absl::flat_hash_map<std::string, std::string> locations_;
   std::vector<uint64_t> tags_;  // while building: each rule's tag
   UserIndex user_roots_;        // user name -> RuleTrie::Span::Pack() of the user's root
-  uint32_t anonymous_root_ = 0;
-  uint32_t everyone_root_ = 0;
-  RuleTrie::Span anonymous_;  // the two roots' records, set in Build()
+  RuleTrie::Span anonymous_;    // the two shared roots' records, set in Build()
   RuleTrie::Span everyone_;
   uint64_t version_ = 0;
   uint64_t snapshot_ = 0;  // ClientIdentity::Memo::snapshot: unique to this instance
