@@ -11,7 +11,7 @@ constexpr std::string_view kDirectionValues[] = {"client_to_broker", "broker_to_
 constexpr std::string_view kTlsFailureReasonValues[] = {
     MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kConnectResultValues[] = {MOAT_CONNECT_RESULTS(MOAT_METRICS_VALUE)};
-constexpr std::string_view kDenyActionValues[] = {MOAT_DENY_ACTIONS(MOAT_METRICS_VALUE)};
+constexpr std::string_view kDenyActionValues[] = {MOAT_POLICY_ACTIONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kDenyReasonValues[] = {MOAT_DENY_REASONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kDenyModeValues[] = {MOAT_DENY_MODES(MOAT_METRICS_VALUE)};
 constexpr std::string_view kUpstreamErrorReasonValues[] = {

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "policy/denial.h"
 #include "proxy/mqtt/decode_error.h"
 #include "proxy/mqtt/types.h"
 
@@ -46,25 +47,11 @@ namespace moat::metrics {
   X(kBanned, "banned")                            \
   X(kUpstreamUnavailable, "upstream_unavailable") \
   X(kMalformed, "malformed")                      \
-  X(kTimeout, "timeout")
+  X(kTimeout, "timeout")                          \
+  X(kServerBusy, "server_busy") /* the password hashing queue is full */
 
-#define MOAT_DENY_ACTIONS(X) \
-  X(kConnect, "connect")     \
-  X(kPublish, "publish")     \
-  X(kSubscribe, "subscribe") \
-  X(kWill, "will")           \
-  X(kDeliver, "deliver")
-
-// The first four are policy::DenyReason's names (DenyReasonName), so that a denial reads
-// the same in the log and in the metric; the proxy maps one to the other in one switch.
-#define MOAT_DENY_REASONS(X)                                                       \
-  X(kNoRule, "no_rule")                     /* default deny: nothing grants it */  \
-  X(kDenyRule, "deny_rule")                 /* a deny rule matched */              \
-  X(kQosLimit, "qos_limit")                 /* granted, but not at this QoS */     \
-  X(kRetainLimit, "retain_limit")           /* granted, but not with retain */     \
-  X(kNotAuthenticated, "not_authenticated") /* anonymous, allow_anonymous false */ \
-  X(kBadCredentials, "bad_credentials")     /* unknown user or wrong password */   \
-  X(kBanned, "banned")
+// moat_denials_total's `action` and `reason` are policy::Action and policy::DenyReason
+// (policy/denial.h), named there once.
 
 // policy.mode: "audit" counts what would have been denied, and lets it through.
 #define MOAT_DENY_MODES(X) \
@@ -85,8 +72,6 @@ namespace moat::metrics {
 #define MOAT_METRICS_ENUMERATOR(id, value) id,
 enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
-enum class DenyAction : uint8_t { MOAT_DENY_ACTIONS(MOAT_METRICS_ENUMERATOR) };
-enum class DenyReason : uint8_t { MOAT_DENY_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class DenyMode : uint8_t { MOAT_DENY_MODES(MOAT_METRICS_ENUMERATOR) };
 enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
@@ -121,8 +106,8 @@ enum class Domain : uint8_t {
   kDecodeError,          // mqtt::DecodeError (not kNone): DecodeErrorName
   kTlsFailureReason,     // TlsFailureReason
   kConnectResult,        // ConnectResult
-  kDenyAction,           // DenyAction
-  kDenyReason,           // DenyReason
+  kDenyAction,           // policy::Action: ActionName
+  kDenyReason,           // policy::DenyReason (not kNone): DenyReasonName
   kDenyMode,             // DenyMode
   kUpstreamErrorReason,  // UpstreamErrorReason
   kReloadResult,         // ReloadResult
@@ -160,7 +145,7 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
     case Domain::kConnectResult:
       return 0 MOAT_CONNECT_RESULTS(MOAT_METRICS_COUNT);
     case Domain::kDenyAction:
-      return 0 MOAT_DENY_ACTIONS(MOAT_METRICS_COUNT);
+      return 0 MOAT_POLICY_ACTIONS(MOAT_METRICS_COUNT);
     case Domain::kDenyReason:
       return 0 MOAT_DENY_REASONS(MOAT_METRICS_COUNT);
     case Domain::kDenyMode:
@@ -209,6 +194,16 @@ struct LabelTraits<mqtt::DecodeError> {
   static constexpr uint32_t Index(mqtt::DecodeError v) { return static_cast<uint32_t>(v) - 1; }
 };
 template <>
+struct LabelTraits<policy::Action> {
+  static constexpr Domain kDomain = Domain::kDenyAction;
+  static constexpr uint32_t Index(policy::Action v) { return static_cast<uint32_t>(v); }
+};
+template <>
+struct LabelTraits<policy::DenyReason> {
+  static constexpr Domain kDomain = Domain::kDenyReason;
+  static constexpr uint32_t Index(policy::DenyReason v) { return static_cast<uint32_t>(v) - 1; }
+};
+template <>
 struct LabelTraits<ListenerId> {
   static constexpr Domain kDomain = Domain::kListener;
   static constexpr uint32_t Index(ListenerId v) { return v.index; }
@@ -231,8 +226,6 @@ struct LabelTraits<RuleLabel> {
   };
 MOAT_METRICS_ENUM_TRAITS(TlsFailureReason)
 MOAT_METRICS_ENUM_TRAITS(ConnectResult)
-MOAT_METRICS_ENUM_TRAITS(DenyAction)
-MOAT_METRICS_ENUM_TRAITS(DenyReason)
 MOAT_METRICS_ENUM_TRAITS(DenyMode)
 MOAT_METRICS_ENUM_TRAITS(UpstreamErrorReason)
 MOAT_METRICS_ENUM_TRAITS(ReloadResult)

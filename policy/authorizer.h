@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "policy/denial.h"
+
 namespace moat::policy {
 
 // What moat knows about a connection once its CONNECT has been authenticated.
@@ -33,16 +35,6 @@ struct ClientIdentity {
 };
 
 enum class Verdict : uint8_t { kAllow, kDeny };
-
-// Why a request was denied; a closed set, so it can be a metric label.
-enum class DenyReason : uint8_t {
-  kNone,         // allowed
-  kNoRule,       // default deny: nothing grants it
-  kDenyRule,     // a deny rule matched (deny always wins)
-  kQosLimit,     // granted, but not at this QoS
-  kRetainLimit,  // granted, but not with retain
-};
-std::string_view DenyReasonName(DenyReason reason);
 
 struct Decision {
   Verdict verdict = Verdict::kDeny;

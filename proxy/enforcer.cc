@@ -21,22 +21,8 @@ std::optional<uint16_t> TopicAlias(const mqtt::Publish& publish) {
 
 }  // namespace
 
-std::string_view DenialActionName(DenialAction action) {
-  switch (action) {
-    case DenialAction::kPublish:
-      return "publish";
-    case DenialAction::kSubscribe:
-      return "subscribe";
-    case DenialAction::kDeliver:
-      return "deliver";
-    case DenialAction::kWill:
-      return "will";
-  }
-  return "unknown";
-}
-
 Enforcer::Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
-                   DeniedPublishAction on_denied_publish)
+                   config::DeniedPublish on_denied_publish)
     : identity_(identity), version_(connect.version), on_denied_publish_(on_denied_publish) {
   if (auto maximum = connect.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
     broker_alias_maximum_ = static_cast<uint16_t>(*maximum);
@@ -126,6 +112,13 @@ Outcome Enforcer::FromClient(const mqtt::Frame& frame, const policy::Authorizer&
       }
       return outcome;
     }
+    case mqtt::PacketType::kAuth: {
+      // moat refused every Authentication Method at CONNECT, so re-authentication
+      // cannot be what this is [MQTT-4.12.1-1].
+      Outcome outcome;
+      outcome.disconnect = ReasonCode::kBadAuthenticationMethod;
+      return outcome;
+    }
     case mqtt::PacketType::kUnsubscribe: {
       for (std::string_view filter : std::get<mqtt::Unsubscribe>(frame.packet).filters) {
         const auto it = granted_filters_.find(filter);
@@ -160,12 +153,13 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
                : CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
   if (decision.allowed()) {
     if (decision.audit)
-      outcome.denials.push_back(Denial::Of(DenialAction::kPublish, decision, topic));
+      outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
     ForwardPublish(frame, publish, topic, client_aliases_, outcome);
     return outcome;
   }
-  outcome.denials.push_back(Denial::Of(DenialAction::kPublish, decision, topic));
-  if (version_ != ProtocolVersion::kV5 && on_denied_publish_ == DeniedPublishAction::kDisconnect) {
+  outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
+  if (version_ != ProtocolVersion::kV5 &&
+      on_denied_publish_ == config::DeniedPublish::kDisconnect) {
     outcome.disconnect = ReasonCode::kNotAuthorized;
     return outcome;
   }
@@ -196,7 +190,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
     // enforcing policy would refuse: counted now, and its deliveries at delivery.
     if (decision.audit) {
       audited.push_back(
-          Denial::Of(DenialAction::kSubscribe, decision, std::string(subscription.filter)));
+          Denial::Of(policy::Action::kSubscribe, decision, std::string(subscription.filter)));
     }
     if (decision.allowed()) {
       codes.push_back(std::nullopt);
@@ -205,7 +199,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
     } else {
       codes.push_back(DeniedSubscriptionCode());
       outcome.denials.push_back(
-          Denial::Of(DenialAction::kSubscribe, decision, std::string(subscription.filter)));
+          Denial::Of(policy::Action::kSubscribe, decision, std::string(subscription.filter)));
     }
   }
   const bool any_denied = !outcome.denials.empty();
@@ -235,6 +229,9 @@ Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer&
       const auto& connack = std::get<mqtt::Connack>(frame.packet);
       if (auto maximum = connack.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
         client_alias_maximum_ = static_cast<uint16_t>(*maximum);
+      }
+      if (auto keep_alive = connack.properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
+        outcome.server_keep_alive = static_cast<uint16_t>(*keep_alive);
       }
       break;
     }
@@ -272,11 +269,11 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
   const policy::Decision decision = CachedDecision('r', topic, 0, false, authorizer);
   if (decision.allowed()) {
     if (decision.audit)
-      outcome.denials.push_back(Denial::Of(DenialAction::kDeliver, decision, topic));
+      outcome.denials.push_back(Denial::Of(policy::Action::kDeliver, decision, topic));
     ForwardPublish(frame, publish, topic, broker_aliases_, outcome);
     return outcome;
   }
-  outcome.denials.push_back(Denial::Of(DenialAction::kDeliver, decision, topic));
+  outcome.denials.push_back(Denial::Of(policy::Action::kDeliver, decision, topic));
   // Withheld, but acknowledged to the broker so its session for the client does not
   // stall waiting for an answer that would never come.
   if (publish.qos == 1) {

@@ -27,19 +27,14 @@
 #include <vector>
 
 #include "policy/authorizer.h"
+#include "proxy/config/config.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/mqtt/packet.h"
 
 namespace moat::proxy {
 
-// What a 3.1/3.1.1 client gets for a denied PUBLISH (MQTT 5 clients get 0x87).
-enum class DeniedPublishAction : uint8_t { kDrop, kDisconnect };
-
-enum class DenialAction : uint8_t { kPublish, kSubscribe, kDeliver, kWill };
-std::string_view DenialActionName(DenialAction action);
-
 struct Denial {
-  DenialAction action;
+  policy::Action action;
   policy::DenyReason reason;
   std::string_view rule;
   std::string topic;
@@ -47,7 +42,7 @@ struct Denial {
   uint16_t rule_label = 0;  // policy::Decision::rule_label: moat_denials_total{rule}
 
   // What `decision` (a deny, or an audit-mode allow) refused or would have.
-  static Denial Of(DenialAction action, const policy::Decision& decision, std::string topic) {
+  static Denial Of(policy::Action action, const policy::Decision& decision, std::string topic) {
     return {action,           decision.reason, decision.rule,
             std::move(topic), decision.audit,  decision.rule_label};
   }
@@ -59,13 +54,21 @@ struct Outcome {
   std::vector<uint8_t> answer;                 // bytes back to the sender
   std::optional<mqtt::ReasonCode> disconnect;  // end the session (MQTT 5: with this code)
   std::vector<Denial> denials;                 // for metrics and the audit log
+  // The broker's CONNACK set the keep-alive the client must keep (Server Keep Alive).
+  std::optional<uint16_t> server_keep_alive;
 };
 
 class Enforcer {
  public:
   Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
-           DeniedPublishAction on_denied_publish);
+           config::DeniedPublish on_denied_publish);
 
+  // A packet `from` one peer: FromClient or FromBroker.
+  Outcome Judge(mqtt::Direction from, const mqtt::Frame& frame,
+                const policy::Authorizer& authorizer) {
+    return from == mqtt::Direction::kClientToServer ? FromClient(frame, authorizer)
+                                                    : FromBroker(frame, authorizer);
+  }
   Outcome FromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   Outcome FromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
 
@@ -97,7 +100,7 @@ class Enforcer {
 
   const policy::ClientIdentity& identity_;
   const mqtt::ProtocolVersion version_;
-  const DeniedPublishAction on_denied_publish_;
+  const config::DeniedPublish on_denied_publish_;
   uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
   uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
   AliasTable client_aliases_;

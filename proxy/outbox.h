@@ -39,8 +39,6 @@ class Outbox {
   // Frees the piece list of an idle stream.
   void ReleaseIdleMemory();
 
-  bool awaiting_writable = false;  // an AwaitReady(kWritable) is pending for this stream
-
  private:
   struct Piece {
     boost::asio::const_buffer bytes;

@@ -13,14 +13,24 @@
 
 namespace moat::proxy {
 
-class UpstreamConnector {
+// Where admission gets a session's link to the broker.
+class Upstream {
+ public:
+  // Throws boost::system::system_error, with asio::error::timed_out when the whole
+  // attempt takes longer than the configured timeout.
+  virtual boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const = 0;
+
+ protected:
+  ~Upstream() = default;
+};
+
+class UpstreamConnector final : public Upstream {
  public:
   // `tls_context` is null for a plain TCP upstream.
   UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context);
 
-  // Throws boost::system::system_error, with asio::error::timed_out when the whole
-  // attempt (resolution, TCP and TLS) takes longer than the configured timeout.
-  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const;
+  // Resolution, TCP and TLS, all within upstream.connect_timeout.
+  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const override;
   void set_tls_context(tls::SslCtxPtr context) { tls_context_ = std::move(context); }
 
  private:

@@ -21,7 +21,7 @@
 #include "proxy/net/proxy_header_reader.h"
 #include "proxy/net/tls_stream.h"
 #include "proxy/net/websocket_stream.h"
-#include "proxy/session.h"
+#include "proxy/session/session.h"
 
 namespace moat::proxy {
 
@@ -231,7 +231,7 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
   if (auth_.bans && auth_.bans->IsBanned("ip:" + identity.address, policy::BanList::Clock::now())) {
     counters_.Add<metrics::Metric::kConnectTotal>(metrics::ConnectResult::kBanned);
     counters_.Add<metrics::Metric::kDenialsTotal>(
-        metrics::DenyAction::kConnect, metrics::DenyReason::kBanned, metrics::DenyMode::kEnforce,
+        policy::Action::kConnect, policy::DenyReason::kBanned, metrics::DenyMode::kEnforce,
         metrics::kNoRuleLabel);
     co_return nullptr;
   }

@@ -17,7 +17,7 @@
 #include "proxy/config/config.h"
 #include "proxy/memory_trim.h"
 #include "proxy/net/byte_stream.h"
-#include "proxy/session.h"
+#include "proxy/session/session.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
 

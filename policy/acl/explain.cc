@@ -16,16 +16,16 @@ std::string Named(const Authorizer& authorizer, std::string_view rule) {
 
 }  // namespace
 
-std::optional<ExplainAction> ParseExplainAction(std::string_view word) {
-  if (word == "publish") return ExplainAction::kPublish;
-  if (word == "subscribe") return ExplainAction::kSubscribe;
+std::optional<Action> ParseExplainAction(std::string_view word) {
+  if (word == "publish") return Action::kPublish;
+  if (word == "subscribe") return Action::kSubscribe;
   return std::nullopt;
 }
 
 int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request, std::ostream& out,
                      std::ostream& err) {
   Decision decision;
-  if (request.action == ExplainAction::kPublish) {
+  if (request.action == Action::kPublish) {
     if (!IsValidTopicName(request.topic)) {
       err << "moat policy explain: '" << request.topic
           << "' is not a topic name one can publish to (empty, or holding '+', '#' or NUL)\n";

@@ -13,14 +13,13 @@
 
 namespace moat::policy {
 
-enum class ExplainAction : uint8_t { kPublish, kSubscribe };
-// "publish" or "subscribe"; nullopt for anything else.
-std::optional<ExplainAction> ParseExplainAction(std::string_view word);
+// "publish" or "subscribe", the questions `explain` answers; nullopt for anything else.
+std::optional<Action> ParseExplainAction(std::string_view word);
 
 struct ExplainRequest {
   ClientIdentity client;  // --user, --client-id, --cert-cn, --ip (and a listener, if known)
-  ExplainAction action = ExplainAction::kPublish;
-  std::string topic;  // a topic name to publish, or a filter to subscribe to
+  Action action = Action::kPublish;  // kPublish or kSubscribe
+  std::string topic;                 // a topic name to publish, or a filter to subscribe to
   uint8_t qos = 0;
   bool retain = false;
 };

@@ -52,6 +52,8 @@ class Decoder {
   ~Decoder();
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
+  // The buffer moves with it, so the frames already returned stay valid.
+  Decoder(Decoder&&) = default;
 
   // A client-to-server decoder learns the version from CONNECT. A server-to-client
   // decoder is told it by the session, which saw the client's CONNECT.

@@ -57,7 +57,7 @@ class OpenMetricsTest : public ::testing::Test {
                                                    .openssl_version = "3.0.19"})
                               .value());
     ThreadCounters& counters = registry_->AddThread();
-    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+    counters.Add<Metric::kDenialsTotal>(policy::Action::kPublish, policy::DenyReason::kDenyRule,
                                         DenyMode::kEnforce, kNoRuleLabel, 3);
     counters.Observe<Metric::kUpstreamConnectSeconds>(0.5);
     counters.GaugeAdd<Metric::kConnectionsActive>(ListenerId{0}, 1);

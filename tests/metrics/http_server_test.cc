@@ -58,8 +58,9 @@ class MetricsServerTest : public ::testing::Test {
 
 TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
   StartServer();
-  counters_->Add<Metric::kDenialsTotal>(DenyAction::kConnect, DenyReason::kBadCredentials,
-                                        DenyMode::kEnforce, kNoRuleLabel, 2);
+  counters_->Add<Metric::kDenialsTotal>(policy::Action::kConnect,
+                                        policy::DenyReason::kBadCredentials, DenyMode::kEnforce,
+                                        kNoRuleLabel, 2);
   const std::optional<HttpResponse> response = Get(port(), "/metrics");
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);

@@ -57,7 +57,7 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
                           "timeout", "other"));
   EXPECT_THAT(Values(Domain::kConnectResult),
               ElementsAre("accepted", "bad_credentials", "not_authorized", "banned",
-                          "upstream_unavailable", "malformed", "timeout"));
+                          "upstream_unavailable", "malformed", "timeout", "server_busy"));
   EXPECT_THAT(Values(Domain::kDenyAction),
               ElementsAre("connect", "publish", "subscribe", "will", "deliver"));
   EXPECT_THAT(Values(Domain::kUpstreamErrorReason),
@@ -65,7 +65,8 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
   EXPECT_THAT(Values(Domain::kDenyReason),
               ElementsAre("no_rule", "deny_rule", "qos_limit", "retain_limit", "not_authenticated",
                           "bad_credentials", "banned"));
-  EXPECT_EQ(Values(Domain::kDenyReason)[LabelTraits<DenyReason>::Index(DenyReason::kRetainLimit)],
+  EXPECT_EQ(Values(Domain::kDenyReason)[LabelTraits<policy::DenyReason>::Index(
+                policy::DenyReason::kRetainLimit)],
             "retain_limit");
   EXPECT_TRUE(Values(Domain::kListener).empty());  // from the config, not the table
 }
@@ -105,9 +106,11 @@ TEST(MetricTable, MarkdownHasOneRowPerMetric) {
     EXPECT_THAT(markdown, HasSubstr("| `" + std::string(def.name) + "` | " +
                                     std::string(MetricTypeName(def.type)) + " | "));
   }
-  EXPECT_THAT(markdown,
-              HasSubstr("| `moat_connect_total` | counter | `result`: accepted, bad_credentials, "
-                        "not_authorized, banned, upstream_unavailable, malformed, timeout | "));
+  EXPECT_THAT(
+      markdown,
+      HasSubstr(
+          "| `moat_connect_total` | counter | `result`: accepted, bad_credentials, "
+          "not_authorized, banned, upstream_unavailable, malformed, timeout, server_busy | "));
   EXPECT_THAT(markdown, HasSubstr("`listener`: the configured listener names"));
   EXPECT_THAT(markdown, HasSubstr("| `process_open_fds` | gauge | - | "));
 }

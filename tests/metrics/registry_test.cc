@@ -94,10 +94,10 @@ TEST(Registry, GaugeGoesDownAcrossTheSumOfThreads) {
 TEST(Registry, RendersEveryLabelFromItsEnum) {
   auto registry = MakeRegistry();
   ThreadCounters& counters = registry->AddThread();
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kSubscribe, policy::DenyReason::kDenyRule,
                                       DenyMode::kEnforce, kNoRuleLabel, 4);
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kWill, DenyReason::kRetainLimit, DenyMode::kAudit,
-                                      kNoRuleLabel);
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kWill, policy::DenyReason::kRetainLimit,
+                                      DenyMode::kAudit, kNoRuleLabel);
   counters.Add<Metric::kMalformedPacketsTotal>(Direction::kServerToClient,
                                                mqtt::DecodeError::kInvalidTopicAlias);
   counters.Add<Metric::kMalformedPacketsTotal>(Direction::kClientToServer,
@@ -216,9 +216,9 @@ TEST(RegistryRuleLabel, CountsUnderTheRuleNameTheCallbackGives) {
   rules.names.push_back("no-secrets");
   auto registry = rules.Registry();
   ThreadCounters& counters = registry->AddThread();
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kPublish, policy::DenyReason::kDenyRule,
                                       DenyMode::kEnforce, RuleLabel{4}, 2);
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kPublish, policy::DenyReason::kDenyRule,
                                       DenyMode::kEnforce, RuleLabel{1});
   const std::string text = Text(*registry);
   EXPECT_THAT(Denials(text, "no-secrets"), Optional(2.0));
@@ -250,7 +250,7 @@ TEST(RegistryRuleLabel, IsBoundedWhateverTheCallbackReturns) {
   auto registry = rules.Registry();
   ThreadCounters& counters = registry->AddThread();
   for (uint32_t i = 0; i < kRuleLabelCount + 50; ++i) {
-    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+    counters.Add<Metric::kDenialsTotal>(policy::Action::kPublish, policy::DenyReason::kDenyRule,
                                         DenyMode::kEnforce, RuleLabel{static_cast<uint16_t>(i)});
   }
   const std::string text = Text(*registry);
@@ -275,7 +275,7 @@ TEST(RegistryRuleLabel, UnnamedOrUnprintableValuesAreLeftOut) {
   auto registry = rules.Registry();
   ThreadCounters& counters = registry->AddThread();
   for (uint16_t i : {0, 4, 5}) {
-    counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+    counters.Add<Metric::kDenialsTotal>(policy::Action::kPublish, policy::DenyReason::kDenyRule,
                                         DenyMode::kEnforce, RuleLabel{i});
   }
   const std::string text = Text(*registry);
@@ -289,14 +289,14 @@ TEST(RegistryRuleLabel, NamesAreReadAtEveryScrapeSoAReloadAddsRules) {
   RuleNames rules;
   auto registry = rules.Registry();
   ThreadCounters& counters = registry->AddThread();
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kSubscribe, policy::DenyReason::kDenyRule,
                                       DenyMode::kAudit, RuleLabel{4});
   constexpr std::string_view kAuditSubscribe =
       R"(moat_denials_total{action="subscribe",reason="deny_rule",mode="audit",rule=")";
   EXPECT_EQ(Denials(Text(*registry), "old-rule", kAuditSubscribe), std::nullopt);
   rules.names.push_back("old-rule");  // what a (re)load gives number 4
   rules.names.push_back("new-rule");
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kSubscribe, DenyReason::kDenyRule,
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kSubscribe, policy::DenyReason::kDenyRule,
                                       DenyMode::kAudit, RuleLabel{5});
   const std::string text = Text(*registry);
   EXPECT_THAT(Denials(text, "old-rule", kAuditSubscribe), Optional(1.0));
@@ -306,7 +306,7 @@ TEST(RegistryRuleLabel, NamesAreReadAtEveryScrapeSoAReloadAddsRules) {
 TEST(RegistryRuleLabel, WithoutACallbackOnlyDefaultHasAName) {
   auto registry = MetricsRegistry::Create({}).value();
   ThreadCounters& counters = registry->AddThread();
-  counters.Add<Metric::kDenialsTotal>(DenyAction::kPublish, DenyReason::kDenyRule,
+  counters.Add<Metric::kDenialsTotal>(policy::Action::kPublish, policy::DenyReason::kDenyRule,
                                       DenyMode::kEnforce, RuleLabel{7});
   const std::string text = Text(*registry);
   EXPECT_THAT(Denials(text, "default"), Optional(0.0));

@@ -46,7 +46,7 @@ Result Explain(const ExplainRequest& request, bool policy_mode_audit = false) {
   return {code, out.str(), err.str()};
 }
 
-ExplainRequest Request(std::string user, ExplainAction action, std::string topic) {
+ExplainRequest Request(std::string user, Action action, std::string topic) {
   ExplainRequest request;
   request.client.username = std::move(user);
   request.action = action;
@@ -55,26 +55,26 @@ ExplainRequest Request(std::string user, ExplainAction action, std::string topic
 }
 
 TEST(PolicyExplain, AllowPrintsTheRuleAndReturnsZero) {
-  const Result r = Explain(Request("alice", ExplainAction::kPublish, "home/kitchen"));
+  const Result r = Explain(Request("alice", Action::kPublish, "home/kitchen"));
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "allow /etc/moat/acl:2\n");
   EXPECT_EQ(r.err, "");
 }
 
 TEST(PolicyExplain, DenyByRulePrintsTheRuleAndReturnsThree) {
-  const Result r = Explain(Request("alice", ExplainAction::kSubscribe, "home/#"));
+  const Result r = Explain(Request("alice", Action::kSubscribe, "home/#"));
   EXPECT_EQ(r.code, 3);
   EXPECT_EQ(r.out, "deny /etc/moat/acl:3 (deny_rule)\n");
 }
 
 TEST(PolicyExplain, DefaultDenySaysNothingGrantsIt) {
-  const Result r = Explain(Request("bob", ExplainAction::kPublish, "home/kitchen"));
+  const Result r = Explain(Request("bob", Action::kPublish, "home/kitchen"));
   EXPECT_EQ(r.code, 3);
   EXPECT_EQ(r.out, "deny (no_rule: nothing grants it)\n");
 }
 
 TEST(PolicyExplain, UsesClientIdCertificateAndQos) {
-  ExplainRequest request = Request("x", ExplainAction::kPublish, "dev/k7");
+  ExplainRequest request = Request("x", Action::kPublish, "dev/k7");
   request.client.client_id = "k7";
   EXPECT_EQ(Explain(request).out, "deny (no_rule: nothing grants it)\n");
   request.client.cert_identity = "device-1";
@@ -86,18 +86,18 @@ TEST(PolicyExplain, UsesClientIdCertificateAndQos) {
 }
 
 TEST(PolicyExplain, AuditRuleAllowsAndSaysWhatWouldHaveDenied) {
-  Result r = Explain(Request("alice", ExplainAction::kPublish, "home/garage/door"));
+  Result r = Explain(Request("alice", Action::kPublish, "home/garage/door"));
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out,
             "allow (audit: would be denied by rule watch-garage at policy.yaml:4, deny_rule)\n");
-  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/#"));
+  r = Explain(Request("alice", Action::kSubscribe, "home/#"));
   EXPECT_EQ(r.code, 3);  // the acl_file's enforcing deny inside wins over the audit one
   EXPECT_EQ(r.out, "deny /etc/moat/acl:3 (deny_rule)\n");
-  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/garage/#"));
+  r = Explain(Request("alice", Action::kSubscribe, "home/garage/#"));
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out,
             "allow (audit: would be denied by rule watch-garage at policy.yaml:4, deny_rule)\n");
-  ExplainRequest fan = Request("bob", ExplainAction::kPublish, "fan");
+  ExplainRequest fan = Request("bob", Action::kPublish, "fan");
   fan.qos = 1;
   r = Explain(fan);
   EXPECT_EQ(r.code, 0);
@@ -105,24 +105,24 @@ TEST(PolicyExplain, AuditRuleAllowsAndSaysWhatWouldHaveDenied) {
 }
 
 TEST(PolicyExplain, PolicyModeAuditAllowsWhatItWouldDeny) {
-  Result r = Explain(Request("bob", ExplainAction::kPublish, "home/kitchen"), true);
+  Result r = Explain(Request("bob", Action::kPublish, "home/kitchen"), true);
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "allow (audit: would be denied, no_rule: nothing grants it)\n");
-  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/#"), true);
+  r = Explain(Request("alice", Action::kSubscribe, "home/#"), true);
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "allow (audit: would be denied by /etc/moat/acl:3, deny_rule)\n");
-  r = Explain(Request("alice", ExplainAction::kPublish, "home/x"), true);
+  r = Explain(Request("alice", Action::kPublish, "home/x"), true);
   EXPECT_EQ(r.out, "allow /etc/moat/acl:2\n");
 }
 
 TEST(PolicyExplain, InvalidTopicIsBadInput) {
-  Result r = Explain(Request("alice", ExplainAction::kPublish, "home/+"));
+  Result r = Explain(Request("alice", Action::kPublish, "home/+"));
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "moat policy explain: 'home/+' is not a topic name one can publish to (empty, or "
             "holding '+', '#' or NUL)\n");
-  r = Explain(Request("alice", ExplainAction::kSubscribe, "home/#/x"));
+  r = Explain(Request("alice", Action::kSubscribe, "home/#/x"));
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
             "moat policy explain: 'home/#/x' is not a valid topic filter: '#' must be the "
@@ -130,8 +130,8 @@ TEST(PolicyExplain, InvalidTopicIsBadInput) {
 }
 
 TEST(PolicyExplain, ParsesTheActionWord) {
-  EXPECT_EQ(ParseExplainAction("publish"), ExplainAction::kPublish);
-  EXPECT_EQ(ParseExplainAction("subscribe"), ExplainAction::kSubscribe);
+  EXPECT_EQ(ParseExplainAction("publish"), Action::kPublish);
+  EXPECT_EQ(ParseExplainAction("subscribe"), Action::kSubscribe);
   EXPECT_EQ(ParseExplainAction("pub"), std::nullopt);
 }
 

@@ -55,7 +55,7 @@ class ScriptedAuthorizer : public policy::Authorizer {
 class EnforcerTest : public ::testing::Test {
  protected:
   void Start(ProtocolVersion version, uint16_t topic_alias_maximum = 0,
-             DeniedPublishAction action = DeniedPublishAction::kDrop) {
+             config::DeniedPublish action = config::DeniedPublish::kDrop) {
     connect_.version = version;
     connect_.client_id = "c";
     if (topic_alias_maximum > 0) {
@@ -128,7 +128,7 @@ TEST_F(EnforcerTest, AnswersADeniedMqtt5PublishWithNotAuthorized) {
   EXPECT_FALSE(qos1.forward_raw);
   EXPECT_EQ(qos1.answer, Bytes(mqtt::Puback{7, 0x87, {}}));
   ASSERT_EQ(qos1.denials.size(), 1u);
-  EXPECT_EQ(qos1.denials[0].action, DenialAction::kPublish);
+  EXPECT_EQ(qos1.denials[0].action, policy::Action::kPublish);
   EXPECT_EQ(qos1.denials[0].rule, "acl:1");
   EXPECT_EQ(FromClient(Publish("secret", 2, 8)).answer, Bytes(mqtt::Pubrec{8, 0x87, {}}));
   const Outcome qos0 = FromClient(Publish("secret", 0));
@@ -149,7 +149,7 @@ TEST_F(EnforcerTest, CompletesADeniedQos2FlowOfAnMqtt311ClientItself) {
 }
 
 TEST_F(EnforcerTest, DisconnectsAnMqtt311ClientWhenConfiguredTo) {
-  Start(ProtocolVersion::kV311, 0, DeniedPublishAction::kDisconnect);
+  Start(ProtocolVersion::kV311, 0, config::DeniedPublish::kDisconnect);
   authorizer_.denied_publish = {"secret"};
   EXPECT_TRUE(FromClient(Publish("secret", 1, 3)).disconnect.has_value());
 }
@@ -181,7 +181,7 @@ TEST_F(EnforcerTest, WithholdsADeniedDeliveryAndAcknowledgesItToTheBroker) {
   const Outcome qos1 = FromBroker(Publish("a/secret", 1, 11));
   EXPECT_FALSE(qos1.forward_raw);
   EXPECT_EQ(qos1.answer, Bytes(mqtt::Puback{11, 0, {}}));
-  EXPECT_EQ(qos1.denials[0].action, DenialAction::kDeliver);
+  EXPECT_EQ(qos1.denials[0].action, policy::Action::kDeliver);
   EXPECT_EQ(FromBroker(Publish("a/secret", 2, 12)).answer, Bytes(mqtt::Pubrec{12, 0, {}}));
   const Outcome pubrel = FromBroker(mqtt::Pubrel{12, 0, {}});
   EXPECT_FALSE(pubrel.forward_raw);
@@ -344,7 +344,7 @@ TEST_F(AuditRuleTest, DeliveryUnderAnAuditDenyIsForwardedAndReported) {
   EXPECT_TRUE(audited.forward_raw);
   EXPECT_TRUE(audited.answer.empty());
   ASSERT_EQ(audited.denials.size(), 1u);
-  EXPECT_EQ(audited.denials[0].action, DenialAction::kDeliver);
+  EXPECT_EQ(audited.denials[0].action, policy::Action::kDeliver);
   EXPECT_TRUE(audited.denials[0].audit);
   const Outcome withheld = PolicyFromBroker(Publish("w/x", 1, 10));
   EXPECT_FALSE(withheld.forward_raw);

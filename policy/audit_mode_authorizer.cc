@@ -1,0 +1,47 @@
+#include "policy/authorizer.h"
+
+namespace moat::policy {
+namespace {
+
+class AuditModeAuthorizer final : public Authorizer {
+ public:
+  explicit AuditModeAuthorizer(std::shared_ptr<const Authorizer> inner)
+      : inner_(std::move(inner)) {}
+
+  Decision AuthorizeConnect(const ClientIdentity& client) const override {
+    return Soften(inner_->AuthorizeConnect(client));
+  }
+  Decision MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
+                      bool retain) const override {
+    return Soften(inner_->MayPublish(client, topic, qos, retain));
+  }
+  Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
+                        uint8_t qos) const override {
+    return Soften(inner_->MaySubscribe(client, filter, qos));
+  }
+  Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override {
+    return Soften(inner_->MayReceive(client, topic));
+  }
+  uint64_t version() const override { return inner_->version(); }
+  std::string_view RuleLocation(std::string_view rule) const override {
+    return inner_->RuleLocation(rule);
+  }
+
+ private:
+  static Decision Soften(Decision decision) {
+    if (!decision.allowed()) {
+      decision.verdict = Verdict::kAllow;
+      decision.audit = true;
+    }
+    return decision;
+  }
+  std::shared_ptr<const Authorizer> inner_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Authorizer> MakeAuditModeAuthorizer(std::shared_ptr<const Authorizer> inner) {
+  return std::make_shared<AuditModeAuthorizer>(std::move(inner));
+}
+
+}  // namespace moat::policy

@@ -1,0 +1,279 @@
+#include "proxy/session/admission.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/auth/auth_services.h"
+#include "proxy/mqtt/encoder.h"
+#include "proxy/net/catching.h"
+#include "proxy/session/session_report.h"
+#include "proxy/tls/peer_identity.h"
+#include "proxy/upstream.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using mqtt::ConnectReturnCode;
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+using policy::AuthFailure;
+
+namespace {
+
+struct RefusalCodes {
+  ReasonCode v5;
+  ConnectReturnCode v311;
+};
+
+RefusalCodes CodesFor(AuthFailure failure) {
+  switch (failure) {
+    case AuthFailure::kBadCredentials:
+    case AuthFailure::kCertificateUserMismatch:
+      return {ReasonCode::kBadUserNameOrPassword, ConnectReturnCode::kBadUserNameOrPassword};
+    case AuthFailure::kClientIdRejected:
+      return {ReasonCode::kClientIdentifierNotValid, ConnectReturnCode::kIdentifierRejected};
+    case AuthFailure::kUnsupportedAuthMethod:
+      return {ReasonCode::kBadAuthenticationMethod, ConnectReturnCode::kNotAuthorized};
+    case AuthFailure::kBanned:
+      return {ReasonCode::kBanned, ConnectReturnCode::kNotAuthorized};
+    case AuthFailure::kBusy:
+      return {ReasonCode::kServerBusy, ConnectReturnCode::kServerUnavailable};
+    case AuthFailure::kAnonymousRefused:
+    case AuthFailure::kCertificateRequired:
+    case AuthFailure::kNone:
+      break;
+  }
+  return {ReasonCode::kNotAuthorized, ConnectReturnCode::kNotAuthorized};
+}
+
+// Failures that count towards a ban: guessing, not misconfiguration or load.
+bool CountsTowardsBan(AuthFailure failure) {
+  return failure == AuthFailure::kBadCredentials || failure == AuthFailure::kAnonymousRefused ||
+         failure == AuthFailure::kCertificateUserMismatch;
+}
+
+}  // namespace
+
+Admission::Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
+                     policy::ClientIdentity& identity, const AdmissionServices& services,
+                     SessionReport& report)
+    : client_(client),
+      client_decoder_(client_decoder),
+      identity_(identity),
+      services_(services),
+      report_(report) {}
+
+asio::awaitable<AdmissionResult> Admission::Run() {
+  try {
+    co_return co_await Admit();
+  } catch (const boost::system::system_error& e) {
+    co_return Refusal{aborted_ ? EndReason::kShutdown : EndReason::kIoError, e.code().message()};
+  }
+}
+
+void Admission::Abort() {
+  aborted_ = true;
+  client_.Close();
+  if (broker_) broker_->Close();
+}
+
+asio::awaitable<AdmissionResult> Admission::Admit() {
+  auto received = co_await ReceiveConnect();
+  if (auto* refusal = std::get_if<Refusal>(&received)) co_return std::move(*refusal);
+  const mqtt::Frame& frame = std::get<mqtt::Frame>(received);
+  const auto& connect = std::get<mqtt::Connect>(frame.packet);
+  version_ = connect.version;
+  identity_.client_id = std::string(connect.client_id);
+  const KeepAlive keep_alive(std::chrono::seconds(connect.keep_alive), services_.clock.Now());
+
+  if (const AuthFailure failure = co_await Authenticate(connect); failure != AuthFailure::kNone) {
+    co_return co_await RefuseLogin(failure);
+  }
+  if (const policy::Decision decision = AuthorizeConnect(connect); !decision.allowed()) {
+    report_.NotAuthorized(decision);
+    co_await Answer(ReasonCode::kNotAuthorized, ConnectReturnCode::kNotAuthorized);
+    co_return Refusal{EndReason::kRefused, "not_authorized"};
+  }
+  if (!co_await ConnectUpstream()) {
+    // Never a silent close: the client learns the broker is unavailable.
+    co_await Answer(ReasonCode::kServerUnavailable, ConnectReturnCode::kServerUnavailable);
+    co_return Refusal{EndReason::kUpstreamUnavailable, upstream_error_};
+  }
+  co_await ForwardConnect(frame);
+  report_.Connect(metrics::ConnectResult::kAccepted);
+  report_.Packet(mqtt::Direction::kClientToServer, mqtt::PacketType::kConnect);
+  co_return AdmittedLink{
+      .broker = std::move(broker_),
+      .enforcer = Enforcer(identity_, connect, services_.config.policy.on_denied_publish),
+      .version = version_,
+      .keep_alive = keep_alive,
+      .credential_fingerprint = std::move(credential_fingerprint_)};
+}
+
+asio::awaitable<std::variant<mqtt::Frame, Refusal>> Admission::ReceiveConnect() {
+  asio::steady_timer deadline(co_await asio::this_coro::executor,
+                              services_.config.limits.connect_timeout);
+  boost::system::error_code error;
+  auto result = co_await (net::Catching(ReadFirstPacket(), error) ||
+                          deadline.async_wait(asio::use_awaitable));
+  if (result.index() == 1) {
+    report_.Connect(metrics::ConnectResult::kTimeout);
+    co_return Refusal{EndReason::kConnectTimeout, ""};
+  }
+  if (error) throw boost::system::system_error(error);
+  co_return std::move(std::get<0>(result));
+}
+
+asio::awaitable<std::variant<mqtt::Frame, Refusal>> Admission::ReadFirstPacket() {
+  for (;;) {
+    auto result = client_decoder_.Next();
+    if (auto* frame = std::get_if<mqtt::Frame>(&result)) co_return std::move(*frame);
+    if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
+      report_.Malformed(mqtt::Direction::kClientToServer, *error);
+      report_.Connect(metrics::ConnectResult::kMalformed);
+      // A CONNECT for a protocol level moat does not speak gets the 3.1.1 answer
+      // [MQTT-3.1.2-2]; nothing else is answered before a valid CONNECT.
+      if (*error == mqtt::DecodeError::kUnsupportedProtocolVersion ||
+          *error == mqtt::DecodeError::kInvalidProtocolName) {
+        version_ = ProtocolVersion::kV311;
+        co_await Answer(ReasonCode::kUnsupportedProtocolVersion,
+                        ConnectReturnCode::kUnacceptableProtocolVersion);
+      }
+      co_return Refusal{EndReason::kMalformedFromClient,
+                        std::string(mqtt::DecodeErrorName(*error))};
+    }
+    if (co_await client_.ReadInto(client_decoder_) == 0) {
+      co_return Refusal{EndReason::kClientClosed, ""};
+    }
+  }
+}
+
+asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connect) {
+  const config::Auth& config = services_.config.auth;
+  AuthServices& auth = services_.auth;
+  policy::AuthRequest request;
+  request.mqtt5 = connect.version == ProtocolVersion::kV5;
+  request.mqtt31 = connect.version == ProtocolVersion::kV31;
+  request.clean_start = connect.clean_start;
+  request.client_id = connect.client_id;
+  request.username = connect.username;
+  request.has_password = connect.password.has_value();
+  request.has_auth_method =
+      connect.properties.String(mqtt::PropertyId::kAuthenticationMethod).has_value();
+  if (config.certificate_identity != config::CertificateIdentity::kNone) {
+    request.certificate_identity =
+        tls::CertificateIdentity(client_.PeerCertificate(), config.certificate_identity);
+  }
+  const policy::AuthPlan plan = auth.authenticator->Plan(request);
+  identity_.username = plan.identity;
+  identity_.cert_identity = request.certificate_identity.value_or("");
+  if (plan.failure != AuthFailure::kNone) co_return plan.failure;
+
+  if (auth.bans && !plan.identity.empty() &&
+      auth.bans->IsBanned("user:" + plan.identity, policy::BanList::Clock::now())) {
+    co_return AuthFailure::kBanned;
+  }
+  if (plan.verify_password) {
+    const PasswordCheck check = co_await auth.credentials->Verify(
+        plan.identity, std::string(connect.password.value_or("")));
+    if (check == PasswordCheck::kBusy) co_return AuthFailure::kBusy;
+    if (check != PasswordCheck::kOk) co_return AuthFailure::kBadCredentials;
+    credential_fingerprint_ = Credentials::Fingerprint(*auth.credentials->file(), plan.identity);
+  }
+  co_return auth.authenticator->CheckClientId(request, plan.identity);
+}
+
+asio::awaitable<Refusal> Admission::RefuseLogin(AuthFailure failure) {
+  report_.AuthFailure(failure);
+  policy::BanList* bans = services_.auth.bans.get();
+  if (bans != nullptr && CountsTowardsBan(failure)) {
+    const auto now = policy::BanList::Clock::now();
+    if (bans->RecordFailure("ip:" + identity_.address, now)) {
+      report_.Audit({.event = "ban", .reason = "address"});
+    }
+    if (!identity_.username.empty() && bans->RecordFailure("user:" + identity_.username, now)) {
+      report_.Audit({.event = "ban", .reason = "user"});
+    }
+  }
+  // A slow "no" makes guessing expensive; a timer, so no thread waits for it. A full
+  // hashing queue is answered at once: the client should go elsewhere, not wait.
+  const auto delay = services_.config.auth.failure_delay;
+  if (failure != AuthFailure::kBusy && delay.count() > 0) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  const RefusalCodes codes = CodesFor(failure);
+  co_await Answer(codes.v5, codes.v311);
+  co_return Refusal{EndReason::kRefused, std::string(policy::AuthFailureName(failure))};
+}
+
+policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
+  const policy::Authorizer& authorizer = *services_.authorizer;
+  policy::Decision decision = authorizer.AuthorizeConnect(identity_);
+  if (decision.allowed() && connect.will) {
+    const mqtt::Will& will = *connect.will;
+    decision = authorizer.MayPublish(identity_, will.topic, will.qos, will.retain);
+    if (!decision.allowed() || decision.audit) {
+      const Denial denial = Denial::Of(policy::Action::kWill, decision, std::string(will.topic));
+      report_.Denials({&denial, 1});
+    }
+  }
+  return decision;
+}
+
+asio::awaitable<bool> Admission::ConnectUpstream() {
+  const SteadyTime started = services_.clock.Now();
+  try {
+    broker_ = co_await services_.upstream.Connect();
+  } catch (const boost::system::system_error& e) {
+    report_.UpstreamUnavailable(e.code());
+    upstream_error_ = e.code().message();
+    co_return false;
+  }
+  report_.counters().Observe<metrics::Metric::kUpstreamConnectSeconds>(
+      std::chrono::duration<double>(services_.clock.Now() - started).count());
+  co_return true;
+}
+
+asio::awaitable<void> Admission::ForwardConnect(const mqtt::Frame& frame) {
+  const config::Upstream& upstream = services_.config.upstream;
+  if (upstream.credentials == config::UpstreamCredentials::kPassthrough) {
+    const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
+    co_await broker_->WriteAll({&raw, 1});
+    co_return;
+  }
+  // The broker trusts moat: it gets no credentials, or moat's own service account.
+  mqtt::Connect rewritten = std::get<mqtt::Connect>(frame.packet);
+  rewritten.username.reset();
+  rewritten.password.reset();
+  if (upstream.credentials == config::UpstreamCredentials::kReplace) {
+    rewritten.username = upstream.username;
+    if (!services_.auth.upstream_password.empty()) {
+      rewritten.password = services_.auth.upstream_password;
+    }
+  }
+  std::vector<uint8_t> bytes;
+  if (mqtt::Encode(rewritten, rewritten.version, bytes) != mqtt::EncodeError::kNone) {
+    throw boost::system::system_error(asio::error::invalid_argument);
+  }
+  const asio::const_buffer buffer(bytes.data(), bytes.size());
+  co_await broker_->WriteAll({&buffer, 1});
+}
+
+asio::awaitable<void> Admission::Answer(ReasonCode v5_reason, ConnectReturnCode v311_code) {
+  const uint8_t code = version_ == ProtocolVersion::kV5 ? static_cast<uint8_t>(v5_reason)
+                                                        : static_cast<uint8_t>(v311_code);
+  std::vector<uint8_t> bytes;
+  if (mqtt::Encode(mqtt::Connack{false, code, {}}, version_, bytes) != mqtt::EncodeError::kNone) {
+    co_return;
+  }
+  const asio::const_buffer buffer(bytes.data(), bytes.size());
+  // The refusal stands whether or not the client is still there to read it.
+  boost::system::error_code ignored;
+  co_await net::Catching(client_.WriteAll({&buffer, 1}), ignored);
+}
+
+}  // namespace moat::proxy

@@ -1,0 +1,106 @@
+// From an accepted client stream to an admitted session, or a refusal:
+//
+//   client ─► ReceiveConnect ─► Authenticate ─► AuthorizeConnect, Will ─► upstream ─► CONNECT
+//               │ (connect_timeout) │ (hash pool, bans)  │ (policy)          │ Connect() forwarded
+//               ▼                   ▼                    ▼                   ▼
+//           malformed / timeout   CONNACK 4/5,        CONNACK 5 / 0x87    CONNACK 3 / 0x88
+//           (no answer)           0x86/0x87/0x8A...
+//
+// A coroutine, since hashing a password and connecting upstream are waits; once it has
+// returned an AdmittedLink, the session moves to the Relay, which runs on callbacks.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "policy/auth/authenticator.h"
+#include "policy/authorizer.h"
+#include "proxy/config/config.h"
+#include "proxy/enforcer.h"
+#include "proxy/mqtt/decoder.h"
+#include "proxy/net/byte_stream.h"
+#include "proxy/session/end_reason.h"
+#include "proxy/session/keep_alive.h"
+
+namespace moat::proxy {
+
+struct AuthServices;
+class SessionReport;
+class Upstream;
+
+// What admission asks; shared by the sessions of one thread.
+struct AdmissionServices {
+  const config::Config& config;
+  // The thread's policy in force, read at the moment of each decision.
+  const std::shared_ptr<const policy::Authorizer>& authorizer;
+  const Upstream& upstream;
+  AuthServices& auth;
+  const Clock& clock;
+};
+
+// A client that may go on, and what the relay needs to carry it.
+struct AdmittedLink {
+  std::unique_ptr<net::ByteStream> broker;  // the CONNECT is already on its way there
+  Enforcer enforcer;
+  mqtt::ProtocolVersion version;
+  KeepAlive keep_alive;
+  // Which password file entry vouched for the client: a reload that changes it ends
+  // the session. nullopt when no password was checked.
+  std::optional<std::string> credential_fingerprint;
+};
+
+// Why a client did not get in; it has had its CONNACK where it gets one.
+struct Refusal {
+  EndReason reason;
+  std::string detail;  // for the session's log line
+};
+
+using AdmissionResult = std::variant<AdmittedLink, Refusal>;
+
+class Admission {
+ public:
+  // Fills in `identity` (user, client id, certificate identity) as it learns them.
+  // `client_decoder` keeps whatever the client sent after its CONNECT, for the relay.
+  Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
+            policy::ClientIdentity& identity, const AdmissionServices& services,
+            SessionReport& report);
+
+  boost::asio::awaitable<AdmissionResult> Run();
+
+  // Server shutdown: closes both links, so Run() ends with kShutdown.
+  void Abort();
+
+ private:
+  boost::asio::awaitable<AdmissionResult> Admit();
+  // The first packet, within limits.connect_timeout: a CONNECT (the decoder refuses
+  // anything else first), or why not.
+  boost::asio::awaitable<std::variant<mqtt::Frame, Refusal>> ReceiveConnect();
+  boost::asio::awaitable<std::variant<mqtt::Frame, Refusal>> ReadFirstPacket();
+  // Decides who the client is; kNone when it may go on.
+  boost::asio::awaitable<policy::AuthFailure> Authenticate(const mqtt::Connect& connect);
+  boost::asio::awaitable<Refusal> RefuseLogin(policy::AuthFailure failure);
+  // The CONNECT itself and its Will, which the broker would publish for the client later.
+  policy::Decision AuthorizeConnect(const mqtt::Connect& connect);
+  // Opens the upstream link into broker_; false (counted, audited) when it cannot.
+  boost::asio::awaitable<bool> ConnectUpstream();
+  boost::asio::awaitable<void> ForwardConnect(const mqtt::Frame& frame);
+  // The CONNACK that refuses the client, in its protocol version.
+  boost::asio::awaitable<void> Answer(mqtt::ReasonCode v5_reason,
+                                      mqtt::ConnectReturnCode v311_code);
+
+  net::ByteStream& client_;
+  mqtt::Decoder& client_decoder_;
+  policy::ClientIdentity& identity_;
+  const AdmissionServices& services_;
+  SessionReport& report_;
+  mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::kUnknown;
+  std::unique_ptr<net::ByteStream> broker_;
+  std::optional<std::string> credential_fingerprint_;
+  std::string upstream_error_;
+  bool aborted_ = false;
+};
+
+}  // namespace moat::proxy

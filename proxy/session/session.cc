@@ -1,0 +1,94 @@
+#include "proxy/session/session.h"
+
+#include <boost/asio/post.hpp>
+
+#include "proxy/auth/credentials.h"
+#include "proxy/session/admission.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+
+Session::Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
+                 const SessionEnvironment& env, const asio::any_io_executor& executor)
+    : client_(std::move(client)),
+      identity_(std::move(identity)),
+      env_(env),
+      executor_(executor),
+      report_(env.counters, env.listener, identity_) {}
+
+Session::~Session() = default;
+
+asio::awaitable<void> Session::Start() {
+  const config::Config& config = env_.config;
+  mqtt::Decoder client_decoder({mqtt::Direction::kClientToServer, config.limits.max_packet_size});
+  const AdmissionServices services{config, env_.authorizer, env_.upstream, env_.auth, env_.clock};
+  Admission admission(*client_, client_decoder, identity_, services, report_);
+  admission_ = &admission;
+  AdmissionResult result = co_await admission.Run();
+  admission_ = nullptr;
+
+  if (auto* refusal = std::get_if<Refusal>(&result)) {
+    if (DropsClientLink(refusal->reason)) {
+      client_->Close();
+    } else {
+      client_->ShutdownNow();
+    }
+    co_return Finish(refusal->reason, refusal->detail);
+  }
+  AdmittedLink& link = std::get<AdmittedLink>(result);
+  broker_ = std::move(link.broker);
+  if (draining_) {
+    // Shut down while the CONNECT was on its way: nothing to relay any more.
+    broker_->Close();
+    client_->Close();
+    co_return Finish(EndReason::kShutdown, "");
+  }
+  credential_fingerprint_ = std::move(link.credential_fingerprint);
+  const RelayEnvironment relay_env{env_.authorizer,
+                                   report_,
+                                   env_.clock,
+                                   config.limits.drain_timeout,
+                                   config.limits.max_packet_size,
+                                   *this};
+  relay_.emplace(*client_, std::move(client_decoder), *broker_, std::move(link.enforcer),
+                 link.version, link.keep_alive, relay_env, executor_);
+  relay_->Start();
+}
+
+void Session::RelayEnded(EndReason reason, std::string_view detail) { Finish(reason, detail); }
+
+void Session::Finish(EndReason reason, std::string_view detail) {
+  report_.Ended(reason, detail);
+  // Posted: the caller may still be on this session's stack.
+  asio::post(executor_, [owner = &env_.owner, self = this] { owner->SessionFinished(self); });
+}
+
+void Session::RequestDrain() {
+  draining_ = true;
+  if (relay_) {
+    relay_->Stop(EndReason::kShutdown, mqtt::ReasonCode::kServerShuttingDown);
+  } else {
+    Abort();
+  }
+}
+
+void Session::Abort() {
+  if (relay_) {
+    relay_->Abort();
+  } else if (admission_ != nullptr) {
+    admission_->Abort();
+  }
+}
+
+void Session::PolicyChanged() {
+  if (relay_) relay_->PolicyChanged();
+}
+
+void Session::RevokeIfChanged(const policy::PasswordFile& file) {
+  if (!credential_fingerprint_ || !relay_) return;
+  if (Credentials::Fingerprint(file, identity_.username) == credential_fingerprint_) return;
+  relay_->Stop(EndReason::kRevoked, mqtt::ReasonCode::kNotAuthorized);
+}
+
+}  // namespace moat::proxy

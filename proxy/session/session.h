@@ -1,0 +1,90 @@
+// One client connection and its upstream link, from CONNECT to close:
+//
+//   Start(): Admission (coroutine) ──AdmittedLink──► Relay (callbacks) ──► RelayEnded
+//                  │ Refusal                                                   │
+//                  └──────────────► log the end, hand back to the owner ◄──────┘
+//
+// The session owns what both phases share: the two streams and who the client is. The
+// worker reaches the session through the four calls below, whatever phase it is in.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "metrics/registry.h"
+#include "policy/authorizer.h"
+#include "policy/credentials/password_file.h"
+#include "proxy/config/config.h"
+#include "proxy/net/byte_stream.h"
+#include "proxy/session/relay.h"
+#include "proxy/session/session_report.h"
+
+namespace moat::proxy {
+
+class Admission;
+class Upstream;
+struct AuthServices;
+class Session;
+
+// Told when a session is over and nothing of it is pending any longer; deletes it.
+class SessionOwner {
+ public:
+  virtual void SessionFinished(Session* session) = 0;
+
+ protected:
+  ~SessionOwner() = default;
+};
+
+// What a session shares with the others on its thread.
+struct SessionEnvironment {
+  const config::Config& config;
+  // The worker's current policy: swapped (on this thread) by a reload, so every decision
+  // uses the policy in force at that moment.
+  const std::shared_ptr<const policy::Authorizer>& authorizer;
+  const Upstream& upstream;
+  metrics::ThreadCounters& counters;  // this thread's: no lock, no atomic RMW
+  metrics::ListenerId listener;
+  AuthServices& auth;
+  SessionOwner& owner;
+  const Clock& clock = SteadyClock();
+};
+
+class Session final : private RelayOwner {
+ public:
+  Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
+          const SessionEnvironment& env, const boost::asio::any_io_executor& executor);
+  ~Session();
+
+  // Admission, then the relay; returns once the relay runs (or the client was refused).
+  boost::asio::awaitable<void> Start();
+  // Server shutdown: MQTT 5 clients get DISCONNECT 0x8B, then the session ends.
+  void RequestDrain();
+  // Ends the session at once, e.g. when the drain timeout has passed.
+  void Abort();
+  // After a password file reload: a session whose user was removed or whose password
+  // changed ends now (MQTT 5: DISCONNECT 0x87), not when the client reconnects.
+  void RevokeIfChanged(const policy::PasswordFile& file);
+  // After a policy reload: subscriptions no longer granted are removed at the broker.
+  void PolicyChanged();
+
+ private:
+  void RelayEnded(EndReason reason, std::string_view detail) override;
+  // Logs the end and hands the session back to its owner, posted.
+  void Finish(EndReason reason, std::string_view detail);
+
+  std::unique_ptr<net::ByteStream> client_;
+  std::unique_ptr<net::ByteStream> broker_;
+  policy::ClientIdentity identity_;
+  const SessionEnvironment env_;
+  const boost::asio::any_io_executor executor_;
+  SessionReport report_;
+  Admission* admission_ = nullptr;  // while Start() admits
+  std::optional<Relay> relay_;      // once admitted
+  std::optional<std::string> credential_fingerprint_;
+  bool draining_ = false;  // the server is shutting down
+};
+
+}  // namespace moat::proxy

@@ -1,0 +1,128 @@
+#include "proxy/session/session_report.h"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <optional>
+
+#include "proxy/log.h"
+
+namespace moat::proxy {
+
+namespace asio = boost::asio;
+using policy::AuthFailure;
+
+namespace {
+
+struct AuthFailureLabels {
+  metrics::ConnectResult result;
+  std::optional<policy::DenyReason> denial;  // nullopt: load, not a denial
+};
+
+AuthFailureLabels LabelsFor(AuthFailure failure) {
+  using metrics::ConnectResult;
+  using policy::DenyReason;
+  switch (failure) {
+    case AuthFailure::kBadCredentials:
+    case AuthFailure::kCertificateUserMismatch:
+      return {ConnectResult::kBadCredentials, DenyReason::kBadCredentials};
+    case AuthFailure::kBanned:
+      return {ConnectResult::kBanned, DenyReason::kBanned};
+    case AuthFailure::kBusy:
+      return {ConnectResult::kServerBusy, std::nullopt};
+    case AuthFailure::kAnonymousRefused:
+    case AuthFailure::kCertificateRequired:
+    case AuthFailure::kClientIdRejected:
+    case AuthFailure::kUnsupportedAuthMethod:
+    case AuthFailure::kNone:
+      break;
+  }
+  return {ConnectResult::kNotAuthorized, DenyReason::kNotAuthenticated};
+}
+
+metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_code& ec) {
+  if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
+  if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
+  if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
+    return metrics::UpstreamErrorReason::kDns;
+  }
+  if (ec.category() == asio::error::get_ssl_category()) return metrics::UpstreamErrorReason::kTls;
+  return metrics::UpstreamErrorReason::kOther;
+}
+
+}  // namespace
+
+SessionReport::SessionReport(metrics::ThreadCounters& counters, metrics::ListenerId listener,
+                             const policy::ClientIdentity& identity)
+    : counters_(counters), listener_(listener), identity_(identity) {
+  counters_.GaugeAdd<metrics::Metric::kConnectionsActive>(listener_, 1);
+}
+
+SessionReport::~SessionReport() {
+  counters_.GaugeAdd<metrics::Metric::kConnectionsActive>(listener_, -1);
+}
+
+void SessionReport::Connect(metrics::ConnectResult result) {
+  counters_.Add<metrics::Metric::kConnectTotal>(result);
+}
+
+void SessionReport::AuthFailure(policy::AuthFailure failure) {
+  if (failure == AuthFailure::kNone) return;
+  const AuthFailureLabels labels = LabelsFor(failure);
+  Connect(labels.result);
+  if (labels.denial) {
+    counters_.Add<metrics::Metric::kDenialsTotal>(policy::Action::kConnect, *labels.denial,
+                                                  metrics::DenyMode::kEnforce,
+                                                  metrics::kNoRuleLabel);
+  }
+  Audit({.event = "refused_connect", .reason = policy::AuthFailureName(failure)});
+}
+
+void SessionReport::NotAuthorized(const policy::Decision& decision) {
+  Connect(metrics::ConnectResult::kNotAuthorized);
+  Audit({.event = "refused_connect", .reason = "not_authorized", .rule = decision.rule});
+}
+
+void SessionReport::UpstreamUnavailable(const boost::system::error_code& error) {
+  Connect(metrics::ConnectResult::kUpstreamUnavailable);
+  counters_.Add<metrics::Metric::kUpstreamErrorsTotal>(UpstreamErrorReasonFor(error));
+  Audit({.event = "refused_connect", .reason = "upstream_unavailable", .detail = error.message()});
+}
+
+void SessionReport::Malformed(mqtt::Direction from, mqtt::DecodeError error) {
+  counters_.Add<metrics::Metric::kMalformedPacketsTotal>(from, error);
+  Audit({.event = "malformed",
+         .reason = mqtt::DecodeErrorName(error),
+         .detail = from == mqtt::Direction::kClientToServer ? "from client" : "from broker"});
+}
+
+void SessionReport::Denials(std::span<const Denial> denials) {
+  for (const Denial& denial : denials) {
+    counters_.Add<metrics::Metric::kDenialsTotal>(
+        denial.action, denial.reason,
+        denial.audit ? metrics::DenyMode::kAudit : metrics::DenyMode::kEnforce,
+        metrics::RuleLabel{denial.rule_label});
+    Audit({.event = "denial",
+           .reason = policy::DenyReasonName(denial.reason),
+           .rule = denial.rule,
+           .topic = denial.topic,
+           .action = policy::ActionName(denial.action),
+           .mode = denial.audit ? "audit" : "enforce"});
+  }
+}
+
+void SessionReport::Audit(AuditEvent event) const {
+  AuditLog* log = AuditLog::Get();
+  if (log == nullptr) return;
+  event.identity = identity_.username;
+  event.client_id = identity_.client_id;
+  event.address = identity_.address;
+  event.listener = identity_.listener;
+  log->Write(event);
+}
+
+void SessionReport::Ended(EndReason reason, std::string_view detail) const {
+  if (IsOrdinaryEnd(reason)) return;
+  LogSessionEnd(identity_, EndReasonName(reason), detail);
+}
+
+}  // namespace moat::proxy

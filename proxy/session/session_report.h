@@ -1,0 +1,59 @@
+// What one session tells the outside: this thread's counters, the audit log, and the one
+// log line at its end. Every mapping from a session event to a metric label or an audit
+// reason lives here, so admission and relay only say what happened.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <span>
+#include <string_view>
+
+#include "metrics/registry.h"
+#include "policy/auth/authenticator.h"
+#include "policy/authorizer.h"
+#include "proxy/audit_log.h"
+#include "proxy/enforcer.h"
+#include "proxy/mqtt/decode_error.h"
+#include "proxy/session/end_reason.h"
+
+namespace moat::proxy {
+
+class SessionReport {
+ public:
+  // `identity` is the session's, filled in as admission learns who the client is.
+  SessionReport(metrics::ThreadCounters& counters, metrics::ListenerId listener,
+                const policy::ClientIdentity& identity);
+  ~SessionReport();
+  SessionReport(const SessionReport&) = delete;
+  SessionReport& operator=(const SessionReport&) = delete;
+
+  // Per packet and per read: plain counter stores, inline.
+  void Packet(mqtt::Direction from, mqtt::PacketType type) {
+    counters_.Add<metrics::Metric::kPacketsTotal>(from, type);
+  }
+  void Bytes(mqtt::Direction from, size_t bytes) {
+    counters_.Add<metrics::Metric::kBytesTotal>(from, bytes);
+  }
+
+  void Connect(metrics::ConnectResult result);
+  // A refused login: moat_connect_total, moat_denials_total{action="connect"} where it is
+  // a denial, and a refused_connect audit line.
+  void AuthFailure(policy::AuthFailure failure);
+  // A refused CONNECT or Will: the policy said no.
+  void NotAuthorized(const policy::Decision& decision);
+  void UpstreamUnavailable(const boost::system::error_code& error);
+  void Malformed(mqtt::Direction from, mqtt::DecodeError error);
+  void Denials(std::span<const Denial> denials);
+  // Fills in who the client is and writes `event` to the audit log, if there is one.
+  void Audit(AuditEvent event) const;
+  // The session's one log line, unless it ended the ordinary way.
+  void Ended(EndReason reason, std::string_view detail) const;
+
+  metrics::ThreadCounters& counters() { return counters_; }
+
+ private:
+  metrics::ThreadCounters& counters_;
+  const metrics::ListenerId listener_;
+  const policy::ClientIdentity& identity_;
+};
+
+}  // namespace moat::proxy
