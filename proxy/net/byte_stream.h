@@ -1,6 +1,9 @@
 // A connected, ordered byte stream (plain TCP, TLS, WebSocket) as the session sees it.
-// Every operation throws boost::system::system_error on failure, like asio's
-// use_awaitable, so a session ends on the first error from either side.
+// Two sets of calls: admission's coroutines (ReadInto, WriteAll) throw
+// boost::system::system_error on failure, like asio's use_awaitable; the relay's
+// non-blocking calls (TryRead, TryWrite) return the error in their IoResult, and
+// AwaitReady hands it to the listener. Either way a session ends on the first error
+// from either side.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -70,19 +73,13 @@ class ByteStream {
   // Calls `listener.OnReady(tag, ...)` once `want` may be satisfied. A stream that reads
   // by completion rather than readiness (WebSocket) reads into `decoder` meanwhile.
   virtual void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) = 0;
-  // Graceful end without suspending: close_notify, or a WebSocket close frame sent on
-  // its own time.
+  // Graceful end without suspending: TLS close_notify, a WebSocket close frame sent on
+  // its own time, TCP FIN. Errors are ignored.
   virtual void ShutdownNow() = 0;
-
-  // Graceful end: TLS close_notify, WebSocket close, TCP FIN. Errors are ignored.
-  virtual boost::asio::awaitable<void> Shutdown() = 0;
 
   // Abrupt end: no goodbye of any kind. For the upstream link this is what makes the
   // broker publish the client's Will.
   virtual void Close() = 0;
-
-  // The peer as "ip:port", for logs.
-  virtual std::string PeerAddress() const = 0;
 
   // The client certificate the TLS handshake verified, or null (plain TCP, no
   // certificate presented). Owned by the stream.

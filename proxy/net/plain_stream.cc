@@ -10,12 +10,6 @@ namespace moat::net {
 
 namespace asio = boost::asio;
 
-std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(endpoint.port());
-}
-
 PlainStream::PlainStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
   socket_.non_blocking(true);
   socket_.set_option(asio::ip::tcp::no_delay(true));
@@ -42,11 +36,6 @@ asio::awaitable<size_t> PlainStream::ReadInto(mqtt::Decoder& decoder) {
 
 asio::awaitable<void> PlainStream::WriteAll(std::span<const asio::const_buffer> buffers) {
   co_await asio::async_write(socket_, buffers, asio::use_awaitable);
-}
-
-asio::awaitable<void> PlainStream::Shutdown() {
-  ShutdownNow();
-  co_return;
 }
 
 void PlainStream::ShutdownNow() {
@@ -91,12 +80,6 @@ void PlainStream::AwaitReady(Want want, mqtt::Decoder& /*decoder*/, ReadyListene
 void PlainStream::Close() {
   boost::system::error_code ignored;
   socket_.close(ignored);
-}
-
-std::string PlainStream::PeerAddress() const {
-  boost::system::error_code ec;
-  const auto endpoint = socket_.remote_endpoint(ec);
-  return ec ? "unknown" : FormatEndpoint(endpoint);
 }
 
 }  // namespace moat::net

@@ -13,18 +13,14 @@ class PlainStream final : public ByteStream {
   boost::asio::awaitable<size_t> ReadInto(mqtt::Decoder& decoder) override;
   boost::asio::awaitable<void> WriteAll(
       std::span<const boost::asio::const_buffer> buffers) override;
-  boost::asio::awaitable<void> Shutdown() override;
   IoResult TryRead(mqtt::Decoder& decoder) override;
   IoResult TryWrite(std::span<const boost::asio::const_buffer> buffers) override;
   void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) override;
   void ShutdownNow() override;
   void Close() override;
-  std::string PeerAddress() const override;
 
  private:
   boost::asio::ip::tcp::socket socket_;
 };
-
-std::string FormatEndpoint(const boost::asio::ip::tcp::endpoint& endpoint);
 
 }  // namespace moat::net

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "proxy/mqtt/decoder.h"
-#include "proxy/net/plain_stream.h"
 #include "proxy/net/socket_readiness.h"
 
 namespace moat::net {
@@ -145,11 +144,6 @@ asio::awaitable<void> TlsStream::WriteAll(std::span<const asio::const_buffer> bu
   }
 }
 
-asio::awaitable<void> TlsStream::Shutdown() {
-  ShutdownNow();
-  co_return;
-}
-
 void TlsStream::ShutdownNow() {
   // One close_notify, without waiting for the peer's: the socket closes right after.
   ERR_clear_error();
@@ -246,12 +240,6 @@ X509* TlsStream::PeerCertificate() const {
   // one that is here was verified; the check makes that explicit.
   if (SSL_get_verify_result(ssl_.get()) != X509_V_OK) return nullptr;
   return SSL_get0_peer_certificate(ssl_.get());
-}
-
-std::string TlsStream::PeerAddress() const {
-  error_code ec;
-  const auto endpoint = socket_.remote_endpoint(ec);
-  return ec ? "unknown" : FormatEndpoint(endpoint);
 }
 
 }  // namespace moat::net

@@ -36,13 +36,11 @@ class TlsStream final : public ByteStream {
   boost::asio::awaitable<size_t> ReadInto(mqtt::Decoder& decoder) override;
   boost::asio::awaitable<void> WriteAll(
       std::span<const boost::asio::const_buffer> buffers) override;
-  boost::asio::awaitable<void> Shutdown() override;
   IoResult TryRead(mqtt::Decoder& decoder) override;
   IoResult TryWrite(std::span<const boost::asio::const_buffer> buffers) override;
   void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) override;
   void ShutdownNow() override;
   void Close() override;
-  std::string PeerAddress() const override;
   X509* PeerCertificate() const override;
 
   SSL* ssl() const { return ssl_.get(); }

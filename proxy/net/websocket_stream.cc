@@ -1,11 +1,9 @@
 #include "proxy/net/websocket_stream.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
@@ -19,8 +17,6 @@
 #include <vector>
 
 #include "proxy/mqtt/decoder.h"
-#include "proxy/net/catching.h"
-#include "proxy/net/plain_stream.h"
 
 namespace moat::net {
 
@@ -29,7 +25,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -58,16 +53,6 @@ class WebSocketStream final : public ByteStream {
 
   asio::awaitable<void> WriteAll(std::span<const asio::const_buffer> buffers) override {
     co_await ws().async_write(buffers, asio::use_awaitable);
-  }
-
-  asio::awaitable<void> Shutdown() override {
-    // A close frame, but no waiting on a peer that never answers it.
-    boost::system::error_code ignored;
-    asio::steady_timer deadline(co_await asio::this_coro::executor, std::chrono::seconds(1));
-    co_await (
-        Catching(ws().async_close(websocket::close_code::normal, asio::use_awaitable), ignored) ||
-        deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
-    Close();
   }
 
   // Beast reads by completion, not readiness: AwaitReady(kReadable) reads into the
@@ -177,12 +162,6 @@ class WebSocketStream final : public ByteStream {
     } else {
       return nullptr;
     }
-  }
-
-  std::string PeerAddress() const override {
-    boost::system::error_code ec;
-    const auto endpoint = beast::get_lowest_layer(state_->ws).remote_endpoint(ec);
-    return ec ? "unknown" : FormatEndpoint(endpoint);
   }
 
  private:

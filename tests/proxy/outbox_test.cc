@@ -41,9 +41,7 @@ class ThrottledStream final : public net::ByteStream {
   void ShutdownNow() override {}
   asio::awaitable<size_t> ReadInto(mqtt::Decoder&) override { co_return 0; }
   asio::awaitable<void> WriteAll(std::span<const asio::const_buffer>) override { co_return; }
-  asio::awaitable<void> Shutdown() override { co_return; }
   void Close() override {}
-  std::string PeerAddress() const override { return "test"; }
 };
 
 std::span<const uint8_t> Bytes(const std::string& text, size_t offset, size_t size) {
