@@ -294,7 +294,8 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
   }
   if (stopping_) co_return;
 
-  const SessionEnvironment env{config_, authorizer_, upstream_, counters_, setup.id, auth_, *this};
+  const SessionEnvironment env{config_,  authorizer_, upstream_, counters_,
+                               setup.id, auth_,       *this,     short_read_sweep_};
   // The session outlives this coroutine: once admitted it runs on callbacks, and it
   // hands itself back through SessionFinished().
   auto* session =

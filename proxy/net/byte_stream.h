@@ -73,6 +73,9 @@ class ByteStream {
   // Calls `listener.OnReady(tag, ...)` once `want` may be satisfied. A stream that reads
   // by completion rather than readiness (WebSocket) reads into `decoder` meanwhile.
   virtual void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) = 0;
+  // Ends the pending AwaitReady waits now, with operation_aborted, and leaves the stream
+  // open. Only streams that report short reads as `drained` need it (ShortReadSweep).
+  virtual void CancelWaits() {}
   // Graceful end without suspending: TLS close_notify, a WebSocket close frame sent on
   // its own time, TCP FIN. Errors are ignored.
   virtual void ShutdownNow() = 0;

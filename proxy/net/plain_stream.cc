@@ -77,6 +77,11 @@ void PlainStream::AwaitReady(Want want, mqtt::Decoder& /*decoder*/, ReadyListene
   AwaitSocket(socket_, want, listener, tag);
 }
 
+void PlainStream::CancelWaits() {
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+}
+
 void PlainStream::Close() {
   boost::system::error_code ignored;
   socket_.close(ignored);

@@ -144,6 +144,11 @@ asio::awaitable<void> TlsStream::WriteAll(std::span<const asio::const_buffer> bu
   }
 }
 
+void TlsStream::CancelWaits() {
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
 void TlsStream::ShutdownNow() {
   // One close_notify, without waiting for the peer's: the socket closes right after.
   ERR_clear_error();

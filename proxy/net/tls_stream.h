@@ -39,6 +39,7 @@ class TlsStream final : public ByteStream {
   IoResult TryRead(mqtt::Decoder& decoder) override;
   IoResult TryWrite(std::span<const boost::asio::const_buffer> buffers) override;
   void AwaitReady(Want want, mqtt::Decoder& decoder, ReadyListener& listener, int tag) override;
+  void CancelWaits() override;
   void ShutdownNow() override;
   void Close() override;
   X509* PeerCertificate() const override;

@@ -81,7 +81,7 @@ void Admission::Abort() {
 }
 
 asio::awaitable<AdmissionResult> Admission::Admit() {
-  auto received = co_await ReceiveConnect();
+  auto [received] = co_await ReceiveConnect();
   if (auto* refusal = std::get_if<Refusal>(&received)) co_return std::move(*refusal);
   const mqtt::Frame& frame = std::get<mqtt::Frame>(received);
   const auto& connect = std::get<mqtt::Connect>(frame.packet);
@@ -113,7 +113,7 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
       .credential_fingerprint = std::move(credential_fingerprint_)};
 }
 
-asio::awaitable<std::variant<mqtt::Frame, Refusal>> Admission::ReceiveConnect() {
+asio::awaitable<Admission::FirstPacket> Admission::ReceiveConnect() {
   asio::steady_timer deadline(co_await asio::this_coro::executor,
                               services_.config.limits.connect_timeout);
   boost::system::error_code error;
@@ -121,16 +121,16 @@ asio::awaitable<std::variant<mqtt::Frame, Refusal>> Admission::ReceiveConnect() 
                           deadline.async_wait(asio::use_awaitable));
   if (result.index() == 1) {
     report_.Connect(metrics::ConnectResult::kTimeout);
-    co_return Refusal{EndReason::kConnectTimeout, ""};
+    co_return FirstPacket{Refusal{EndReason::kConnectTimeout, ""}};
   }
   if (error) throw boost::system::system_error(error);
   co_return std::move(std::get<0>(result));
 }
 
-asio::awaitable<std::variant<mqtt::Frame, Refusal>> Admission::ReadFirstPacket() {
+asio::awaitable<Admission::FirstPacket> Admission::ReadFirstPacket() {
   for (;;) {
     auto result = client_decoder_.Next();
-    if (auto* frame = std::get_if<mqtt::Frame>(&result)) co_return std::move(*frame);
+    if (auto* frame = std::get_if<mqtt::Frame>(&result)) co_return FirstPacket{std::move(*frame)};
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
       report_.Malformed(mqtt::Direction::kClientToServer, *error);
       report_.Connect(metrics::ConnectResult::kMalformed);
@@ -142,11 +142,11 @@ asio::awaitable<std::variant<mqtt::Frame, Refusal>> Admission::ReadFirstPacket()
         co_await Answer(ReasonCode::kUnsupportedProtocolVersion,
                         ConnectReturnCode::kUnacceptableProtocolVersion);
       }
-      co_return Refusal{EndReason::kMalformedFromClient,
-                        std::string(mqtt::DecodeErrorName(*error))};
+      co_return FirstPacket{
+          Refusal{EndReason::kMalformedFromClient, std::string(mqtt::DecodeErrorName(*error))}};
     }
     if (co_await client_.ReadInto(client_decoder_) == 0) {
-      co_return Refusal{EndReason::kClientClosed, ""};
+      co_return FirstPacket{Refusal{EndReason::kClientClosed, ""}};
     }
   }
 }

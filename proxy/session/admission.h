@@ -76,9 +76,13 @@ class Admission {
  private:
   boost::asio::awaitable<AdmissionResult> Admit();
   // The first packet, within limits.connect_timeout: a CONNECT (the decoder refuses
-  // anything else first), or why not.
-  boost::asio::awaitable<std::variant<mqtt::Frame, Refusal>> ReceiveConnect();
-  boost::asio::awaitable<std::variant<mqtt::Frame, Refusal>> ReadFirstPacket();
+  // anything else first), or why not. A struct, not a bare variant: asio's `||` would
+  // merge a variant's alternatives into its own result.
+  struct FirstPacket {
+    std::variant<mqtt::Frame, Refusal> received;
+  };
+  boost::asio::awaitable<FirstPacket> ReceiveConnect();
+  boost::asio::awaitable<FirstPacket> ReadFirstPacket();
   // Decides who the client is; kNone when it may go on.
   boost::asio::awaitable<policy::AuthFailure> Authenticate(const mqtt::Connect& connect);
   boost::asio::awaitable<Refusal> RefuseLogin(policy::AuthFailure failure);

@@ -60,6 +60,7 @@ Relay::Relay(net::ByteStream& client_stream, mqtt::Decoder client_decoder,
       clock_(env.clock),
       drain_timeout_(env.drain_timeout),
       owner_(env.owner),
+      sweep_(env.sweep),
       enforcer_(std::move(enforcer)),
       version_(version),
       keep_alive_(keep_alive),
@@ -132,7 +133,8 @@ void Relay::Step(Direction from) {
     return;
   }
   net::IoResult read;
-  if (sender.flow == Flow::kSenderDrained) {
+  const bool skipped_read = sender.flow == Flow::kSenderDrained;
+  if (skipped_read) {
     // The last read, earlier in this Pump(), took all the kernel had: waiting now saves
     // a read that would only say EAGAIN (net::AwaitSocket's precondition holds for it).
     read.want = net::Want::kReadable;
@@ -146,6 +148,10 @@ void Relay::Step(Direction from) {
     if (sender.decoder.buffered() == 0) sender.decoder.ReleaseIdleMemory();
     if (sender.outbox.empty()) sender.outbox.ReleaseIdleMemory();
     sender.flow = Flow::kAwaitingRead;
+    if (skipped_read) {
+      sender.unconfirmed = true;
+      sweep_.Add(*this);
+    }
     return AwaitReady(sender, read.want, Tag(from, WaitFor::kInput));
   }
   sender.flow = read.drained ? Flow::kSenderDrained : Flow::kRunnable;
@@ -234,16 +240,27 @@ void Relay::AwaitReady(Peer& peer, net::Want want, int tag) {
 void Relay::OnReady(int tag, const boost::system::error_code& error) {
   --pending_waits_;
   if (phase_ >= Phase::kClosed) return ReleaseIfDone();
-  if (error) return Fail(error);
+  // Only Close() and Recheck() cancel waits; after Recheck(), look again as if ready.
+  if (error && error != asio::error::operation_aborted) return Fail(error);
   Peer& peer = SenderOf(PeerOf(tag));
   if (WhatOf(tag) == WaitFor::kOutputRoom) {
     peer.awaiting_writable = false;
     Flush(peer);
   } else if (peer.flow == Flow::kAwaitingRead) {
     peer.flow = Flow::kRunnable;
+    peer.unconfirmed = false;
   }
   if (phase_ >= Phase::kClosed) return ReleaseIfDone();
   Pump();
+}
+
+void Relay::Recheck() {
+  if (phase_ >= Phase::kClosed) return;
+  for (Peer& peer : peers_) {
+    if (!peer.unconfirmed) continue;
+    peer.unconfirmed = false;
+    peer.stream.CancelWaits();
+  }
 }
 
 void Relay::ArmWatchdog() {

@@ -33,6 +33,7 @@
 #include "proxy/outbox.h"
 #include "proxy/session/end_reason.h"
 #include "proxy/session/keep_alive.h"
+#include "proxy/session/short_read_sweep.h"
 
 namespace moat::proxy {
 
@@ -55,9 +56,10 @@ struct RelayEnvironment {
   std::chrono::milliseconds drain_timeout;
   uint32_t max_packet_size;  // from the broker, as from the client
   RelayOwner& owner;
+  ShortReadSweep& sweep;  // this thread's
 };
 
-class Relay final : public net::ReadyListener {
+class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
  public:
   // `client_decoder` holds what the client sent after its CONNECT.
   Relay(net::ByteStream& client_stream, mqtt::Decoder client_decoder,
@@ -103,6 +105,9 @@ class Relay final : public net::ReadyListener {
     Outbox outbox;                   // what it is to be sent
     Flow flow = Flow::kRunnable;     // of the direction that reads from it
     bool awaiting_writable = false;  // a wait for room to write to it is pending
+    // Its read wait began after a short read, not after EAGAIN: a FIN may lie unread
+    // (ShortReadSweep).
+    bool unconfirmed = false;
   };
   // What one Drain() asks the relay to do after.
   struct Drained {
@@ -129,6 +134,7 @@ class Relay final : public net::ReadyListener {
   void AwaitReady(Peer& peer, net::Want want, int tag);
   void ArmWatchdog();
   void OnWatchdog(const boost::system::error_code& error);
+  void Recheck() override;
   void Fail(const boost::system::error_code& error);
   // Closes both links as the end reason asks.
   void Close();
@@ -141,6 +147,7 @@ class Relay final : public net::ReadyListener {
   const Clock& clock_;
   const std::chrono::milliseconds drain_timeout_;
   RelayOwner& owner_;
+  ShortReadSweep& sweep_;
   Enforcer enforcer_;
   const mqtt::ProtocolVersion version_;
   KeepAlive keep_alive_;

@@ -50,7 +50,8 @@ asio::awaitable<void> Session::Start() {
                                    env_.clock,
                                    config.limits.drain_timeout,
                                    config.limits.max_packet_size,
-                                   *this};
+                                   *this,
+                                   env_.sweep};
   relay_.emplace(*client_, std::move(client_decoder), *broker_, std::move(link.enforcer),
                  link.version, link.keep_alive, relay_env, executor_);
   relay_->Start();

@@ -49,6 +49,7 @@ struct SessionEnvironment {
   metrics::ListenerId listener;
   AuthServices& auth;
   SessionOwner& owner;
+  ShortReadSweep& sweep;
   const Clock& clock = SteadyClock();
 };
 

@@ -1,0 +1,234 @@
+// Admission with the client played by the test (StubStream) and an upstream the test
+// controls: who gets in, what each refused client is told in its protocol version, what
+// is counted, and that the CONNECT (and nothing before it) reaches the broker.
+#include "proxy/session/admission.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "policy/credentials/password_file.h"
+#include "proxy/auth/auth_services.h"
+#include "proxy/session/session_report.h"
+#include "proxy/upstream.h"
+#include "tests/policy/temp_dir.h"
+#include "tests/proxy/session_fixture.h"
+#include "tests/proxy/stub_stream.h"
+
+namespace moat::proxy::test {
+namespace {
+
+namespace asio = boost::asio;
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+// Hands out a StubStream per connection, or refuses like a broker that is down.
+class StubUpstream final : public Upstream {
+ public:
+  explicit StubUpstream(asio::io_context& io) : io_(io) {}
+  asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const override {
+    ++connects;
+    if (refuse) throw boost::system::system_error(asio::error::connection_refused);
+    auto stream = std::make_unique<StubStream>(io_);
+    last = stream.get();
+    co_return stream;
+  }
+  bool refuse = false;
+  mutable int connects = 0;
+  mutable StubStream* last = nullptr;
+
+ private:
+  asio::io_context& io_;
+};
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  AdmissionTest() {
+    config_.auth.allow_anonymous = true;
+    config_.auth.failure_delay = std::chrono::milliseconds(0);
+  }
+
+  void UsePasswordFile() {
+    auto entry = policy::MakePbkdf2Entry("alice", "right", /*iterations=*/1);
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    config_.auth.password_file = dir_.Write("passwd", policy::FormatEntry(*entry) + "\n");
+    config_.auth.allow_anonymous = false;
+  }
+
+  // Runs admission to its end with the client having sent `bytes`.
+  AdmissionResult Admit(const std::vector<uint8_t>& bytes) {
+    auto auth = AuthServices::Create(config_);
+    EXPECT_TRUE(auth.ok()) << auth.status();
+    auth_ = std::move(auth).value();
+    client_.Send(bytes);
+    const AdmissionServices services{config_, authorizer_, upstream_, *auth_, clock_};
+    Admission admission(client_, decoder_, identity_, services, report_);
+    std::optional<AdmissionResult> result;
+    asio::co_spawn(
+        io_, [&]() -> asio::awaitable<void> { result.emplace(co_await admission.Run()); },
+        [](std::exception_ptr error) { EXPECT_FALSE(error); });
+    for (int i = 0; i < 500 && !result; ++i) {
+      io_.restart();
+      io_.run_one_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(result.has_value()) << "admission never ended";
+    return result ? std::move(*result) : AdmissionResult{Refusal{EndReason::kIoError, "hung"}};
+  }
+
+  std::vector<uint8_t> Connect(ProtocolVersion version,
+                               std::optional<std::string_view> user = std::nullopt,
+                               std::optional<std::string_view> password = std::nullopt) {
+    mqtt::Connect connect = MakeConnect(version);
+    connect.username = user;
+    connect.password = password;
+    return Bytes(connect, version);
+  }
+  std::vector<uint8_t> Connack(ProtocolVersion version, uint8_t code) {
+    return Bytes(mqtt::Connack{false, code, {}}, version);
+  }
+
+  asio::io_context io_;
+  StubStream client_{io_};
+  mqtt::Decoder decoder_{{mqtt::Direction::kClientToServer, 1024 * 1024}};
+  config::Config config_;
+  policy::test::TempDir dir_;
+  std::unique_ptr<AuthServices> auth_;
+  std::shared_ptr<const policy::Authorizer> authorizer_ = NoSecretsAuthorizer();
+  StubUpstream upstream_{io_};
+  FakeClock clock_;
+  Counters counters_;
+  policy::ClientIdentity identity_ = [] {
+    policy::ClientIdentity identity;
+    identity.address = "192.0.2.1";
+    identity.listener = "test";
+    return identity;
+  }();
+  SessionReport report_{*counters_.thread, metrics::ListenerId{0}, identity_};
+};
+
+TEST_F(AdmissionTest, AnAdmittedClientsConnectReachesTheBrokerAsItCame) {
+  const auto connect = Connect(ProtocolVersion::kV5);
+  AdmissionResult result = Admit(connect);
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  const AdmittedLink& link = std::get<AdmittedLink>(result);
+  EXPECT_EQ(link.version, ProtocolVersion::kV5);
+  ASSERT_NE(upstream_.last, nullptr);
+  EXPECT_EQ(upstream_.last->written(), connect);
+  EXPECT_TRUE(client_.written().empty());  // the CONNACK is the broker's to send
+  EXPECT_EQ(identity_.client_id, "sensor-1");
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="accepted"})"), 1);
+}
+
+TEST_F(AdmissionTest, WhatTheClientSentAfterItsConnectStaysForTheRelay) {
+  const auto publish = Bytes(MakePublish("plant/a", "early"), ProtocolVersion::kV311);
+  AdmissionResult result = Admit(Cat({Connect(ProtocolVersion::kV311), publish}));
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  EXPECT_EQ(decoder_.buffered(), publish.size());
+  EXPECT_EQ(upstream_.last->written(), Connect(ProtocolVersion::kV311));
+}
+
+TEST_F(AdmissionTest, TheRightPasswordGetsInAndIsRemembered) {
+  UsePasswordFile();
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV311, "alice", "right"));
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  EXPECT_TRUE(std::get<AdmittedLink>(result).credential_fingerprint.has_value());
+  EXPECT_EQ(identity_.username, "alice");
+}
+
+TEST_F(AdmissionTest, AWrongPasswordIsRefusedInEachVersionsWordsAndCounted) {
+  UsePasswordFile();
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV5, "alice", "wrong"));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kRefused);
+  EXPECT_EQ(std::get<Refusal>(result).detail, "bad_credentials");
+  EXPECT_EQ(client_.written(), Connack(ProtocolVersion::kV5,
+                                       static_cast<uint8_t>(ReasonCode::kBadUserNameOrPassword)));
+  EXPECT_EQ(upstream_.connects, 0);
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="bad_credentials"})"), 1);
+  EXPECT_EQ(
+      counters_.Value(
+          R"(moat_denials_total{action="connect",reason="bad_credentials",mode="enforce",rule="default"})"),
+      1);
+}
+
+TEST_F(AdmissionTest, AnonymousClientsAreRefusedUnlessAllowed) {
+  config_.auth.allow_anonymous = false;
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV311));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV311,
+                    static_cast<uint8_t>(mqtt::ConnectReturnCode::kNotAuthorized)));
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="not_authorized"})"), 1);
+}
+
+TEST_F(AdmissionTest, AWillTheClientMayNotPublishRefusesTheConnectBeforeTheBrokerSeesIt) {
+  mqtt::Connect connect = MakeConnect(ProtocolVersion::kV311);
+  mqtt::Will will;
+  will.qos = 1;
+  will.topic = "secret/last-words";
+  will.payload = "bye";
+  connect.will = will;
+  AdmissionResult result = Admit(Bytes(connect, ProtocolVersion::kV311));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).detail, "not_authorized");
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV311,
+                    static_cast<uint8_t>(mqtt::ConnectReturnCode::kNotAuthorized)));
+  EXPECT_EQ(upstream_.connects, 0);
+  EXPECT_EQ(
+      counters_.Value(
+          R"(moat_denials_total{action="will",reason="deny_rule",mode="enforce",rule="default"})"),
+      1);
+}
+
+TEST_F(AdmissionTest, ABrokerThatIsDownIsNeverASilentClose) {
+  upstream_.refuse = true;
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV5));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kUpstreamUnavailable);
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV5, static_cast<uint8_t>(ReasonCode::kServerUnavailable)));
+  EXPECT_EQ(counters_.Value(R"(moat_upstream_errors_total{reason="refused"})"), 1);
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="upstream_unavailable"})"), 1);
+}
+
+TEST_F(AdmissionTest, NothingButAConnectMayComeFirstAndItIsNotAnswered) {
+  AdmissionResult result =
+      Admit(Bytes(MakePublish("plant/a", "too early"), ProtocolVersion::kV311));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kMalformedFromClient);
+  EXPECT_EQ(std::get<Refusal>(result).detail, "packet_before_connect");
+  EXPECT_TRUE(client_.written().empty());
+  EXPECT_EQ(upstream_.connects, 0);
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="malformed"})"), 1);
+}
+
+TEST_F(AdmissionTest, AProtocolLevelMoatDoesNotSpeakGetsTheV311Answer) {
+  // CONNECT "MQTT" level 6, clean start, keep-alive 60, client id "a" [MQTT-3.1.2-2].
+  const std::vector<uint8_t> level6 = {0x10, 0x0D, 0x00, 0x04, 'M',  'Q',  'T', 'T',
+                                       0x06, 0x02, 0x00, 0x3C, 0x00, 0x01, 'a'};
+  AdmissionResult result = Admit(level6);
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV311,
+                    static_cast<uint8_t>(mqtt::ConnectReturnCode::kUnacceptableProtocolVersion)));
+}
+
+TEST_F(AdmissionTest, AClientThatSendsNothingIsEndedAtTheConnectTimeout) {
+  config_.limits.connect_timeout = std::chrono::milliseconds(1);
+  AdmissionResult result = Admit({});
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kConnectTimeout);
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="timeout"})"), 1);
+}
+
+TEST_F(AdmissionTest, AClientThatLeavesBeforeItsConnectEndsAsClosed) {
+  client_.SendEnd();
+  AdmissionResult result = Admit({});
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kClientClosed);
+}
+
+}  // namespace
+}  // namespace moat::proxy::test
