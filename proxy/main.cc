@@ -1,4 +1,5 @@
-// moat's command line (shared/CONTRACT.md): run, --check-config, --version.
+// moat's command line (shared/CONTRACT.md): run (--config), --check-config, passwd,
+// policy explain, --version, and metrics-table (the README's metric list).
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <sys/resource.h>
@@ -48,7 +49,8 @@ int Usage() {
       "       moat passwd [-D] FILE USER  add, update (password from stdin) or delete USER\n"
       "       moat policy explain --config FILE --user U [--client-id C] [--cert-cn N]\n"
       "                           [--ip A] (publish|subscribe) TOPIC\n"
-      "       moat --version\n",
+      "       moat --version\n"
+      "       moat metrics-table          print the metric list as a markdown table\n",
       stderr);
   return kExitInvalid;
 }

@@ -15,10 +15,20 @@ namespace moat::proxy {
 // of its peak, by at least a few thousand connections. Single-threaded.
 class BurstTrimmer {
  public:
+  // Small churn is what the heap is for; only a burst leaves a heap worth trimming.
+  static constexpr uint64_t kBurst = 2000;
+
+  // `trim` gives the memory back (malloc_trim by default; tests count the calls).
+  explicit BurstTrimmer(void (*trim)() = &TrimHeap) : trim_(trim) {}
+
   void Opened(uint64_t open);
   void Closed(uint64_t open);
 
+  // Every arena, this thread's included: a few milliseconds, once per burst.
+  static void TrimHeap();
+
  private:
+  void (*trim_)();
   uint64_t peak_ = 0;
 };
 

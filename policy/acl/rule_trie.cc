@@ -1,12 +1,12 @@
 #include "policy/acl/rule_trie.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
+
+#include "policy/acl/huge_pages.h"
 
 namespace moat::policy {
 namespace {
@@ -24,19 +24,6 @@ bool SafeIdentity(std::string_view identity) {
 bool StartsWithDollar(std::string_view level) { return !level.empty() && level[0] == '$'; }
 
 }  // namespace
-
-void AdviseHugePages(const void* data, size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  constexpr uintptr_t kHugePage = 2 * 1024 * 1024;
-  if (bytes < 2 * kHugePage) return;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHugePage - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
 
 std::string_view StringArena::Copy(std::string_view text) {
   if (text.empty()) return {};

@@ -39,11 +39,6 @@ namespace moat::policy {
 inline constexpr uint8_t kUsesUsername = 1;
 inline constexpr uint8_t kUsesClientId = 2;
 
-// Asks the kernel to back [data, data + bytes) with transparent huge pages; call before
-// the memory is first written. Policies are read at random, one user per packet, and a TLB
-// miss per access would otherwise add to every cache miss. Does nothing where unsupported.
-void AdviseHugePages(const void* data, size_t bytes);
-
 // Stable storage for strings: views into it stay valid for the arena's life.
 class StringArena {
  public:

@@ -4,7 +4,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
-#include "policy/acl/rule_trie.h"  // AdviseHugePages
+#include "policy/acl/huge_pages.h"
 
 namespace moat::policy {
 

@@ -1,9 +1,9 @@
 #include "proxy/mqtt/decoder.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 
+#include "proxy/mqtt/block_cache.h"
 #include "proxy/mqtt/byte_reader.h"
 #include "proxy/mqtt/packet_decoders.h"
 
@@ -11,20 +11,6 @@ namespace moat::mqtt {
 namespace {
 
 constexpr size_t kMinimumCapacity = 4096;
-
-// The size a read chunk asks for on an empty buffer (net::kReadChunkSize), and how many
-// such blocks a thread keeps for reuse: 256 KiB at most.
-constexpr size_t kCachedCapacity = 16 * 1024;
-constexpr size_t kCachedBlocks = 16;
-
-struct BlockCache {
-  std::array<uint8_t*, kCachedBlocks> blocks{};
-  size_t count = 0;
-  ~BlockCache() {
-    for (size_t i = 0; i < count; ++i) delete[] blocks[i];
-  }
-};
-thread_local BlockCache block_cache;
 
 bool IsClientPacket(PacketType type) {
   switch (type) {
@@ -184,18 +170,11 @@ DecodeResult Decoder::Fail(DecodeError error) {
 }
 
 void Decoder::BufferDeleter::operator()(uint8_t* buffer) const {
-  if (capacity == kCachedCapacity && block_cache.count < kCachedBlocks) {
-    block_cache.blocks[block_cache.count++] = buffer;
-    return;
-  }
-  delete[] buffer;
+  BlockCache::ForThisThread().Give(buffer, capacity);
 }
 
 Decoder::Buffer Decoder::Allocate(size_t capacity) {
-  if (capacity == kCachedCapacity && block_cache.count > 0) {
-    return Buffer(block_cache.blocks[--block_cache.count], BufferDeleter{capacity});
-  }
-  return Buffer(new uint8_t[capacity], BufferDeleter{capacity});
+  return Buffer(BlockCache::ForThisThread().Take(capacity), BufferDeleter{capacity});
 }
 
 void Decoder::MakeRoom(size_t size) {

@@ -77,9 +77,7 @@ class Decoder {
   void ReleaseIdleMemory();
 
  private:
-  // Returns blocks of the common size to a small per-thread cache instead of the heap:
-  // a connection frees its buffer whenever it goes quiet and takes one again when bytes
-  // arrive, and glibc's malloc is slow at that for 16 KiB blocks on a fragmented heap.
+  // Returns blocks of the common size to the thread's BlockCache instead of the heap.
   struct BufferDeleter {
     size_t capacity;  // no initializer: unique_ptr value-initializes it to 0
     void operator()(uint8_t* buffer) const;

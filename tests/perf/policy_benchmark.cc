@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/acl_policy.h"
+#include "policy/acl/huge_pages.h"
 
 namespace moat::policy {
 namespace {
