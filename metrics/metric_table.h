@@ -178,58 +178,47 @@ concept LabelType = requires(T value) {
   { LabelTraits<T>::Index(value) } -> std::convertible_to<uint32_t>;
 };
 
-template <>
-struct LabelTraits<mqtt::Direction> {
-  static constexpr Domain kDomain = Domain::kDirection;
-  static constexpr uint32_t Index(mqtt::Direction v) { return static_cast<uint32_t>(v); }
+// A closed enum label: its values in order, the first `kSkipped` (kReserved, kNone)
+// counted nowhere.
+template <Domain D, typename Enum, uint32_t kSkipped = 0>
+struct EnumLabel {
+  static constexpr Domain kDomain = D;
+  static constexpr uint32_t Index(Enum v) { return static_cast<uint32_t>(v) - kSkipped; }
 };
 template <>
-struct LabelTraits<mqtt::PacketType> {
-  static constexpr Domain kDomain = Domain::kPacketType;
-  static constexpr uint32_t Index(mqtt::PacketType v) { return static_cast<uint32_t>(v) - 1; }
+struct LabelTraits<mqtt::Direction> : EnumLabel<Domain::kDirection, mqtt::Direction> {};
+template <>
+struct LabelTraits<mqtt::PacketType> : EnumLabel<Domain::kPacketType, mqtt::PacketType, 1> {};
+template <>
+struct LabelTraits<mqtt::DecodeError> : EnumLabel<Domain::kDecodeError, mqtt::DecodeError, 1> {};
+template <>
+struct LabelTraits<policy::Action> : EnumLabel<Domain::kDenyAction, policy::Action> {};
+template <>
+struct LabelTraits<policy::DenyReason> : EnumLabel<Domain::kDenyReason, policy::DenyReason, 1> {};
+template <>
+struct LabelTraits<TlsFailureReason> : EnumLabel<Domain::kTlsFailureReason, TlsFailureReason> {};
+template <>
+struct LabelTraits<ConnectResult> : EnumLabel<Domain::kConnectResult, ConnectResult> {};
+template <>
+struct LabelTraits<DenyMode> : EnumLabel<Domain::kDenyMode, DenyMode> {};
+template <>
+struct LabelTraits<UpstreamErrorReason>
+    : EnumLabel<Domain::kUpstreamErrorReason, UpstreamErrorReason> {};
+template <>
+struct LabelTraits<ReloadResult> : EnumLabel<Domain::kReloadResult, ReloadResult> {};
+
+// Values bounded by the config or the policy: an index given at runtime.
+template <Domain D, typename Id>
+struct IdLabel {
+  static constexpr Domain kDomain = D;
+  static constexpr uint32_t Index(Id v) { return v.index; }
 };
 template <>
-struct LabelTraits<mqtt::DecodeError> {
-  static constexpr Domain kDomain = Domain::kDecodeError;
-  static constexpr uint32_t Index(mqtt::DecodeError v) { return static_cast<uint32_t>(v) - 1; }
-};
+struct LabelTraits<ListenerId> : IdLabel<Domain::kListener, ListenerId> {};
 template <>
-struct LabelTraits<policy::Action> {
-  static constexpr Domain kDomain = Domain::kDenyAction;
-  static constexpr uint32_t Index(policy::Action v) { return static_cast<uint32_t>(v); }
-};
+struct LabelTraits<CertificateFileId> : IdLabel<Domain::kCertificateFile, CertificateFileId> {};
 template <>
-struct LabelTraits<policy::DenyReason> {
-  static constexpr Domain kDomain = Domain::kDenyReason;
-  static constexpr uint32_t Index(policy::DenyReason v) { return static_cast<uint32_t>(v) - 1; }
-};
-template <>
-struct LabelTraits<ListenerId> {
-  static constexpr Domain kDomain = Domain::kListener;
-  static constexpr uint32_t Index(ListenerId v) { return v.index; }
-};
-template <>
-struct LabelTraits<CertificateFileId> {
-  static constexpr Domain kDomain = Domain::kCertificateFile;
-  static constexpr uint32_t Index(CertificateFileId v) { return v.index; }
-};
-template <>
-struct LabelTraits<RuleLabel> {
-  static constexpr Domain kDomain = Domain::kRule;
-  static constexpr uint32_t Index(RuleLabel v) { return v.index; }
-};
-#define MOAT_METRICS_ENUM_TRAITS(Type)                                           \
-  template <>                                                                    \
-  struct LabelTraits<Type> {                                                     \
-    static constexpr Domain kDomain = Domain::k##Type;                           \
-    static constexpr uint32_t Index(Type v) { return static_cast<uint32_t>(v); } \
-  };
-MOAT_METRICS_ENUM_TRAITS(TlsFailureReason)
-MOAT_METRICS_ENUM_TRAITS(ConnectResult)
-MOAT_METRICS_ENUM_TRAITS(DenyMode)
-MOAT_METRICS_ENUM_TRAITS(UpstreamErrorReason)
-MOAT_METRICS_ENUM_TRAITS(ReloadResult)
-#undef MOAT_METRICS_ENUM_TRAITS
+struct LabelTraits<RuleLabel> : IdLabel<Domain::kRule, RuleLabel> {};
 
 // ---------------------------------------------------------------------------------------
 // The table.

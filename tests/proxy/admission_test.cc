@@ -98,12 +98,7 @@ class AdmissionTest : public ::testing::Test {
   StubUpstream upstream_{io_};
   FakeClock clock_;
   Counters counters_;
-  policy::ClientIdentity identity_ = [] {
-    policy::ClientIdentity identity;
-    identity.address = "192.0.2.1";
-    identity.listener = "test";
-    return identity;
-  }();
+  policy::ClientIdentity identity_ = MakeIdentity("", "");
   SessionReport report_{*counters_.thread, metrics::ListenerId{0}, identity_};
 };
 

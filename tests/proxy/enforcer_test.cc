@@ -11,6 +11,7 @@
 #include "policy/acl/yaml_policy.h"
 #include "policy/rule_labels.h"
 #include "proxy/mqtt/encoder.h"
+#include "tests/proxy/session_fixture.h"
 
 namespace moat::proxy {
 namespace {
@@ -99,14 +100,7 @@ class EnforcerTest : public ::testing::Test {
   }
 
   ScriptedAuthorizer authorizer_;
-  policy::ClientIdentity identity_ = [] {
-    policy::ClientIdentity identity;
-    identity.username = "alice";
-    identity.client_id = "c";
-    identity.address = "127.0.0.1";
-    identity.listener = "test";
-    return identity;
-  }();
+  policy::ClientIdentity identity_ = test::MakeIdentity("alice", "c");
   mqtt::Connect connect_;
   ProtocolVersion version_ = ProtocolVersion::kV311;
   std::optional<Enforcer> enforcer_;

@@ -80,12 +80,7 @@ class RelayTest : public ::testing::Test {
   StubStream client_{io_};
   StubStream broker_{io_};
   Counters counters_;
-  policy::ClientIdentity identity_ = [] {
-    policy::ClientIdentity identity;
-    identity.username = "alice";
-    identity.client_id = "sensor-1";
-    return identity;
-  }();
+  policy::ClientIdentity identity_ = MakeIdentity("alice", "sensor-1");
   std::shared_ptr<const policy::Authorizer> authorizer_ = NoSecretsAuthorizer();
   SessionReport report_{*counters_.thread, metrics::ListenerId{0}, identity_};
   FakeClock clock_;

@@ -40,6 +40,15 @@ class NoSecrets final : public policy::Authorizer {
 
 }  // namespace
 
+policy::ClientIdentity MakeIdentity(std::string_view user, std::string_view client_id) {
+  policy::ClientIdentity identity;
+  identity.username = user;
+  identity.client_id = client_id;
+  identity.address = "192.0.2.1";
+  identity.listener = "test";
+  return identity;
+}
+
 std::shared_ptr<const policy::Authorizer> NoSecretsAuthorizer() {
   return std::make_shared<NoSecrets>();
 }

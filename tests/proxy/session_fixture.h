@@ -26,6 +26,9 @@ class FakeClock final : public Clock {
   SteadyTime now_{std::chrono::hours(1)};
 };
 
+// A client as admission leaves it: user, client id, address and listener.
+policy::ClientIdentity MakeIdentity(std::string_view user, std::string_view client_id);
+
 // Publishing and receiving anything but "secret/..." is allowed; CONNECT always is.
 std::shared_ptr<const policy::Authorizer> NoSecretsAuthorizer();
 
