@@ -195,7 +195,7 @@ TEST_F(MetricsServerTest, SlowHeadersAreCutOffWithoutBlockingScrapes) {
     EXPECT_EQ(response->status, 200);
   }
   // (A closed socket answers poll() at once; 10 ms only keeps the deadline above zero.)
-  EXPECT_FALSE(slow.WaitForClose(10ms)) << "the slow client was cut off before the others";
+  EXPECT_FALSE(slow.WaitForClose(10ms)) << "cut off before the other scrapes were served";
 
   // Then the slow client is closed without an answer, and not before the timeout.
   EXPECT_THAT(slow.ReadUntilClose(30s), Optional(std::string()));
@@ -244,14 +244,18 @@ TEST_F(MetricsServerTest, LimitsConcurrentConnections) {
 }
 
 TEST_F(MetricsServerTest, StopClosesOpenConnectionsPromptly) {
-  // A request timeout no test outlives: only Stop() can close the idle connection, and
-  // Stop() must not wait for it (if it did, this test would hang until ctest's timeout).
+  // A request timeout no test outlives: only Stop() can close the idle connection.
   StartServer({.request_timeout = std::chrono::hours(1)});
-  RawConnection idle(port());
-  ASSERT_TRUE(idle.connected());
+  auto idle = std::make_unique<RawConnection>(port());
+  ASSERT_TRUE(idle->connected());
   ASSERT_TRUE(Get(port(), "/healthz").has_value());  // the idle one has been accepted
-  server_->Stop();
-  EXPECT_TRUE(idle.WaitForClose(30s));
+  // Stop() runs on its own thread: were it to wait for the idle client instead of closing
+  // it, the client leaving below lets it return, and the test fails rather than hangs.
+  std::thread stopper([this] { server_->Stop(); });
+  const bool closed_by_stop = idle->WaitForClose(30s);
+  idle.reset();
+  stopper.join();
+  EXPECT_TRUE(closed_by_stop);
   server_->Stop();  // idempotent
   EXPECT_FALSE(RawConnection(port()).connected() && Get(port(), "/healthz").has_value());
 }
