@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds with gcc and runs every ctest
 # test, then builds the libFuzzer harnesses with clang and runs each for a bounded time.
-# Ends with "N passed, N failed" over those steps; exits non-zero if any step failed.
+# Ends with "N passed, N failed" over the tests: each ctest test, and each fuzz harness
+# as one; a step that fails before its tests can run (dependencies, configure, build, or
+# a ctest run that reports no count) is one failure. Exits non-zero if anything failed.
 #
 #   MOAT_FUZZ_SECONDS  seconds per fuzz harness (default 60)
 set -euo pipefail
@@ -53,10 +55,31 @@ section "build (gcc)"
 cmake -S . -B build -G Ninja -DCMAKE_CXX_COMPILER=g++ -DMOAT_WERROR=ON
 cmake --build build -j "$jobs"
 
+# Adds ctest's counts from its summary, "P% tests passed, F tests failed out of T". A run
+# without that line (ctest found no tests, or could not run) counts as one failure.
+count_ctest() {  # count_ctest LOG STATUS
+  local summary
+  summary="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+$' "$1" | tail -n 1)"
+  if [[ ! "$summary" =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+)$ ]]; then
+    record "ctest (no summary of its tests)" 1
+    return
+  fi
+  local failures="${BASH_REMATCH[1]}" total="${BASH_REMATCH[2]}"
+  passed=$((passed + total - failures))
+  failed=$((failed + failures))
+  if ((failures > 0)); then
+    echo "FAILED: ${failures} of ${total} ctest tests" >&2
+  elif (("$2" != 0)); then
+    record "ctest (exit status $2 with every test passed)" 1
+  fi
+}
+
 section "unit tests"
+ctest_log="build/ctest-run.log"
 status=0
-ctest --test-dir build --output-on-failure -j "$jobs" || status=$?
-record ctest "$status"
+ctest --test-dir build --output-on-failure --no-tests=error -j "$jobs" 2>&1 | tee "$ctest_log" ||
+  status=$?
+count_ctest "$ctest_log" "$status"
 
 section "build fuzz harnesses (clang)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMOAT_FUZZ=ON -DMOAT_WERROR=ON

@@ -91,13 +91,17 @@ bool CidrContains(const Cidr& cidr, const std::array<uint8_t, 16>& address) {
   return (cidr.network[whole] & mask) == (address[whole] & mask);
 }
 
-bool GlobMatches(std::string_view glob, std::string_view text) {
-  // Greedy match with one backtrack point (the last '*'): O(glob * text) at worst.
+bool GlobMatches(std::string_view glob, std::string_view text, size_t* steps) {
+  // Greedy match with one backtrack point, the last '*', which only moves forward: an
+  // earlier '*' is never retried, since the last one can absorb whatever it would.
   size_t g = 0;
   size_t t = 0;
   size_t star = std::string_view::npos;
   size_t resume = 0;
+  size_t taken = 0;
+  bool matched = true;
   while (t < text.size()) {
+    ++taken;
     if (g < glob.size() && (glob[g] == '?' || (glob[g] != '*' && glob[g] == text[t]))) {
       ++g;
       ++t;
@@ -108,11 +112,16 @@ bool GlobMatches(std::string_view glob, std::string_view text) {
       g = star + 1;
       t = ++resume;
     } else {
-      return false;
+      matched = false;
+      break;
     }
   }
-  while (g < glob.size() && glob[g] == '*') ++g;
-  return g == glob.size();
+  if (matched) {
+    while (g < glob.size() && glob[g] == '*') ++g;
+    matched = g == glob.size();
+  }
+  if (steps != nullptr) *steps = taken;
+  return matched;
 }
 
 bool ClientConditions::Matches(const ClientIdentity& client, bool for_deny) const {

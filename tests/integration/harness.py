@@ -11,8 +11,11 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
+import urllib.request
+import warnings
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MOAT_BIN = os.environ.get("MOAT_BIN", os.path.join(REPO, "build", "proxy", "moat"))
@@ -57,6 +60,45 @@ def wait_until(condition, timeout=10.0, what="condition"):
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def sample(text, name, **labels):
+    """The sum of the samples of `name` carrying `labels` (and perhaps more, so a label
+    added to a metric later does not break the test), or None when there is none."""
+    wanted = {f'{k}="{v}"' for k, v in labels.items()}
+    total = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        series_name, _, series_labels = series.partition("{")
+        # Label values here are enums, names and file paths: none holds '",' or '}'.
+        if series_name == name and wanted <= set(series_labels.rstrip("}").split(",")):
+            total = (total or 0.0) + float(value)
+    return total
+
+
+def metric(metrics_port, name, **labels):
+    """`sample` of `name` on moat's plain metrics endpoint right now; 0 when absent."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return sample(response.read().decode(), name, **labels) or 0.0
+
+
+def wait_for_metric(metrics_port, name, value, timeout=10.0, **labels):
+    """Polls until `metric(...)` reaches `value` (counters only grow); returns what it read,
+    which the caller may hold to exactly `value`."""
+    seen = []
+
+    def reached():
+        seen[:] = [metric(metrics_port, name, **labels)]
+        return seen[0] >= value
+
+    try:
+        wait_until(reached, timeout, what=f"{name}{labels} >= {value}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last value {seen[0] if seen else None}") from None
+    return seen[0]
 
 
 def port_open(port, host="127.0.0.1"):
@@ -117,6 +159,61 @@ class Certs:
     @classmethod
     def path(cls, name):
         return os.path.join(cls.get(), name)
+
+
+# TLS 1.0 and 1.1, which moat must refuse. Debian's OpenSSL withholds them at its default
+# security level 2 even when a context's minimum and maximum version name them: such a
+# client sends no ClientHello at all, and a refusal test with it passes whatever the
+# server does. Security level 0 makes the client really offer them.
+LEGACY_TLS_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+LEGACY_TLS_CIPHERS = "DEFAULT@SECLEVEL=0"
+
+
+def _legacy_tls_context(protocol, version):
+    context = ssl.SSLContext(protocol)
+    with warnings.catch_warnings():  # Python deprecates these versions: the point here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    context.set_ciphers(LEGACY_TLS_CIPHERS)
+    return context
+
+
+def legacy_tls_client(version, cafile):
+    context = _legacy_tls_context(ssl.PROTOCOL_TLS_CLIENT, version)
+    context.load_verify_locations(cafile)
+    return context
+
+
+def version_negotiated_with_legacy_server(context, version):
+    """Handshakes `context` with a loopback server that speaks only `version` (with the dev
+    certificates) and returns the version agreed, e.g. "TLSv1": the proof that a client
+    really offers an old version before a test counts on moat refusing it."""
+    server_context = _legacy_tls_context(ssl.PROTOCOL_TLS_SERVER, version)
+    server_context.load_cert_chain(Certs.path("server.crt"), Certs.path("server.key"))
+    server_error = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+
+        def serve():
+            try:
+                connection, _ = listener.accept()
+                with server_context.wrap_socket(connection, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError) as e:
+                server_error.append(e)
+
+        server = threading.Thread(target=serve)
+        server.start()
+        try:
+            with socket.create_connection(listener.getsockname(), timeout=10) as sock:
+                with context.wrap_socket(sock, server_hostname="localhost") as tls:
+                    return tls.version()
+        except (OSError, ssl.SSLError) as e:
+            server.join(10)
+            raise AssertionError(f"the {version.name}-only server refused the client: {e} "
+                                 f"(server side: {server_error})") from None
+        finally:
+            server.join(10)
 
 
 class Broker:
@@ -226,6 +323,20 @@ class ProxyTestCase(LogsOnFailure):
         moat = Moat(self.workdir, upstream_port, listeners, **kwargs)
         self.processes.append(moat.process)
         return moat
+
+    def assert_refuses_legacy_tls(self, port):
+        """TLS 1.0 and 1.1 clients that really offer those versions (each proved against
+        a server that speaks only it) are refused by `port` with a protocol_version alert."""
+        for version in LEGACY_TLS_VERSIONS:
+            with self.subTest(version=version.name):
+                context = legacy_tls_client(version, Certs.path("ca.crt"))
+                self.assertEqual(version_negotiated_with_legacy_server(context, version),
+                                 version.name.replace("_", "."))
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                    with self.assertRaises(ssl.SSLError) as refused:
+                        context.wrap_socket(sock, server_hostname="localhost").close()
+                self.assertEqual(refused.exception.reason, "TLSV1_ALERT_PROTOCOL_VERSION",
+                                 refused.exception)
 
     def _cleanup(self):
         for process in self.processes:
@@ -703,3 +814,17 @@ class MqttClient(RawClient):
     def disconnect(self):
         self.send(b"\xe0\x00")
         self.close()
+
+
+def watcher(port, topic_filter, client_id="watcher"):
+    """A raw 3.1.1 client subscribed to `topic_filter` at `port` (usually the broker itself),
+    returned once its SUBACK has come back: the broker holds the subscription, so whatever
+    is published from then on reaches it (mosquitto_sub gives no such signal). Read with
+    next_publish()."""
+    client = MqttClient(port, 4, client_id, timeout=10)
+    if client.connack() != (0, 0):
+        raise AssertionError(f"{client_id}: the broker refused the connection")
+    granted = client.subscribe(1, [(topic_filter, 0)])
+    if granted != [0]:
+        raise AssertionError(f"{client_id}: SUBSCRIBE {topic_filter!r} answered {granted}")
+    return client

@@ -8,7 +8,7 @@ import subprocess
 import unittest
 
 from harness import (CONNACK_PACKET, REPO, Certs, ProxyTestCase, RawClient, connect_packet,
-                     free_port, port_open, wait_until)
+                     free_port, port_open, wait_for_metric, wait_until)
 
 
 def tls_client_context(cafile, alpn=None, cert=None, key=None):
@@ -32,7 +32,7 @@ def mqtt_over(context, port, host="127.0.0.1", session=None):
 
 
 class TlsListener(ProxyTestCase):
-    def start(self, listener_tls_extra="", certs_dir=None, bind_host="127.0.0.1"):
+    def start(self, listener_tls_extra="", certs_dir=None, bind_host="127.0.0.1", extra=""):
         certs_dir = certs_dir or Certs.get()
         self.broker = self.start_broker()
         self.port = free_port()
@@ -40,7 +40,7 @@ class TlsListener(ProxyTestCase):
         listener = (f'  - bind: "{host}:{self.port}"\n    tls:\n'
                     f'      cert: {certs_dir}/server.crt\n      key: {certs_dir}/server.key\n'
                     + listener_tls_extra)
-        self.moat = self.start_moat(self.broker.port, [listener])
+        self.moat = self.start_moat(self.broker.port, [listener], extra=extra)
         wait_until(lambda: port_open(self.port, bind_host) or not self.moat.process.alive(),
                    what="moat to listen")
         self.assertTrue(self.moat.process.alive(), self.moat.process.log())
@@ -51,13 +51,13 @@ class TlsListener(ProxyTestCase):
         self.assertEqual(tls.selected_alpn_protocol(), "mqtt")
         self.assertEqual(reply, b"\x20\x02\x00\x00")
 
-    def test_only_tls_1_2_and_1_3_are_offered(self):
-        self.start()
-        context = tls_client_context(Certs.path("ca.crt"))
-        context.minimum_version = ssl.TLSVersion.TLSv1
-        context.maximum_version = ssl.TLSVersion.TLSv1_1
-        with self.assertRaises((ssl.SSLError, ConnectionResetError)):
-            mqtt_over(context, self.port)
+    def test_tls_1_0_and_1_1_are_refused_and_counted(self):
+        metrics_port = free_port()
+        self.start(extra=f'metrics:\n  bind: "127.0.0.1:{metrics_port}"\n')
+        self.assert_refuses_legacy_tls(self.port)
+        # One failed handshake per version, under the reason operators alert on.
+        self.assertEqual(wait_for_metric(metrics_port, "moat_tls_handshake_failures_total", 2,
+                                         reason="no_shared_cipher"), 2)
 
     def test_sessions_resume(self):
         self.start()

@@ -1,10 +1,9 @@
 """MQTT over WebSocket and secure WebSocket listeners (issue 4)."""
 
-import time
 import unittest
 
-from harness import (CONNACK_PACKET, ProxyTestCase, WebSocketClient, collect, connect_packet,
-                     free_port, publish, publish_packet, subscribe, tls_listener)
+from harness import (CONNACK_PACKET, ProxyTestCase, WebSocketClient, connect_packet, free_port,
+                     publish, publish_packet, tls_listener, watcher)
 
 
 def ws_listener(port, path=None):
@@ -32,14 +31,13 @@ class WebSocketListeners(ProxyTestCase):
         self.assertEqual(client.headers.get("sec-websocket-protocol"), "mqtt")
 
     def test_publish_over_ws_reaches_the_broker(self):
-        watcher = subscribe(self.broker.port, "ws/in", 1)
-        time.sleep(0.3)
+        seen = watcher(self.broker.port, "ws/in")
         client = WebSocketClient(self.ws_port)
         client.send(connect_packet("ws-publisher"))
         self.assertEqual(client.read_packet(), CONNACK_PACKET)
         client.send(publish_packet("ws/in", b"over websocket"))
-        code, out, err = collect(watcher)
-        self.assertEqual((code, out.strip()), (0, "ws/in over websocket"), err)
+        delivery = seen.next_publish()
+        self.assertEqual((delivery.topic, delivery.payload), ("ws/in", b"over websocket"))
 
     def test_subscribe_over_wss_receives_from_the_broker(self):
         client = WebSocketClient(self.wss_port, tls=True, path="/secure")
@@ -57,16 +55,15 @@ class WebSocketListeners(ProxyTestCase):
         self.assertTrue(body.endswith(b"from the broker"))
 
     def test_packets_split_across_frames_and_merged_in_one(self):
-        watcher = subscribe(self.broker.port, "ws/split/#", 2)
-        time.sleep(0.3)
+        seen = watcher(self.broker.port, "ws/split/#")
         client = WebSocketClient(self.ws_port)
         connect = connect_packet("ws-split")
         client.send(connect[:5])
         client.send(connect[5:])
         self.assertEqual(client.read_packet(), CONNACK_PACKET)
         client.send(publish_packet("ws/split/a", b"1") + publish_packet("ws/split/b", b"2"))
-        code, out, err = collect(watcher)
-        self.assertEqual(out.split("\n")[:2], ["ws/split/a 1", "ws/split/b 2"], err)
+        received = [(d.topic, d.payload) for d in (seen.next_publish() for _ in range(2))]
+        self.assertEqual(received, [("ws/split/a", b"1"), ("ws/split/b", b"2")])
 
     def test_wrong_path_is_answered_404(self):
         client = WebSocketClient(self.ws_port, path="/elsewhere")

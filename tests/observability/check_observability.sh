@@ -13,7 +13,8 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-moat_bin=${MOAT_BIN:-/work/main/build-moat/proxy/moat}
+# The repo's own build (cmake -S . -B build), as ctest sets MOAT_BIN to the one it built.
+moat_bin=${MOAT_BIN:-$repo/build/proxy/moat}
 # MOAT_DASHBOARD and MOAT_ALERTS check other copies (the script's own negative tests).
 dashboard=${MOAT_DASHBOARD:-$repo/deploy/grafana/moat-dashboard.json}
 alerts=${MOAT_ALERTS:-$repo/deploy/prometheus/moat-alerts.yml}
@@ -78,7 +79,7 @@ free_port() {
 }
 
 start_moat() {
-  require "$moat_bin" "build moat, or set MOAT_BIN" || return 1
+  require "$moat_bin" "build moat (cmake --build build --target moat), or set MOAT_BIN" || return 1
   local mosquitto
   mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
   require "$mosquitto" || return 1

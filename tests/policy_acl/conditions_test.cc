@@ -75,9 +75,31 @@ TEST(Glob, StarAndQuestionMark) {
   EXPECT_TRUE(GlobMatches("a+b", "a+b"));  // no other special characters
 }
 
+// Client ids are the client's to choose, so the work must not explode on a hostile one: a
+// matcher that backtracks into every '*' takes text^stars steps on these (the classic glob
+// denial of service); moat's takes steps in proportion to the text.
 TEST(Glob, LongInputsStayLinearEnough) {
+  const std::string many_stars = "*a*a*a*a*b";
+  size_t steps_short = 0;
+  size_t steps_long = 0;
+  // Short enough that a matcher of the bad kind still ends and fails here, not hangs.
+  EXPECT_FALSE(GlobMatches(many_stars, std::string(32, 'a'), &steps_short));
+  EXPECT_FALSE(GlobMatches(many_stars, std::string(64, 'a'), &steps_long));
+  ASSERT_GE(steps_short, 32u);  // every byte of the text is looked at
+  // Twice the text, at most twice the work.
+  ASSERT_LE(steps_long, 2 * steps_short + many_stars.size());
+
   const std::string text(20000, 'a');
-  EXPECT_FALSE(GlobMatches("*a*a*a*a*b", text));
+  size_t steps = 0;
+  EXPECT_FALSE(GlobMatches(many_stars, text, &steps));
+  EXPECT_LE(steps, 2 * (many_stars.size() + text.size()));
+  // The worst case: a literal after the '*' that fails only at its last byte is tried
+  // at every byte of the text, glob * text steps and no more.
+  const std::string long_literal = "*" + std::string(50, 'a') + "b";
+  EXPECT_FALSE(GlobMatches(long_literal, text, &steps));
+  EXPECT_LE(steps, (long_literal.size() + 1) * (text.size() + 1));
+  EXPECT_TRUE(GlobMatches(long_literal, text + "b", &steps));
+  EXPECT_LE(steps, (long_literal.size() + 1) * (text.size() + 2));
 }
 
 }  // namespace

@@ -77,7 +77,6 @@ std::string RandomAcl(Random& r) {
 
 TEST(RuleTrie, AgreesWithTheNaiveEvaluator) {
   Random r(20240611);
-  int compared = 0;
   int outcomes[9] = {};
   for (int round = 0; round < 3000; ++round) {
     const std::string text = RandomAcl(r);
@@ -113,16 +112,14 @@ TEST(RuleTrie, AgreesWithTheNaiveEvaluator) {
           << "action " << static_cast<int>(action) << " user '" << client.username << "' client '"
           << client.client_id << "' topic '" << topic << "'\n"
           << text;
-      ++compared;
       const size_t kind = static_cast<size_t>(action) * 3 + (got.allowed()      ? 0
                                                              : got.rule.empty() ? 1
                                                                                 : 2);
       ++outcomes[kind];
     }
   }
-  EXPECT_EQ(compared, 90000);
   // Every action saw grants, default denials and deny rules, so the comparison means
-  // something.
+  // something. (Each question is compared under ASSERT, so reaching here means all agreed.)
   for (size_t kind = 0; kind < 9; ++kind) EXPECT_GT(outcomes[kind], 500) << kind;
 }
 

@@ -51,16 +51,48 @@ start_moat() {
   pids+=("$moat_pid")
   wait_port "$public_port"
 }
-# Publishes through moat as USER and reports whether a subscriber on the broker saw it.
-reaches_broker() {  # reaches_broker USER PASSWORD TOPIC
-  local out="$work/seen.$RANDOM"
-  mosquitto_sub -h 127.0.0.1 -p "$broker_port" -t "$3" -C 1 -W 3 >"$out" 2>/dev/null &
-  local sub=$!
-  sleep 0.3
+# Everything that reaches the broker below plant/, as a subscriber on the broker sees it.
+watch_broker() {
+  seen="$work/seen"
+  mosquitto_sub -h 127.0.0.1 -p "$broker_port" -t 'plant/#' -v >"$seen" 2>/dev/null &
+  pids+=("$!")
+  # mosquitto_sub says nothing once it has subscribed: publish probes straight to the
+  # broker until one comes back; from then on, everything published reaches it.
+  local deadline=$((SECONDS + 10)) probe=0
+  until grep -q '^plant/probe ' "$seen"; do
+    ((SECONDS < deadline)) || fail "the watcher on the broker never saw its probe"
+    probe=$((probe + 1))
+    mosquitto_pub -h 127.0.0.1 -p "$broker_port" -t plant/probe -m "$probe"
+    sleep 0.1
+  done
+}
+sent=0
+# Publishes a new message through moat as USER; its line is then "$TOPIC $last_message".
+publish_via_moat() {  # publish_via_moat USER PASSWORD TOPIC
+  sent=$((sent + 1))
+  last_message="from $1, message $sent"
   mosquitto_pub -h localhost -p "$public_port" --cafile "$work/certs/ca.crt" -V mqttv311 \
-    -u "$1" -P "$2" -t "$3" -m "from $1" -q 1 2>/dev/null || true
-  wait "$sub" || true
-  grep -q "from $1" "$out"
+    -u "$1" -P "$2" -t "$3" -m "$last_message" -q 1 2>/dev/null || true
+}
+arrived() {  # arrived LINE: waits up to 10 s for the broker to deliver LINE
+  local deadline=$((SECONDS + 10))
+  until grep -qxF "$1" "$seen"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+# Publishes through moat as USER and reports whether the broker got it.
+reaches_broker() {  # reaches_broker USER PASSWORD TOPIC
+  publish_via_moat "$@"
+  arrived "$3 $last_message"
+}
+# Publishes through moat as USER, then an allowed marker: the broker keeps order, so once
+# the marker is there, the first message is there too unless moat kept it out.
+kept_out() {  # kept_out USER PASSWORD TOPIC MARKER_TOPIC
+  publish_via_moat "$1" "$2" "$3"
+  local line="$3 $last_message"
+  reaches_broker "$1" "$2" "$4" || fail "the marker after the off-policy publish never arrived"
+  ! grep -qxF "$line" "$seen"
 }
 
 step "1. Before: the legacy broker, open to anyone on port $public_port"
@@ -107,6 +139,7 @@ policy:
   mode: audit
 YAML
 "$moat" --check-config "$work/moat.yaml"
+watch_broker
 start_moat
 reaches_broker sensor-line1 sensor-line1-password plant/line1/temp ||
   fail "an allowed publish did not reach the broker"
@@ -122,9 +155,8 @@ kill "$moat_pid"; wait "$moat_pid" 2>/dev/null || true
 start_moat
 reaches_broker sensor-line1 sensor-line1-password plant/line1/temp ||
   fail "an allowed publish did not reach the broker"
-if reaches_broker sensor-line1 sensor-line1-password plant/line2/temp; then
+kept_out sensor-line1 sensor-line1-password plant/line2/temp plant/line1/temp ||
   fail "an off-policy publish reached the broker in enforce mode"
-fi
 if mosquitto_pub -h 127.0.0.1 -p "$public_port" -t x -m anonymous 2>/dev/null; then
   fail "plain, anonymous MQTT still works on the public port"
 fi
