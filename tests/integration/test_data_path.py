@@ -95,6 +95,23 @@ class PlainAndTls(ProxyTestCase):
         will = seen.next_publish()
         self.assertEqual((will.topic, will.payload), ("it/will", b"gone"))
 
+    def test_a_client_that_sends_and_closes_at_once_ends_its_session(self):
+        # The last packet and the FIN arrive together, so moat's read of the packet is
+        # short and the FIN needs a read of its own (proxy/session/short_read_sweep.h).
+        # Keep-alive 0: nothing else would ever end these sessions or publish their Wills.
+        seen = watcher(self.broker.port, "it/gone/#")
+        for port, tls in ((self.plain_port, False), (self.tls_port, True)):
+            for i in range(5):
+                name = f"{port}-{i}"
+                client = RawClient(port, tls=tls)
+                client.send(connect_packet(name, keep_alive=0,
+                                           will=(f"it/gone/{name}", b"will", 0, False)))
+                self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x00"))
+                client.send(publish_packet(f"it/gone/last/{name}", b"last"))
+                client.close()  # FIN right behind the PUBLISH
+                received = {seen.next_publish().topic for _ in range(2)}
+                self.assertEqual(received, {f"it/gone/last/{name}", f"it/gone/{name}"})
+
     def test_packets_split_into_single_bytes_and_many_packets_in_one_segment(self):
         seen = watcher(self.broker.port, "it/split/#")
         client = RawClient(self.plain_port)
