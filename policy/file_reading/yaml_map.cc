@@ -1,0 +1,157 @@
+#include "policy/file_reading/yaml_map.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "policy/file_reading/file_text.h"
+
+namespace moat::file_reading {
+namespace {
+
+// Debian's Abseil has its own string_view type, not an alias of std::string_view.
+absl::string_view Av(std::string_view text) { return {text.data(), text.size()}; }
+
+std::string Where(const std::string& map_path) {
+  return map_path.empty() ? "at the top level" : absl::StrCat("in '", map_path, "'");
+}
+
+}  // namespace
+
+int LineOf(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 1 : mark.line + 1;
+}
+
+int ErrorLine(const YAML::Mark& mark, std::string_view text) {
+  if (mark.is_null()) return 1;
+  const int last_line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) +
+                        (text.empty() || text.back() == '\n' ? 0 : 1);
+  return std::min(mark.line + 1, std::max(last_line, 1));
+}
+
+std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problems) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    problems.Add(ErrorLine(e.mark, text), absl::StrCat("YAML syntax error: ", e.msg));
+    return std::nullopt;
+  }
+  if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
+  if (documents.size() > 1) {
+    problems.Add(LineOf(documents[1]), "only one YAML document is allowed");
+  }
+  return documents[0];
+}
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+MapReader::MapReader(const YAML::Node& map, std::string path, int line,
+                     std::initializer_list<std::string_view> known_keys, Problems& problems)
+    : MapReader(map, std::move(path), line,
+                std::span<const std::string_view>(known_keys.begin(), known_keys.size()),
+                problems) {}
+
+MapReader::MapReader(const YAML::Node& map, std::string path, int line,
+                     std::span<const std::string_view> known_keys, Problems& problems)
+    : path_(std::move(path)), line_(line), problems_(problems) {
+  Read(map, known_keys);
+}
+
+MapReader::MapReader(const YAML::Node& map, std::string path, int line, Problems& problems)
+    : path_(std::move(path)), line_(line), problems_(problems) {
+  Read(map, std::nullopt);
+}
+
+void MapReader::Read(const YAML::Node& map,
+                     std::optional<std::span<const std::string_view>> known_keys) {
+  for (const auto& entry : map) {
+    const YAML::Node& key = entry.first;
+    const int key_line = LineOf(key);
+    if (!key.IsScalar()) {
+      problems_.Add(key_line, absl::StrCat("keys must be plain names, not ", Describe(key), " ",
+                                           Where(path_)));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    if (known_keys &&
+        std::find(known_keys->begin(), known_keys->end(), name) == known_keys->end()) {
+      problems_.Add(key_line, absl::StrCat("unknown key ", Quote(name), " ", Where(path_),
+                                           DidYouMean(name, *known_keys)));
+      continue;
+    }
+    if (const Field* first = Find(name)) {
+      problems_.Add(key_line, absl::StrCat("duplicate key ", Quote(name), " ", Where(path_),
+                                           " (first at line ", first->line, ")"));
+      continue;
+    }
+    fields_.push_back(
+        {name, path_.empty() ? name : absl::StrCat(path_, ".", name), key_line, entry.second});
+  }
+}
+
+const Field* MapReader::Find(std::string_view key) const {
+  for (const Field& field : fields_) {
+    if (field.key == key) return &field;
+  }
+  return nullptr;
+}
+
+const Field* MapReader::Require(std::string_view key) {
+  const Field* field = Find(key);
+  if (field == nullptr) {
+    problems_.Add(line_, path_.empty() ? absl::StrCat("missing required key '", Av(key), "'")
+                                       : absl::StrCat("missing required key '", Av(key), "' in '",
+                                                      path_, "'"));
+  }
+  return field;
+}
+
+std::vector<Field> Elements(const Field& list) {
+  std::vector<Field> elements;
+  elements.reserve(list.value.size());
+  size_t index = 0;
+  for (const YAML::Node& node : list.value) {
+    elements.push_back({"", absl::StrCat(list.path, "[", index++, "]"), LineOf(node), node});
+  }
+  return elements;
+}
+
+void ReportExpected(const Field& field, std::string_view what, Problems& problems) {
+  problems.Add(field.line, absl::StrCat("'", field.path, "' must be ", Av(what), ", got ",
+                                        Describe(field.value)));
+}
+
+bool ExpectMap(const Field& field, Problems& problems) {
+  if (field.value.IsMap()) return true;
+  ReportExpected(field, "a map", problems);
+  return false;
+}
+
+bool ExpectSequence(const Field& field, Problems& problems) {
+  if (field.value.IsSequence()) return true;
+  ReportExpected(field, "a list", problems);
+  return false;
+}
+
+std::optional<bool> ReadBool(const Field& field, Problems& problems) {
+  bool value = false;
+  if (field.value.IsScalar() && YAML::convert<bool>::decode(field.value, value)) return value;
+  ReportExpected(field, "true or false", problems);
+  return std::nullopt;
+}
+
+}  // namespace moat::file_reading
