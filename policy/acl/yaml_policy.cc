@@ -266,7 +266,7 @@ absl::StatusOr<YamlPolicy> ParseYamlPolicy(std::string_view text, std::string_vi
     parser.Parse(text);
   } catch (const YAML::Exception& e) {  // a conversion yaml-cpp refused mid-way
     return absl::InvalidArgumentError(absl::StrCat(
-        Av(filename), ":", file_reading::ErrorLine(e.mark, text), ": YAML error: ", e.msg));
+        Av(filename), ":", file_reading::LineWithin(e.mark, text), ": YAML error: ", e.msg));
   }
   return std::move(parser).Finish();
 }

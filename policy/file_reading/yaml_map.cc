@@ -1,15 +1,51 @@
 #include "policy/file_reading/yaml_map.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "policy/file_reading/file_text.h"
+#include "yaml-cpp/eventhandler.h"
 
 namespace moat::file_reading {
 namespace {
 
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
 absl::string_view Av(std::string_view text) { return {text.data(), text.size()}; }
+
+// Where each document's first node starts: every document has one, if only a null.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  const std::vector<YAML::Mark>& marks() const { return marks_; }
+
+  void OnDocumentStart(const YAML::Mark&) override { awaiting_node_ = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& mark) {
+    if (awaiting_node_) marks_.push_back(mark);
+    awaiting_node_ = false;
+  }
+
+  std::vector<YAML::Mark> marks_;
+  bool awaiting_node_ = false;
+};
 
 std::string Where(const std::string& map_path) {
   return map_path.empty() ? "at the top level" : absl::StrCat("in '", map_path, "'");
@@ -22,7 +58,7 @@ int LineOf(const YAML::Node& node) {
   return mark.is_null() ? 1 : mark.line + 1;
 }
 
-int ErrorLine(const YAML::Mark& mark, std::string_view text) {
+int LineWithin(const YAML::Mark& mark, std::string_view text) {
   if (mark.is_null()) return 1;
   const int last_line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) +
                         (text.empty() || text.back() == '\n' ? 0 : 1);
@@ -30,18 +66,31 @@ int ErrorLine(const YAML::Mark& mark, std::string_view text) {
 }
 
 std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problems) {
-  std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    // YAML::LoadAll() would do, but yaml-cpp 0.7 never gets past a ',' where a document
+    // starts: it returns empty documents without end until memory runs out. So a parse
+    // that builds no nodes looks at the first two documents, and YAML::Load() reads the
+    // first.
+    std::istringstream stream{std::string(text)};
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(starts); ++i) {
+    }
+    const std::vector<YAML::Mark>& marks = starts.marks();
+    if (marks.empty()) return YAML::Node(YAML::NodeType::Null);
+    if (marks.size() == 2 && marks[1].pos == marks[0].pos) {  // stuck
+      const std::string_view stray = text.substr(std::min<size_t>(marks[0].pos, text.size()), 1);
+      problems.Add(LineWithin(marks[0], text),
+                   absl::StrCat("YAML syntax error: unexpected ", Quote(stray)));
+      return std::nullopt;
+    }
+    if (marks.size() == 2)
+      problems.Add(LineWithin(marks[1], text), "only one YAML document is allowed");
+    return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    problems.Add(ErrorLine(e.mark, text), absl::StrCat("YAML syntax error: ", e.msg));
+    problems.Add(LineWithin(e.mark, text), absl::StrCat("YAML syntax error: ", e.msg));
     return std::nullopt;
   }
-  if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
-  if (documents.size() > 1) {
-    problems.Add(LineOf(documents[1]), "only one YAML document is allowed");
-  }
-  return documents[0];
 }
 
 std::string Describe(const YAML::Node& node) {

@@ -25,13 +25,14 @@ namespace moat::file_reading {
 // 1-based line of `node` for messages; 1 when yaml-cpp recorded no position.
 int LineOf(const YAML::Node& node);
 
-// The 1-based line of a yaml-cpp error in `text`. An unclosed bracket is found at the end
-// of the input, which may be past the last line: the line is kept within the file.
-int ErrorLine(const YAML::Mark& mark, std::string_view text);
+// The 1-based line of a yaml-cpp mark (of an error, a node) in `text`. An unclosed bracket
+// is found at the end of the input, which may be past the last line, as may an empty last
+// document: the line is kept within the file.
+int LineWithin(const YAML::Mark& mark, std::string_view text);
 
 // The document in `text`: a Null node when there is none (an empty file). A syntax error
 // is reported as "YAML syntax error: ..." and gives nullopt; a second document is
-// reported, and the first returned.
+// reported (moat would ignore it), and the first returned.
 std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problems);
 
 // What a value is, for "must be X, got Y": a scalar quoted (Quote()), else "a list",

@@ -450,6 +450,9 @@ TEST_F(ConfigTest, ReportsYamlSyntaxErrorsWithLine) {
             "moat.yaml:6: YAML syntax error: end of map flow not found");
   EXPECT_EQ(Problem("listeners:\n  - bind: \"127.0.0.1:1884\"\n   bad: indent\n"),
             "moat.yaml:3: YAML syntax error: end of sequence not found");
+  // yaml-cpp stays at a ',' that starts a document; moat used to read empty documents
+  // there until memory ran out.
+  EXPECT_EQ(Problem(",listeners: []\n"), "moat.yaml:1: YAML syntax error: unexpected ','");
 }
 
 TEST_F(ConfigTest, ReportsAnUnreadableConfigFile) {

@@ -55,6 +55,20 @@ TEST(ParseDocument, ReportsASyntaxErrorWithinTheFile) {
             "f:2: YAML syntax error: end of sequence flow not found");
 }
 
+// yaml-cpp 0.7 reads a ',' where a document starts as an empty document and stays
+// there: YAML::LoadAll() returned empty documents until memory ran out.
+TEST(ParseDocument, ReportsAStrayCommaInsteadOfReadingEmptyDocumentsForever) {
+  EXPECT_EQ(ProblemsIn(",a: 1\n", [](const YAML::Node&, Problems&) {}),
+            "f:1: YAML syntax error: unexpected ','");
+  EXPECT_EQ(ProblemsIn("---\n---\n, b\n", [](const YAML::Node&, Problems&) {}),
+            "f:3: only one YAML document is allowed");
+}
+
+TEST(ParseDocument, ReportsAnEmptySecondDocumentOnTheLastLine) {
+  EXPECT_EQ(ProblemsIn("a: 1\n---\n", [](const YAML::Node&, Problems&) {}),
+            "f:2: only one YAML document is allowed");
+}
+
 TEST(ParseDocument, ReportsASecondDocument) {
   Problems problems("f");
   const std::optional<YAML::Node> root = ParseDocument("a: 1\n---\nb: 2\n", problems);
@@ -63,14 +77,14 @@ TEST(ParseDocument, ReportsASecondDocument) {
   EXPECT_EQ(problems.ToStatus().message(), "f:3: only one YAML document is allowed");
 }
 
-TEST(ErrorLine, StaysWithinTheFile) {
+TEST(LineWithin, KeepsAMarkWithinTheFile) {
   YAML::Mark mark;
   mark.line = 5;  // 0-based
-  EXPECT_EQ(ErrorLine(mark, "a\nb\nc\nd\ne\nf\ng\n"), 6);
-  EXPECT_EQ(ErrorLine(mark, "a\nb\n"), 2);
-  EXPECT_EQ(ErrorLine(mark, "a\nb"), 2);
-  EXPECT_EQ(ErrorLine(mark, ""), 1);
-  EXPECT_EQ(ErrorLine(YAML::Mark::null_mark(), "a\nb\n"), 1);
+  EXPECT_EQ(LineWithin(mark, "a\nb\nc\nd\ne\nf\ng\n"), 6);
+  EXPECT_EQ(LineWithin(mark, "a\nb\n"), 2);
+  EXPECT_EQ(LineWithin(mark, "a\nb"), 2);
+  EXPECT_EQ(LineWithin(mark, ""), 1);
+  EXPECT_EQ(LineWithin(YAML::Mark::null_mark(), "a\nb\n"), 1);
 }
 
 TEST(Describe, NamesWhatAValueIs) {

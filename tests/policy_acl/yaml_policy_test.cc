@@ -353,6 +353,7 @@ TEST(YamlPolicyErrors, SyntaxAndShape) {
             "policy.yaml:1: YAML syntax error: end of sequence flow not found");
   EXPECT_EQ(Errors("rules: []\n---\nrules: []\n"),
             "policy.yaml:3: only one YAML document is allowed");
+  EXPECT_EQ(Errors(", rules: []\n"), "policy.yaml:1: YAML syntax error: unexpected ','");
   EXPECT_EQ(Errors("- a\n"), "policy.yaml:1: the policy must be a map with 'rules', got a list");
   EXPECT_EQ(Errors(""), "policy.yaml:1: the policy must be a map with 'rules', got nothing");
   EXPECT_EQ(Errors("rules: {}\n"), "policy.yaml:1: 'rules' must be a list of rules, got a map");
