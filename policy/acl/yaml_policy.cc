@@ -265,8 +265,9 @@ absl::StatusOr<YamlPolicy> ParseYamlPolicy(std::string_view text, std::string_vi
   try {
     parser.Parse(text);
   } catch (const YAML::Exception& e) {  // a conversion yaml-cpp refused mid-way
-    return absl::InvalidArgumentError(absl::StrCat(
-        Av(filename), ":", file_reading::LineWithin(e.mark, text), ": YAML error: ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(filename), ":", file_reading::LineWithin(e.mark, text),
+                     ": YAML error: ", file_reading::ErrorMessage(e)));
   }
   return std::move(parser).Finish();
 }

@@ -85,17 +85,22 @@ std::string_view TrimSpace(std::string_view text) {
 
 std::string Quote(std::string_view text) {
   constexpr size_t kMaxShown = 60;
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      absl::StrAppendFormat(&out, "\\x%02X", c);
+  return absl::StrCat("'", Printable(text.substr(0, kMaxShown)),
+                      text.size() > kMaxShown ? "..." : "", "'");
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      absl::StrAppendFormat(&out, "\\x%02X", byte);
     } else {
-      out.push_back(static_cast<char>(c));
+      out.push_back(c);
     }
   }
-  if (text.size() > kMaxShown) out += "...";
-  return out + "'";
+  return out;
 }
 
 std::string DidYouMean(std::string_view word, std::span<const std::string_view> known) {

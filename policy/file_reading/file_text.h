@@ -31,11 +31,14 @@ std::vector<std::string_view> SplitLines(std::string_view text);
 // as mosquitto's misc__trimblanks() trims them, so CRLF files read like LF files.
 std::string_view TrimSpace(std::string_view text);
 
-// Text from a file, in single quotes, safe to put in a one-line message: a control
-// character (a quoted YAML scalar may hold "\n") shows as \xNN so it cannot break the
-// one-problem-per-line output or a terminal, and only the first 60 bytes show, then "...",
+// Text from a file, in single quotes, safe to put in a one-line message: control
+// characters show as Printable() shows them, and only the first 60 bytes show, then "...",
 // so a huge value cannot bury the rest.
 std::string Quote(std::string_view text);
+
+// `text` with each control character (a quoted YAML scalar may hold "\n") shown as \xNN,
+// so it cannot break the one-problem-per-line output or drive a terminal.
+std::string Printable(std::string_view text);
 
 // " (did you mean 'address'?)" when `word` is a near miss of one of `known` (at most two
 // edits away, the nearest winning, the first of equals) or a shortening of one ("max_packet"

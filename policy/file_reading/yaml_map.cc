@@ -65,6 +65,8 @@ int LineWithin(const YAML::Mark& mark, std::string_view text) {
   return std::min(mark.line + 1, std::max(last_line, 1));
 }
 
+std::string ErrorMessage(const YAML::Exception& error) { return Printable(error.msg); }
+
 std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problems) {
   try {
     // YAML::LoadAll() would do, but yaml-cpp 0.7 never gets past a ',' where a document
@@ -88,7 +90,7 @@ std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problem
       problems.Add(LineWithin(marks[1], text), "only one YAML document is allowed");
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    problems.Add(LineWithin(e.mark, text), absl::StrCat("YAML syntax error: ", e.msg));
+    problems.Add(LineWithin(e.mark, text), absl::StrCat("YAML syntax error: ", ErrorMessage(e)));
     return std::nullopt;
   }
 }

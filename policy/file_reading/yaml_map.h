@@ -30,6 +30,10 @@ int LineOf(const YAML::Node& node);
 // document: the line is kept within the file.
 int LineWithin(const YAML::Mark& mark, std::string_view text);
 
+// yaml-cpp's message for `error`, safe in a one-line message: it may hold a character of
+// the file ("unknown escape character: ...").
+std::string ErrorMessage(const YAML::Exception& error);
+
 // The document in `text`: a Null node when there is none (an empty file). A syntax error
 // is reported as "YAML syntax error: ..." and gives nullopt; a second document is
 // reported (moat would ignore it), and the first returned.

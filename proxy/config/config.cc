@@ -490,7 +490,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
     }
   } catch (const YAML::Exception& e) {
     // Anything else yaml-cpp refuses still points at a line.
-    problems.Add(file_reading::LineWithin(e.mark, text), absl::StrCat("YAML syntax error: ", e.msg));
+    problems.Add(file_reading::LineWithin(e.mark, text),
+                 absl::StrCat("YAML syntax error: ", file_reading::ErrorMessage(e)));
   }
   if (!problems.empty()) return problems.ToStatus();
   return config;

@@ -72,6 +72,11 @@ TEST(Quote, ShowsControlCharactersAsHex) {
   EXPECT_EQ(Quote("caf\xC3\xA9"), "'caf\xC3\xA9'");  // UTF-8 stays readable
 }
 
+TEST(Printable, ShowsOnlyControlCharactersAsHex) {
+  EXPECT_EQ(Printable(std::string_view("it's\t\0\x7F\xC3\xA9", 9)), "it's\\x09\\x00\\x7F\xC3\xA9");
+  EXPECT_EQ(Printable(std::string(100, 'x')), std::string(100, 'x'));
+}
+
 TEST(Quote, ShowsTheFirstSixtyBytesOfALongText) {
   EXPECT_EQ(Quote(std::string(60, 'x')), "'" + std::string(60, 'x') + "'");
   EXPECT_EQ(Quote(std::string(61, 'x')), "'" + std::string(60, 'x') + "...'");

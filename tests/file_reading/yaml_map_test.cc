@@ -55,6 +55,13 @@ TEST(ParseDocument, ReportsASyntaxErrorWithinTheFile) {
             "f:2: YAML syntax error: end of sequence flow not found");
 }
 
+// yaml-cpp names the character it could not read, raw: a control character there would
+// break the one-problem-per-line output.
+TEST(ParseDocument, ShowsControlCharactersInYamlCppsMessage) {
+  EXPECT_EQ(ProblemsIn("a: \"\\\x1b[31m\"\n", [](const YAML::Node&, Problems&) {}),
+            "f:1: YAML syntax error: unknown escape character: \\x1B");
+}
+
 // yaml-cpp 0.7 reads a ',' where a document starts as an empty document and stays
 // there: YAML::LoadAll() returned empty documents until memory ran out.
 TEST(ParseDocument, ReportsAStrayCommaInsteadOfReadingEmptyDocumentsForever) {
