@@ -35,7 +35,7 @@ constexpr std::string_view kModes[] = {"enforce", "audit"};
 
 class Parser {
  public:
-  explicit Parser(std::string_view filename) : problems_(filename) {
+  Parser(std::string_view filename, std::string_view text) : problems_(filename, text) {
     policy_.filename = std::string(filename);
   }
 
@@ -261,13 +261,13 @@ class Parser {
 }  // namespace
 
 absl::StatusOr<YamlPolicy> ParseYamlPolicy(std::string_view text, std::string_view filename) {
-  Parser parser(filename);
+  Parser parser(filename, text);
   try {
     parser.Parse(text);
   } catch (const YAML::Exception& e) {  // a conversion yaml-cpp refused mid-way
-    return absl::InvalidArgumentError(
-        absl::StrCat(Av(filename), ":", file_reading::LineWithin(e.mark, text),
-                     ": YAML error: ", file_reading::ErrorMessage(e)));
+    Problems problems(filename, text);
+    problems.Add(LineOf(e.mark), absl::StrCat("YAML error: ", file_reading::ErrorMessage(e)));
+    return problems.ToStatus();
   }
   return std::move(parser).Finish();
 }

@@ -4,10 +4,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/file_reading/file_text.h"
 
 namespace moat::file_reading {
 
+Problems::Problems(std::string_view file, std::string_view text)
+    : file_(file), last_line_(std::max(static_cast<int>(SplitLines(text).size()), 1)) {}
+
 void Problems::Add(int line, std::string message) {
+  if (last_line_ != 0) line = std::min(line, last_line_);
   problems_.emplace_back(line, std::move(message));
 }
 

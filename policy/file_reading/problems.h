@@ -29,6 +29,11 @@ namespace moat::file_reading {
 class Problems {
  public:
   explicit Problems(std::string_view file) : file_(file) {}
+  // For problems in `text`: a line past its end is reported as its last line, so every
+  // FILE:LINE names a line of the file. yaml-cpp places what it finds or makes up at the
+  // end of the input (an unclosed bracket, the null after a final "? ") on the line after
+  // a final newline, or further.
+  Problems(std::string_view file, std::string_view text);
 
   void Add(int line, std::string message);
   bool empty() const { return problems_.empty(); }
@@ -41,6 +46,7 @@ class Problems {
 
  private:
   std::string file_;
+  int last_line_ = 0;  // 0: no limit
   std::vector<std::pair<int, std::string>> problems_;
 };
 

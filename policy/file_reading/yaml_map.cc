@@ -53,17 +53,9 @@ std::string Where(const std::string& map_path) {
 
 }  // namespace
 
-int LineOf(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  return mark.is_null() ? 1 : mark.line + 1;
-}
+int LineOf(const YAML::Node& node) { return LineOf(node.Mark()); }
 
-int LineWithin(const YAML::Mark& mark, std::string_view text) {
-  if (mark.is_null()) return 1;
-  const int last_line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) +
-                        (text.empty() || text.back() == '\n' ? 0 : 1);
-  return std::min(mark.line + 1, std::max(last_line, 1));
-}
+int LineOf(const YAML::Mark& mark) { return mark.is_null() ? 1 : mark.line + 1; }
 
 std::string ErrorMessage(const YAML::Exception& error) { return Printable(error.msg); }
 
@@ -82,15 +74,13 @@ std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problem
     if (marks.empty()) return YAML::Node(YAML::NodeType::Null);
     if (marks.size() == 2 && marks[1].pos == marks[0].pos) {  // stuck
       const std::string_view stray = text.substr(std::min<size_t>(marks[0].pos, text.size()), 1);
-      problems.Add(LineWithin(marks[0], text),
-                   absl::StrCat("YAML syntax error: unexpected ", Quote(stray)));
+      problems.Add(LineOf(marks[0]), absl::StrCat("YAML syntax error: unexpected ", Quote(stray)));
       return std::nullopt;
     }
-    if (marks.size() == 2)
-      problems.Add(LineWithin(marks[1], text), "only one YAML document is allowed");
+    if (marks.size() == 2) problems.Add(LineOf(marks[1]), "only one YAML document is allowed");
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    problems.Add(LineWithin(e.mark, text), absl::StrCat("YAML syntax error: ", ErrorMessage(e)));
+    problems.Add(LineOf(e.mark), absl::StrCat("YAML syntax error: ", ErrorMessage(e)));
     return std::nullopt;
   }
 }

@@ -25,10 +25,8 @@ namespace moat::file_reading {
 // 1-based line of `node` for messages; 1 when yaml-cpp recorded no position.
 int LineOf(const YAML::Node& node);
 
-// The 1-based line of a yaml-cpp mark (of an error, a node) in `text`. An unclosed bracket
-// is found at the end of the input, which may be past the last line, as may an empty last
-// document: the line is kept within the file.
-int LineWithin(const YAML::Mark& mark, std::string_view text);
+// 1-based line of a yaml-cpp mark (of an error); 1 when there is none.
+int LineOf(const YAML::Mark& mark);
 
 // yaml-cpp's message for `error`, safe in a one-line message: it may hold a character of
 // the file ("unknown escape character: ...").
@@ -36,7 +34,8 @@ std::string ErrorMessage(const YAML::Exception& error);
 
 // The document in `text`: a Null node when there is none (an empty file). A syntax error
 // is reported as "YAML syntax error: ..." and gives nullopt; a second document is
-// reported (moat would ignore it), and the first returned.
+// reported (moat would ignore it), and the first returned. Give `problems` the text
+// (Problems(file, text)): yaml-cpp may place a problem past the last line.
 std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problems);
 
 // What a value is, for "must be X, got Y": a scalar quoted (Quote()), else "a list",

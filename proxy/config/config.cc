@@ -478,7 +478,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
 }
 
 absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& path) {
-  Problems problems(path);
+  Problems problems(path, text);
   Config config;
   config.path = path;
   std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
@@ -490,7 +490,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
     }
   } catch (const YAML::Exception& e) {
     // Anything else yaml-cpp refuses still points at a line.
-    problems.Add(file_reading::LineWithin(e.mark, text),
+    problems.Add(file_reading::LineOf(e.mark),
                  absl::StrCat("YAML syntax error: ", file_reading::ErrorMessage(e)));
   }
   if (!problems.empty()) return problems.ToStatus();

@@ -28,5 +28,19 @@ TEST(Problems, ListsEveryProblemByLineKeepingTheOrderWithinALine) {
             "moat.yaml:3: third, added later");
 }
 
+// yaml-cpp places an unclosed bracket or a made-up null at the end of the input, on the
+// line after the final newline.
+TEST(Problems, GivenTheTextKeepsEveryLineWithinIt) {
+  Problems problems("moat.yaml", "a: [\nb\n");
+  problems.Add(3, "past the end");
+  problems.Add(2, "on the last line");
+  EXPECT_EQ(problems.ToStatus().message(),
+            "moat.yaml:2: past the end\n"
+            "moat.yaml:2: on the last line");
+  Problems empty("moat.yaml", "");
+  empty.Add(2, "the config is empty");
+  EXPECT_EQ(empty.ToStatus().message(), "moat.yaml:1: the config is empty");
+}
+
 }  // namespace
 }  // namespace moat::file_reading

@@ -17,7 +17,7 @@ using ::testing::ElementsAre;
 // The problems `read` finds in the document `yaml`, as "LINE: message" lines.
 template <typename Read>
 std::string ProblemsIn(std::string_view yaml, Read read) {
-  Problems problems("f");
+  Problems problems("f", yaml);
   const std::optional<YAML::Node> root = ParseDocument(yaml, problems);
   if (root) read(*root, problems);
   return std::string(problems.ToStatus().message());
@@ -84,16 +84,6 @@ TEST(ParseDocument, ReportsASecondDocument) {
   EXPECT_EQ(problems.ToStatus().message(), "f:3: only one YAML document is allowed");
 }
 
-TEST(LineWithin, KeepsAMarkWithinTheFile) {
-  YAML::Mark mark;
-  mark.line = 5;  // 0-based
-  EXPECT_EQ(LineWithin(mark, "a\nb\nc\nd\ne\nf\ng\n"), 6);
-  EXPECT_EQ(LineWithin(mark, "a\nb\n"), 2);
-  EXPECT_EQ(LineWithin(mark, "a\nb"), 2);
-  EXPECT_EQ(LineWithin(mark, ""), 1);
-  EXPECT_EQ(LineWithin(YAML::Mark::null_mark(), "a\nb\n"), 1);
-}
-
 TEST(Describe, NamesWhatAValueIs) {
   const YAML::Node root = Parse("s: \"a\\nb\"\nl: []\nm: {}\nn:\n");
   EXPECT_EQ(Describe(root["s"]), "'a\\x0Ab'");
@@ -147,6 +137,15 @@ TEST(MapReader, ReportsKeysThatAreNotPlainNames) {
                        }),
             "f:1: keys must be plain names, not a list at the top level\n"
             "f:3: keys must be plain names, not a map at the top level");
+}
+
+// yaml-cpp places the null key of a final "? " after the last line.
+TEST(MapReader, ReportsANullKeyAtTheEndOnTheLastLine) {
+  EXPECT_EQ(ProblemsIn("tls: 1\n? \n",
+                       [](const YAML::Node& root, Problems& problems) {
+                         MapReader(root, "", 1, kKeys, problems);
+                       }),
+            "f:2: keys must be plain names, not nothing at the top level");
 }
 
 TEST(MapReader, WithoutKnownKeysAcceptsAnyNameButNotTwice) {
