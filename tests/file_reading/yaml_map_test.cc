@@ -14,12 +14,14 @@ namespace {
 
 using ::testing::ElementsAre;
 
-// The problems `read` finds in the document `yaml`, as "LINE: message" lines.
-template <typename Read>
-std::string ProblemsIn(std::string_view yaml, Read read) {
+constexpr std::string_view kKeys[] = {"address", "tls", "connect_timeout"};
+
+// The problems ParseDocument() finds in `yaml`, then, given `map_path`, those of a
+// MapReader of kKeys that reads the top-level map under that name.
+std::string ProblemsIn(std::string_view yaml, std::optional<std::string> map_path = std::nullopt) {
   Problems problems("f", yaml);
   const std::optional<YAML::Node> root = ParseDocument(yaml, problems);
-  if (root) read(*root, problems);
+  if (root && map_path) MapReader(*root, *map_path, 1, kKeys, problems);
   return std::string(problems.ToStatus().message());
 }
 
@@ -51,29 +53,25 @@ TEST(ParseDocument, AnEmptyFileIsANullDocument) {
 
 TEST(ParseDocument, ReportsASyntaxErrorWithinTheFile) {
   // yaml-cpp finds the unclosed bracket at the end of input, past the last line.
-  EXPECT_EQ(ProblemsIn("a: 1\nb: [\n", [](const YAML::Node&, Problems&) {}),
-            "f:2: YAML syntax error: end of sequence flow not found");
+  EXPECT_EQ(ProblemsIn("a: 1\nb: [\n"), "f:2: YAML syntax error: end of sequence flow not found");
 }
 
 // yaml-cpp names the character it could not read, raw: a control character there would
 // break the one-problem-per-line output.
 TEST(ParseDocument, ShowsControlCharactersInYamlCppsMessage) {
-  EXPECT_EQ(ProblemsIn("a: \"\\\x1b[31m\"\n", [](const YAML::Node&, Problems&) {}),
+  EXPECT_EQ(ProblemsIn("a: \"\\\x1b[31m\"\n"),
             "f:1: YAML syntax error: unknown escape character: \\x1B");
 }
 
 // yaml-cpp 0.7 reads a ',' where a document starts as an empty document and stays
 // there: YAML::LoadAll() returned empty documents until memory ran out.
 TEST(ParseDocument, ReportsAStrayCommaInsteadOfReadingEmptyDocumentsForever) {
-  EXPECT_EQ(ProblemsIn(",a: 1\n", [](const YAML::Node&, Problems&) {}),
-            "f:1: YAML syntax error: unexpected ','");
-  EXPECT_EQ(ProblemsIn("---\n---\n, b\n", [](const YAML::Node&, Problems&) {}),
-            "f:3: only one YAML document is allowed");
+  EXPECT_EQ(ProblemsIn(",a: 1\n"), "f:1: YAML syntax error: unexpected ','");
+  EXPECT_EQ(ProblemsIn("---\n---\n, b\n"), "f:3: only one YAML document is allowed");
 }
 
 TEST(ParseDocument, ReportsAnEmptySecondDocumentOnTheLastLine) {
-  EXPECT_EQ(ProblemsIn("a: 1\n---\n", [](const YAML::Node&, Problems&) {}),
-            "f:2: only one YAML document is allowed");
+  EXPECT_EQ(ProblemsIn("a: 1\n---\n"), "f:2: only one YAML document is allowed");
 }
 
 TEST(ParseDocument, ReportsASecondDocument) {
@@ -92,8 +90,6 @@ TEST(Describe, NamesWhatAValueIs) {
   EXPECT_EQ(Describe(root["n"]), "nothing");
 }
 
-constexpr std::string_view kKeys[] = {"address", "tls", "connect_timeout"};
-
 TEST(MapReader, KeepsKnownKeysInFileOrderWithPathsAndLines) {
   Problems problems("f");
   const YAML::Node root = Parse("tls: {}\naddress: x\n");
@@ -108,16 +104,11 @@ TEST(MapReader, KeepsKnownKeysInFileOrderWithPathsAndLines) {
 }
 
 TEST(MapReader, ReportsUnknownKeysWithASuggestion) {
-  EXPECT_EQ(ProblemsIn("adress: x\nbogus: 1\n",
-                       [](const YAML::Node& root, Problems& problems) {
-                         MapReader(root, "upstream", 1, kKeys, problems);
-                       }),
+  EXPECT_EQ(ProblemsIn("adress: x\nbogus: 1\n", "upstream"),
             "f:1: unknown key 'adress' in 'upstream' (did you mean 'address'?)\n"
             "f:2: unknown key 'bogus' in 'upstream'");
-  EXPECT_EQ(
-      ProblemsIn("tsl: 1\n", [](const YAML::Node& root,
-                                Problems& problems) { MapReader(root, "", 1, kKeys, problems); }),
-      "f:1: unknown key 'tsl' at the top level (did you mean 'tls'?)");
+  EXPECT_EQ(ProblemsIn("tsl: 1\n", ""),
+            "f:1: unknown key 'tsl' at the top level (did you mean 'tls'?)");
 }
 
 TEST(MapReader, ReportsRepeatedKeysAndKeepsTheFirst) {
@@ -131,20 +122,14 @@ TEST(MapReader, ReportsRepeatedKeysAndKeepsTheFirst) {
 }
 
 TEST(MapReader, ReportsKeysThatAreNotPlainNames) {
-  EXPECT_EQ(ProblemsIn("? [a]\n: 1\n? {b: 1}\n: 2\n",
-                       [](const YAML::Node& root, Problems& problems) {
-                         MapReader(root, "", 1, kKeys, problems);
-                       }),
+  EXPECT_EQ(ProblemsIn("? [a]\n: 1\n? {b: 1}\n: 2\n", ""),
             "f:1: keys must be plain names, not a list at the top level\n"
             "f:3: keys must be plain names, not a map at the top level");
 }
 
 // yaml-cpp places the null key of a final "? " after the last line.
 TEST(MapReader, ReportsANullKeyAtTheEndOnTheLastLine) {
-  EXPECT_EQ(ProblemsIn("tls: 1\n? \n",
-                       [](const YAML::Node& root, Problems& problems) {
-                         MapReader(root, "", 1, kKeys, problems);
-                       }),
+  EXPECT_EQ(ProblemsIn("tls: 1\n? \n", ""),
             "f:2: keys must be plain names, not nothing at the top level");
 }
 
