@@ -35,12 +35,13 @@ constexpr std::string_view kModes[] = {"enforce", "audit"};
 
 class Parser {
  public:
-  Parser(std::string_view filename, std::string_view text) : problems_(filename, text) {
+  Parser(std::string_view filename, std::string_view text)
+      : text_(text), problems_(filename, text) {
     policy_.filename = std::string(filename);
   }
 
-  void Parse(std::string_view text) {
-    const std::optional<YAML::Node> root = file_reading::ParseDocument(text, problems_);
+  void Parse() {
+    const std::optional<YAML::Node> root = file_reading::ParseDocument(text_, problems_);
     if (!root) return;
     if (!root->IsMap()) {
       return Problem(LineOf(*root),
@@ -253,6 +254,7 @@ class Parser {
     }
   }
 
+  std::string_view text_;
   YamlPolicy policy_;
   std::map<std::string, int, std::less<>> ids_;
   Problems problems_;
@@ -263,7 +265,7 @@ class Parser {
 absl::StatusOr<YamlPolicy> ParseYamlPolicy(std::string_view text, std::string_view filename) {
   Parser parser(filename, text);
   try {
-    parser.Parse(text);
+    parser.Parse();
   } catch (const YAML::Exception& e) {  // a conversion yaml-cpp refused mid-way
     Problems problems(filename, text);
     problems.Add(LineOf(e.mark), absl::StrCat("YAML error: ", file_reading::ErrorMessage(e)));
