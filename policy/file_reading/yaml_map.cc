@@ -68,8 +68,8 @@ std::optional<YAML::Node> ParseDocument(std::string_view text, Problems& problem
     std::istringstream stream{std::string(text)};
     YAML::Parser parser(stream);
     DocumentStarts starts;
-    for (int i = 0; i < 2 && parser.HandleNextDocument(starts); ++i) {
-    }
+    int documents = 0;
+    while (documents < 2 && parser.HandleNextDocument(starts)) ++documents;
     const std::vector<YAML::Mark>& marks = starts.marks();
     if (marks.empty()) return YAML::Node(YAML::NodeType::Null);
     if (marks.size() == 2 && marks[1].pos == marks[0].pos) {  // stuck
