@@ -181,7 +181,7 @@ class Parser {
       }
     }
     const int line = rule.line;
-    const std::string name = rule.id.empty() ? node.path : absl::StrCat("rule '", rule.id, "'");
+    const std::string name = rule.id.empty() ? node.path : absl::StrCat("rule ", Quote(rule.id));
     for (std::string_view key : kRequiredRuleKeys) map.Require(key);
     if (limit != nullptr && rule.deny) {
       Problem(limit->line, absl::StrCat("'", limit->path,

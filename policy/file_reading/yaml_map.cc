@@ -139,8 +139,10 @@ void MapReader::Read(const YAML::Node& map,
                                            " (first at line ", first->line, ")"));
       continue;
     }
+    // The path goes into messages; a key the writer chose (a group name) may hold anything.
+    const std::string shown = Printable(name);
     fields_.push_back(
-        {name, path_.empty() ? name : absl::StrCat(path_, ".", name), key_line, entry.second});
+        {name, path_.empty() ? shown : absl::StrCat(path_, ".", shown), key_line, entry.second});
   }
 }
 

@@ -46,7 +46,7 @@ std::string Describe(const YAML::Node& node);
 // at it.
 struct Field {
   std::string key;   // as written; "" for a list element
-  std::string path;  // dotted path for messages, e.g. "listeners[0].tls.cert"
+  std::string path;  // dotted path for messages, e.g. "listeners[0].tls.cert" (Printable())
   int line = 1;      // line of the key (of the element for a list element)
   YAML::Node value;
 };

@@ -143,6 +143,15 @@ TEST(MapReader, WithoutKnownKeysAcceptsAnyNameButNotTwice) {
   EXPECT_EQ(map.fields()[1].path, "groups.guests");
 }
 
+TEST(MapReader, PathsShowControlCharactersOfKeysAsHex) {
+  Problems problems("f");
+  const YAML::Node root = Parse("\"a\\nb\": [x]\n");
+  const MapReader map(root, "groups", 1, problems);
+  ASSERT_EQ(map.fields().size(), 1u);
+  EXPECT_EQ(map.fields()[0].key, "a\nb");
+  EXPECT_EQ(map.fields()[0].path, "groups.a\\x0Ab");
+}
+
 TEST(MapReader, RequireReportsAMissingKeyAtTheMapsLine) {
   Problems problems("f");
   const YAML::Node root = Parse("tls: 1\n");

@@ -274,6 +274,12 @@ TEST(YamlPolicyErrors, BadValues) {
   EXPECT_EQ(Errors(OneRule("    description: nobody\n")),
             "policy.yaml:2: rule 'r1' applies to nobody: give users, groups, client_ids, "
             "cert_identities, anonymous: true or everyone: true");
+  // Ids and group names are the writer's text: shown without their control characters.
+  EXPECT_EQ(Errors("rules:\n  - {id: \"r\\n1\", effect: allow, actions: [publish], topics: [a]}\n"),
+            "policy.yaml:2: rule 'r\\x0A1' applies to nobody: give users, groups, client_ids, "
+            "cert_identities, anonymous: true or everyone: true");
+  EXPECT_EQ(Errors("groups: {\"a\\nb\": x}\nrules: []\n"),
+            "policy.yaml:1: 'groups.a\\x0Ab' must be a non-empty list, got 'x'");
 }
 
 TEST(YamlPolicyErrors, ProblemsSortByLine) {
