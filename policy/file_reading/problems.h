@@ -5,7 +5,8 @@
 // that was meant and reads the file the same way, from this one library:
 //
 //   problems.h   Problems: (line, message) pairs -> one status, "FILE:LINE: message" lines
-//   file_text.h  ReadFileText(), SplitLines(), TrimSpace(), Quote(), DidYouMean()
+//   file_text.h  ReadFileText(), SplitLines(), TrimSpace(), Quote(), Printable(),
+//                DidYouMean()
 //   yaml_map.h   strict YAML maps for the YAML formats (its own target: the line formats
 //                never link yaml-cpp)
 //
