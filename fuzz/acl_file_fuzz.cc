@@ -9,12 +9,12 @@
 //   input: the whole file text
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz/check.h"
+#include "fuzz/problem_lines.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/acl_policy.h"
 #include "policy/acl/topic_match.h"
@@ -22,42 +22,13 @@
 
 namespace {
 
+using moat::fuzz::Check;
 using moat::policy::AclFile;
 using moat::policy::AclPolicy;
 using moat::policy::AclScope;
 using moat::policy::ClientIdentity;
 using moat::policy::Decision;
 using moat::policy::test::ReferencePolicy;
-
-void Check(bool ok, const char* invariant) {
-  if (ok) return;
-  std::fprintf(stderr, "moat fuzz invariant violated: %s\n", invariant);
-  std::abort();
-}
-
-void CheckErrors(std::string_view text, std::string_view errors) {
-  size_t lines = 0;
-  for (char c : text) lines += c == '\n';
-  if (!text.empty() && text.back() != '\n') ++lines;
-  size_t previous = 0;
-  while (!errors.empty()) {
-    const size_t end = errors.find('\n');
-    std::string_view message = errors.substr(0, end);
-    errors = end == std::string_view::npos ? std::string_view() : errors.substr(end + 1);
-    Check(message.starts_with("fuzz:"), "message without the file name");
-    message.remove_prefix(5);
-    const size_t colon = message.find(": ");
-    Check(colon != std::string_view::npos && colon > 0, "message without a line number");
-    size_t line = 0;
-    for (char c : message.substr(0, colon)) {
-      Check(c >= '0' && c <= '9', "line number is not a number");
-      line = line * 10 + static_cast<size_t>(c - '0');
-      Check(line <= lines, "line number past the end");
-    }
-    Check(line >= 1 && line >= previous, "line numbers out of order");
-    previous = line;
-  }
-}
 
 // A topic name `filter` can match for `client`: wildcards and placeholders filled in.
 std::string ConcreteTopic(std::string_view filter, const ClientIdentity& client, bool deeper) {
@@ -157,8 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (file.ok()) {
     CheckAccepted(*file);
   } else {
-    Check(file.status().code() == absl::StatusCode::kInvalidArgument, "not InvalidArgument");
-    CheckErrors(text, std::string(file.status().message()));
+    moat::fuzz::CheckRefusal(text, "fuzz", file.status());
   }
   return 0;
 }

@@ -15,31 +15,16 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <span>
 #include <variant>
 
+#include "fuzz/check.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/mqtt/types.h"
 
 namespace moat::fuzz {
-
-// Aborts so libFuzzer saves the input; the message says which invariant broke and
-// shows the packets involved, so a report needs no debugger.
-inline void Check(bool ok, const char* invariant,
-                  std::initializer_list<std::span<const uint8_t>> packets = {}) {
-  if (ok) return;
-  std::fprintf(stderr, "moat fuzz invariant violated: %s\n", invariant);
-  for (std::span<const uint8_t> bytes : packets) {
-    std::fprintf(stderr, "  packet (%zu bytes):", bytes.size());
-    for (uint8_t byte : bytes) std::fprintf(stderr, " %02x", byte);
-    std::fprintf(stderr, "\n");
-  }
-  std::abort();
-}
 
 // Sizes a socket read plausibly returns, from the worst case (one byte, which splits
 // every Variable Byte Integer) to more than a whole small packet.

@@ -16,26 +16,20 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <span>
 #include <string>
 
+#include "fuzz/check.h"
 #include "proxy/proxy_protocol/proxy_protocol.h"
 
 namespace {
 
+using moat::fuzz::Check;
 using moat::proxy_protocol::kMaxHeaderSize;
 using moat::proxy_protocol::ParseProxyHeader;
 using moat::proxy_protocol::ParseResult;
 using moat::proxy_protocol::ParseStatus;
 using moat::proxy_protocol::ProxyProtocolVersionAllowed;
-
-void Check(bool ok, const char* invariant) {
-  if (ok) return;
-  std::fprintf(stderr, "moat fuzz invariant violated: %s\n", invariant);
-  std::abort();
-}
 
 bool Same(const ParseResult& a, const ParseResult& b) {
   return a.status == b.status && a.consumed == b.consumed && a.version == b.version &&

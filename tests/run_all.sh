@@ -20,6 +20,8 @@ fuzz_targets=(
   proxy_protocol_fuzz:proxy_protocol
   password_file_fuzz:password_file
   acl_file_fuzz:acl_file
+  yaml_policy_fuzz:yaml_policy
+  config_fuzz:config
 )
 
 passed=0

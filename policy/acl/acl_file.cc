@@ -1,34 +1,25 @@
 #include "policy/acl/acl_file.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "policy/acl/topic_match.h"
+#include "policy/file_reading/file_text.h"
+#include "policy/file_reading/problems.h"
 
 namespace moat::policy {
 namespace {
+
+using file_reading::Problems;
+using file_reading::Quote;
+using file_reading::SplitLines;
+using file_reading::TrimSpace;
 
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
 absl::string_view Av(std::string_view text) { return {text.data(), text.size()}; }
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-// mosquitto trims every isspace() character from the end of a line (so CRLF files work).
-bool IsSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-std::string_view TrimBlanks(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // The first blank-separated word of `*rest`, removed from it (with the blanks after it).
 std::string_view NextWord(std::string_view* rest) {
@@ -43,22 +34,6 @@ std::string_view NextWord(std::string_view* rest) {
   return word;
 }
 
-// Text from the file, safe in a one-line message.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 60;
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      absl::StrAppendFormat(&out, "\\x%02X", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  if (text.size() > kMaxShown) out += "...";
-  return out + "'";
-}
-
 std::optional<AclAccess> ParseAccess(std::string_view word) {
   if (word == "read") return AclAccess::kRead;
   if (word == "write") return AclAccess::kWrite;
@@ -69,14 +44,16 @@ std::optional<AclAccess> ParseAccess(std::string_view word) {
 
 class Parser {
  public:
-  explicit Parser(std::string_view filename) { file_.filename = std::string(filename); }
+  explicit Parser(std::string_view filename) : problems_(filename) {
+    file_.filename = std::string(filename);
+  }
 
   void Line(int number, std::string_view raw) {
     line_ = number;
     if (raw.find('\0') != std::string_view::npos) {
       return Problem("the line holds a NUL byte");
     }
-    std::string_view rest = TrimBlanks(raw);
+    std::string_view rest = TrimSpace(raw);
     if (rest.empty() || rest.front() == '#') return;
     const std::string_view keyword = NextWord(&rest);
     if (keyword == "user") return User(rest);
@@ -87,18 +64,11 @@ class Parser {
 
   absl::StatusOr<AclFile> Finish() && {
     if (problems_.empty()) return std::move(file_);
-    std::stable_sort(problems_.begin(), problems_.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<std::string> lines;
-    lines.reserve(problems_.size());
-    for (const auto& [line, message] : problems_) {
-      lines.push_back(absl::StrCat(file_.filename, ":", line, ": ", message));
-    }
-    return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+    return problems_.ToStatus();
   }
 
  private:
-  void Problem(std::string message) { problems_.emplace_back(line_, std::move(message)); }
+  void Problem(std::string message) { problems_.Add(line_, std::move(message)); }
 
   void User(std::string_view name) {
     if (name.empty()) return Problem("'user' needs a user name");
@@ -147,7 +117,7 @@ class Parser {
   int line_ = 0;
   bool have_user_ = false;
   std::string user_;
-  std::vector<std::pair<int, std::string>> problems_;
+  Problems problems_;
 };
 
 }  // namespace
@@ -169,27 +139,14 @@ std::string_view AclAccessName(AclAccess access) {
 absl::StatusOr<AclFile> ParseAclFile(std::string_view text, std::string_view filename) {
   Parser parser(filename);
   int number = 0;
-  while (!text.empty()) {
-    const size_t newline = text.find('\n');
-    parser.Line(++number, text.substr(0, newline));
-    if (newline == std::string_view::npos) break;
-    text.remove_prefix(newline + 1);
-  }
+  for (std::string_view line : SplitLines(text)) parser.Line(++number, line);
   return std::move(parser).Finish();
 }
 
 absl::StatusOr<AclFile> LoadAclFile(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno ? errno : EACCES;
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":1: cannot read acl file: ", std::strerror(error)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat(path, ":1: cannot read acl file"));
-  return ParseAclFile(text.str(), path);
+  absl::StatusOr<std::string> text = file_reading::ReadFileText(path, "acl file");
+  if (!text.ok()) return text.status();
+  return ParseAclFile(*text, path);
 }
 
 }  // namespace moat::policy

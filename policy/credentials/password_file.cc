@@ -21,38 +21,18 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "policy/file_reading/file_text.h"
+#include "policy/file_reading/problems.h"
 
 namespace moat::policy {
 namespace {
 
-// ---- text ------------------------------------------------------------------------------
-// (Debian's Abseil has its own string_view, so its splitting and trimming helpers do not
-// take std::string_view.)
-
-// Every piece between `separator`s, empty ones included.
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> pieces;
-  while (true) {
-    const size_t at = text.find(separator);
-    pieces.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return pieces;
-    text.remove_prefix(at + 1);
-  }
-}
-
-// What mosquitto's misc__trimblanks() removes: isspace() in the C locale.
-std::string_view StripBlanks(std::string_view text) {
-  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
+using file_reading::Problems;
+using file_reading::Quote;
+using file_reading::SplitLines;
+using file_reading::SplitOn;
+using file_reading::TrimSpace;
 
 // ---- base64 ---------------------------------------------------------------------------
 
@@ -120,26 +100,6 @@ bool ComputeHash(HashType type, int iterations, const std::array<uint8_t, kSaltS
 
 // ---- parsing --------------------------------------------------------------------------
 
-class Problems {
- public:
-  explicit Problems(std::string_view file) : file_(file) {}
-  void Add(int line, std::string_view message) {
-    messages_.push_back(absl::StrCat(file_, ":", line, ": ", std::string(message)));
-  }
-  bool empty() const { return messages_.empty(); }
-  absl::Status ToStatus() const {
-    return absl::InvalidArgumentError(absl::StrJoin(messages_, "\n"));
-  }
-
- private:
-  std::string file_;
-  std::vector<std::string> messages_;  // added in line order
-};
-
-std::string Quoted(std::string_view user) {
-  return absl::StrCat("\"", absl::CHexEscape(std::string(user)), "\"");
-}
-
 bool HasControlCharacter(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
@@ -183,7 +143,7 @@ bool ParseHash(std::string_view field, int line, Problems& problems, PasswordEnt
                  "hashed by mosquitto_passwd -U)");
     return false;
   }
-  const std::vector<std::string_view> parts = Split(field.substr(1), '$');
+  const std::vector<std::string_view> parts = SplitOn(field.substr(1), '$');
   const std::string_view salt_text = parts.size() >= 2 ? parts[parts.size() - 2] : "";
   const std::string_view hash_text = parts.back();
   if (parts[0] == "6") {
@@ -304,28 +264,9 @@ absl::StatusOr<PasswordEntry> MakePbkdf2Entry(std::string_view user, std::string
 }
 
 absl::StatusOr<PasswordFile> PasswordFile::Load(const std::string& path) {
-  // POSIX calls, not a stream: a folder must be an error (EISDIR), not an empty file.
-  const auto unreadable = [&path](int error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":1: cannot read password file: ", std::strerror(error)));
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return unreadable(errno);
-  std::string text;
-  char buffer[16384];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      return unreadable(error);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return ParseFromString(text, path);
+  absl::StatusOr<std::string> text = file_reading::ReadFileText(path, "password file");
+  if (!text.ok()) return text.status();
+  return ParseFromString(*text, path);
 }
 
 absl::StatusOr<PasswordFile> PasswordFile::ParseFromString(std::string_view text,
@@ -333,14 +274,13 @@ absl::StatusOr<PasswordFile> PasswordFile::ParseFromString(std::string_view text
   Problems problems(filename);
   PasswordFile file;
   std::map<std::string, int, std::less<>> first_line;  // user -> line it was first seen on
-  std::vector<std::string_view> lines = Split(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();  // the final newline
+  const std::vector<std::string_view> lines = SplitLines(text);
 
   for (size_t i = 0; i < lines.size(); ++i) {
     const int number = static_cast<int>(i + 1);
     const std::string_view raw = lines[i];
     Line line{std::string(raw), std::nullopt};
-    const std::string_view trimmed = StripBlanks(raw);
+    const std::string_view trimmed = TrimSpace(raw);
     // mosquitto: a '#' in the first column is a comment; a line without ':' is skipped,
     // which moat allows only for a blank one.
     if (raw.starts_with('#') || trimmed.empty()) {
@@ -355,8 +295,8 @@ absl::StatusOr<PasswordFile> PasswordFile::ParseFromString(std::string_view text
       continue;
     }
     // mosquitto trims blanks (isspace) around both parts, so CRLF files work too.
-    const std::string_view user = StripBlanks(raw.substr(0, colon));
-    const std::string_view field = StripBlanks(raw.substr(colon + 1));
+    const std::string_view user = TrimSpace(raw.substr(0, colon));
+    const std::string_view field = TrimSpace(raw.substr(colon + 1));
     PasswordEntry entry;
     bool ok = true;
     if (std::optional<std::string> problem = UserNameProblem(user)) {
@@ -365,7 +305,7 @@ absl::StatusOr<PasswordFile> PasswordFile::ParseFromString(std::string_view text
     } else if (auto [it, inserted] = first_line.emplace(std::string(user), number); !inserted) {
       // mosquitto keeps both in a hash table and one of them wins; which one is an
       // implementation detail nobody should rely on.
-      problems.Add(number, absl::StrCat("duplicate user ", Quoted(user), " (first on line ",
+      problems.Add(number, absl::StrCat("duplicate user ", Quote(user), " (first on line ",
                                         it->second, ")"));
       ok = false;
     }

@@ -2,19 +2,14 @@
 // of CONTRACT.md keep their meaning; the rest is documented in deploy/moat.example.yaml.
 #include "proxy/config/config.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
-#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "policy/file_reading/file_text.h"
 #include "proxy/config/yaml_reader.h"
 
 namespace moat::config {
@@ -172,9 +167,7 @@ void ReadListeners(const Field& field, Config& config, Context& ctx) {
   }
   std::map<std::string, int> bind_lines;  // bind address -> first line
   std::map<std::string, int> name_lines;
-  size_t index = 0;
-  for (const YAML::Node& node : field.value) {
-    Field element{absl::StrCat(field.path, "[", index++, "]"), LineOf(node), node};
+  for (const Field& element : file_reading::Elements(field)) {
     if (!ExpectMap(element, ctx.problems)) continue;
     ListenerEntry entry = ReadListener(element, ctx);
     bool duplicate_bind = false;
@@ -476,60 +469,29 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
   }
 }
 
-// The file's text, or a message saying why it cannot be read.
-std::optional<std::string> ReadFile(const std::string& path, Problems& problems) {
-  struct stat info {};
-  std::error_code error;
-  if (stat(path.c_str(), &info) != 0) {
-    error.assign(errno, std::generic_category());
-  } else if (S_ISDIR(info.st_mode)) {
-    error = std::make_error_code(std::errc::is_a_directory);
-  }
-  std::ifstream in;
-  if (!error) {
-    in.open(path, std::ios::binary);
-    if (!in) error.assign(errno ? errno : EACCES, std::generic_category());
-  }
-  // No line to point at: the whole file is the problem, reported at line 1 so the
-  // "FILE:LINE: message" shape holds for every line of output.
-  if (error) {
-    problems.Add(1, absl::StrCat("cannot read config file: ", error.message()));
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {
-  Problems problems(path);
-  const std::optional<std::string> text = ReadFile(path, problems);
-  if (!text) return problems.ToStatus();
+  absl::StatusOr<std::string> text = file_reading::ReadFileText(path, "config file");
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
+}
 
+absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& path) {
+  Problems problems(path, text);
   Config config;
   config.path = path;
   std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
   if (base_dir.empty()) base_dir = ".";
   Context ctx{problems, base_dir};
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(*text);
-    if (documents.empty()) {
-      problems.Add(1, "the config is empty");
-    } else {
-      ReadRoot(documents[0], config, ctx);
-      if (documents.size() > 1) {
-        problems.Add(LineOf(documents[1]), "only one YAML document is allowed");
-      }
+    if (const std::optional<YAML::Node> root = file_reading::ParseDocument(text, problems)) {
+      ReadRoot(*root, config, ctx);
     }
   } catch (const YAML::Exception& e) {
-    // Syntax errors, and anything else yaml-cpp refuses, still point at a line. An
-    // unclosed bracket is found at the end of input, which may be past the last line.
-    const int last_line = static_cast<int>(std::count(text->begin(), text->end(), '\n')) +
-                          (text->empty() || text->back() == '\n' ? 0 : 1);
-    const int line = e.mark.is_null() ? 1 : std::min(e.mark.line + 1, std::max(last_line, 1));
-    problems.Add(line, absl::StrCat("YAML syntax error: ", e.msg));
+    // Anything else yaml-cpp refuses still points at a line.
+    problems.Add(file_reading::LineOf(e.mark),
+                 absl::StrCat("YAML syntax error: ", file_reading::ErrorMessage(e)));
   }
   if (!problems.empty()) return problems.ToStatus();
   return config;

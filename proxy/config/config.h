@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -134,5 +135,9 @@ struct Config {
 // Loads and validates `path`. On failure the status message lists every problem found,
 // one per line, each as "FILE:LINE: message" (unknown keys included), not just the first.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
+// The same for text already in memory. `path` names the file in messages, and relative
+// file names in the config resolve against its folder; those files must exist, as for
+// LoadConfig(), but are not opened.
+absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& path);
 
 }  // namespace moat::config

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "policy/file_reading/file_text.h"
 
 namespace moat::config {
 namespace {
@@ -44,6 +45,12 @@ bool AllDigitsAndDots(absl::string_view text) {
 }
 
 absl::Status Invalid(absl::string_view message) { return absl::InvalidArgumentError(message); }
+
+// Part of the address, as the config file's text is shown everywhere (no control
+// characters, at most 60 bytes).
+std::string Quote(absl::string_view text) {
+  return file_reading::Quote(std::string_view(text.data(), text.size()));
+}
 
 }  // namespace
 
@@ -83,12 +90,12 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view input) {
     return Invalid("missing host (use 0.0.0.0 or [::] to listen on every address)");
   }
   if (bracketed) {
-    if (!IsIp(AF_INET6, host)) return Invalid(absl::StrCat("'", host, "' is not an IPv6 address"));
+    if (!IsIp(AF_INET6, host)) return Invalid(absl::StrCat(Quote(host), " is not an IPv6 address"));
   } else if (AllDigitsAndDots(host)) {
     // Looks numeric: must be a dotted quad, not a host name like "1.2.3".
-    if (!IsIp(AF_INET, host)) return Invalid(absl::StrCat("'", host, "' is not an IPv4 address"));
+    if (!IsIp(AF_INET, host)) return Invalid(absl::StrCat(Quote(host), " is not an IPv4 address"));
   } else if (!IsHostName(host)) {
-    return Invalid(absl::StrCat("'", host, "' is not a valid host name or IP address"));
+    return Invalid(absl::StrCat(Quote(host), " is not a valid host name or IP address"));
   }
 
   uint32_t port = 0;
@@ -97,7 +104,7 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view input) {
                              return absl::ascii_isdigit(static_cast<unsigned char>(c));
                            });
   if (!digits_only || !absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
-    return Invalid(absl::StrCat("port '", port_text, "' is not a number between 1 and 65535"));
+    return Invalid(absl::StrCat("port ", Quote(port_text), " is not a number between 1 and 65535"));
   }
   Endpoint endpoint;
   endpoint.host = absl::AsciiStrToLower(host);

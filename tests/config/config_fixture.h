@@ -10,9 +10,11 @@
 
 #include "absl/strings/str_split.h"
 #include "proxy/config/config.h"
-#include "tests/config/temp_dir.h"
+#include "tests/file_reading/temp_dir.h"
 
 namespace moat::config::test {
+
+using moat::test::TempDir;
 
 // Writes `yaml` as moat.yaml into a fresh folder and loads it.
 class ConfigTest : public ::testing::Test {

@@ -371,6 +371,9 @@ TEST_F(ConfigTest, RejectsBadBindAddresses) {
             prefix + "'256.0.0.1:1': '256.0.0.1' is not an IPv4 address");
   EXPECT_EQ(problem_for("bad_host:1"),
             prefix + "'bad_host:1': 'bad_host' is not a valid host name or IP address");
+  // The host is file text too: shown without its control characters.
+  EXPECT_EQ(problem_for("a\\nb:1"),
+            prefix + "'a\\x0Ab:1': 'a\\x0Ab' is not a valid host name or IP address");
   EXPECT_EQ(problem_for(":8883"),
             prefix + "':8883': missing host (use 0.0.0.0 or [::] to listen on every address)");
 }
@@ -450,6 +453,9 @@ TEST_F(ConfigTest, ReportsYamlSyntaxErrorsWithLine) {
             "moat.yaml:6: YAML syntax error: end of map flow not found");
   EXPECT_EQ(Problem("listeners:\n  - bind: \"127.0.0.1:1884\"\n   bad: indent\n"),
             "moat.yaml:3: YAML syntax error: end of sequence not found");
+  // yaml-cpp stays at a ',' that starts a document; moat used to read empty documents
+  // there until memory ran out.
+  EXPECT_EQ(Problem(",listeners: []\n"), "moat.yaml:1: YAML syntax error: unexpected ','");
 }
 
 TEST_F(ConfigTest, ReportsAnUnreadableConfigFile) {

@@ -16,16 +16,16 @@
 
 #include "policy/credentials/passwd_command.h"
 #include "policy/credentials/password_file.h"
+#include "tests/file_reading/temp_dir.h"
 #include "tests/policy/mosquitto_tools.h"
-#include "tests/policy/temp_dir.h"
 
 namespace moat::policy {
 namespace {
 
+using moat::test::ReadFile;
+using moat::test::TempDir;
 using test::MosquittoBroker;
-using test::ReadFile;
 using test::Run;
-using test::TempDir;
 
 PasswordFile LoadOrFail(const std::string& path) {
   absl::StatusOr<PasswordFile> file = PasswordFile::Load(path);

@@ -18,11 +18,14 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/policy/temp_dir.h"
+#include "tests/file_reading/temp_dir.h"
 
 extern char** environ;
 
 namespace moat::policy::test {
+
+using moat::test::ReadFile;
+
 namespace {
 
 // Spawns `argv` with stdin from /dev/null and stdout + stderr into `output_path`.

@@ -19,13 +19,13 @@
 #include <vector>
 
 #include "policy/credentials/password_file.h"
-#include "tests/policy/temp_dir.h"
+#include "tests/file_reading/temp_dir.h"
 
 namespace moat::policy {
 namespace {
 
-using test::ReadFile;
-using test::TempDir;
+using moat::test::ReadFile;
+using moat::test::TempDir;
 using ::testing::HasSubstr;
 
 // A file descriptor that reads `input` and then end of file (a memfd: a pipe would

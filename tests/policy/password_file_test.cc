@@ -13,13 +13,13 @@
 #include <string>
 #include <string_view>
 
-#include "tests/policy/temp_dir.h"
+#include "tests/file_reading/temp_dir.h"
 
 namespace moat::policy {
 namespace {
 
-using test::ReadFile;
-using test::TempDir;
+using moat::test::ReadFile;
+using moat::test::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -285,10 +285,16 @@ TEST(PasswordFileErrors, ReportsSaltAndHashAndIterationsTogether) {
 
 TEST(PasswordFileErrors, DuplicateUser) {
   EXPECT_EQ(Errors(std::string(kPbkdf2Line) + "\n# again\n" + std::string(kPbkdf2Line) + "\n"),
-            "pw:3: duplicate user \"erin\" (first on line 1)");
+            "pw:3: duplicate user 'erin' (first on line 1)");
   // Blanks around the name do not make it another user, as mosquitto trims them.
   EXPECT_EQ(OnLine2(" erin :$6$" + std::string(kSalt) + "$" + std::string(kHash)),
-            "pw:2: duplicate user \"erin\" (first on line 1)");
+            "pw:2: duplicate user 'erin' (first on line 1)");
+  // The name is quoted as every file's text is: a long one cut short (mosquitto allows
+  // 65535 bytes).
+  const std::string longer(100, 'u');
+  EXPECT_EQ(Errors(longer + ":$6$" + std::string(kSalt) + "$" + std::string(kHash) + "\n" + longer +
+                   ":$6$" + std::string(kSalt) + "$" + std::string(kHash) + "\n"),
+            "pw:2: duplicate user '" + std::string(60, 'u') + "...' (first on line 1)");
 }
 
 TEST(PasswordFileErrors, ReportsEveryProblemInLineOrder) {
@@ -300,7 +306,7 @@ TEST(PasswordFileErrors, ReportsEveryProblemInLineOrder) {
                    "x:$9$a$b\n"),
             "pw:2: missing ':' between user name and password hash\n"
             "pw:4: empty user name\n"
-            "pw:5: duplicate user \"erin\" (first on line 3)\n"
+            "pw:5: duplicate user 'erin' (first on line 3)\n"
             "pw:6: unknown password hash type: expected $6$ (sha512) or $7$ (sha512-pbkdf2)");
 }
 

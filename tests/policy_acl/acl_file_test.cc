@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -198,6 +199,17 @@ TEST(AclFile, LoadNamesTheFileAndReportsUnreadableAtLineOne) {
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().message(),
             std::string(path) + ":1: cannot read acl file: No such file or directory");
+}
+
+// A stream reads a folder as an empty file, which would load as an acl_file without rules.
+TEST(AclFile, LoadRefusesAFolder) {
+  char path[] = "/tmp/moat-acl-XXXXXX";
+  ASSERT_NE(mkdtemp(path), nullptr);
+  const absl::StatusOr<AclFile> file = LoadAclFile(path);
+  rmdir(path);
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().message(),
+            std::string(path) + ":1: cannot read acl file: Is a directory");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // A fresh folder under the system temp directory, removed with everything in it when
-// the test ends.
+// the test ends: for the tests of every loader that reads files (config, password file,
+// file_reading itself).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,15 +8,17 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 
-namespace moat::config::test {
+namespace moat::test {
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "moat-config-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "moat-test-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
     path_ = pattern;
   }
@@ -27,11 +30,14 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  std::string File(std::string_view relative) const {
+    return (std::filesystem::path(path_) / relative).string();
+  }
 
   // Writes `content` to `relative` inside the folder (creating subfolders) and returns
   // the file's full path.
   std::string Write(std::string_view relative, std::string_view content) {
-    const std::filesystem::path file = std::filesystem::path(path_) / relative;
+    const std::filesystem::path file = File(relative);
     std::filesystem::create_directories(file.parent_path());
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
     out << content;
@@ -43,4 +49,11 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace moat::config::test
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace moat::test
