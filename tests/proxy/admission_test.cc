@@ -12,7 +12,7 @@
 #include "proxy/auth/auth_services.h"
 #include "proxy/session/session_report.h"
 #include "proxy/upstream.h"
-#include "tests/policy/temp_dir.h"
+#include "tests/file_reading/temp_dir.h"
 #include "tests/proxy/session_fixture.h"
 #include "tests/proxy/stub_stream.h"
 
@@ -92,7 +92,7 @@ class AdmissionTest : public ::testing::Test {
   StubStream client_{io_};
   mqtt::Decoder decoder_{{mqtt::Direction::kClientToServer, 1024 * 1024}};
   config::Config config_;
-  policy::test::TempDir dir_;
+  moat::test::TempDir dir_;
   std::unique_ptr<AuthServices> auth_;
   std::shared_ptr<const policy::Authorizer> authorizer_ = NoSecretsAuthorizer();
   StubUpstream upstream_{io_};
