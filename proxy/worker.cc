@@ -78,17 +78,6 @@ metrics::TlsFailureReason ClassifyHandshakeFailure(SSL* ssl, const boost::system
   }
 }
 
-proxy_protocol::ProxyProtocolVersionAllowed AllowedVersions(const config::Listener& listener) {
-  switch (listener.proxy_protocol) {
-    case config::ProxyProtocol::kV1:
-      return proxy_protocol::ProxyProtocolVersionAllowed::kV1;
-    case config::ProxyProtocol::kV2:
-      return proxy_protocol::ProxyProtocolVersionAllowed::kV2;
-    default:
-      return proxy_protocol::ProxyProtocolVersionAllowed::kAny;
-  }
-}
-
 }  // namespace
 
 Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
@@ -216,10 +205,10 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     tcp::socket socket, const ListenerSetup& setup, policy::ClientIdentity& identity,
     metrics::TlsFailureReason& tls_failure) {
   const config::Listener& listener = *setup.listener;
-  if (listener.proxy_protocol != config::ProxyProtocol::kNone) {
+  if (listener.proxy_protocol) {
     // Behind a load balancer the real client is in the PROXY header, and that is the
     // address logs, metrics and policy must see.
-    const auto header = co_await net::ReadProxyHeader(socket, AllowedVersions(listener));
+    const auto header = co_await net::ReadProxyHeader(socket, *listener.proxy_protocol);
     if (header.status != proxy_protocol::ParseStatus::kDone) {
       LogInfo("refused connection from " + identity.address + " on listener " + identity.listener +
               ": bad PROXY protocol header: " + header.error);

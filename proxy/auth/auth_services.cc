@@ -10,7 +10,7 @@ absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config:
   policy::AuthOptions options;
   options.allow_anonymous = auth.allow_anonymous;
   options.have_password_file = !auth.password_file.empty();
-  options.require = static_cast<policy::AuthRequirement>(auth.require);
+  options.require = auth.require;
   options.certificate_identity = auth.certificate_identity != config::CertificateIdentity::kNone;
   options.client_id_pattern = auth.client_id_pattern;
   services->authenticator = std::make_unique<policy::Authenticator>(std::move(options));

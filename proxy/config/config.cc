@@ -148,12 +148,13 @@ ListenerEntry ReadListener(const Field& field, Context& ctx) {
     }
   }
   if (const Field* f = map.Find("proxy_protocol")) {
-    listener.proxy_protocol = ReadEnum<ProxyProtocol>(*f,
-                                                      {{"none", ProxyProtocol::kNone},
-                                                       {"v1", ProxyProtocol::kV1},
-                                                       {"v2", ProxyProtocol::kV2},
-                                                       {"any", ProxyProtocol::kAny}},
-                                                      ctx.problems)
+    using Versions = proxy_protocol::ProxyProtocolVersionAllowed;
+    listener.proxy_protocol = ReadEnum<std::optional<Versions>>(*f,
+                                                                {{"none", std::nullopt},
+                                                                 {"v1", Versions::kV1},
+                                                                 {"v2", Versions::kV2},
+                                                                 {"any", Versions::kAny}},
+                                                                ctx.problems)
                                   .value_or(listener.proxy_protocol);
   }
   return entry;
@@ -298,6 +299,7 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (const Field* f = map.Find("allow_anonymous")) {
     auth.allow_anonymous = ReadBool(*f, ctx.problems).value_or(false);
   }
+  using policy::AuthRequirement;
   if (const Field* f = map.Find("require")) {
     auth.require = ReadEnum<AuthRequirement>(
                        *f,

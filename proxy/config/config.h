@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "policy/auth/authenticator.h"
+#include "proxy/proxy_protocol/proxy_protocol.h"
 
 namespace moat::config {
 
@@ -29,7 +31,6 @@ struct ServerTls {
 };
 
 enum class ListenerProtocol { kMqtt, kWebSocket };
-enum class ProxyProtocol { kNone, kV1, kV2, kAny };  // HAProxy PROXY protocol header
 
 struct Listener {
   std::string name;  // defaults to the bind address; used in logs, metrics and policy
@@ -37,7 +38,8 @@ struct Listener {
   std::optional<ServerTls> tls;
   ListenerProtocol protocol = ListenerProtocol::kMqtt;
   std::string websocket_path = "/mqtt";
-  ProxyProtocol proxy_protocol = ProxyProtocol::kNone;
+  // The HAProxy PROXY protocol header versions it expects first; nullopt: none.
+  std::optional<proxy_protocol::ProxyProtocolVersionAllowed> proxy_protocol;
 };
 
 struct UpstreamTls {
@@ -62,8 +64,6 @@ struct Upstream {
 
 // Which field of a verified client certificate names the client.
 enum class CertificateIdentity { kNone, kCommonName, kSanDns, kSanEmail, kSanUri };
-// What a client must present to be let in.
-enum class AuthRequirement { kPassword, kCertificate, kCertificateAndPassword };
 
 struct Ban {
   uint32_t failures = 5;                            // failed attempts ...
@@ -74,7 +74,7 @@ struct Ban {
 struct Auth {
   std::string password_file;  // empty: no password file
   bool allow_anonymous = false;
-  AuthRequirement require = AuthRequirement::kPassword;
+  policy::AuthRequirement require = policy::AuthRequirement::kPassword;
   CertificateIdentity certificate_identity = CertificateIdentity::kNone;
   // Optional glob the client id must match, "%u" standing for the identity as a literal
   // (e.g. "%u-*"), so one user cannot take over another user's session.

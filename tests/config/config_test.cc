@@ -77,14 +77,14 @@ limits:
   EXPECT_EQ(a.tls->client_ca, d + "certs/ca.crt");
   EXPECT_TRUE(a.tls->require_client_cert);
   EXPECT_EQ(a.protocol, ListenerProtocol::kMqtt);
-  EXPECT_EQ(a.proxy_protocol, ProxyProtocol::kV2);
+  EXPECT_EQ(a.proxy_protocol, proxy_protocol::ProxyProtocolVersionAllowed::kV2);
   const Listener& b = config->listeners[1];
   EXPECT_EQ(b.name, "[::1]:8083");
   EXPECT_EQ(b.bind.host, "::1");
   EXPECT_FALSE(b.tls.has_value());
   EXPECT_EQ(b.protocol, ListenerProtocol::kWebSocket);
   EXPECT_EQ(b.websocket_path, "/ws");
-  EXPECT_EQ(b.proxy_protocol, ProxyProtocol::kNone);
+  EXPECT_EQ(b.proxy_protocol, std::nullopt);
 
   EXPECT_EQ(config->upstream.address.ToString(), "broker.local:1883");
   EXPECT_EQ(config->upstream.connect_timeout, milliseconds(500));
@@ -116,7 +116,7 @@ TEST_F(ConfigTest, FillsDefaultsForOmittedKeys) {
   EXPECT_FALSE(listener.tls.has_value());
   EXPECT_EQ(listener.protocol, ListenerProtocol::kMqtt);
   EXPECT_EQ(listener.websocket_path, "/mqtt");
-  EXPECT_EQ(listener.proxy_protocol, ProxyProtocol::kNone);
+  EXPECT_EQ(listener.proxy_protocol, std::nullopt);
   EXPECT_FALSE(config->upstream.tls.has_value());
   EXPECT_EQ(config->upstream.connect_timeout, milliseconds(5'000));
   EXPECT_TRUE(config->auth.password_file.empty());
