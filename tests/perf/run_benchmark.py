@@ -33,9 +33,11 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount")
+TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline")
 # moat-nocount is moat built with -DMOAT_COUNTERS=OFF: the same data path with every
-# metric increment compiled out, to show what counting costs. Only on request.
+# metric increment compiled out, to show what counting costs. moat-baseline is another
+# moat binary (--baseline), e.g. built from the commit before a change, so before and
+# after are measured side by side in one run. Only on request.
 DEFAULT_TARGETS = TARGETS[:4]
 PHASES = ("idle", "handshakes", "qos0", "qos1", "latency")
 BROKER_CORE = "0"
@@ -336,7 +338,8 @@ class Target:
         if starter:
             self.proxy = starter(self.workdir, self.port, broker_port, self.certs)
         else:
-            binary = self.args.moat_nocount if self.name == "moat-nocount" else self.args.moat
+            binary = {"moat-nocount": self.args.moat_nocount,
+                      "moat-baseline": self.args.baseline}.get(self.name, self.args.moat)
             self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary)
         self.proxy.wait_port(self.port)
         proxy_pid = self.proxy.pid
@@ -512,12 +515,15 @@ def format_cell(value, fmt):
 
 def build_table(runs, args):
     titles = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "moat": "moat",
-              "moat-nocount": "moat, counters compiled out"}
+              "moat-nocount": "moat, counters compiled out", "moat-baseline": "moat, baseline"}
     shown = list(DEFAULT_TARGETS)
-    if any(run["target"] == "moat-nocount" for run in runs):
-        shown.append("moat-nocount")
-    header = "| metric | " + " | ".join(titles[t] for t in shown) + " | moat/HAProxy |"
-    lines = [header, "| --- |" + " ---: |" * (len(shown) + 1)]
+    for extra in ("moat-nocount", "moat-baseline"):
+        if any(run["target"] == extra for run in runs):
+            shown.append(extra)
+    ratios = ["moat"] + (["moat-baseline"] if "moat-baseline" in shown else [])
+    header = "| metric | " + " | ".join(titles[t] for t in shown) + " | " + \
+        " | ".join(f"{titles[t]}/HAProxy" for t in ratios) + " |"
+    lines = [header, "| --- |" + " ---: |" * (len(shown) + len(ratios))]
     medians = {}
     for label, fn, fmt, lower in METRICS:
         label = label.format(rate=f"{args.rate:,.0f}", n=f"{args.idle_connections:,}")
@@ -533,11 +539,13 @@ def build_table(runs, args):
             row[target] = median_or_none(values)
         medians[label] = row
         cells = [format_cell(row[t], fmt) for t in shown]
-        ratio = "—"
-        if lower is not None and isinstance(row["moat"], (int, float)) \
-                and isinstance(row["haproxy"], (int, float)) and row["haproxy"]:
-            ratio = f"{row['moat'] / row['haproxy']:.2f}×"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+        for target in ratios:
+            ratio = "—"
+            if lower is not None and isinstance(row[target], (int, float)) \
+                    and isinstance(row["haproxy"], (int, float)) and row["haproxy"]:
+                ratio = f"{row[target] / row['haproxy']:.2f}×"
+            cells.append(ratio)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines), medians
 
 
@@ -608,6 +616,8 @@ def main():
                         help=f"any of {','.join(TARGETS)}")
     parser.add_argument("--phases", default=",".join(PHASES))
     parser.add_argument("--build-dir", default="build-perf")
+    parser.add_argument("--baseline", default="",
+                        help="another moat binary, measured as the moat-baseline target")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as they are")
     parser.add_argument("--attempts", type=int, default=1,
                         help="runs of a phase disturbed by other processes before keeping it")
@@ -634,6 +644,8 @@ def main():
     for t in targets:
         if t not in TARGETS:
             parser.error(f"unknown target {t}")
+    if ("moat-baseline" in targets) != bool(args.baseline):
+        parser.error("the moat-baseline target and --baseline BINARY go together")
     args.phases = [p for p in args.phases.split(",") if p]
     for p in args.phases:
         if p not in PHASES:
