@@ -40,6 +40,20 @@ namespace moat::metrics {
   X(kTimeout, "timeout")                             \
   X(kOther, "other")
 
+// Connections closed before MQTT, at accept or while the PROXY header, TLS handshake or
+// WebSocket upgrade was under way (TLS failures have their own metric).
+#define MOAT_CONNECTION_REFUSALS(X)                                                      \
+  X(kMaxConnections, "max_connections")         /* limits.max_connections reached */     \
+  X(kAddressConnections, "address_connections") /* per-address open connections */       \
+  X(kAddressRate, "address_rate")               /* per-address new connections a second */ \
+  X(kBanned, "banned")                          /* the address is banned */              \
+  X(kProxyHeader, "proxy_header")               /* a bad PROXY protocol header */        \
+  X(kProxyUntrusted, "proxy_untrusted")         /* PROXY header from outside _from */    \
+  X(kWebSocketUpgrade, "websocket_upgrade")     /* not a valid MQTT WebSocket upgrade */ \
+  X(kWebSocketOrigin, "websocket_origin")       /* an Origin the listener does not list */ \
+  X(kPreauthMemory, "preauth_memory")           /* pre-login memory budget spent */      \
+  X(kSetupTimeout, "setup_timeout")             /* PROXY/TLS/WebSocket not done in time */
+
 #define MOAT_CONNECT_RESULTS(X)                   \
   X(kAccepted, "accepted")                        \
   X(kBadCredentials, "bad_credentials")           \
@@ -72,6 +86,7 @@ namespace moat::metrics {
 #define MOAT_METRICS_ENUMERATOR(id, value) id,
 enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
+enum class ConnectionRefusal : uint8_t { MOAT_CONNECTION_REFUSALS(MOAT_METRICS_ENUMERATOR) };
 enum class DenyMode : uint8_t { MOAT_DENY_MODES(MOAT_METRICS_ENUMERATOR) };
 enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
@@ -106,6 +121,7 @@ enum class Domain : uint8_t {
   kDecodeError,          // mqtt::DecodeError (not kNone): DecodeErrorName
   kTlsFailureReason,     // TlsFailureReason
   kConnectResult,        // ConnectResult
+  kConnectionRefusal,    // ConnectionRefusal
   kDenyAction,           // policy::Action: ActionName
   kDenyReason,           // policy::DenyReason (not kNone): DenyReasonName
   kDenyMode,             // DenyMode
@@ -144,6 +160,8 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
       return 0 MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_COUNT);
     case Domain::kConnectResult:
       return 0 MOAT_CONNECT_RESULTS(MOAT_METRICS_COUNT);
+    case Domain::kConnectionRefusal:
+      return 0 MOAT_CONNECTION_REFUSALS(MOAT_METRICS_COUNT);
     case Domain::kDenyAction:
       return 0 MOAT_POLICY_ACTIONS(MOAT_METRICS_COUNT);
     case Domain::kDenyReason:
@@ -200,6 +218,9 @@ struct LabelTraits<TlsFailureReason> : EnumLabel<Domain::kTlsFailureReason, TlsF
 template <>
 struct LabelTraits<ConnectResult> : EnumLabel<Domain::kConnectResult, ConnectResult> {};
 template <>
+struct LabelTraits<ConnectionRefusal>
+    : EnumLabel<Domain::kConnectionRefusal, ConnectionRefusal> {};
+template <>
 struct LabelTraits<DenyMode> : EnumLabel<Domain::kDenyMode, DenyMode> {};
 template <>
 struct LabelTraits<UpstreamErrorReason>
@@ -238,6 +259,7 @@ enum class Metric : uint8_t {
   kConnectionsAcceptedTotal,
   kConnectionsActive,
   kTlsHandshakeFailuresTotal,
+  kConnectionsRefusedTotal,
   kConnectTotal,
   kDenialsTotal,
   kMalformedPacketsTotal,
@@ -320,6 +342,14 @@ inline constexpr MetricDef kMetricTable[] = {
      Source::kCounted,
      "Client TLS handshakes that failed, by reason.",
      {kListenerLabel, {"reason", Domain::kTlsFailureReason}},
+     {}},
+    {Metric::kConnectionsRefusedTotal,
+     "moat_connections_refused_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Connections closed before MQTT (at accept, PROXY header, TLS or WebSocket upgrade), by "
+     "reason.",
+     {kListenerLabel, {"reason", Domain::kConnectionRefusal}},
      {}},
     {Metric::kConnectTotal,
      "moat_connect_total",

@@ -88,7 +88,23 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
       listeners_(std::move(listeners)),
       upstream_(config.upstream, std::move(upstream_tls)),
       counters_(counters),
-      authorizer_(std::move(authorizer)) {}
+      authorizer_(std::move(authorizer)) {
+  session_environments_.reserve(listeners_.size());
+  for (const ListenerSetup& setup : listeners_) {
+    session_environments_.push_back({.config = config_,
+                                     .upstream = upstream_,
+                                     .counters = counters_,
+                                     .listener = setup.id,
+                                     .auth = auth_,
+                                     .owner = *this,
+                                     .executor = io_context_.get_executor(),
+                                     .relay = {.authorizer = authorizer_,
+                                               .clock = SteadyClock(),
+                                               .drain_timeout = config_.limits.drain_timeout,
+                                               .max_packet_size = config_.limits.max_packet_size,
+                                               .sweep = short_read_sweep_}});
+  }
+}
 
 Worker::~Worker() {
   Join();
@@ -283,12 +299,11 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
   }
   if (stopping_) co_return;
 
-  const SessionEnvironment env{config_,  authorizer_, upstream_, counters_,
-                               setup.id, auth_,       *this,     short_read_sweep_};
+  const SessionEnvironment& env =
+      session_environments_[static_cast<size_t>(&setup - listeners_.data())];
   // The session outlives this coroutine: once admitted it runs on callbacks, and it
   // hands itself back through SessionFinished().
-  auto* session =
-      new Session(std::move(stream), std::move(identity), env, io_context_.get_executor());
+  auto* session = new Session(std::move(stream), std::move(identity), env);
   sessions_.insert(session);
   closed.open = nullptr;
   co_await session->Start();

@@ -74,6 +74,7 @@ class Worker final : public SessionOwner {
   uint64_t open_connections_ = 0;  // accepted and not yet closed, for max_connections
   BurstTrimmer trimmer_;
   ShortReadSweep short_read_sweep_{io_context_.get_executor()};
+  std::vector<SessionEnvironment> session_environments_;  // one per listener, as listeners_
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::unordered_set<Session*> sessions_;
   bool stopping_ = false;

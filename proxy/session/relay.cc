@@ -53,14 +53,11 @@ WaitFor WhatOf(int tag) { return static_cast<WaitFor>(tag % 2); }
 
 Relay::Relay(net::ByteStream& client_stream, mqtt::Decoder client_decoder,
              net::ByteStream& broker_stream, Enforcer enforcer, mqtt::ProtocolVersion version,
-             KeepAlive keep_alive, const RelayEnvironment& env,
-             const asio::any_io_executor& executor)
-    : report_(env.report),
-      authorizer_(env.authorizer),
-      clock_(env.clock),
-      drain_timeout_(env.drain_timeout),
-      owner_(env.owner),
-      sweep_(env.sweep),
+             KeepAlive keep_alive, const RelayEnvironment& env, SessionReport& report,
+             RelayOwner& owner, const asio::any_io_executor& executor)
+    : env_(env),
+      report_(report),
+      owner_(owner),
       enforcer_(std::move(enforcer)),
       version_(version),
       keep_alive_(keep_alive),
@@ -123,7 +120,8 @@ void Relay::Pump() {
 void Relay::Step(Direction from) {
   Peer& sender = SenderOf(from);
   const Drained drained = Drain(from);
-  if (from == Direction::kClientToServer && drained.packets > 0) keep_alive_.Heard(clock_.Now());
+  if (from == Direction::kClientToServer && drained.packets > 0)
+    keep_alive_.Heard(env_.clock.Now());
   Flush(ReceiverOf(from));
   Flush(sender);
   if (phase_ >= Phase::kClosed) return;
@@ -150,7 +148,7 @@ void Relay::Step(Direction from) {
     sender.flow = Flow::kAwaitingRead;
     if (skipped_read) {
       sender.unconfirmed = true;
-      sweep_.Add(*this);
+      env_.sweep.Add(*this);
     }
     return AwaitReady(sender, read.want, Tag(from, WaitFor::kInput));
   }
@@ -209,7 +207,7 @@ Relay::Drained Relay::Drain(Direction from) {
 }
 
 Outcome Relay::Judge(Direction from, const mqtt::Frame& frame) {
-  const policy::Authorizer& authorizer = *authorizer_;
+  const policy::Authorizer& authorizer = *env_.authorizer;
   // Timing every decision would cost more than many decisions do: one in 64 is plenty
   // for the latency histogram.
   if ((++decisions_ & 63) != 0) return enforcer_.Judge(from, frame, authorizer);
@@ -267,13 +265,13 @@ void Relay::ArmWatchdog() {
   std::optional<SteadyTime> deadline;
   if (phase_ == Phase::kFlushing) {
     // What is still queued gets this long to leave; then the links close regardless.
-    deadline = clock_.Now() + drain_timeout_;
+    deadline = env_.clock.Now() + env_.drain_timeout;
   } else {
     deadline = keep_alive_.Deadline();
   }
   if (!deadline) return;
   // Relative to the relay's clock, which need not be the timer's.
-  watchdog_.expires_after(*deadline - clock_.Now());
+  watchdog_.expires_after(*deadline - env_.clock.Now());
   ++pending_waits_;
   // Exact-size, like the socket waits (net::AwaitSocket): it is parked for a long time.
   watchdog_.async_wait(
@@ -286,7 +284,7 @@ void Relay::OnWatchdog(const boost::system::error_code& error) {
   if (phase_ >= Phase::kClosed) return ReleaseIfDone();
   if (error) return;  // re-armed or cancelled: whoever did it has armed the next wait
   if (phase_ == Phase::kFlushing) return Close();
-  if (keep_alive_.Expired(clock_.Now())) {
+  if (keep_alive_.Expired(env_.clock.Now())) {
     return Stop(EndReason::kKeepAliveTimeout, ReasonCode::kKeepAliveTimeout);
   }
   ArmWatchdog();
@@ -358,7 +356,7 @@ void Relay::ReleaseIfDone() {
 
 void Relay::PolicyChanged() {
   if (phase_ != Phase::kRelaying) return;
-  std::vector<uint8_t> unsubscribe = enforcer_.RevokeSubscriptions(*authorizer_);
+  std::vector<uint8_t> unsubscribe = enforcer_.RevokeSubscriptions(*env_.authorizer);
   if (unsubscribe.empty()) return;
   broker().outbox.AddOwned(std::move(unsubscribe), Producer::kSession);
   Flush(broker());

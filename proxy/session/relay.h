@@ -48,15 +48,14 @@ class RelayOwner {
   ~RelayOwner() = default;
 };
 
+// What the relays of one thread share.
 struct RelayEnvironment {
   // The thread's policy in force, read at the moment of each decision.
   const std::shared_ptr<const policy::Authorizer>& authorizer;
-  SessionReport& report;
   const Clock& clock;
   std::chrono::milliseconds drain_timeout;
   uint32_t max_packet_size;  // from the broker, as from the client
-  RelayOwner& owner;
-  ShortReadSweep& sweep;  // this thread's
+  ShortReadSweep& sweep;
 };
 
 class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
@@ -64,7 +63,7 @@ class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
   // `client_decoder` holds what the client sent after its CONNECT.
   Relay(net::ByteStream& client_stream, mqtt::Decoder client_decoder,
         net::ByteStream& broker_stream, Enforcer enforcer, mqtt::ProtocolVersion version,
-        KeepAlive keep_alive, const RelayEnvironment& env,
+        KeepAlive keep_alive, const RelayEnvironment& env, SessionReport& report, RelayOwner& owner,
         const boost::asio::any_io_executor& executor);
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
@@ -142,12 +141,9 @@ class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
   void ReleaseIfDone();
   void EndWith(EndReason reason, std::string_view detail = {});
 
+  const RelayEnvironment& env_;
   SessionReport& report_;
-  const std::shared_ptr<const policy::Authorizer>& authorizer_;
-  const Clock& clock_;
-  const std::chrono::milliseconds drain_timeout_;
   RelayOwner& owner_;
-  ShortReadSweep& sweep_;
   Enforcer enforcer_;
   const mqtt::ProtocolVersion version_;
   KeepAlive keep_alive_;

@@ -10,11 +10,10 @@ namespace moat::proxy {
 namespace asio = boost::asio;
 
 Session::Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
-                 const SessionEnvironment& env, const asio::any_io_executor& executor)
+                 const SessionEnvironment& env)
     : client_(std::move(client)),
       identity_(std::move(identity)),
       env_(env),
-      executor_(executor),
       report_(env.counters, env.listener, identity_) {}
 
 Session::~Session() = default;
@@ -22,7 +21,8 @@ Session::~Session() = default;
 asio::awaitable<void> Session::Start() {
   const config::Config& config = env_.config;
   mqtt::Decoder client_decoder({mqtt::Direction::kClientToServer, config.limits.max_packet_size});
-  const AdmissionServices services{config, env_.authorizer, env_.upstream, env_.auth, env_.clock};
+  const AdmissionServices services{config, env_.relay.authorizer, env_.upstream, env_.auth,
+                                   env_.relay.clock};
   Admission admission(*client_, client_decoder, identity_, services, report_);
   admission_ = &admission;
   AdmissionResult result = co_await admission.Run();
@@ -45,15 +45,9 @@ asio::awaitable<void> Session::Start() {
     co_return Finish(EndReason::kShutdown, "");
   }
   credential_fingerprint_ = std::move(link.credential_fingerprint);
-  const RelayEnvironment relay_env{env_.authorizer,
-                                   report_,
-                                   env_.clock,
-                                   config.limits.drain_timeout,
-                                   config.limits.max_packet_size,
-                                   *this,
-                                   env_.sweep};
   relay_.emplace(*client_, std::move(client_decoder), *broker_, std::move(link.enforcer),
-                 link.version, link.keep_alive, relay_env, executor_);
+                 link.version, link.keep_alive, env_.relay, report_,
+                 static_cast<RelayOwner&>(*this), env_.executor);
   relay_->Start();
 }
 
@@ -62,7 +56,7 @@ void Session::RelayEnded(EndReason reason, std::string_view detail) { Finish(rea
 void Session::Finish(EndReason reason, std::string_view detail) {
   report_.Ended(reason, detail);
   // Posted: the caller may still be on this session's stack.
-  asio::post(executor_, [owner = &env_.owner, self = this] { owner->SessionFinished(self); });
+  asio::post(env_.executor, [owner = &env_.owner, self = this] { owner->SessionFinished(self); });
 }
 
 void Session::RequestDrain() {

@@ -38,25 +38,25 @@ class SessionOwner {
   ~SessionOwner() = default;
 };
 
-// What a session shares with the others on its thread.
+// What the sessions of one listener on one thread share; the worker keeps it for as long
+// as they live, so a session holds only a reference.
 struct SessionEnvironment {
   const config::Config& config;
-  // The worker's current policy: swapped (on this thread) by a reload, so every decision
-  // uses the policy in force at that moment.
-  const std::shared_ptr<const policy::Authorizer>& authorizer;
   const Upstream& upstream;
   metrics::ThreadCounters& counters;  // this thread's: no lock, no atomic RMW
   metrics::ListenerId listener;
   AuthServices& auth;
   SessionOwner& owner;
-  ShortReadSweep& sweep;
-  const Clock& clock = SteadyClock();
+  boost::asio::any_io_executor executor;  // the thread's
+  // The policy (swapped on this thread by a reload, so every decision uses the one in
+  // force at that moment), the clock and the thread's ShortReadSweep.
+  RelayEnvironment relay;
 };
 
 class Session final : private RelayOwner {
  public:
   Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
-          const SessionEnvironment& env, const boost::asio::any_io_executor& executor);
+          const SessionEnvironment& env);
   ~Session();
 
   // Admission, then the relay; returns once the relay runs (or the client was refused).
@@ -79,8 +79,7 @@ class Session final : private RelayOwner {
   std::unique_ptr<net::ByteStream> client_;
   std::unique_ptr<net::ByteStream> broker_;
   policy::ClientIdentity identity_;
-  const SessionEnvironment env_;
-  const boost::asio::any_io_executor executor_;
+  const SessionEnvironment& env_;
   SessionReport report_;
   Admission* admission_ = nullptr;  // while Start() admits
   std::optional<Relay> relay_;      // once admitted

@@ -49,11 +49,11 @@ class RelayTest : public ::testing::Test {
     mqtt::Decoder decoder({Direction::kClientToServer, kMaxPacketSize});
     decoder.Feed(Bytes(connect, version));
     ASSERT_TRUE(std::holds_alternative<mqtt::Frame>(decoder.Next()));
-    env_.emplace(RelayEnvironment{authorizer_, report_, clock_, drain_timeout, kMaxPacketSize,
-                                  owner_, sweep_});
+    env_.emplace(RelayEnvironment{authorizer_, clock_, drain_timeout, kMaxPacketSize, sweep_});
     relay_.emplace(client_, std::move(decoder), broker_,
                    Enforcer(identity_, connect, config::DeniedPublish::kDrop), version,
-                   KeepAlive(seconds(keep_alive), clock_.Now()), *env_, io_.get_executor());
+                   KeepAlive(seconds(keep_alive), clock_.Now()), *env_, report_, owner_,
+                   io_.get_executor());
     clock_.Advance(silent_for);
     relay_->Start();
     Poll();
