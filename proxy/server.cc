@@ -11,7 +11,11 @@ namespace moat::proxy {
 
 Server::Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
                AuthServices& auth, metrics::MetricsRegistry& metrics)
-    : config_(config), authorizer_(std::move(authorizer)), auth_(auth), metrics_(metrics) {}
+    : config_(config),
+      authorizer_(std::move(authorizer)),
+      auth_(auth),
+      metrics_(metrics),
+      gate_(config.limits) {}
 
 Server::~Server() {
   Stop();
@@ -32,7 +36,7 @@ absl::Status Server::Init() {
                           ? config_.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, metrics_.AddThread(),
+    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, gate_, metrics_.AddThread(),
                                            listeners, upstream_tls);
     if (auto status = worker->Bind(); !status.ok()) return status;
     workers_.push_back(std::move(worker));

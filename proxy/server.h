@@ -15,11 +15,13 @@
 #include "metrics/registry.h"
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
+#include "proxy/connection_gate.h"
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
 
 class Worker;
+
 struct AuthServices;
 
 class Server {
@@ -53,6 +55,7 @@ class Server {
   uint64_t policy_version_ = 1;
   tls::SslCtxPtr metrics_tls_;
   metrics::MetricsServer* metrics_server_ = nullptr;
+  ConnectionGate gate_;  // limits.max_connections and the per-address limits, for all workers
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -16,11 +16,6 @@
 
 #include "proxy/auth/auth_services.h"
 #include "proxy/log.h"
-#include "proxy/net/catching.h"
-#include "proxy/net/plain_stream.h"
-#include "proxy/net/proxy_header_reader.h"
-#include "proxy/net/tls_stream.h"
-#include "proxy/net/websocket_stream.h"
 #include "proxy/session/session.h"
 
 namespace moat::proxy {
@@ -47,50 +42,28 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
   return results.begin()->endpoint();
 }
 
-// Why a client's handshake failed, for the metric: what the verification or the
-// OpenSSL error said, in the closed set of reasons operators alert on.
-metrics::TlsFailureReason ClassifyHandshakeFailure(SSL* ssl, const boost::system::error_code& ec) {
-  switch (SSL_get_verify_result(ssl)) {
-    case X509_V_OK:
-      break;
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return metrics::TlsFailureReason::kExpired;
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-      return metrics::TlsFailureReason::kUnknownCa;
-    default:
-      return metrics::TlsFailureReason::kBadClientCertificate;
-  }
-  if (ec.category() != asio::error::get_ssl_category()) return metrics::TlsFailureReason::kOther;
-  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
-    case SSL_R_NO_SHARED_CIPHER:
-    case SSL_R_UNSUPPORTED_PROTOCOL:
-    case SSL_R_NO_PROTOCOLS_AVAILABLE:
-      return metrics::TlsFailureReason::kNoSharedCipher;
-    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-    case SSL_R_CERTIFICATE_VERIFY_FAILED:
-      return metrics::TlsFailureReason::kBadClientCertificate;
-    default:
-      return metrics::TlsFailureReason::kOther;
-  }
-}
-
 }  // namespace
 
 Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-               AuthServices& auth, metrics::ThreadCounters& counters,
+               AuthServices& auth, ConnectionGate& gate, metrics::ThreadCounters& counters,
                std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls)
     : config_(config),
       auth_(auth),
+      gate_(gate),
       listeners_(std::move(listeners)),
       upstream_(config.upstream, std::move(upstream_tls)),
       counters_(counters),
       authorizer_(std::move(authorizer)) {
   session_environments_.reserve(listeners_.size());
+  setup_contexts_.reserve(listeners_.size());
   for (const ListenerSetup& setup : listeners_) {
+    setup_contexts_.push_back({.listener = *setup.listener,
+                               .tls_context = setup.tls_context,
+                               .listener_id = setup.id,
+                               .counters = counters_,
+                               .gate = gate_,
+                               .bans = auth_.bans.get(),
+                               .limits = config_.limits});
     session_environments_.push_back({.config = config_,
                                      .upstream = upstream_,
                                      .counters = counters_,
@@ -210,63 +183,22 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
       }
       continue;
     }
-    if (open_connections_ >= config_.limits.max_connections) {
+    const size_t index = static_cast<size_t>(&setup - listeners_.data());
+    counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
+    ConnectionGate::Ticket ticket;
+    if (const auto refusal = gate_.Open(ticket)) {
+      boost::system::error_code peer_error;
+      const auto peer = socket.remote_endpoint(peer_error);
+      ReportRefusedConnection(setup_contexts_[index], *refusal,
+                              peer_error ? "unknown" : peer.address().to_string());
       continue;  // the socket closes as it goes out of scope
     }
-    asio::co_spawn(io_context_, Serve(std::move(socket), setup), asio::detached);
+    asio::co_spawn(io_context_, Serve(std::move(socket), std::move(ticket), index), asio::detached);
   }
 }
 
-asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
-    tcp::socket socket, const ListenerSetup& setup, policy::ClientIdentity& identity,
-    metrics::TlsFailureReason& tls_failure) {
-  const config::Listener& listener = *setup.listener;
-  if (listener.proxy_protocol) {
-    // Behind a load balancer the real client is in the PROXY header, and that is the
-    // address logs, metrics and policy must see.
-    const auto header = co_await net::ReadProxyHeader(socket, *listener.proxy_protocol);
-    if (header.status != proxy_protocol::ParseStatus::kDone) {
-      LogInfo("refused connection from " + identity.address + " on listener " + identity.listener +
-              ": bad PROXY protocol header: " + header.error);
-      co_return nullptr;
-    }
-    if (header.addresses) identity.address = header.addresses->source.ip;
-  }
-  // A banned address is refused before any TLS or hashing work is spent on it.
-  if (auth_.bans && auth_.bans->IsBanned(policy::BanList::AddressKey(identity.address),
-                                         policy::BanList::Clock::now())) {
-    counters_.Add<metrics::Metric::kConnectTotal>(metrics::ConnectResult::kBanned);
-    counters_.Add<metrics::Metric::kDenialsTotal>(
-        policy::Action::kConnect, policy::DenyReason::kBanned, metrics::DenyMode::kEnforce,
-        metrics::kNoRuleLabel);
-    co_return nullptr;
-  }
-  if (listener.protocol == config::ListenerProtocol::kWebSocket) {
-    const net::WebSocketOptions options{listener.websocket_path};
-    if (setup.tls_context) {
-      co_return co_await net::AcceptSecureWebSocket(std::move(socket), setup.tls_context.get(),
-                                                    options);
-    }
-    co_return co_await net::AcceptWebSocket(std::move(socket), options);
-  }
-  if (setup.tls_context) {
-    net::SslPtr ssl(SSL_new(setup.tls_context.get()));
-    if (!ssl) co_return nullptr;
-    auto tls = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl),
-                                                net::TlsStream::Role::kServer);
-    try {
-      co_await tls->Handshake();
-    } catch (const boost::system::system_error& e) {
-      tls_failure = ClassifyHandshakeFailure(tls->ssl(), e.code());
-      throw;
-    }
-    co_return tls;
-  }
-  co_return std::make_unique<net::PlainStream>(std::move(socket));
-}
-
-asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {
-  counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
+asio::awaitable<void> Worker::Serve(tcp::socket socket, ConnectionGate::Ticket ticket,
+                                    size_t listener) {
   // Counted until the session is finished, or until this coroutine gives up on it.
   trimmer_.Opened(++open_connections_);
   struct Closed {
@@ -275,36 +207,12 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& set
       if (open != nullptr) --*open;
     }
   } closed{&open_connections_};
-  policy::ClientIdentity identity;
-  identity.listener = setup.listener->name;
-  boost::system::error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  identity.address = ec ? "unknown" : peer.address().to_string();
-
-  // Everything before MQTT (PROXY header, TLS, WebSocket upgrade) shares one deadline,
-  // so a client cannot hold a connection open by dribbling out a handshake.
-  asio::steady_timer deadline(io_context_, config_.limits.tls_handshake_timeout);
-  boost::system::error_code error;
-  metrics::TlsFailureReason tls_failure = metrics::TlsFailureReason::kOther;
-  auto opened = co_await (
-      net::Catching(OpenClientStream(std::move(socket), setup, identity, tls_failure), error) ||
-      deadline.async_wait(asio::use_awaitable));
-  std::unique_ptr<net::ByteStream> stream;
-  if (opened.index() == 0) stream = std::move(std::get<0>(opened));
-  if (!stream) {
-    if (setup.tls_context && (error || opened.index() == 1)) {
-      if (opened.index() == 1) tls_failure = metrics::TlsFailureReason::kTimeout;
-      counters_.Add<metrics::Metric::kTlsHandshakeFailuresTotal>(setup.id, tls_failure);
-    }
-    co_return;
-  }
-  if (stopping_) co_return;
-
-  const SessionEnvironment& env =
-      session_environments_[static_cast<size_t>(&setup - listeners_.data())];
+  std::optional<OpenedClient> opened =
+      co_await OpenClient(std::move(socket), std::move(ticket), setup_contexts_[listener]);
+  if (!opened || stopping_) co_return;
   // The session outlives this coroutine: once admitted it runs on callbacks, and it
   // hands itself back through SessionFinished().
-  auto* session = new Session(std::move(stream), std::move(identity), env);
+  auto* session = new Session(std::move(*opened), session_environments_[listener]);
   sessions_.insert(session);
   closed.open = nullptr;
   co_await session->Start();

@@ -15,6 +15,8 @@
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
+#include "proxy/connection_gate.h"
+#include "proxy/connection_setup.h"
 #include "proxy/memory_trim.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session/session.h"
@@ -35,7 +37,7 @@ struct ListenerSetup {
 class Worker final : public SessionOwner {
  public:
   Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         AuthServices& auth, metrics::ThreadCounters& counters,
+         AuthServices& auth, ConnectionGate& gate, metrics::ThreadCounters& counters,
          std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
   ~Worker();
 
@@ -55,26 +57,26 @@ class Worker final : public SessionOwner {
  private:
   boost::asio::awaitable<void> AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor,
                                           const ListenerSetup& setup);
+  // From a socket that passed the gate to a session (connection_setup.h), for the
+  // listener at `listener` in listeners_.
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket,
-                                     const ListenerSetup& setup);
-  // PROXY header, TLS handshake and WebSocket upgrade as the listener asks; null when
-  // the connection is refused before MQTT.
-  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> OpenClientStream(
-      boost::asio::ip::tcp::socket socket, const ListenerSetup& setup,
-      policy::ClientIdentity& identity, metrics::TlsFailureReason& tls_failure);
+                                     ConnectionGate::Ticket ticket, size_t listener);
   boost::asio::awaitable<void> Drain();
 
   const config::Config& config_;
   AuthServices& auth_;
+  ConnectionGate& gate_;
   boost::asio::io_context io_context_{1};
   std::vector<ListenerSetup> listeners_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   UpstreamConnector upstream_;
   metrics::ThreadCounters& counters_;
-  uint64_t open_connections_ = 0;  // accepted and not yet closed, for max_connections
+  uint64_t open_connections_ = 0;  // this thread's, for the trimmer; the cap is the gate's
   BurstTrimmer trimmer_;
   ShortReadSweep short_read_sweep_{io_context_.get_executor()};
-  std::vector<SessionEnvironment> session_environments_;  // one per listener, as listeners_
+  // One of each per listener, as listeners_.
+  std::vector<SessionEnvironment> session_environments_;
+  std::vector<ConnectionSetupContext> setup_contexts_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::unordered_set<Session*> sessions_;
   bool stopping_ = false;

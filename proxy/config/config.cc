@@ -97,7 +97,8 @@ ListenerEntry ReadListener(const Field& field, Context& ctx) {
   ListenerEntry entry;
   entry.name_line = field.line;
   MapReader map(field.value, field.path, field.line,
-                {"name", "bind", "tls", "protocol", "websocket_path", "proxy_protocol"},
+                {"name", "bind", "tls", "protocol", "websocket_path", "proxy_protocol",
+                 "proxy_protocol_from"},
                 ctx.problems);
   Listener& listener = entry.listener;
   if (const Field* f = map.Require("bind")) {
@@ -162,6 +163,28 @@ ListenerEntry ReadListener(const Field& field, Context& ctx) {
                                                                  {"any", Versions::kAny}},
                                                                 ctx.problems)
                                   .value_or(listener.proxy_protocol);
+  }
+  const Field* from = map.Find("proxy_protocol_from");
+  if (from != nullptr && ExpectSequence(*from, ctx.problems)) {
+    for (const Field& element : file_reading::Elements(*from)) {
+      const std::optional<std::string> text = ReadString(element, ctx.problems);
+      if (!text) continue;
+      std::string error;
+      if (auto cidr = policy::ParseCidr(*text, &error)) {
+        listener.proxy_protocol_from.push_back(*cidr);
+      } else {
+        ctx.problems.Add(element.line, absl::StrCat("'", element.path, "' ", error));
+      }
+    }
+  }
+  if (listener.proxy_protocol && from == nullptr) {
+    ctx.problems.Add(map.Find("proxy_protocol")->line,
+                     "'proxy_protocol' needs 'proxy_protocol_from': the addresses of the load "
+                     "balancers that may send the header (anyone else could claim any address)");
+  }
+  if (from != nullptr && !listener.proxy_protocol) {
+    ctx.problems.Add(from->line,
+                     absl::StrCat("'", from->path, "' applies only with a 'proxy_protocol'"));
   }
   return entry;
 }
@@ -295,10 +318,11 @@ void ReadBan(const Field& field, Auth& auth, Context& ctx) {
 
 void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line,
-                {"password_file", "allow_anonymous", "require", "certificate_identity",
-                 "client_id_pattern", "failure_delay", "ban", "disconnect_revoked", "hash_threads"},
-                ctx.problems);
+  MapReader map(
+      field.value, field.path, field.line,
+      {"password_file", "allow_anonymous", "require", "certificate_identity", "client_id_pattern",
+       "failure_delay", "ban", "disconnect_revoked", "hash_threads", "shared_client_ids"},
+      ctx.problems);
   if (const Field* f = map.Find("password_file")) {
     auth.password_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
   }
@@ -347,6 +371,14 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   }
   if (const Field* f = map.Find("hash_threads")) {
     auth.hash_threads = static_cast<int>(ReadInt(*f, 0, 256, ctx.problems).value_or(0));
+  }
+  if (const Field* f = map.Find("shared_client_ids")) {
+    auth.shared_client_ids = ReadBool(*f, ctx.problems).value_or(false);
+    if (auth.shared_client_ids) {
+      ctx.Warn(f->line,
+               "auth.shared_client_ids: any client that logs in may take over another "
+               "identity's client id and, with a persistent session, its queued messages");
+    }
   }
 }
 
@@ -433,7 +465,9 @@ void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
                 {"connect_timeout", "tls_handshake_timeout", "drain_timeout", "max_packet_size",
-                 "max_connections"},
+                 "max_connect_packet_size", "max_preauth_memory", "max_connections",
+                 "max_connections_per_address", "connection_rate_per_address",
+                 "connection_burst_per_address", "max_keepalive", "write_timeout", "tcp_keepalive"},
                 ctx.problems);
   auto duration = [&](std::string_view key, milliseconds min, milliseconds& out) {
     if (const Field* f = map.Find(key)) {
@@ -447,9 +481,36 @@ void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
     limits.max_packet_size = static_cast<uint32_t>(
         ReadInt(*f, 2, kLargestMqttPacket, ctx.problems).value_or(limits.max_packet_size));
   }
-  if (const Field* f = map.Find("max_connections")) {
-    limits.max_connections = static_cast<uint32_t>(
-        ReadInt(*f, 1, UINT32_MAX, ctx.problems).value_or(limits.max_connections));
+  auto count = [&](std::string_view key, int64_t min, int64_t max, auto& out) {
+    using Out = std::remove_reference_t<decltype(out)>;
+    if (const Field* f = map.Find(key)) {
+      out = static_cast<Out>(ReadInt(*f, min, max, ctx.problems).value_or(out));
+    }
+  };
+  count("max_connect_packet_size", 2, kLargestMqttPacket, limits.max_connect_packet_size);
+  count("max_preauth_memory", 64 * 1024, int64_t{1} << 40, limits.max_preauth_memory);
+  count("max_connections", 1, UINT32_MAX, limits.max_connections);
+  count("max_connections_per_address", 1, UINT32_MAX, limits.max_connections_per_address);
+  count("connection_burst_per_address", 1, UINT32_MAX, limits.connection_burst_per_address);
+  if (const Field* f = map.Find("connection_rate_per_address")) {
+    limits.connection_rate_per_address = static_cast<double>(
+        ReadInt(*f, 1, 1'000'000, ctx.problems)
+            .value_or(static_cast<int64_t>(limits.connection_rate_per_address)));
+  }
+  milliseconds max_keepalive = limits.max_keepalive;
+  duration("max_keepalive", milliseconds(1000), max_keepalive);
+  limits.max_keepalive = std::chrono::duration_cast<std::chrono::seconds>(max_keepalive);
+  if (limits.max_keepalive > std::chrono::seconds(65535)) {
+    ctx.problems.Add(map.Find("max_keepalive")->line,
+                     "'limits.max_keepalive' is at most 65535s, the largest keep-alive MQTT has");
+  }
+  duration("write_timeout", milliseconds(1), limits.write_timeout);
+  milliseconds tcp_keepalive = limits.tcp_keepalive;
+  duration("tcp_keepalive", milliseconds(0), tcp_keepalive);
+  limits.tcp_keepalive = std::chrono::duration_cast<std::chrono::seconds>(tcp_keepalive);
+  if (limits.connect_timeout < limits.tls_handshake_timeout) {
+    // The handshake is part of the login: its limit cannot outlast the login's.
+    limits.tls_handshake_timeout = limits.connect_timeout;
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "policy/auth/authenticator.h"
+#include "policy/network.h"
 #include "proxy/proxy_protocol/proxy_protocol.h"
 
 namespace moat::config {
@@ -40,6 +41,8 @@ struct Listener {
   std::string websocket_path = "/mqtt";
   // The HAProxy PROXY protocol header versions it expects first; nullopt: none.
   std::optional<proxy_protocol::ProxyProtocolVersionAllowed> proxy_protocol;
+  // Who may send that header (the load balancers): anyone else could claim any address.
+  std::vector<policy::Cidr> proxy_protocol_from;
 };
 
 struct UpstreamTls {
@@ -83,6 +86,9 @@ struct Auth {
   std::optional<Ban> ban = Ban{};                 // nullopt: "ban: off"
   bool disconnect_revoked = true;  // on reload, end sessions whose credentials went away
   int hash_threads = 0;            // 0: one per core
+  // false: a client id belongs to the identity that holds it (or last held it with a
+  // persistent session); true: any identity may take any client id over, as in mosquitto.
+  bool shared_client_ids = false;
 };
 
 // What a 3.1/3.1.1 client gets for a denied PUBLISH (MQTT 5 clients get 0x87).
@@ -113,11 +119,29 @@ struct Audit {
 };
 
 struct Limits {
-  std::chrono::milliseconds connect_timeout{10'000};  // TCP accept to CONNECT received
+  // From accept to logged in: PROXY header, TLS, WebSocket upgrade, CONNECT, password.
+  std::chrono::milliseconds connect_timeout{10'000};
+  // From accept to the end of the PROXY header, TLS handshake and WebSocket upgrade.
   std::chrono::milliseconds tls_handshake_timeout{10'000};
   std::chrono::milliseconds drain_timeout{5'000};  // SIGTERM: how long sessions may drain
   uint32_t max_packet_size = 16 * 1024 * 1024;     // whole packet, both directions
-  uint32_t max_connections = 100'000;
+  // A CONNECT is refused from its fixed header above this: a client id, user name, a
+  // password or token of a few KiB, a Will and MQTT 5 properties fit ten times over.
+  uint32_t max_connect_packet_size = 64 * 1024;
+  // Bytes all connections not yet logged in may hold together; past it the oldest of
+  // them that are still sending their CONNECT are closed, never a logged-in session.
+  uint64_t max_preauth_memory = 64 * 1024 * 1024;
+  uint32_t max_connections = 100'000;           // process-wide
+  uint32_t max_connections_per_address = 256;   // open at once, per IPv4 /32 or IPv6 /64
+  double connection_rate_per_address = 50;      // new connections a second, per address ...
+  uint32_t connection_burst_per_address = 256;  // ... with bursts of this many
+  // The longest keep-alive a client may ask for, 0 (none) included: MQTT 5 clients are
+  // told the value in the CONNACK, older ones are held to it.
+  std::chrono::seconds max_keepalive{3600};
+  // A peer that takes nothing of what moat has for it this long is closed.
+  std::chrono::milliseconds write_timeout{60'000};
+  // TCP keep-alive on both links: idle time before the first probe (0: off).
+  std::chrono::seconds tcp_keepalive{120};
 };
 
 struct Config {

@@ -59,12 +59,13 @@ bool CountsTowardsBan(AuthFailure failure) {
 
 Admission::Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
                      policy::ClientIdentity& identity, const AdmissionServices& services,
-                     SessionReport& report)
+                     SessionReport& report, SteadyTime deadline)
     : client_(client),
       client_decoder_(client_decoder),
       identity_(identity),
       services_(services),
-      report_(report) {}
+      report_(report),
+      deadline_(deadline) {}
 
 asio::awaitable<AdmissionResult> Admission::Run() {
   try {
@@ -114,8 +115,9 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
 }
 
 asio::awaitable<Admission::FirstPacket> Admission::ReceiveConnect() {
+  // Relative to the admission's clock, which need not be the timer's.
   asio::steady_timer deadline(co_await asio::this_coro::executor,
-                              services_.config.limits.connect_timeout);
+                              deadline_ - services_.clock.Now());
   boost::system::error_code error;
   auto result = co_await (net::Catching(ReadFirstPacket(), error) ||
                           deadline.async_wait(asio::use_awaitable));

@@ -64,9 +64,10 @@ class Admission {
  public:
   // Fills in `identity` (user, client id, certificate identity) as it learns them.
   // `client_decoder` keeps whatever the client sent after its CONNECT, for the relay.
+  // `deadline`: when the client must have sent its CONNECT and proved who it is.
   Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
             policy::ClientIdentity& identity, const AdmissionServices& services,
-            SessionReport& report);
+            SessionReport& report, SteadyTime deadline);
 
   boost::asio::awaitable<AdmissionResult> Run();
 
@@ -100,6 +101,7 @@ class Admission {
   policy::ClientIdentity& identity_;
   const AdmissionServices& services_;
   SessionReport& report_;
+  const SteadyTime deadline_;
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::kUnknown;
   std::unique_ptr<net::ByteStream> broker_;
   std::optional<std::string> credential_fingerprint_;

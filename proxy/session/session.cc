@@ -9,10 +9,11 @@ namespace moat::proxy {
 
 namespace asio = boost::asio;
 
-Session::Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
-                 const SessionEnvironment& env)
-    : client_(std::move(client)),
-      identity_(std::move(identity)),
+Session::Session(OpenedClient client, const SessionEnvironment& env)
+    : client_(std::move(client.stream)),
+      identity_(std::move(client.identity)),
+      ticket_(std::move(client.ticket)),
+      accepted_(client.accepted),
       env_(env),
       report_(env.counters, env.listener, identity_) {}
 
@@ -23,7 +24,8 @@ asio::awaitable<void> Session::Start() {
   mqtt::Decoder client_decoder({mqtt::Direction::kClientToServer, config.limits.max_packet_size});
   const AdmissionServices services{config, env_.relay.authorizer, env_.upstream, env_.auth,
                                    env_.relay.clock};
-  Admission admission(*client_, client_decoder, identity_, services, report_);
+  Admission admission(*client_, client_decoder, identity_, services, report_,
+                      accepted_ + config.limits.connect_timeout);
   admission_ = &admission;
   AdmissionResult result = co_await admission.Run();
   admission_ = nullptr;

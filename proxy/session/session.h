@@ -18,6 +18,7 @@
 #include "policy/authorizer.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
+#include "proxy/connection_setup.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session/relay.h"
 #include "proxy/session/session_report.h"
@@ -55,8 +56,7 @@ struct SessionEnvironment {
 
 class Session final : private RelayOwner {
  public:
-  Session(std::unique_ptr<net::ByteStream> client, policy::ClientIdentity identity,
-          const SessionEnvironment& env);
+  Session(OpenedClient client, const SessionEnvironment& env);
   ~Session();
 
   // Admission, then the relay; returns once the relay runs (or the client was refused).
@@ -79,6 +79,8 @@ class Session final : private RelayOwner {
   std::unique_ptr<net::ByteStream> client_;
   std::unique_ptr<net::ByteStream> broker_;
   policy::ClientIdentity identity_;
+  ConnectionGate::Ticket ticket_;  // this connection's place under the limits
+  SteadyTime accepted_;            // the login deadline runs from here
   const SessionEnvironment& env_;
   SessionReport report_;
   Admission* admission_ = nullptr;  // while Start() admits

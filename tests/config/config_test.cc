@@ -37,6 +37,7 @@ listeners:
       client_ca: certs/ca.crt
       require_client_cert: true
     proxy_protocol: v2
+    proxy_protocol_from: ["10.0.0.0/8", "2001:db8::/32"]
   - bind: "[::1]:8083"
     protocol: websocket
     websocket_path: /ws
@@ -51,6 +52,7 @@ upstream:
 auth:
   password_file: passwd
   allow_anonymous: false
+  shared_client_ids: true
 policy:
   acl_file: acl
   file: policy.yaml
@@ -62,7 +64,15 @@ limits:
   tls_handshake_timeout: 3s
   drain_timeout: 1h30m
   max_packet_size: 65536
+  max_connect_packet_size: 4096
+  max_preauth_memory: 1048576
   max_connections: 500
+  max_connections_per_address: 20
+  connection_rate_per_address: 5
+  connection_burst_per_address: 10
+  max_keepalive: 10m
+  write_timeout: 15s
+  tcp_keepalive: 0s
 )");
   ASSERT_TRUE(config.ok()) << config.status();
   const std::string d = dir_.path() + "/";
@@ -78,6 +88,9 @@ limits:
   EXPECT_TRUE(a.tls->require_client_cert);
   EXPECT_EQ(a.protocol, ListenerProtocol::kMqtt);
   EXPECT_EQ(a.proxy_protocol, proxy_protocol::ProxyProtocolVersionAllowed::kV2);
+  ASSERT_EQ(a.proxy_protocol_from.size(), 2u);
+  EXPECT_EQ(a.proxy_protocol_from[0].prefix, 96 + 8);  // IPv4 kept as IPv4-mapped IPv6
+  EXPECT_EQ(a.proxy_protocol_from[1].prefix, 32);
   const Listener& b = config->listeners[1];
   EXPECT_EQ(b.name, "[::1]:8083");
   EXPECT_EQ(b.bind.host, "::1");
@@ -95,6 +108,7 @@ limits:
   EXPECT_EQ(config->upstream.tls->key, d + "certs/client.key");
   EXPECT_EQ(config->auth.password_file, d + "passwd");
   EXPECT_FALSE(config->auth.allow_anonymous);
+  EXPECT_TRUE(config->auth.shared_client_ids);
   EXPECT_EQ(config->policy.acl_file, d + "acl");
   EXPECT_EQ(config->policy.file, d + "policy.yaml");
   ASSERT_TRUE(config->metrics.bind.has_value());
@@ -105,6 +119,14 @@ limits:
   EXPECT_EQ(config->limits.drain_timeout, milliseconds(5'400'000));
   EXPECT_EQ(config->limits.max_packet_size, 65536u);
   EXPECT_EQ(config->limits.max_connections, 500u);
+  EXPECT_EQ(config->limits.max_connect_packet_size, 4096u);
+  EXPECT_EQ(config->limits.max_preauth_memory, 1048576u);
+  EXPECT_EQ(config->limits.max_connections_per_address, 20u);
+  EXPECT_EQ(config->limits.connection_rate_per_address, 5);
+  EXPECT_EQ(config->limits.connection_burst_per_address, 10u);
+  EXPECT_EQ(config->limits.max_keepalive, std::chrono::seconds(600));
+  EXPECT_EQ(config->limits.write_timeout, milliseconds(15'000));
+  EXPECT_EQ(config->limits.tcp_keepalive, std::chrono::seconds(0));
 }
 
 TEST_F(ConfigTest, FillsDefaultsForOmittedKeys) {

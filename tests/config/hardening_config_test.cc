@@ -47,5 +47,60 @@ TEST_F(ConfigTest, AllowAllBesideAPolicyFileIsAContradiction) {
             "'policy.acl_file' or 'policy.file'");
 }
 
+// ---- PROXY protocol --------------------------------------------------------------------
+
+TEST_F(ConfigTest, APROXYListenerMustNameWhoMaySendTheHeader) {
+  EXPECT_EQ(Problem("listeners:\n  - bind: \"127.0.0.1:1884\"\n    proxy_protocol: v1\n"
+                    "upstream:\n  address: \"127.0.0.1:1883\"\n"),
+            "moat.yaml:3: 'proxy_protocol' needs 'proxy_protocol_from': the addresses of the "
+            "load balancers that may send the header (anyone else could claim any address)");
+}
+
+TEST_F(ConfigTest, ProxyProtocolFromNeedsNetworksAndAPROXYListener) {
+  EXPECT_EQ(Problem("listeners:\n  - bind: \"127.0.0.1:1884\"\n    proxy_protocol: v1\n"
+                    "    proxy_protocol_from: [\"10.0.0.1/8\"]\n"
+                    "upstream:\n  address: \"127.0.0.1:1883\"\n"),
+            "moat.yaml:4: 'listeners[0].proxy_protocol_from[0]' has bits set past its prefix "
+            "length");
+  EXPECT_EQ(Problem("listeners:\n  - bind: \"127.0.0.1:1884\"\n"
+                    "    proxy_protocol_from: [\"10.0.0.0/8\"]\n"
+                    "upstream:\n  address: \"127.0.0.1:1883\"\n"),
+            "moat.yaml:3: 'listeners[0].proxy_protocol_from' applies only with a "
+            "'proxy_protocol'");
+}
+
+// ---- limits ----------------------------------------------------------------------------
+
+TEST_F(ConfigTest, EveryLimitHasABoundedDefault) {
+  const auto config = Load(kMinimal);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Limits& limits = config->limits;
+  EXPECT_EQ(limits.max_connect_packet_size, 64u * 1024);
+  EXPECT_EQ(limits.max_preauth_memory, 64u * 1024 * 1024);
+  EXPECT_EQ(limits.max_connections, 100'000u);
+  EXPECT_EQ(limits.max_connections_per_address, 256u);
+  EXPECT_EQ(limits.connection_rate_per_address, 50);
+  EXPECT_EQ(limits.connection_burst_per_address, 256u);
+  EXPECT_EQ(limits.max_keepalive, std::chrono::seconds(3600));
+  EXPECT_EQ(limits.write_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(limits.tcp_keepalive, std::chrono::seconds(120));
+  EXPECT_FALSE(config->auth.shared_client_ids);
+}
+
+TEST_F(ConfigTest, KeepAliveCapsStayWithinWhatMqttCanSay) {
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  max_keepalive: 19h\n"),
+            "moat.yaml:6: 'limits.max_keepalive' is at most 65535s, the largest keep-alive "
+            "MQTT has");
+}
+
+TEST_F(ConfigTest, SharedClientIdsAreWarnedAbout) {
+  const auto config = Load(std::string(kMinimal) +
+                           "auth:\n  allow_anonymous: true\n  shared_client_ids: true\n"
+                           "policy:\n  allow_all: true\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->warnings,
+              ::testing::Contains(HasSubstr("moat.yaml:7: warning: auth.shared_client_ids")));
+}
+
 }  // namespace
 }  // namespace moat::config::test

@@ -270,7 +270,9 @@ class ProxyProtocolListener(ProxyTestCase):
         self.broker = self.start_broker()
         self.port = free_port()
         self.moat = self.start_moat(self.broker.port,
-                                    [plain_listener(self.port, "    proxy_protocol: any\n")])
+                                    [plain_listener(self.port, "    proxy_protocol: any\n"
+                                                                "    proxy_protocol_from: "
+                                                                "[127.0.0.1]\n")])
         self.moat.wait_listening(self.port)
 
     def test_v1_header_gives_the_real_client_address(self):
@@ -295,8 +297,8 @@ class ProxyProtocolListener(ProxyTestCase):
         client = RawClient(self.port)
         client.send(connect_packet("no-header"))
         self.assertTrue(client.closed_by_peer())
-        wait_until(lambda: "bad PROXY protocol header" in self.moat.process.log(),
-                   what="the refusal to be logged")
+        wait_until(lambda: '"reason":"proxy_header"' in self.moat.process.log(),
+                   what="the refusal to be audited")
 
 
 def resident_kib(pid):
@@ -347,7 +349,8 @@ class ManyClients(ProxyTestCase):
         moat.wait_listening(port)
         clients = []
         for i in range(1000):
-            client = RawClient(port)
+            # From eight addresses: one address may hold 256 connections by default.
+            client = RawClient(port, source=f"127.0.{i % 8 + 1}.1")
             client.send(connect_packet(f"many-{i}"))
             clients.append(client)
         for client in clients:

@@ -63,7 +63,8 @@ class AdmissionTest : public ::testing::Test {
     auth_ = std::move(auth).value();
     client_.Send(bytes);
     const AdmissionServices services{config_, authorizer_, upstream_, *auth_, clock_};
-    Admission admission(client_, decoder_, identity_, services, report_);
+    Admission admission(client_, decoder_, identity_, services, report_,
+                        clock_.Now() + config_.limits.connect_timeout);
     std::optional<AdmissionResult> result;
     asio::co_spawn(
         io_, [&]() -> asio::awaitable<void> { result.emplace(co_await admission.Run()); },

@@ -1,0 +1,64 @@
+// Everything between accept and the first MQTT byte, cheapest refusal first:
+//
+//   accept ─► limits.max_connections ─► PROXY header (only from proxy_protocol_from)
+//          ─► address banned? ─► per-address open connections and rate ─► TLS / WebSocket
+//          ─► a client stream for the Session
+//
+// All of it within one deadline from accept (limits.tls_handshake_timeout, itself
+// within limits.connect_timeout). Every refusal is counted in
+// moat_connections_refused_total (TLS failures in moat_tls_handshake_failures_total),
+// written to the audit log, and what only a misbehaving client does (a PROXY header from
+// the wrong sender or a bad one, a failed handshake, a timeout) counts towards the
+// address's ban like a failed login.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <optional>
+
+#include "metrics/registry.h"
+#include "policy/auth/ban_list.h"
+#include "policy/authorizer.h"
+#include "proxy/config/config.h"
+#include "proxy/connection_gate.h"
+#include "proxy/net/byte_stream.h"
+#include "proxy/session/keep_alive.h"
+#include "proxy/tls/tls_context.h"
+
+namespace moat::proxy {
+
+// What opening a client stream needs from its worker and listener.
+struct ConnectionSetupContext {
+  const config::Listener& listener;
+  const tls::SslCtxPtr& tls_context;  // the listener's in force; null for plain TCP
+  metrics::ListenerId listener_id;
+  metrics::ThreadCounters& counters;
+  ConnectionGate& gate;
+  policy::BanList* bans;  // null with "ban: off"
+  const config::Limits& limits;
+};
+
+struct OpenedClient {
+  std::unique_ptr<net::ByteStream> stream;
+  policy::ClientIdentity identity;  // address (after the PROXY header) and listener
+  ConnectionGate::Ticket ticket;    // counted against the limits until the session ends
+  SteadyTime accepted;              // when the login deadline started
+};
+
+// `ticket` has passed ConnectionGate::Open. nullopt when the connection was refused (and
+// counted, audited, closed).
+boost::asio::awaitable<std::optional<OpenedClient>> OpenClient(
+    boost::asio::ip::tcp::socket socket, ConnectionGate::Ticket ticket,
+    const ConnectionSetupContext& context);
+
+// moat_connections_refused_total and an audit line.
+void ReportRefusedConnection(const ConnectionSetupContext& context,
+                             metrics::ConnectionRefusal refusal, std::string_view address,
+                             std::string_view detail = {});
+
+// Turns TCP keep-alive on (`idle` before the first probe; 0 leaves it off), so a peer that
+// vanished without a FIN or RST is noticed even when nothing is being sent.
+void EnableTcpKeepAlive(boost::asio::ip::tcp::socket& socket, std::chrono::seconds idle);
+
+}  // namespace moat::proxy
