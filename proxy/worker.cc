@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
 #include "proxy/log.h"
 #include "proxy/net/catching.h"
@@ -241,12 +242,20 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     co_return nullptr;
   }
   if (listener.protocol == config::ListenerProtocol::kWebSocket) {
-    const net::WebSocketOptions options{listener.websocket_path};
-    if (setup.tls_context) {
-      co_return co_await net::AcceptSecureWebSocket(std::move(socket), setup.tls_context.get(),
-                                                    options);
+    const net::WebSocketOptions options{listener.websocket_path, listener.websocket_origins};
+    net::UpgradeReport report;
+    try {
+      if (setup.tls_context) {
+        co_return co_await net::AcceptSecureWebSocket(std::move(socket), setup.tls_context.get(),
+                                                      options, report);
+      }
+      co_return co_await net::AcceptWebSocket(std::move(socket), options, report);
+    } catch (const boost::system::system_error&) {
+      if (report.refusal == net::UpgradeRefusal::kNone) throw;
     }
-    co_return co_await net::AcceptWebSocket(std::move(socket), options);
+    // Refused by moat, after any TLS handshake had succeeded: not a TLS failure.
+    CountUpgradeRefusal(setup, identity, report);
+    co_return nullptr;
   }
   if (setup.tls_context) {
     net::SslPtr ssl(SSL_new(setup.tls_context.get()));
@@ -262,6 +271,22 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     co_return tls;
   }
   co_return std::make_unique<net::PlainStream>(std::move(socket));
+}
+
+void Worker::CountUpgradeRefusal(const ListenerSetup& setup, const policy::ClientIdentity& identity,
+                                 const net::UpgradeReport& report) {
+  const bool origin = report.refusal == net::UpgradeRefusal::kOrigin;
+  counters_.Add<metrics::Metric::kConnectionsRefusedTotal>(
+      setup.id, origin ? metrics::ConnectionRefusal::kWebSocketOrigin
+                       : metrics::ConnectionRefusal::kWebSocketUpgrade);
+  if (AuditLog* audit = AuditLog::Get()) {
+    const std::string detail = origin ? "origin \"" + report.origin + "\"" : "";
+    audit->Write({.event = "refused_connection",
+                  .reason = origin ? "websocket_origin" : "websocket_upgrade",
+                  .address = identity.address,
+                  .listener = identity.listener,
+                  .detail = detail});
+  }
 }
 
 asio::awaitable<void> Worker::Serve(tcp::socket socket, const ListenerSetup& setup) {

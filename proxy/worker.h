@@ -17,6 +17,7 @@
 #include "proxy/config/config.h"
 #include "proxy/memory_trim.h"
 #include "proxy/net/byte_stream.h"
+#include "proxy/net/websocket_stream.h"
 #include "proxy/session/session.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
@@ -63,6 +64,9 @@ class Worker final : public SessionOwner {
       boost::asio::ip::tcp::socket socket, const ListenerSetup& setup,
       policy::ClientIdentity& identity, metrics::TlsFailureReason& tls_failure);
   boost::asio::awaitable<void> Drain();
+  // moat_connections_refused_total and an audit line for an upgrade moat refused.
+  void CountUpgradeRefusal(const ListenerSetup& setup, const policy::ClientIdentity& identity,
+                           const net::UpgradeReport& report);
 
   const config::Config& config_;
   AuthServices& auth_;

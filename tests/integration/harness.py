@@ -485,7 +485,10 @@ class WebSocketClient(RawClient):
     """A minimal RFC 6455 client: the HTTP upgrade, then masked binary frames. Spelled
     out here because no WebSocket MQTT client ships with Debian's mosquitto-clients."""
 
-    def __init__(self, port, tls=False, path="/mqtt", subprotocol="mqtt", timeout=10):
+    def __init__(self, port, tls=False, path="/mqtt", subprotocol="mqtt", timeout=10,
+                 headers=()):
+        """`headers`: extra (name, value) pairs, e.g. ("Origin", "https://a.example"); a
+        value may be bytes, for what a browser would never send."""
         super().__init__(port, tls=tls, timeout=timeout)
         import base64
         key = base64.b64encode(os.urandom(16)).decode()
@@ -494,7 +497,11 @@ class WebSocketClient(RawClient):
                    "Sec-WebSocket-Version: 13\r\n")
         if subprotocol:
             request += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
-        self.sock.sendall((request + "\r\n").encode())
+        data = request.encode()
+        for name, value in headers:
+            data += name.encode() + b": " + (value if isinstance(value, bytes) else
+                                              value.encode()) + b"\r\n"
+        self.sock.sendall(data + b"\r\n")
         response = b""
         while b"\r\n\r\n" not in response:
             chunk = self.sock.recv(4096)
