@@ -219,8 +219,8 @@ def version_negotiated_with_legacy_server(context, version):
 class Broker:
     """mosquitto on a free loopback port, optionally with a TLS listener too."""
 
-    def __init__(self, workdir, tls=False, extra_conf=()):
-        self.port = free_port()
+    def __init__(self, workdir, tls=False, extra_conf=(), port=None):
+        self.port = port or free_port()
         self.tls_port = free_port() if tls else None
         conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
         lines = ["per_listener_settings false", "allow_anonymous true", "persistence false",
@@ -314,8 +314,8 @@ class ProxyTestCase(LogsOnFailure):
         self.processes = []
         self.addCleanup(self._cleanup)
 
-    def start_broker(self, tls=False, extra_conf=()):
-        broker = Broker(self.workdir, tls=tls, extra_conf=extra_conf)
+    def start_broker(self, tls=False, extra_conf=(), port=None):
+        broker = Broker(self.workdir, tls=tls, extra_conf=extra_conf, port=port)
         self.processes.append(broker.process)
         return broker
 
