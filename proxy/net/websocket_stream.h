@@ -1,7 +1,7 @@
 // MQTT over WebSocket (MQTT 5.0 section 6): the HTTP upgrade on a listener's path with
 // the "mqtt" subprotocol, then binary frames carrying the MQTT byte stream. Frame and
 // packet boundaries are independent, as the spec allows; text frames are refused
-// [MQTT-6.0.0-1].
+// [MQTT-6.0.0-1]. A listener may name the browser origins allowed to upgrade.
 #pragma once
 
 #include <openssl/ssl.h>

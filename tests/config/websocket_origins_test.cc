@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "proxy/config/config.h"
 #include "proxy/config/websocket_origin.h"
@@ -26,21 +27,20 @@ std::string WebSocketListener(std::string_view origins, std::string_view protoco
 }
 
 TEST(NormalizeOrigin, LowerCasesSchemeAndHostAndDropsTheDefaultPort) {
-  EXPECT_THAT(NormalizeOrigin("https://hmi.plant.example"),
-              Optional(std::string("https://hmi.plant.example")));
-  EXPECT_THAT(NormalizeOrigin("HTTPS://HMI.Plant.Example"),
-              Optional(std::string("https://hmi.plant.example")));
-  EXPECT_THAT(NormalizeOrigin("https://hmi.plant.example:443"),
-              Optional(std::string("https://hmi.plant.example")));
-  EXPECT_THAT(NormalizeOrigin("http://hmi:80"), Optional(std::string("http://hmi")));
-  EXPECT_THAT(NormalizeOrigin("http://hmi:443"), Optional(std::string("http://hmi:443")));
-  EXPECT_THAT(NormalizeOrigin("https://hmi:8443"), Optional(std::string("https://hmi:8443")));
-  EXPECT_THAT(NormalizeOrigin("http://10.0.0.7:8080"),
-              Optional(std::string("http://10.0.0.7:8080")));
-  EXPECT_THAT(NormalizeOrigin("http://[FE80::1]:8080"),
-              Optional(std::string("http://[fe80::1]:8080")));
-  EXPECT_THAT(NormalizeOrigin("chrome-extension://abcdef"),
-              Optional(std::string("chrome-extension://abcdef")));
+  const std::pair<const char*, const char*> cases[] = {
+      {"https://hmi.plant.example", "https://hmi.plant.example"},
+      {"HTTPS://HMI.Plant.Example", "https://hmi.plant.example"},
+      {"https://hmi.plant.example:443", "https://hmi.plant.example"},
+      {"http://hmi:80", "http://hmi"},
+      {"http://hmi:443", "http://hmi:443"},
+      {"https://hmi:8443", "https://hmi:8443"},
+      {"http://10.0.0.7:8080", "http://10.0.0.7:8080"},
+      {"http://[FE80::1]:8080", "http://[fe80::1]:8080"},
+      {"chrome-extension://abcdef", "chrome-extension://abcdef"},
+  };
+  for (const auto& [origin, normalized] : cases) {
+    EXPECT_THAT(NormalizeOrigin(origin), Optional(std::string(normalized))) << origin;
+  }
 }
 
 TEST(NormalizeOrigin, RefusesWhatIsNotASerializedOrigin) {

@@ -823,6 +823,21 @@ class MqttClient(RawClient):
         self.close()
 
 
+def publish_through(client, broker_port, topic, payload, client_id):
+    """Connects `client` (a RawClient, or any stream of it such as a WebSocketClient) as
+    3.1.1 client `client_id` and publishes `payload` to `topic`; returns what a watcher
+    subscribed at the broker received: the proof that an honest client got through."""
+    seen = watcher(broker_port, topic, client_id=f"watch-{client_id}")
+    client.send(connect_packet(client_id))
+    answer = client.read_packet()
+    if answer != CONNACK_PACKET:
+        raise AssertionError(f"{client_id}: CONNECT answered {answer!r}")
+    client.send(publish_packet(topic, payload))
+    delivery = seen.next_publish()
+    seen.close()
+    return delivery
+
+
 def watcher(port, topic_filter, client_id="watcher"):
     """A raw 3.1.1 client subscribed to `topic_filter` at `port` (usually the broker itself),
     returned once its SUBACK has come back: the broker holds the subscription, so whatever

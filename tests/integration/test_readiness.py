@@ -9,8 +9,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import (CONNACK_PACKET, ProxyTestCase, RawClient, connect_packet, free_port,
-                     plain_listener, publish_packet, wait_until, watcher)
+from harness import (ProxyTestCase, RawClient, free_port, plain_listener, publish_through,
+                     wait_until)
 
 
 def get(port, path):
@@ -108,13 +108,9 @@ class Readiness(ProxyTestCase):
                    what="/readyz to turn ready")
         self.assertRegex(get(self.metrics_port, "/readyz")[1],
                          r"^ready\nupstream checked [0-9.]+s ago\n$")
-        seen = watcher(broker.port, "ready/in")
         self.moat.wait_listening(self.port)
-        client = RawClient(self.port)
-        client.send(connect_packet("after-ready"))
-        self.assertEqual(client.read_packet(), CONNACK_PACKET)
-        client.send(publish_packet("ready/in", b"through moat"))
-        delivery = seen.next_publish()
+        delivery = publish_through(RawClient(self.port), broker.port, "ready/in",
+                                   b"through moat", "after-ready")
         self.assertEqual((delivery.topic, delivery.payload), ("ready/in", b"through moat"))
 
 

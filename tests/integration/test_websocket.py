@@ -6,8 +6,8 @@ import os
 import unittest
 
 from harness import (CONNACK_PACKET, ProxyTestCase, WebSocketClient, connect_packet, free_port,
-                     metric, publish, publish_packet, tls_listener, wait_for_metric, wait_until,
-                     watcher)
+                     metric, publish, publish_packet, publish_through, tls_listener,
+                     wait_for_metric, wait_until, watcher)
 
 
 def ws_listener(port, path=None):
@@ -124,11 +124,8 @@ class WebSocketOrigins(ProxyTestCase):
         return [line for line in lines if line["event"] == "refused_connection"]
 
     def assert_publishes(self, client, name):
-        seen = watcher(self.broker.port, f"origin/{name}", client_id=f"watch-{name}")
-        client.send(connect_packet(f"origin-{name}"))
-        self.assertEqual(client.read_packet(), CONNACK_PACKET)
-        client.send(publish_packet(f"origin/{name}", b"from the HMI"))
-        delivery = seen.next_publish()
+        delivery = publish_through(client, self.broker.port, f"origin/{name}", b"from the HMI",
+                                   f"origin-{name}")
         self.assertEqual((delivery.topic, delivery.payload), (f"origin/{name}", b"from the HMI"))
 
     def test_a_listed_origin_connects_and_publishes(self):

@@ -36,9 +36,11 @@ bool Eventually(const std::function<bool()>& condition) {
   return condition();
 }
 
+// A connect_timeout far beyond any test: only the readiness options may bound a check.
 config::Upstream UpstreamAt(uint16_t port) {
   config::Upstream upstream;
   upstream.address = {.host = "127.0.0.1", .port = port};
+  upstream.connect_timeout = 1h;
   return upstream;
 }
 
@@ -77,6 +79,11 @@ class SynDroppingListener {
   std::vector<tcp::socket> fillers_;
 };
 
+// Whether `readiness` comes to report exactly `problem`, and nothing else.
+bool EventuallyReportsOnly(const UpstreamReadiness& readiness, const std::string& problem) {
+  return Eventually([&] { return readiness.Report().problems == std::vector{problem}; });
+}
+
 uint16_t ClosedPort() {
   asio::io_context io;
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -96,12 +103,9 @@ TEST(UpstreamReadiness, IsNotReadyWhenTheBrokerRefuses) {
   const uint16_t port = ClosedPort();
   UpstreamReadiness readiness(UpstreamAt(port), {10ms, 2s});
   readiness.Start();
-  const std::string expected =
-      "upstream 127.0.0.1:" + std::to_string(port) + " unreachable: Connection refused";
-  EXPECT_TRUE(Eventually([&] {
-    const auto problems = readiness.Report().problems;
-    return problems.size() == 1 && problems[0] == expected;
-  })) << ::testing::PrintToString(readiness.Report().problems);
+  EXPECT_TRUE(EventuallyReportsOnly(
+      readiness, "upstream 127.0.0.1:" + std::to_string(port) + " unreachable: Connection refused"))
+      << ::testing::PrintToString(readiness.Report().problems);
 }
 
 TEST(UpstreamReadiness, GivesUpOnABrokerThatDropsSyns) {
@@ -109,12 +113,10 @@ TEST(UpstreamReadiness, GivesUpOnABrokerThatDropsSyns) {
   ASSERT_TRUE(Eventually([&] { return broker.Full(); }));
   UpstreamReadiness readiness(UpstreamAt(broker.port()), {10ms, 100ms});
   readiness.Start();
-  const std::string expected =
-      "upstream 127.0.0.1:" + std::to_string(broker.port()) + " unreachable: no answer within 0.1s";
-  EXPECT_TRUE(Eventually([&] {
-    const auto problems = readiness.Report().problems;
-    return problems.size() == 1 && problems[0] == expected;
-  })) << ::testing::PrintToString(readiness.Report().problems);
+  EXPECT_TRUE(
+      EventuallyReportsOnly(readiness, "upstream 127.0.0.1:" + std::to_string(broker.port()) +
+                                           " unreachable: no answer within 0.1s"))
+      << ::testing::PrintToString(readiness.Report().problems);
 }
 
 // The check hangs for up to an hour; Report() answers at once all the same, and Stop()
