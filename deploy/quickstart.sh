@@ -4,9 +4,12 @@
 #   client --TLS :8883--> moat --TCP :1883--> mosquitto
 #
 # Installs missing Debian packages (deploy/install-deps.sh), builds moat (Release), makes
-# development certificates (certs/make-dev-certs.sh), writes a mosquitto config and a moat
-# config (from deploy/quickstart.yaml) into a state folder, starts both, waits until moat
-# accepts connections, then prints commands to try. moat's log streams to stderr.
+# development certificates (certs/make-dev-certs.sh), a password file with one user,
+# "demo", and an ACL that lets demo use demo/# and nothing else; writes a mosquitto config
+# and a moat config (from deploy/quickstart.yaml) into a state folder and starts both.
+# Then it shows what moat does: demo logs in, a publish to demo/hello is delivered, a
+# publish to plant/valve is refused, and the refusal is counted in /metrics. It prints the
+# commands to try yourself, and moat's log follows on stderr.
 #
 #   deploy/quickstart.sh [--no-build]
 #
@@ -139,6 +142,13 @@ state_dir="$(cd "$state_dir" && pwd)"
 cert_dir="$state_dir/certs"
 certs/make-dev-certs.sh "$cert_dir"
 
+# One user with a fresh password each run, and the ACL that is all it may do.
+password="$(openssl rand -hex 8)"
+rm -f "$state_dir/passwd"
+printf '%s\n' "$password" | "$moat_bin" passwd "$state_dir/passwd" demo >/dev/null
+printf '%s\n' "# Written by deploy/quickstart.sh. What no line grants is denied." \
+  "user demo" "topic readwrite demo/#" >"$state_dir/acl"
+
 port_open() { timeout 0.2 bash -c "</dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 if port_open "$broker_port"; then
@@ -176,6 +186,7 @@ while IFS= read -r line || [[ -n "$line" ]]; do
     continue
   fi
   in_header=false
+  line="${line//@STATE_DIR@/"$state_dir"}"
   line="${line//@CERT_DIR@/"$cert_dir"}"
   line="${line//@TLS_PORT@/"$tls_port"}"
   line="${line//@BROKER_PORT@/"$broker_port"}"
@@ -219,15 +230,49 @@ moat_pid=$!
 wait_ready moat "$moat_pid" "$tls_port" "$state_dir/moat.log" || exit 1
 
 ca="$(printf '%q' "$cert_dir/ca.crt")"
+client=(--cafile "$cert_dir/ca.crt" -h localhost -p "$tls_port" -u demo -P "$password")
+
+# --- what moat does -------------------------------------------------------------------
+say "demo logs in and subscribes to demo/#; a publish to demo/hello goes through:"
+mosquitto_sub "${client[@]}" -t 'demo/#' -v -C 1 -W 10 >"$state_dir/received" &
+sub_pid=$!
+# Published until the subscriber has it: the SUBSCRIBE may reach the broker after the
+# first PUBLISH does.
+for _ in $(seq 50); do
+  mosquitto_pub "${client[@]}" -t demo/hello -m 'hello through moat'
+  kill -0 "$sub_pid" 2>/dev/null || break
+  sleep 0.2
+done
+wait "$sub_pid" 2>/dev/null || true
+received="$(cat "$state_dir/received")"
+[[ -n "$received" ]] || die "the subscriber received nothing; moat's log: $state_dir/moat.log"
+echo "  received: $received"
+
+say "a publish to plant/valve, which the ACL does not grant, is refused (MQTT 5 PUBACK 0x87):"
+refusal="$(mosquitto_pub "${client[@]}" -V mqttv5 -q 1 -t plant/valve -m open 2>&1 || true)"
+echo "  ${refusal:-no refusal reported}"
+
+say "and counted in /metrics:"
+python3 -c '
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read()
+for line in text.decode().splitlines():
+    if line.startswith("moat_denials_total") and not line.endswith(" 0"):
+        print("  " + line)
+' "$metrics_port"
+
 cat <<EOF
 
 moat is ready: TLS on 127.0.0.1:$tls_port -> mosquitto on 127.0.0.1:$broker_port
-In another terminal:
+User demo, password $password (made for this run). Try it yourself:
 
-  mosquitto_sub --cafile $ca -h localhost -p $tls_port -t 'demo/#' -v
-  mosquitto_pub --cafile $ca -h localhost -p $tls_port -t demo/hello -m 'hello through moat'
+  mosquitto_sub --cafile $ca -h localhost -p $tls_port -u demo -P $password -t 'demo/#' -v
+  mosquitto_pub --cafile $ca -h localhost -p $tls_port -u demo -P $password -t demo/hello -m hi
+  mosquitto_pub --cafile $ca -h localhost -p $tls_port -u demo -P $password -V mqttv5 -q 1 \\
+    -t plant/valve -m open    # refused: $state_dir/acl does not grant it
+  curl -s http://127.0.0.1:$metrics_port/metrics | grep moat_denials_total
 
-Config: $state_dir/moat.yaml   Certificates: $cert_dir
+Config: $state_dir/moat.yaml   ACL: $state_dir/acl   Certificates: $cert_dir
 Ctrl-C stops moat and mosquitto. moat's log follows.
 
 EOF

@@ -81,8 +81,9 @@ class Authorizer {
 // operator sees what enforcement would refuse before turning it on.
 std::shared_ptr<const Authorizer> MakeAuditModeAuthorizer(std::shared_ptr<const Authorizer> inner);
 
-// Grants everything: moat as an invisible, parsing-only proxy. Used when no policy is
-// configured and anonymous access is allowed.
+// Grants everything: moat as an invisible, parsing-only proxy (policy.allow_all: true).
 std::shared_ptr<const Authorizer> MakeAllowAllAuthorizer();
+// Lets clients connect and grants nothing else: what a config without a policy gets.
+std::shared_ptr<const Authorizer> MakeDenyAllAuthorizer();
 
 }  // namespace moat::policy

@@ -80,6 +80,20 @@ std::optional<Cidr> ParseCidr(std::string_view text, std::string* error) {
   return cidr;
 }
 
+std::string SourceKey(std::string_view address) {
+  const std::optional<std::array<uint8_t, 16>> parsed = ParseAddress(address);
+  if (!parsed) return std::string(address);
+  char text[INET6_ADDRSTRLEN];
+  if (std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), parsed->begin())) {
+    inet_ntop(AF_INET, parsed->data() + 12, text, sizeof text);
+    return text;
+  }
+  std::array<uint8_t, 16> network{};
+  std::copy_n(parsed->begin(), 8, network.begin());
+  inet_ntop(AF_INET6, network.data(), text, sizeof text);
+  return std::string(text) + "/64";
+}
+
 bool CidrContains(const Cidr& cidr, const std::array<uint8_t, 16>& address) {
   const int whole = cidr.prefix / 8;
   if (std::memcmp(cidr.network.data(), address.data(), static_cast<size_t>(whole)) != 0) {

@@ -25,4 +25,9 @@ std::optional<Cidr> ParseCidr(std::string_view text, std::string* error);
 std::optional<std::array<uint8_t, 16>> ParseAddress(std::string_view text);
 bool CidrContains(const Cidr& cidr, const std::array<uint8_t, 16>& address);
 
+// What one source is, for counting and banning: an IPv4 address whole ("192.0.2.7"), an
+// IPv6 address by its /64 ("2001:db8:0:1::/64"), which one host usually has to itself and
+// can fill with addresses at will. Text that is no address is its own key.
+std::string SourceKey(std::string_view address);
+
 }  // namespace moat::policy

@@ -24,6 +24,9 @@ bool CheckConfig(const std::string& path) {
   report(tls::MakeTlsContexts(*config).status());
   report(AuthServices::Create(*config).status());
   report(MakeAuthorizer(*config, 1).status());
+  for (const std::string& warning : config->warnings) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
+  }
   if (valid) std::printf("%s: configuration is valid\n", path.c_str());
   return valid;
 }

@@ -37,6 +37,7 @@ void AppendQuoted(std::string& line, std::string_view text) {
 }  // namespace
 
 void LogInfo(std::string_view message) { Write("info", message); }
+void LogWarning(std::string_view message) { Write("warning", message); }
 void LogError(std::string_view message) { Write("error", message); }
 
 void LogSessionEnd(const policy::ClientIdentity& client, std::string_view reason,

@@ -9,6 +9,7 @@
 namespace moat::proxy {
 
 void LogInfo(std::string_view message);
+void LogWarning(std::string_view message);
 void LogError(std::string_view message);
 void LogSessionEnd(const policy::ClientIdentity& client, std::string_view reason,
                    std::string_view detail);

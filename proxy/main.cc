@@ -121,6 +121,7 @@ int Run(const std::string& path) {
     std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
     return kExitInvalid;
   }
+  for (const std::string& warning : config->warnings) moat::proxy::LogWarning(warning);
   auto authorizer = moat::proxy::MakeAuthorizer(*config, 1);
   if (!authorizer.ok()) {
     LogError(std::string(authorizer.status().message()));

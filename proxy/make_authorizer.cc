@@ -7,8 +7,10 @@ namespace moat::proxy {
 absl::StatusOr<std::shared_ptr<const policy::Authorizer>> MakeAuthorizer(
     const config::Config& config, uint64_t version) {
   std::shared_ptr<const policy::Authorizer> authorizer;
-  if (config.policy.acl_file.empty() && config.policy.file.empty()) {
+  if (config.policy.allow_all) {
     authorizer = policy::MakeAllowAllAuthorizer();
+  } else if (config.policy.acl_file.empty() && config.policy.file.empty()) {
+    authorizer = policy::MakeDenyAllAuthorizer();
   } else {
     auto loaded = policy::LoadPolicy(config.policy.acl_file, config.policy.file, version);
     if (!loaded.ok()) return loaded.status();

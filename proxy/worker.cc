@@ -234,7 +234,8 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Worker::OpenClientStream(
     if (header.addresses) identity.address = header.addresses->source.ip;
   }
   // A banned address is refused before any TLS or hashing work is spent on it.
-  if (auth_.bans && auth_.bans->IsBanned("ip:" + identity.address, policy::BanList::Clock::now())) {
+  if (auth_.bans && auth_.bans->IsBanned(policy::BanList::AddressKey(identity.address),
+                                         policy::BanList::Clock::now())) {
     counters_.Add<metrics::Metric::kConnectTotal>(metrics::ConnectResult::kBanned);
     counters_.Add<metrics::Metric::kDenialsTotal>(
         policy::Action::kConnect, policy::DenyReason::kBanned, metrics::DenyMode::kEnforce,

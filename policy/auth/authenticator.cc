@@ -110,12 +110,13 @@ AuthPlan Authenticator::Plan(const AuthRequest& request) const {
     if (!options_.allow_anonymous) plan.failure = AuthFailure::kAnonymousRefused;
     return plan;
   }
-  plan.identity = std::string(*request.username);
   if (!options_.have_password_file) {
-    // Without a password file a user name proves nothing: it is as good as anonymous.
+    // Without a password file a user name proves nothing: the client is anonymous, and
+    // never takes on the rules written for the user it names.
     if (!options_.allow_anonymous) plan.failure = AuthFailure::kBadCredentials;
     return plan;
   }
+  plan.identity = std::string(*request.username);
   if (!request.has_password) {
     plan.failure = AuthFailure::kBadCredentials;
     return plan;

@@ -1,6 +1,7 @@
-// Temporary bans after repeated failed logins, per source address and per user name.
-// Thread-safe; time is passed in, so tests need no clock. Memory is bounded: when full,
-// failure counts (never active bans) are forgotten first.
+// Temporary bans after repeated failures, by key: a source address, or a user name as
+// tried from one address (so a stranger's guesses never lock the owner out). Thread-safe;
+// time is passed in, so tests need no clock. Memory is bounded: when full, failure counts
+// (never active bans) are forgotten first.
 #pragma once
 
 #include <chrono>
@@ -19,9 +20,20 @@ class BanList {
   BanList(uint32_t failures, Clock::duration window, Clock::duration duration,
           size_t max_entries = 100'000);
 
+  // The keys moat bans by. `address` is a client's source address as moat records it;
+  // IPv6 addresses count by their /64, which one host usually has to itself.
+  static std::string AddressKey(std::string_view address);
+  static std::string UserAtAddressKey(std::string_view user, std::string_view address);
+  // Failures for a user from anywhere: counted (CountFailure), never banned.
+  static std::string UserKey(std::string_view user);
+
   bool IsBanned(std::string_view key, Clock::time_point now) const;
   // Returns true when this failure starts a ban.
   bool RecordFailure(std::string_view key, Clock::time_point now);
+  // Counts a failure without ever banning; returns the failures within the window, this
+  // one included.
+  uint32_t CountFailure(std::string_view key, Clock::time_point now);
+  uint32_t failures_per_ban() const { return failures_; }
   size_t ActiveBans(Clock::time_point now) const;
 
  private:

@@ -29,6 +29,12 @@ constexpr int64_t kMaxThreads = 1024;
 struct Context {
   Problems& problems;
   std::filesystem::path base_dir;  // relative file names resolve against it
+  Config& config;
+
+  void Warn(int line, std::string_view message) {
+    config.warnings.push_back(
+        absl::StrCat(config.path, ":", line, ": warning: ", std::string(message)));
+  }
 };
 
 // A listener and where its bind and name were written, for duplicate checks.
@@ -385,7 +391,7 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
 void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
-                {"acl_file", "file", "on_denied_publish", "mode"}, ctx.problems);
+                {"acl_file", "file", "allow_all", "on_denied_publish", "mode"}, ctx.problems);
   if (const Field* f = map.Find("mode")) {
     policy.audit_only =
         ReadEnum<bool>(*f, {{"enforce", false}, {"audit", true}}, ctx.problems).value_or(false);
@@ -402,6 +408,18 @@ void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
   }
   if (const Field* f = map.Find("file")) {
     policy.file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Find("allow_all")) {
+    policy.allow_all = ReadBool(*f, ctx.problems).value_or(false);
+    if (policy.allow_all && (map.Find("acl_file") || map.Find("file"))) {
+      ctx.problems.Add(f->line,
+                       "'policy.allow_all' grants everything: it cannot stand next to "
+                       "'policy.acl_file' or 'policy.file'");
+    } else if (policy.allow_all) {
+      ctx.Warn(f->line,
+               "policy.allow_all: every client that logs in may publish and subscribe to any "
+               "topic, $SYS included");
+    }
   }
 }
 
@@ -523,7 +541,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   config.path = path;
   std::filesystem::path base_dir = std::filesystem::path(path).parent_path();
   if (base_dir.empty()) base_dir = ".";
-  Context ctx{problems, base_dir};
+  Context ctx{problems, base_dir, config};
   try {
     if (const std::optional<YAML::Node> root = file_reading::ParseDocument(text, problems)) {
       ReadRoot(*root, config, ctx);
@@ -534,6 +552,11 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
                  absl::StrCat("YAML syntax error: ", file_reading::ErrorMessage(e)));
   }
   if (!problems.empty()) return problems.ToStatus();
+  if (config.policy.acl_file.empty() && config.policy.file.empty() && !config.policy.allow_all) {
+    ctx.Warn(1,
+             "no policy: every PUBLISH, SUBSCRIBE and Will is denied (set policy.acl_file or "
+             "policy.file, or policy.allow_all: true)");
+  }
   return config;
 }
 

@@ -94,6 +94,9 @@ enum class DeniedPublish { kDrop, kDisconnect };
 struct Policy {
   std::string acl_file;  // mosquitto acl_file format
   std::string file;      // native YAML policy
+  // Without a file moat denies every PUBLISH, SUBSCRIBE and Will; this is the one way to
+  // grant everything instead, and it is named in a warning wherever the config is read.
+  bool allow_all = false;
   DeniedPublish on_denied_publish = DeniedPublish::kDrop;
   bool audit_only = false;  // mode: audit — count and log denials, enforce none
 };
@@ -133,6 +136,9 @@ struct Config {
   // Reload by itself when a certificate, key, password or policy file changes (as when
   // Kubernetes updates a mounted ConfigMap or Secret), as if sent SIGHUP.
   bool watch_files = false;
+  // "FILE:LINE: warning: ..." for what is valid but likely not meant: printed by
+  // --check-config and logged at start and at every reload.
+  std::vector<std::string> warnings;
 };
 
 // Loads and validates `path`. On failure the status message lists every problem found,

@@ -172,8 +172,11 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
   identity_.cert_identity = request.certificate_identity.value_or("");
   if (plan.failure != AuthFailure::kNone) co_return plan.failure;
 
+  // Banned as tried from this address only: a stranger's guesses never lock the owner
+  // out from where the owner is.
   if (auth.bans && !plan.identity.empty() &&
-      auth.bans->IsBanned("user:" + plan.identity, policy::BanList::Clock::now())) {
+      auth.bans->IsBanned(policy::BanList::UserAtAddressKey(plan.identity, identity_.address),
+                          policy::BanList::Clock::now())) {
     co_return AuthFailure::kBanned;
   }
   if (plan.verify_password) {
@@ -188,19 +191,31 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
 
 asio::awaitable<Refusal> Admission::RefuseLogin(AuthFailure failure) {
   report_.AuthFailure(failure);
+  uint32_t user_failures = 0;
   policy::BanList* bans = services_.auth.bans.get();
   if (bans != nullptr && CountsTowardsBan(failure)) {
-    const auto now = policy::BanList::Clock::now();
-    if (bans->RecordFailure("ip:" + identity_.address, now)) {
+    using policy::BanList;
+    const auto now = BanList::Clock::now();
+    if (bans->RecordFailure(BanList::AddressKey(identity_.address), now)) {
       report_.Audit({.event = "ban", .reason = "address"});
     }
-    if (!identity_.username.empty() && bans->RecordFailure("user:" + identity_.username, now)) {
-      report_.Audit({.event = "ban", .reason = "user"});
+    if (!identity_.username.empty()) {
+      if (bans->RecordFailure(BanList::UserAtAddressKey(identity_.username, identity_.address),
+                              now)) {
+        report_.Audit({.event = "ban", .reason = "user_at_address"});
+      }
+      user_failures = bans->CountFailure(BanList::UserKey(identity_.username), now);
     }
   }
-  // A slow "no" makes guessing expensive; a timer, so no thread waits for it. A full
-  // hashing queue is answered at once: the client should go elsewhere, not wait.
-  const auto delay = services_.config.auth.failure_delay;
+  // A slow "no" makes guessing expensive; a timer, so no thread waits for it. It doubles
+  // with every ban's worth of failures for the user from anywhere, up to 32 times, so
+  // guessing one password from many addresses slows down while the owner, who does not
+  // fail, is never held up. A full hashing queue is answered at once: the client should
+  // go elsewhere, not wait.
+  auto delay = services_.config.auth.failure_delay;
+  if (bans != nullptr && user_failures > 0) {
+    delay *= 1u << std::min<uint32_t>(user_failures / bans->failures_per_ban(), 5);
+  }
   if (failure != AuthFailure::kBusy && delay.count() > 0) {
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::use_awaitable);

@@ -106,8 +106,8 @@ depends="$(dpkg-deb -f "$deb" Depends)"
 for dep in adduser openssl libssl3 libyaml-cpp0.7; do
   [[ ", $depends," == *", $dep"[\ ,]* ]] || fail "Depends lacks $dep: $depends"
 done
-if grep -qE '^[[:space:]]*acl_file:' <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/moat/moat.yaml); then
-  fail "the default moat.yaml names an acl_file, which this moat refuses to start with"
+if ! grep -qE '^[[:space:]]*acl_file: acl' <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/moat/moat.yaml); then
+  fail "the default moat.yaml names no acl_file: moat would deny everything"
 fi
 
 say "lintian"

@@ -144,6 +144,9 @@ class Overlay : public testing::TestWithParam<std::string> {
     ASSERT_TRUE(text) << "the ConfigMap has no " << fs::path(config_path_).filename();
     config_text_ = text.as<std::string>();
     config_ = YAML::Load(config_text_);
+    for (const auto& entry : (*config_map)["data"]) {
+      config_files_[entry.first.as<std::string>()] = entry.second.as<std::string>();
+    }
   }
 
   const YAML::Node* Find(const std::string& kind, const std::string& name) const {
@@ -210,6 +213,7 @@ class Overlay : public testing::TestWithParam<std::string> {
   YAML::Node moat_;
   std::string config_path_;
   std::string config_text_;
+  std::map<std::string, std::string> config_files_;  // every file of the config's ConfigMap
   YAML::Node config_;
 };
 
@@ -349,7 +353,8 @@ TEST_P(Overlay, ConfigPassesCheckConfig) {
   const char* moat = std::getenv("MOAT_BIN");  // else the moat of this build folder
   if (moat == nullptr || *moat == '\0') moat = MOAT_DEFAULT_BIN;
   // Lay the Pod's /etc/moat out under a temporary folder: the rendered moat.yaml with
-  // its absolute paths moved there, an empty password file and a throw-away certificate.
+  // its absolute paths moved there, the ConfigMap's other files, an empty password file and a
+  // throw-away certificate.
   const fs::path root =
       fs::path(testing::TempDir()) / ("k8s-" + GetParam() + "-" + std::to_string(::getpid()));
   fs::remove_all(root);
@@ -360,6 +365,9 @@ TEST_P(Overlay, ConfigPassesCheckConfig) {
   }
   const fs::path config = root.string() + config_path_;
   fs::create_directories(config.parent_path());
+  // The other files of the ConfigMap (the ACL) beside it, as the Pod mounts them.
+  for (const auto& [name, content] : config_files_)
+    std::ofstream(config.parent_path() / name) << content;
   std::ofstream(config) << text;
   const auto password_file = config_["auth"]["password_file"].as<std::string>();
   fs::create_directories(fs::path(root.string() + password_file).parent_path());

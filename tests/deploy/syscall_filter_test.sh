@@ -89,6 +89,8 @@ limit_nofile="$(unit_values LimitNOFILE | tail -n 1)"
 chmod 644 "$work"/certs/*
 printf 'secret\n' | "$moat_bin" passwd "$work/passwd" alice >/dev/null
 chmod 644 "$work/passwd"
+printf 'user alice\ntopic readwrite demo/#\n' >"$work/acl"
+chmod 644 "$work/acl"
 cat >"$work/moat.yaml" <<EOF
 listeners:
   - bind: "127.0.0.1:8883"
@@ -101,6 +103,8 @@ auth:
   password_file: $work/passwd
   allow_anonymous: false
   failure_delay: 100ms
+policy:
+  acl_file: $work/acl
 metrics:
   bind: "127.0.0.1:9100"
 limits:

@@ -243,18 +243,39 @@ class Broker:
             wait_until(lambda: port_open(self.tls_port), what="mosquitto TLS to listen")
 
 
+# Without a policy moat denies every PUBLISH, SUBSCRIBE and Will; tests about the data
+# path rather than the policy say so explicitly.
+ALLOW_ALL = "policy:\n  allow_all: true\n"
+
+
+def password_of(user):
+    """The password password_file() gives `user`."""
+    return f"{user}-pw"
+
+
+def password_file(workdir, users):
+    """A password file made by mosquitto_passwd holding each of `users`, with
+    password_of(user), for tests whose clients must be those users: a user name proves
+    nothing without one."""
+    path = os.path.join(workdir, f"passwd-{free_port()}")
+    for i, user in enumerate(users):
+        subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if i == 0 else []) +
+                       [path, user, password_of(user)], check=True, capture_output=True)
+    return path
+
+
 class Moat:
     """moat with a generated config; `listeners` is a list of YAML snippets."""
 
     def __init__(self, workdir, upstream_port, listeners, upstream_tls=None, extra="",
-                 auth="auth:\n  allow_anonymous: true\n", upstream_extra=""):
+                 auth="auth:\n  allow_anonymous: true\n", upstream_extra="", policy=ALLOW_ALL):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"moat-{free_port()}.yaml")
         text = "listeners:\n" + "".join(listeners)
         text += f'upstream:\n  address: "127.0.0.1:{upstream_port}"\n'
         if upstream_tls:
             text += upstream_tls
-        text += upstream_extra + auth + extra
+        text += upstream_extra + auth + policy + extra
         with open(self.config_path, "w") as f:
             f.write(text)
         self.process = Process(f"moat-{os.path.basename(self.config_path)}",
@@ -429,8 +450,12 @@ def publish_packet(topic, payload, qos=0, packet_id=1, version=4, retain=False):
 
 
 class RawClient:
-    def __init__(self, port, tls=False, timeout=10):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    """A TCP (or TLS) client of moat; `source` picks its loopback address, so tests of
+    per-address limits and bans can be several clients."""
+
+    def __init__(self, port, tls=False, timeout=10, source="127.0.0.1"):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                        source_address=(source, 0))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls:
             context = ssl.create_default_context(cafile=Certs.path("ca.crt"))
@@ -641,8 +666,8 @@ class MqttClient(RawClient):
     it, the packet waited for must come next."""
 
     def __init__(self, port, version, client_id, timeout=5, interleaved=False, tls=None,
-                 **connect):
-        super().__init__(port, timeout=timeout)
+                 source="127.0.0.1", **connect):
+        super().__init__(port, timeout=timeout, source=source)
         if tls is not None:  # an ssl.SSLContext, e.g. with a client certificate loaded
             self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.version = version

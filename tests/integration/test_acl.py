@@ -8,7 +8,7 @@ import subprocess
 import urllib.request
 
 from harness import (MqttClient, ProxyTestCase, RawClient, connect_packet, free_port,
-                     plain_listener, publish_packet, wait_until)
+                     password_file, password_of, plain_listener, publish_packet, wait_until)
 
 CONNACK, PUBACK = 0x20, 0x40
 
@@ -25,6 +25,9 @@ pattern read shared/%c
 """
 
 
+USERS = ["alice", "bob"]
+
+
 class Acl(ProxyTestCase):
     def setUp(self):
         super().setUp()
@@ -33,15 +36,18 @@ class Acl(ProxyTestCase):
         self.acl = os.path.join(self.workdir, "acl")
         with open(self.acl, "w") as f:
             f.write(ACL)
+        self.passwd = password_file(self.workdir, USERS)
         self.moat = self.start_moat(self.broker.port, [plain_listener(self.port)],
-                                    extra=f"policy:\n  acl_file: {self.acl}\n")
+                                    auth=f"auth:\n  allow_anonymous: true\n"
+                                    f"  password_file: {self.passwd}\n",
+                                    policy=f"policy:\n  acl_file: {self.acl}\n")
         self.moat.wait_listening(self.port)
 
     def client(self, user, version=4, client_id=None, will=None):
         c = RawClient(self.port)
         self.addCleanup(c.close)
         c.send(connect_packet(client_id or f"{user}-c", version=version, username=user,
-                              will=will))
+                              password=password_of(user) if user else None, will=will))
         first, body = c.read_packet()
         self.assertEqual(first, CONNACK)
         return c, body
@@ -73,8 +79,10 @@ class AuditMode(ProxyTestCase):
         with open(acl, "w") as f:
             f.write("user alice\ntopic read a/#\n")
         moat = self.start_moat(broker.port, [plain_listener(port)],
-                               extra=(f"policy:\n  acl_file: {acl}\n  mode: audit\n"
-                                      f'metrics:\n  bind: "127.0.0.1:{metrics_port}"\n'))
+                               auth=("auth:\n  password_file: "
+                                     f"{password_file(self.workdir, ['alice'])}\n"),
+                               policy=f"policy:\n  acl_file: {acl}\n  mode: audit\n",
+                               extra=f'metrics:\n  bind: "127.0.0.1:{metrics_port}"\n')
         moat.wait_listening(port)
         watcher = MqttClient(broker.port, 5, "watcher")
         self.addCleanup(watcher.close)
@@ -82,7 +90,7 @@ class AuditMode(ProxyTestCase):
         self.assertEqual(watcher.subscribe(1, [("b/#", 0)]), [0])
         c = RawClient(port)
         self.addCleanup(c.close)
-        c.send(connect_packet("auditor", username="alice"))
+        c.send(connect_packet("auditor", username="alice", password=password_of("alice")))
         self.assertEqual(c.read_packet()[0], CONNACK)
         c.send(publish_packet("b/x", b"would be denied"))
         landed = watcher.next_publish()

@@ -140,8 +140,8 @@ class PerRuleAuditMode(ProxyTestCase):
         self.audit_path = os.path.join(self.workdir, "audit.log")
         self.moat = self.start_moat(
             self.broker.port, [plain_listener(self.port)],
-            extra=(f"policy:\n  file: {self.policy}\n"
-                   f"audit:\n  file: {self.audit_path}\n"
+            policy=f"policy:\n  file: {self.policy}\n",
+            extra=(f"audit:\n  file: {self.audit_path}\n"
                    f'metrics:\n  bind: "127.0.0.1:{self.metrics_port}"\n'))
         self.moat.wait_listening(self.port)
 

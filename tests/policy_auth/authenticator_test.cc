@@ -1,0 +1,60 @@
+// Who a client is, decided before anything reaches the broker: only a password file or a
+// verified certificate makes a name an identity.
+#include "policy/auth/authenticator.h"
+
+#include <gtest/gtest.h>
+
+namespace moat::policy {
+namespace {
+
+AuthOptions Options(bool anonymous, bool password_file) {
+  AuthOptions options;
+  options.allow_anonymous = anonymous;
+  options.have_password_file = password_file;
+  return options;
+}
+
+AuthRequest Login(std::optional<std::string_view> user, bool password) {
+  AuthRequest request;
+  request.mqtt5 = true;
+  request.client_id = "c1";
+  request.username = user;
+  request.has_password = password;
+  return request;
+}
+
+TEST(Authenticator, AUserNameWithoutAPasswordFileIsAnonymous) {
+  const Authenticator auth(Options(true, false));
+  const AuthPlan plan = auth.Plan(Login("alice", false));
+  EXPECT_EQ(plan.failure, AuthFailure::kNone);
+  EXPECT_EQ(plan.identity, "");  // never alice's rules
+  EXPECT_FALSE(plan.verify_password);
+}
+
+TEST(Authenticator, AUserNameWithoutAPasswordFileIsRefusedWhenAnonymousIsNot) {
+  const Authenticator auth(Options(false, false));
+  EXPECT_EQ(auth.Plan(Login("alice", true)).failure, AuthFailure::kBadCredentials);
+}
+
+TEST(Authenticator, WithAPasswordFileTheNameIsCheckedAndThenTheIdentity) {
+  const Authenticator auth(Options(true, true));
+  const AuthPlan plan = auth.Plan(Login("alice", true));
+  EXPECT_EQ(plan.identity, "alice");
+  EXPECT_TRUE(plan.verify_password);
+  EXPECT_EQ(auth.Plan(Login("alice", false)).failure, AuthFailure::kBadCredentials);
+}
+
+TEST(Authenticator, AVerifiedCertificateNamesTheClient) {
+  AuthOptions options = Options(false, false);
+  options.require = AuthRequirement::kCertificate;
+  options.certificate_identity = true;
+  const Authenticator auth(options);
+  AuthRequest request = Login(std::nullopt, false);
+  request.certificate_identity = "dev-7";
+  EXPECT_EQ(auth.Plan(request).identity, "dev-7");
+  request.username = "alice";
+  EXPECT_EQ(auth.Plan(request).failure, AuthFailure::kCertificateUserMismatch);
+}
+
+}  // namespace
+}  // namespace moat::policy
