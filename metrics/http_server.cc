@@ -270,21 +270,21 @@ class MetricsServer::Impl {
   }
 
   Response Readiness() {
-    std::vector<std::string> problems;
+    ReadinessReport report;
     if (readiness_) {
       try {
-        problems = readiness_();
+        report = readiness_();
       } catch (const std::exception& e) {
-        problems = {std::string("readiness check failed: ") + e.what()};
+        report = {.problems = {std::string("readiness check failed: ") + e.what()}};
       }
     }
-    if (problems.empty()) return MakeResponse(http::status::ok, "ready");
-    std::string body;
-    for (const std::string& problem : problems) {
-      body += problem;
-      body += '\n';
-    }
-    return MakeResponse(http::status::service_unavailable, std::move(body));
+    const bool ready = report.problems.empty();
+    std::string body = ready ? "ready" : "";
+    if (ready && !report.note.empty()) body += '\n';
+    for (const std::string& line : report.problems) body += line + '\n';
+    if (!report.note.empty()) body += report.note + '\n';
+    return MakeResponse(ready ? http::status::ok : http::status::service_unavailable,
+                        std::move(body));
   }
 
   // HEAD gets the headers GET would, Content-Length included, and no body.

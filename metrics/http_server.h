@@ -3,7 +3,8 @@
 //   GET /metrics  the Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the Accept
 //                 header asks for application/openmetrics-text
 //   GET /healthz  200 "ok" while the process runs
-//   GET /readyz   200 "ready", or 503 with one problem per line from the proxy's callback
+//   GET /readyz   200 "ready", or 503 with one problem per line, from the proxy's callback,
+//                 then the callback's note (how old the verdict is) on a line of its own
 // and 404 for every other path, 405 for any method but GET and HEAD. Each connection
 // answers one request and closes. The whole request, TLS handshake included, must arrive
 // within the request timeout (the handshake alone within tls_handshake_timeout), its
@@ -41,11 +42,17 @@ struct MetricsServerLimits {
   std::shared_ptr<SSL_CTX> tls{};
 };
 
+// What /readyz answers.
+struct ReadinessReport {
+  std::vector<std::string> problems{};  // what keeps moat from being ready; empty: ready
+  std::string note{};                   // one more line either way; empty: none
+};
+
 class MetricsServer {
  public:
-  // Returns the problems that keep moat from being ready (empty: ready). Called on the
-  // metrics thread, so it must be thread-safe with respect to the proxy.
-  using ReadinessCheck = std::function<std::vector<std::string>()>;
+  // Called on the metrics thread, so it must be thread-safe with respect to the proxy,
+  // and must not wait on anything slow: /metrics and /healthz would wait behind it.
+  using ReadinessCheck = std::function<ReadinessReport()>;
 
   // Binds host:port (an IP literal, with or without [], or a name resolved once; port 0
   // picks a free port, see port()) and starts serving on a new thread. Fails, without a

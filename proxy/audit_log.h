@@ -19,7 +19,8 @@
 namespace moat::proxy {
 
 struct AuditEvent {
-  std::string_view event{};   // refused_connect | denial | ban | malformed | reload
+  // refused_connect | refused_connection (before MQTT) | denial | ban | malformed | reload
+  std::string_view event{};
   std::string_view reason{};  // closed set per event
   std::string_view rule{};
   std::string_view identity{};

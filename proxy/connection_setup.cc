@@ -87,16 +87,18 @@ class Setup {
     if (misbehaving) RecordFailure();
   }
   // A connection closed before its first handshake byte is a port probe (a load
-  // balancer's health check, a TCP liveness probe): counted, never held against the
-  // address. Everything else that fails a handshake is.
+  // balancer's health check, a TCP liveness probe): counted, neither audited nor held
+  // against the address. Everything else that fails a handshake is.
   void HandshakeFailed(metrics::TlsFailureReason reason, bool misbehaving) {
     context_.counters.Add<metrics::Metric::kTlsHandshakeFailuresTotal>(context_.listener_id,
                                                                        reason);
+    if (!misbehaving) return;  // a probe every few seconds would drown the audit log
     Audit("tls_handshake", metrics::ClosedDomainValues(
                                metrics::Domain::kTlsFailureReason)[static_cast<size_t>(reason)]);
-    if (misbehaving) RecordFailure();
+    RecordFailure();
   }
   bool closed_before_hello() const { return closed_before_hello_; }
+  bool upgrade_refused() const { return upgrade_refused_; }
 
   policy::ClientIdentity& identity() { return identity_; }
   ConnectionGate::Ticket& ticket() { return ticket_; }
@@ -131,8 +133,9 @@ class Setup {
   const ConnectionSetupContext& context_;
   ConnectionGate::Ticket ticket_;
   policy::ClientIdentity identity_;
-  bool handshaking_ = false;  // the TLS handshake or WebSocket upgrade has begun
+  bool handshaking_ = false;          // the TLS handshake or WebSocket upgrade has begun
   bool closed_before_hello_ = false;  // the client left before sending a handshake byte
+  bool upgrade_refused_ = false;      // counted as a WebSocket refusal already
   metrics::TlsFailureReason tls_failure_ = metrics::TlsFailureReason::kOther;
 };
 
@@ -184,12 +187,26 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Setup::Handshake(tcp::socket s
   const config::Listener& listener = context_.listener;
   const SSL_CTX* tls = context_.tls_context.get();
   if (listener.protocol == config::ListenerProtocol::kWebSocket) {
-    const net::WebSocketOptions options{listener.websocket_path};
-    if (tls != nullptr) {
-      co_return co_await net::AcceptSecureWebSocket(std::move(socket), context_.tls_context.get(),
-                                                    options);
+    const net::WebSocketOptions options{listener.websocket_path, listener.websocket_origins};
+    net::UpgradeReport report;
+    try {
+      if (tls != nullptr) {
+        co_return co_await net::AcceptSecureWebSocket(std::move(socket), context_.tls_context.get(),
+                                                      options, report);
+      }
+      co_return co_await net::AcceptWebSocket(std::move(socket), options, report);
+    } catch (const boost::system::system_error&) {
+      if (report.refusal == net::UpgradeRefusal::kNone) throw;
     }
-    co_return co_await net::AcceptWebSocket(std::move(socket), options);
+    // Refused by moat, after any TLS handshake had succeeded: not a TLS failure.
+    upgrade_refused_ = true;
+    if (report.refusal == net::UpgradeRefusal::kOrigin) {
+      Refuse(ConnectionRefusal::kWebSocketOrigin, /*misbehaving=*/false,
+             "origin \"" + report.origin + "\"");
+    } else {
+      Refuse(ConnectionRefusal::kWebSocketUpgrade, /*misbehaving=*/true);
+    }
+    co_return nullptr;
   }
   if (tls == nullptr) co_return std::make_unique<net::PlainStream>(std::move(socket));
   net::SslPtr ssl(SSL_new(context_.tls_context.get()));
@@ -245,14 +262,17 @@ asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
                            std::move(setup.ticket()), accepted};
   }
   const bool timed_out = opened.index() == 1;
+  if (setup.upgrade_refused()) co_return std::nullopt;
   if (setup.handshaking() && context.tls_context) {
+    // Beast runs the TLS handshake of a wss listener: there, any end of stream is taken
+    // for a probe's.
+    const bool probe = setup.closed_before_hello() ||
+                       (context.listener.protocol == config::ListenerProtocol::kWebSocket &&
+                        IsEndOfStream(error));
     setup.HandshakeFailed(timed_out ? metrics::TlsFailureReason::kTimeout : setup.tls_failure(),
-                          /*misbehaving=*/timed_out || !setup.closed_before_hello());
+                          /*misbehaving=*/timed_out || !probe);
   } else if (timed_out) {
     setup.Refuse(ConnectionRefusal::kSetupTimeout, /*misbehaving=*/true);
-  } else if (error && setup.handshaking()) {
-    // A plain WebSocket upgrade that failed.
-    setup.Refuse(ConnectionRefusal::kWebSocketUpgrade, /*misbehaving=*/true, error.message());
   }
   co_return std::nullopt;
 }

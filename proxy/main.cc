@@ -30,6 +30,7 @@
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
+#include "proxy/readiness.h"
 #include "proxy/server.h"
 #include "proxy/tls/openssl_allocator.h"
 
@@ -151,9 +152,12 @@ int Run(const std::string& path) {
   }
   moat::proxy::RecordCertificateExpiry(*config, metrics);
   RecordPolicyLoaded(metrics, server.policy_version());
+  std::unique_ptr<moat::proxy::UpstreamReadiness> readiness;
   std::unique_ptr<moat::metrics::MetricsServer> metrics_server;
   if (config->metrics.bind) {
-    const moat::config::Config& ready_config = *config;
+    readiness = std::make_unique<moat::proxy::UpstreamReadiness>(
+        config->upstream, moat::proxy::DefaultReadinessOptions(config->upstream));
+    readiness->Start();
     auto authorization = moat::proxy::MetricsAuthorization(config->metrics);
     if (!authorization.ok()) {
       LogError(std::string(authorization.status().message()));
@@ -165,7 +169,7 @@ int Run(const std::string& path) {
     limits.tls_handshake_timeout = config->limits.tls_handshake_timeout;
     auto started = moat::metrics::MetricsServer::Start(
         config->metrics.bind->host, config->metrics.bind->port, metrics,
-        [&ready_config] { return moat::proxy::ReadinessProblems(ready_config); }, limits);
+        [&readiness = *readiness] { return readiness.Report(); }, limits);
     if (!started.ok()) {
       LogError("metrics.bind: " + std::string(started.status().message()));
       return kExitInvalid;
@@ -236,6 +240,7 @@ int Run(const std::string& path) {
   control.stop();
   control_thread.join();
   if (metrics_server) metrics_server->Stop();
+  if (readiness) readiness->Stop();
   moat::proxy::AuditLog::Set(nullptr);
   LogInfo("stopped");
   return kExitOk;

@@ -7,9 +7,7 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <algorithm>
 #include <cstdio>
 
 #include "policy/rule_labels.h"
@@ -106,29 +104,6 @@ void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegis
       registry.Set<metrics::Metric::kCertificateExpiryTimestampSeconds>(*id, *not_after);
     }
   }
-}
-
-std::vector<std::string> ReadinessProblems(const config::Config& config) {
-  // The broker is what moat is for: not reachable means not ready. A short TCP connect
-  // on the probe's own thread, never on a worker.
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(config.upstream.address.host, ec);
-  std::vector<std::string> problems;
-  if (!ec) {
-    socket.connect({address, config.upstream.address.port}, ec);
-  } else {
-    boost::asio::ip::tcp::resolver resolver(io);
-    const auto endpoints = resolver.resolve(config.upstream.address.host,
-                                            std::to_string(config.upstream.address.port), ec);
-    if (!ec) boost::asio::connect(socket, endpoints, ec);
-  }
-  if (ec) {
-    problems.push_back("upstream " + config.upstream.address.ToString() +
-                       " unreachable: " + ec.message());
-  }
-  return problems;
 }
 
 std::string WatchedFilesFingerprint(const config::Config& config) {

@@ -1,6 +1,6 @@
-// The control-plane side of metrics: building the registry from the config, the
-// /readyz checks, certificate expiry gauges, and the timer that keeps slow-moving
-// gauges (active bans) current and notices changed files.
+// The control-plane side of metrics: building the registry from the config, certificate
+// expiry gauges, and the fingerprint that lets the timer notice changed files. /readyz's
+// check is proxy/readiness.h.
 #pragma once
 
 #include <memory>
@@ -22,9 +22,6 @@ absl::StatusOr<std::string> MetricsAuthorization(const config::Metrics& metrics)
 
 // moat_certificate_expiry_timestamp_seconds for every certificate the config names.
 void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegistry& registry);
-
-// Why moat is not ready: empty when it is. Safe to call from any thread.
-std::vector<std::string> ReadinessProblems(const config::Config& config);
 
 // A cheap fingerprint of every file a reload reads (path, inode, size, mtime after
 // following symlinks): Kubernetes updates a mounted ConfigMap or Secret by swapping a

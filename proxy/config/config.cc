@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "policy/file_reading/file_text.h"
+#include "proxy/config/websocket_origin.h"
 #include "proxy/config/yaml_reader.h"
 
 namespace moat::config {
@@ -93,12 +94,50 @@ std::optional<ServerTls> ReadServerTls(const Field& field, Context& ctx) {
   return tls;
 }
 
+// A WebSocket key on an MQTT listener suggests the operator meant a WebSocket listener;
+// an invalid protocol (nullopt) has been reported already.
+void RequireWebSocket(const Field& field, std::optional<ListenerProtocol> protocol, Context& ctx) {
+  if (protocol.has_value() && *protocol != ListenerProtocol::kWebSocket) {
+    ctx.problems.Add(field.line, absl::StrCat("'", field.path,
+                                              "' applies only to listeners with protocol: "
+                                              "websocket"));
+  }
+}
+
+// An empty list would refuse every browser and allow every other client, which is
+// surely not what was meant: leaving the key out is how to allow any Origin.
+std::vector<std::string> ReadWebSocketOrigins(const Field& field, Context& ctx) {
+  std::vector<std::string> origins;
+  if (!ExpectSequence(field, ctx.problems)) return origins;
+  if (field.value.size() == 0) {
+    ctx.problems.Add(field.line, absl::StrCat("'", field.path,
+                                              "' must list at least one origin (leave it out "
+                                              "to allow any)"));
+    return origins;
+  }
+  for (const Field& element : file_reading::Elements(field)) {
+    const std::optional<std::string> text = ReadString(element, ctx.problems);
+    if (!text) continue;
+    if (std::optional<std::string> origin = NormalizeOrigin(*text)) {
+      origins.push_back(*std::move(origin));
+    } else {
+      ctx.problems.Add(element.line,
+                       absl::StrCat("'", element.path,
+                                    "' must be an origin as browsers send it, scheme://host or "
+                                    "scheme://host:port without a path (e.g. "
+                                    "https://hmi.plant.example), got ",
+                                    file_reading::Quote(*text)));
+    }
+  }
+  return origins;
+}
+
 ListenerEntry ReadListener(const Field& field, Context& ctx) {
   ListenerEntry entry;
   entry.name_line = field.line;
   MapReader map(field.value, field.path, field.line,
-                {"name", "bind", "tls", "protocol", "websocket_path", "proxy_protocol",
-                 "proxy_protocol_from"},
+                {"name", "bind", "tls", "protocol", "websocket_path", "websocket_origins",
+                 "proxy_protocol", "proxy_protocol_from"},
                 ctx.problems);
   Listener& listener = entry.listener;
   if (const Field* f = map.Require("bind")) {
@@ -146,13 +185,11 @@ ListenerEntry ReadListener(const Field& field, Context& ctx) {
         listener.websocket_path = *std::move(path);
       }
     }
-    // A path on an MQTT listener suggests the operator meant a WebSocket listener; an
-    // invalid protocol has been reported already.
-    if (protocol.has_value() && *protocol != ListenerProtocol::kWebSocket) {
-      ctx.problems.Add(
-          f->line,
-          absl::StrCat("'", f->path, "' applies only to listeners with protocol: websocket"));
-    }
+    RequireWebSocket(*f, protocol, ctx);
+  }
+  if (const Field* f = map.Find("websocket_origins")) {
+    listener.websocket_origins = ReadWebSocketOrigins(*f, ctx);
+    RequireWebSocket(*f, protocol, ctx);
   }
   if (const Field* f = map.Find("proxy_protocol")) {
     using Versions = proxy_protocol::ProxyProtocolVersionAllowed;

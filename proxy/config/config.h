@@ -39,6 +39,9 @@ struct Listener {
   std::optional<ServerTls> tls;
   ListenerProtocol protocol = ListenerProtocol::kMqtt;
   std::string websocket_path = "/mqtt";
+  // The Origin values a browser page may upgrade from, as NormalizeOrigin() gives them;
+  // empty: any Origin, or none.
+  std::vector<std::string> websocket_origins;
   // The HAProxy PROXY protocol header versions it expects first; nullopt: none.
   std::optional<proxy_protocol::ProxyProtocolVersionAllowed> proxy_protocol;
   // Who may send that header (the load balancers): anyone else could claim any address.

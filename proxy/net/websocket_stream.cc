@@ -1,5 +1,6 @@
 #include "proxy/net/websocket_stream.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -11,11 +12,13 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "proxy/config/websocket_origin.h"
 #include "proxy/mqtt/decoder.h"
 
 namespace moat::net {
@@ -214,23 +217,75 @@ asio::awaitable<void> Reject(NextLayer& next, http::status status, unsigned vers
   throw boost::system::system_error(asio::error::connection_refused);
 }
 
+// A request moat refuses to read on, as opposed to one cut short by the client.
+bool IsMalformed(const boost::system::error_code& error) {
+  return error.category() == http::make_error_code(http::error::end_of_stream).category() &&
+         error != http::error::end_of_stream && error != http::error::partial_message &&
+         error != http::error::short_read;
+}
+
+// Origin values as log text: see UpgradeReport::origin.
+std::string ReportedOrigins(const http::request<http::empty_body>& request) {
+  std::string text;
+  const auto [first, last] = request.equal_range(http::field::origin);
+  for (auto field = first; field != last; ++field) {
+    if (!text.empty()) text += ", ";
+    for (const char c : field->value()) {
+      if (text.size() >= kMaxReportedOrigin) return text + "...";
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte > 0x7E || c == '"' || c == '\\') {
+        constexpr char kHex[] = "0123456789ABCDEF";
+        text += {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]};
+      } else {
+        text += c;
+      }
+    }
+  }
+  return text;
+}
+
+bool OriginAllowed(const http::request<http::empty_body>& request,
+                   std::span<const std::string> allowed) {
+  if (allowed.empty()) return true;
+  const auto [first, last] = request.equal_range(http::field::origin);
+  if (first == last) return true;
+  if (std::next(first) != last) return false;
+  const auto value = first->value();
+  const std::optional<std::string> origin = config::NormalizeOrigin({value.data(), value.size()});
+  return origin && std::find(allowed.begin(), allowed.end(), *origin) != allowed.end();
+}
+
 template <typename NextLayer>
 asio::awaitable<std::unique_ptr<ByteStream>> Upgrade(websocket::stream<NextLayer> ws,
-                                                     const WebSocketOptions& options) {
+                                                     const WebSocketOptions& options,
+                                                     UpgradeReport& report) {
   beast::flat_buffer buffer(kMaxRequestHeaderSize);
   http::request_parser<http::empty_body> parser;
   parser.header_limit(kMaxRequestHeaderSize);
-  co_await http::async_read(ws.next_layer(), buffer, parser, asio::use_awaitable);
+  auto [read_error, read_bytes] = co_await http::async_read(ws.next_layer(), buffer, parser,
+                                                            asio::as_tuple(asio::use_awaitable));
+  if (read_error) {
+    if (IsMalformed(read_error)) report.refusal = UpgradeRefusal::kBadRequest;
+    throw boost::system::system_error(read_error);
+  }
   const auto& request = parser.get();
   std::string_view target(request.target().data(), request.target().size());
   target = target.substr(0, target.find('?'));
   if (target != options.path) {
+    report.refusal = UpgradeRefusal::kBadRequest;
     co_await Reject(ws.next_layer(), http::status::not_found, request.version());
   }
   const auto offered = request[http::field::sec_websocket_protocol];
   const std::string subprotocol = ChooseSubprotocol({offered.data(), offered.size()});
   if (!websocket::is_upgrade(request) || subprotocol.empty()) {
+    report.refusal = UpgradeRefusal::kBadRequest;
     co_await Reject(ws.next_layer(), http::status::bad_request, request.version());
+  }
+  // Before the handshake, so a refused page never gets a WebSocket, let alone MQTT.
+  if (!OriginAllowed(request, options.allowed_origins)) {
+    report.refusal = UpgradeRefusal::kOrigin;
+    report.origin = ReportedOrigins(request);
+    co_await Reject(ws.next_layer(), http::status::forbidden, request.version());
   }
   ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& r) {
     r.set(http::field::sec_websocket_protocol, subprotocol);
@@ -239,27 +294,37 @@ asio::awaitable<std::unique_ptr<ByteStream>> Upgrade(websocket::stream<NextLayer
   ws.binary(true);
   // The codec bounds each MQTT packet; one WebSocket message may carry a whole session.
   ws.read_message_max(0);
-  co_await ws.async_accept(request, asio::use_awaitable);
+  auto [accept_error] = co_await ws.async_accept(request, asio::as_tuple(asio::use_awaitable));
+  if (accept_error) {
+    // Beast has answered a bad key or version with 400 or 426.
+    if (accept_error == websocket::condition::handshake_failed) {
+      report.refusal = UpgradeRefusal::kBadRequest;
+    }
+    throw boost::system::system_error(accept_error);
+  }
   co_return std::make_unique<WebSocketStream<NextLayer>>(std::move(ws));
 }
 
 }  // namespace
 
 asio::awaitable<std::unique_ptr<ByteStream>> AcceptWebSocket(tcp::socket socket,
-                                                             const WebSocketOptions& options) {
+                                                             const WebSocketOptions& options,
+                                                             UpgradeReport& report) {
   socket.set_option(tcp::no_delay(true));
-  co_return co_await Upgrade(websocket::stream<tcp::socket>(std::move(socket)), options);
+  co_return co_await Upgrade(websocket::stream<tcp::socket>(std::move(socket)), options, report);
 }
 
-asio::awaitable<std::unique_ptr<ByteStream>> AcceptSecureWebSocket(
-    tcp::socket socket, SSL_CTX* tls_context, const WebSocketOptions& options) {
+asio::awaitable<std::unique_ptr<ByteStream>> AcceptSecureWebSocket(tcp::socket socket,
+                                                                   SSL_CTX* tls_context,
+                                                                   const WebSocketOptions& options,
+                                                                   UpgradeReport& report) {
   socket.set_option(tcp::no_delay(true));
   SSL* ssl = SSL_new(tls_context);
   if (ssl == nullptr) throw boost::system::system_error(asio::error::no_memory);
   // The stream's engine owns `ssl` from here on.
   websocket::stream<asio::ssl::stream<tcp::socket>> ws(std::move(socket), ssl);
   co_await ws.next_layer().async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
-  co_return co_await Upgrade(std::move(ws), options);
+  co_return co_await Upgrade(std::move(ws), options, report);
 }
 
 }  // namespace moat::net

@@ -219,8 +219,8 @@ def version_negotiated_with_legacy_server(context, version):
 class Broker:
     """mosquitto on a free loopback port, optionally with a TLS listener too."""
 
-    def __init__(self, workdir, tls=False, extra_conf=()):
-        self.port = free_port()
+    def __init__(self, workdir, tls=False, extra_conf=(), port=None):
+        self.port = port or free_port()
         self.tls_port = free_port() if tls else None
         conf = os.path.join(workdir, f"mosquitto-{self.port}.conf")
         lines = ["per_listener_settings false", "allow_anonymous true", "persistence false",
@@ -335,8 +335,8 @@ class ProxyTestCase(LogsOnFailure):
         self.processes = []
         self.addCleanup(self._cleanup)
 
-    def start_broker(self, tls=False, extra_conf=()):
-        broker = Broker(self.workdir, tls=tls, extra_conf=extra_conf)
+    def start_broker(self, tls=False, extra_conf=(), port=None):
+        broker = Broker(self.workdir, tls=tls, extra_conf=extra_conf, port=port)
         self.processes.append(broker.process)
         return broker
 
@@ -510,7 +510,10 @@ class WebSocketClient(RawClient):
     """A minimal RFC 6455 client: the HTTP upgrade, then masked binary frames. Spelled
     out here because no WebSocket MQTT client ships with Debian's mosquitto-clients."""
 
-    def __init__(self, port, tls=False, path="/mqtt", subprotocol="mqtt", timeout=10):
+    def __init__(self, port, tls=False, path="/mqtt", subprotocol="mqtt", timeout=10,
+                 headers=()):
+        """`headers`: extra (name, value) pairs, e.g. ("Origin", "https://a.example"); a
+        value may be bytes, for what a browser would never send."""
         super().__init__(port, tls=tls, timeout=timeout)
         import base64
         key = base64.b64encode(os.urandom(16)).decode()
@@ -519,7 +522,11 @@ class WebSocketClient(RawClient):
                    "Sec-WebSocket-Version: 13\r\n")
         if subprotocol:
             request += f"Sec-WebSocket-Protocol: {subprotocol}\r\n"
-        self.sock.sendall((request + "\r\n").encode())
+        data = request.encode()
+        for name, value in headers:
+            data += name.encode() + b": " + (value if isinstance(value, bytes) else
+                                              value.encode()) + b"\r\n"
+        self.sock.sendall(data + b"\r\n")
         response = b""
         while b"\r\n\r\n" not in response:
             chunk = self.sock.recv(4096)
@@ -839,6 +846,21 @@ class MqttClient(RawClient):
     def disconnect(self):
         self.send(b"\xe0\x00")
         self.close()
+
+
+def publish_through(client, broker_port, topic, payload, client_id):
+    """Connects `client` (a RawClient, or any stream of it such as a WebSocketClient) as
+    3.1.1 client `client_id` and publishes `payload` to `topic`; returns what a watcher
+    subscribed at the broker received: the proof that an honest client got through."""
+    seen = watcher(broker_port, topic, client_id=f"watch-{client_id}")
+    client.send(connect_packet(client_id))
+    answer = client.read_packet()
+    if answer != CONNACK_PACKET:
+        raise AssertionError(f"{client_id}: CONNECT answered {answer!r}")
+    client.send(publish_packet(topic, payload))
+    delivery = seen.next_publish()
+    seen.close()
+    return delivery
 
 
 def watcher(port, topic_filter, client_id="watcher"):

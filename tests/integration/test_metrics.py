@@ -99,11 +99,16 @@ class Metrics(ProxyTestCase):
 
     def test_health_and_readiness(self):
         self.assertEqual(scrape(self.metrics_port, "/healthz")[0], 200)
-        self.assertEqual(scrape(self.metrics_port, "/readyz")[0], 200)
+        # The broker is checked in the background every 2 s; /readyz shows the last result.
+        wait_until(lambda: scrape(self.metrics_port, "/readyz")[0] == 200,
+                   what="/readyz to turn ready")
         self.broker.process.stop()
+        wait_until(lambda: scrape(self.metrics_port, "/readyz")[0] == 503,
+                   what="/readyz to notice the broker is gone")
         status, body = scrape(self.metrics_port, "/readyz")
         self.assertEqual(status, 503)
-        self.assertIn("unreachable", body)
+        self.assertIn(f"upstream 127.0.0.1:{self.broker.port} unreachable: Connection refused",
+                      body)
         self.assertEqual(scrape(self.metrics_port, "/nothing")[0], 404)
 
     def test_openmetrics_on_request(self):

@@ -34,7 +34,7 @@ class MetricsServerTest : public ::testing::Test {
         "127.0.0.1", 0, *registry_,
         [this] {
           std::lock_guard lock(mutex_);
-          return problems_;
+          return ReadinessReport{.problems = problems_, .note = note_};
         },
         limits);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -42,9 +42,10 @@ class MetricsServerTest : public ::testing::Test {
     ASSERT_NE(server_->port(), 0);
   }
 
-  void SetProblems(std::vector<std::string> problems) {
+  void SetProblems(std::vector<std::string> problems, std::string note = "") {
     std::lock_guard lock(mutex_);
     problems_ = std::move(problems);
+    note_ = std::move(note);
   }
 
   uint16_t port() const { return server_->port(); }
@@ -54,6 +55,7 @@ class MetricsServerTest : public ::testing::Test {
   std::unique_ptr<MetricsServer> server_;
   std::mutex mutex_;
   std::vector<std::string> problems_;
+  std::string note_;
 };
 
 TEST_F(MetricsServerTest, ServesMetricsInTextFormat) {
@@ -123,6 +125,23 @@ TEST_F(MetricsServerTest, ReadyzReportsEachProblem) {
   response = Get(port(), "/readyz");
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(MetricsServerTest, ReadyzEndsWithTheNote) {
+  StartServer();
+  SetProblems({}, "upstream checked 0.4s ago");
+  std::optional<HttpResponse> response = Get(port(), "/readyz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "ready\nupstream checked 0.4s ago\n");
+
+  SetProblems({"upstream 127.0.0.1:1883 unreachable: Connection refused"},
+              "upstream checked 1.2s ago");
+  response = Get(port(), "/readyz");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(response->body,
+            "upstream 127.0.0.1:1883 unreachable: Connection refused\nupstream checked 1.2s ago\n");
 }
 
 TEST_F(MetricsServerTest, ReadyzWithoutCallbackIsReady) {
