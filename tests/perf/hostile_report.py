@@ -1,7 +1,7 @@
 """The markdown table of run_hostile_benchmark.py: quiet against attack for each moat
 binary, the ratios, and whether each of issue 14's goals is met. Medians over repeats."""
 
-import statistics
+from run_benchmark import format_cell, median_or_none
 
 GOAL_THROUGHPUT = 0.9  # attack / quiet, at least
 GOAL_P99 = 2.0  # attack / quiet, at most
@@ -89,23 +89,10 @@ def _value(run, fn):
         return None
 
 
-def _median(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    if isinstance(values[0], tuple):
-        return tuple(statistics.median(column) for column in zip(*values))
-    return statistics.median(values)
-
-
 def _cell(value, fmt):
-    if value is None:
-        return "—"
-    if isinstance(value, tuple):
-        return " / ".join(fmt.format(v) for v in value)
-    if isinstance(value, float) and value < 0:
-        return "—"  # the generator's "none" (no latency samples, no newcomer got in)
-    return fmt.format(value)
+    if isinstance(value, (int, float)) and value < 0:
+        value = None  # the generator's "none" (no latency samples, no newcomer got in)
+    return format_cell(value, fmt)
 
 
 def _status(runs):
@@ -131,8 +118,8 @@ def build_table(runs):
             label += f" (of {joiners})"
         cells = [label, goal]
         for t in targets:
-            quiet = _median([_value(r, fn) for r in grouped[(t, "quiet")]])
-            attack = _median([_value(r, fn) for r in grouped[(t, "attack")]])
+            quiet = median_or_none([_value(r, fn) for r in grouped[(t, "quiet")]])
+            attack = median_or_none([_value(r, fn) for r in grouped[(t, "attack")]])
             numbers = isinstance(quiet, (int, float)) and isinstance(attack, (int, float))
             shown_ratio = "—"
             if ratio and numbers and quiet > 0 and attack >= 0:

@@ -282,6 +282,17 @@ class Attack {
     }
   }
 
+  // One more connection of a loop that opens and closes them; a failure backs off.
+  static awaitable<void> Tally(Counts& counts, Backoff& backoff, bool connected) {
+    if (connected) {
+      ++counts.opened;
+      backoff.Reset();
+    } else {
+      ++counts.failed;
+      co_await backoff.Wait();
+    }
+  }
+
   awaitable<void> Garbage() {
     Backoff backoff;
     while (Running()) {
@@ -299,13 +310,7 @@ class Attack {
         if (!connected) Note("garbage", e);  // otherwise the server closed it: the aim
       }
       conn.Abort();
-      if (connected) {
-        ++garbage_counts_.opened;
-        backoff.Reset();
-      } else {
-        ++garbage_counts_.failed;
-        co_await backoff.Wait();
-      }
+      co_await Tally(garbage_counts_, backoff, connected);
     }
   }
 
@@ -325,13 +330,7 @@ class Attack {
         if (!connected) Note("flood", e);  // otherwise refused or closed: the aim
       }
       conn.Abort();
-      if (connected) {
-        ++flood_counts_.opened;
-        backoff.Reset();
-      } else {
-        ++flood_counts_.failed;
-        co_await backoff.Wait();
-      }
+      co_await Tally(flood_counts_, backoff, connected);
     }
   }
 
@@ -345,14 +344,7 @@ class Attack {
 
   template <typename Awaitable>
   void Spawn(Awaitable body) {
-    asio::co_spawn(io_, std::move(body), [](std::exception_ptr error) {
-      if (!error) return;
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        Die("attack: " + std::string(e.what()));
-      }
-    });
+    SpawnOrDie(io_, std::move(body), "attack");
   }
 
   std::string Report() const {

@@ -42,17 +42,7 @@ class Honest {
   }
 
   int Main() {
-    asio::co_spawn(io_, RunAll(), [this](std::exception_ptr error) {
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          Die("honest: " + std::string(e.what()));
-        }
-      }
-      io_.stop();
-    });
-    io_.run();
+    RunUntilDone(io_, RunAll(), "honest");
     std::cout << result_ << std::endl;
     return 0;
   }
@@ -274,14 +264,7 @@ class Honest {
 
   template <typename Awaitable>
   void Spawn(Awaitable body) {
-    asio::co_spawn(io_, std::move(body), [this](std::exception_ptr error) {
-      if (!error) return;
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        Die("honest: " + std::string(e.what()));
-      }
-    });
+    SpawnOrDie(io_, std::move(body), "honest");
   }
 
   void Report(int up, uint64_t messages, const Sample& start, const Sample& end,

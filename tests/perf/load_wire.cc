@@ -272,6 +272,20 @@ CloseAfter::~CloseAfter() {
   timer_.cancel();
 }
 
+void RunUntilDone(asio::io_context& io, awaitable<void> main, const std::string& what) {
+  asio::co_spawn(io, std::move(main), [&io, what](std::exception_ptr error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        Die(what + ": " + e.what());
+      }
+    }
+    io.stop();
+  });
+  io.run();
+}
+
 Clock::duration Seconds(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }

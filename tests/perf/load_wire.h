@@ -7,6 +7,7 @@
 #include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,6 +162,26 @@ class CloseAfter {
   std::shared_ptr<bool> armed_ = std::make_shared<bool>(true);
   std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
 };
+
+// Runs `body` detached on `io`. An exception escaping it ends the program with its
+// message, unless `*ignore_errors` is true by then (errors after a mode has stopped its
+// connections are expected).
+template <typename Awaitable>
+void SpawnOrDie(asio::io_context& io, Awaitable body, std::string what,
+                const bool* ignore_errors = nullptr) {
+  asio::co_spawn(io, std::move(body), [what, ignore_errors](std::exception_ptr error) {
+    if (!error || (ignore_errors != nullptr && *ignore_errors)) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      Die(what + ": " + e.what());
+    }
+  });
+}
+
+// Runs `main` on `io` until it returns (then stops `io`, ending detached work too) or
+// throws (then dies with the message).
+void RunUntilDone(asio::io_context& io, awaitable<void> main, const std::string& what);
 
 awaitable<void> Sleep(double seconds);
 awaitable<void> SleepUntil(Clock::time_point when);

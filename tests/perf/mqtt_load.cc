@@ -51,17 +51,7 @@ class Run {
   }
 
   int Main() {
-    asio::co_spawn(io_, Dispatch(), [this](std::exception_ptr error) {
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          Die(std::string(o_.mode) + ": " + e.what());
-        }
-      }
-      io_.stop();
-    });
-    io_.run();
+    RunUntilDone(io_, Dispatch(), o_.mode);
     std::cout << result_ << std::endl;
     return 0;
   }
@@ -72,14 +62,7 @@ class Run {
   // Runs `body` detached; an exception there ends the whole run unless `stopping_`.
   template <typename Awaitable>
   void Spawn(Awaitable body) {
-    asio::co_spawn(io_, std::move(body), [this](std::exception_ptr error) {
-      if (!error || stopping_) return;
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        Die(o_.mode + ": " + e.what());
-      }
-    });
+    SpawnOrDie(io_, std::move(body), o_.mode, &stopping_);
   }
 
   awaitable<void> Dispatch() {

@@ -290,10 +290,9 @@ stream {{
     return Child("nginx", ["nginx", "-p", workdir, "-e", "stderr", "-c", cfg], workdir, BROKER_CORE)
 
 
-def start_moat(workdir, port, broker_port, certs, moat_binary):
-    cfg = os.path.join(workdir, "moat.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"""listeners:
+def moat_tls_front(port, broker_port, certs):
+    """The start of every benchmark's moat config: one TLS listener, the broker upstream."""
+    return f"""listeners:
   - name: bench
     bind: "127.0.0.1:{port}"
     tls:
@@ -301,7 +300,13 @@ def start_moat(workdir, port, broker_port, certs, moat_binary):
       key: {certs}/server.key
 upstream:
   address: "127.0.0.1:{broker_port}"
-auth:
+"""
+
+
+def start_moat(workdir, port, broker_port, certs, moat_binary):
+    cfg = os.path.join(workdir, "moat.yaml")
+    with open(cfg, "w") as f:
+        f.write(moat_tls_front(port, broker_port, certs) + """auth:
   allow_anonymous: true
 threads: 1
 limits:

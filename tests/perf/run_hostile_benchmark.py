@@ -118,15 +118,7 @@ def write_moat_files(workdir, port, broker_port, metrics_port, certs, args):
         f.write(ACL)
     config = os.path.join(workdir, "moat.yaml")
     with open(config, "w") as f:
-        f.write(f"""listeners:
-  - name: mqtts
-    bind: "127.0.0.1:{port}"
-    tls:
-      cert: {certs}/server.crt
-      key: {certs}/server.key
-upstream:
-  address: "127.0.0.1:{broker_port}"
-auth:
+        f.write(bench.moat_tls_front(port, broker_port, certs) + f"""auth:
   password_file: passwd
 policy:
   acl_file: acl
