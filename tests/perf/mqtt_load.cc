@@ -42,27 +42,21 @@ namespace {
 
 class Run {
  public:
-  explicit Run(const Options& o) : o_(o), io_(1), tls_(ssl::context::tls_client), sources_(o.bind) {
-    if (o_.tls) ConfigureClientTls(tls_, o_.cafile);
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(o_.host, ec);
-    if (ec) Die("--host must be an IP address: " + o_.host);
-    endpoint_ = tcp::endpoint(address, o_.port);
-  }
+  explicit Run(const Options& o) : o_(o), net_(o.host, o.port, o.cafile, o.bind) {}
 
   int Main() {
-    RunUntilDone(io_, Dispatch(), o_.mode);
+    RunUntilDone(net_.io, Dispatch(), o_.mode);
     std::cout << result_ << std::endl;
     return 0;
   }
 
  private:
-  std::unique_ptr<Conn> NewConn() { return std::make_unique<Conn>(io_, o_.tls ? &tls_ : nullptr); }
+  std::unique_ptr<Conn> NewConn() { return net_.NewConn(o_.tls); }
 
   // Runs `body` detached; an exception there ends the whole run unless `stopping_`.
   template <typename Awaitable>
   void Spawn(Awaitable body) {
-    SpawnOrDie(io_, std::move(body), o_.mode, &stopping_);
+    SpawnOrDie(net_.io, std::move(body), o_.mode, &stopping_);
   }
 
   awaitable<void> Dispatch() {
@@ -88,7 +82,7 @@ class Run {
     const int qos = latency ? 0 : o_.qos;
     const int publishers = latency ? std::max(1, o_.publishers) : o_.publishers;
     auto subscriber = NewConn();
-    co_await subscriber->Connect(endpoint_, sources_.Next());
+    co_await subscriber->Connect(net_.endpoint, net_.sources.Next());
     co_await subscriber->MqttConnect("bench-sub");
     co_await subscriber->Write(SubscribePacket(1, "bench/#", qos));
     const Packet suback = co_await subscriber->ReadPacket();
@@ -99,11 +93,11 @@ class Run {
     for (int i = 0; i < publishers; ++i) {
       Publisher p;
       p.conn = NewConn();
-      co_await p.conn->Connect(endpoint_, sources_.Next());
+      co_await p.conn->Connect(net_.endpoint, net_.sources.Next());
       co_await p.conn->MqttConnect("bench-pub-" + std::to_string(i));
       p.publish = std::make_unique<PublishTemplate>("bench/p" + std::to_string(i), qos, o_.payload,
                                                     static_cast<uint32_t>(i));
-      p.event = std::make_unique<Event>(io_);
+      p.event = std::make_unique<Event>(net_.io);
       publishers_.push_back(std::move(p));
     }
     Spawn(Subscribe(*subscriber));
@@ -221,7 +215,7 @@ class Run {
   // Sends on a schedule: message k is due at start + k / rate and carries the time it
   // actually left, so a late send shows up as latency only from then on.
   awaitable<void> PublishAtRate(Publisher& p, double rate) {
-    asio::steady_timer timer(io_);
+    asio::steady_timer timer(net_.io);
     const auto start = Clock::now();
     const auto interval = std::chrono::duration<double>(1.0 / rate);
     Bytes out;
@@ -247,12 +241,12 @@ class Run {
     const int concurrency = o_.concurrency > 0 ? o_.concurrency : 64;
     std::vector<std::unique_ptr<Conn>> conns(static_cast<size_t>(o_.connections));
     int next = 0, done = 0, openers = 0;
-    Event finished(io_);
+    Event finished(net_.io);
     auto opener = [&]() -> awaitable<void> {
       while (next < o_.connections) {
         const int i = next++;
         auto conn = NewConn();
-        co_await conn->Connect(endpoint_, sources_.Next());
+        co_await conn->Connect(net_.endpoint, net_.sources.Next());
         co_await conn->MqttConnect("idle-" + std::to_string(i));
         if (i == 0) tls_description_ = conn->TlsDescription();
         conns[static_cast<size_t>(i)] = std::move(conn);
@@ -316,7 +310,7 @@ class Run {
     for (uint64_t n = 0; !stopping_; ++n) {
       auto conn = NewConn();
       try {
-        co_await conn->Connect(endpoint_, sources_.Next());
+        co_await conn->Connect(net_.endpoint, net_.sources.Next());
         co_await conn->MqttConnect("hs-" + std::to_string(loop) + "-" + std::to_string(n));
         if (tls_description_.empty()) tls_description_ = conn->TlsDescription();
         co_await conn->Write(kDisconnect);
@@ -331,10 +325,7 @@ class Run {
   }
 
   const Options o_;
-  asio::io_context io_;
-  ssl::context tls_;
-  SourceAddresses sources_;
-  tcp::endpoint endpoint_;
+  Network net_;
   std::string result_;
   std::string tls_description_;
   bool stopping_ = false;

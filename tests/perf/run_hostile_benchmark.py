@@ -145,14 +145,6 @@ def scrape_metrics(port):
     return kept
 
 
-def first_line(argv):
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        return (done.stdout + done.stderr).strip().splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def last_json(child):
     for line in reversed(child.tail(50).splitlines()):
         if line.startswith("{"):
@@ -290,11 +282,7 @@ def run_all(args, targets, certs, out_dir, report, results_path):
                         subprocess.CalledProcessError) as e:
                     run["error"] = str(e)
                     bench.log(f"{target} {load}: FAILED: {e}")
-                report["runs"].append(run)
-                with open(results_path, "w") as f:
-                    json.dump(report, f, indent=1)
-                if not args.keep:
-                    shutil.rmtree(workdir, ignore_errors=True)
+                bench.record_run(report, run, results_path, workdir, args.keep)
 
 
 def parse_args():
@@ -369,30 +357,20 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     options = {k: v for k, v in vars(args).items() if k != "password"}
     report = {"started": started.isoformat(timespec="seconds"), "command": sys.argv,
-              "versions": {name: first_line([binary, "--version"]) for name, binary in targets},
-              "git": subprocess.run(["git", "-C", bench.REPO, "describe", "--always", "--dirty"],
-                                    capture_output=True, text=True).stdout.strip(),
+              "versions": {name: bench.first_line([binary, "--version"])
+                           for name, binary in targets},
+              "git": bench.first_line(["git", "-C", bench.REPO, "describe", "--always",
+                                       "--dirty"]),
               "kernel": os.uname().release, "options": options,
               "fd_limit": resource.getrlimit(resource.RLIMIT_NOFILE), "runs": []}
     results_path = os.path.join(out_dir, "results.json")
     with bench.AutogroupPriority(args.autogroup_nice):
         run_all(args, targets, certs, out_dir, report, results_path)
 
-    report["table"] = build_table(report["runs"])
-    report["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds")
-    with open(results_path, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"\nmoat under attack, {report['started']} (moat+broker on core {bench.BROKER_CORE}, "
-          f"honest clients and attacker on core {bench.LOAD_CORE}):\n")
-    print(report["table"])
-    print(f"\nraw results: {results_path}")
-    failures = [r for r in report["runs"] if "error" in r]
-    if failures:
-        print(f"{len(failures)} run(s) failed; see 'error' in the raw results")
-        return 1
-    return 0
-
+    return bench.finish(report, build_table(report["runs"]), results_path,
+                        f"moat under attack, {report['started']} (moat+broker on core "
+                        f"{bench.BROKER_CORE}, honest clients and attacker on core "
+                        f"{bench.LOAD_CORE})")
 
 if __name__ == "__main__":
     sys.exit(main())
