@@ -349,6 +349,12 @@ def main():
         if not os.access(binary, os.X_OK):
             sys.exit(f"run_hostile_benchmark: {binary} is not an executable")
     args.password = secrets.token_hex(12)
+    # The attacker and moat each hold every attack connection at once (children get the
+    # hard limit as their soft limit); short of that, the attack is smaller than asked.
+    needed = args.trickle + args.stall + args.garbage + args.flood + 2 * args.clients + 100
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        bench.log(f"warning: the open-file limit is {hard}, the attack needs about {needed}")
 
     out_dir = tempfile.mkdtemp(prefix="moat-hostile-")
     certs = os.path.join(out_dir, "certs")
