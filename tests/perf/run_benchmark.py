@@ -290,10 +290,9 @@ stream {{
     return Child("nginx", ["nginx", "-p", workdir, "-e", "stderr", "-c", cfg], workdir, BROKER_CORE)
 
 
-def start_moat(workdir, port, broker_port, certs, moat_binary):
-    cfg = os.path.join(workdir, "moat.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"""listeners:
+def moat_tls_front(port, broker_port, certs):
+    """The start of every benchmark's moat config: one TLS listener, the broker upstream."""
+    return f"""listeners:
   - name: bench
     bind: "127.0.0.1:{port}"
     tls:
@@ -301,7 +300,13 @@ def start_moat(workdir, port, broker_port, certs, moat_binary):
       key: {certs}/server.key
 upstream:
   address: "127.0.0.1:{broker_port}"
-auth:
+"""
+
+
+def start_moat(workdir, port, broker_port, certs, moat_binary):
+    cfg = os.path.join(workdir, "moat.yaml")
+    with open(cfg, "w") as f:
+        f.write(moat_tls_front(port, broker_port, certs) + """auth:
   allow_anonymous: true
 threads: 1
 limits:
@@ -549,13 +554,16 @@ def build_table(runs, args):
     return "\n".join(lines), medians
 
 
+def first_line(argv):
+    """The first line a program prints (its version, say), or "unknown"."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return (out.stdout + out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def versions(args):
-    def first_line(argv):
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-            return (out.stdout + out.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.SubprocessError):
-            return "unknown"
     return {
         "moat": first_line([args.moat, "--version"]),
         "haproxy": first_line(["haproxy", "-v"]),
@@ -582,6 +590,15 @@ def build(args, targets):
                        stdout=subprocess.DEVNULL)
 
 
+def record_run(report, run, results_path, workdir, keep):
+    """Saves the results after every run, so a crash later loses none of them."""
+    report["runs"].append(run)
+    with open(results_path, "w") as f:
+        json.dump(report, f, indent=1)
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def run_all(args, targets, certs, out_dir, report, results_path):
     for repeat in range(1, args.repeats + 1):
         for target in targets:
@@ -594,11 +611,7 @@ def run_all(args, targets, certs, out_dir, report, results_path):
             except (RuntimeError, json.JSONDecodeError) as e:
                 run["error"] = str(e)
                 log(f"{target}: FAILED: {e}")
-            report["runs"].append(run)
-            with open(results_path, "w") as f:
-                json.dump(report, f, indent=1)
-            if not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
+            record_run(report, run, results_path, workdir, args.keep)
 
 
 def main():
@@ -678,16 +691,22 @@ def main():
 
     table, medians = build_table(report["runs"], args)
     report["medians"] = medians
+    return finish(report, table, results_path,
+                  f"moat benchmark, {report['started']}, medians of {args.repeats} repeats "
+                  f"(broker+proxy on core {BROKER_CORE}, load generator on core {LOAD_CORE})")
+
+
+def finish(report, table, results_path, heading):
+    """Saves the whole report with its table and prints the table; 1 if any run failed."""
     report["table"] = table
     report["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds")
     with open(results_path, "w") as f:
         json.dump(report, f, indent=1)
-    failures = [r for r in report["runs"] if "error" in r]
-    print(f"\nmoat benchmark, {report['started']}, medians of {args.repeats} repeats "
-          f"(broker+proxy on core {BROKER_CORE}, load generator on core {LOAD_CORE}):\n")
+    print(f"\n{heading}:\n")
     print(table)
     print(f"\nraw results: {results_path}")
+    failures = [r for r in report["runs"] if "error" in r]
     if failures:
         print(f"{len(failures)} run(s) failed; see 'error' in the raw results")
         return 1
