@@ -266,9 +266,9 @@ asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
   if (setup.handshaking() && context.tls_context) {
     // Beast runs the TLS handshake of a wss listener: there, any end of stream is taken
     // for a probe's.
-    const bool probe = setup.closed_before_hello() ||
-                       (context.listener.protocol == config::ListenerProtocol::kWebSocket &&
-                        IsEndOfStream(error));
+    const bool probe =
+        setup.closed_before_hello() ||
+        (context.listener.protocol == config::ListenerProtocol::kWebSocket && IsEndOfStream(error));
     setup.HandshakeFailed(timed_out ? metrics::TlsFailureReason::kTimeout : setup.tls_failure(),
                           /*misbehaving=*/timed_out || !probe);
   } else if (timed_out) {

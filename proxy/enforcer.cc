@@ -23,7 +23,10 @@ std::optional<uint16_t> TopicAlias(const mqtt::Publish& publish) {
 
 Enforcer::Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
                    config::DeniedPublish on_denied_publish)
-    : identity_(identity), version_(connect.version), on_denied_publish_(on_denied_publish) {
+    : identity_(identity),
+      version_(connect.version),
+      on_denied_publish_(on_denied_publish),
+      asked_keep_alive_(connect.keep_alive) {
   if (auto maximum = connect.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
     broker_alias_maximum_ = static_cast<uint16_t>(*maximum);
   }
@@ -225,16 +228,8 @@ Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer&
       return PublishFromBroker(frame, authorizer);
     case mqtt::PacketType::kSuback:
       return SubackFromBroker(frame);
-    case mqtt::PacketType::kConnack: {
-      const auto& connack = std::get<mqtt::Connack>(frame.packet);
-      if (auto maximum = connack.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
-        client_alias_maximum_ = static_cast<uint16_t>(*maximum);
-      }
-      if (auto keep_alive = connack.properties.Integer(mqtt::PropertyId::kServerKeepAlive)) {
-        outcome.server_keep_alive = static_cast<uint16_t>(*keep_alive);
-      }
-      break;
-    }
+    case mqtt::PacketType::kConnack:
+      return ConnackFromBroker(frame);
     case mqtt::PacketType::kPubrel: {
       const auto& pubrel = std::get<mqtt::Pubrel>(frame.packet);
       if (broker_qos2_answered_.erase(pubrel.packet_id) > 0) {
@@ -281,6 +276,28 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
   } else if (publish.qos == 2) {
     Encode(mqtt::Pubrec{publish.packet_id, 0, {}}, outcome.answer);
     broker_qos2_answered_.insert(publish.packet_id);
+  }
+  return outcome;
+}
+
+Outcome Enforcer::ConnackFromBroker(const mqtt::Frame& frame) {
+  const auto& connack = std::get<mqtt::Connack>(frame.packet);
+  Outcome outcome;
+  if (auto maximum = connack.properties.Integer(mqtt::PropertyId::kTopicAliasMaximum)) {
+    client_alias_maximum_ = static_cast<uint16_t>(*maximum);
+  }
+  const auto granted = connack.properties.Integer(mqtt::PropertyId::kServerKeepAlive);
+  // The broker's Server Keep Alive is what the client keeps, unless it exceeds the cap.
+  const auto wanted = granted ? static_cast<uint16_t>(*granted) : asked_keep_alive_;
+  const uint16_t keep_alive = CappedKeepAlive(wanted, max_keep_alive_);
+  if (granted || keep_alive != asked_keep_alive_) outcome.server_keep_alive = keep_alive;
+  if (version_ == ProtocolVersion::kV5 && keep_alive != wanted) {
+    mqtt::Connack told = connack;
+    told.properties.Remove(mqtt::PropertyId::kServerKeepAlive);
+    told.properties.AddInteger(mqtt::PropertyId::kServerKeepAlive, keep_alive);
+    Encode(told, outcome.forward_rewritten);
+  } else {
+    outcome.forward_raw = true;
   }
   return outcome;
 }

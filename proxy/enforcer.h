@@ -72,6 +72,14 @@ class Enforcer {
   Outcome FromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   Outcome FromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
 
+  // limits.max_keepalive: an MQTT 5 client that asked for no keep-alive, or a longer
+  // one, is told this one in the CONNACK (Server Keep Alive) [MQTT-3.2.2-21].
+  void set_max_keep_alive(uint16_t seconds) { max_keep_alive_ = seconds; }
+  // The keep-alive the client must keep under that cap, before the broker says anything.
+  static uint16_t CappedKeepAlive(uint16_t asked, uint16_t cap) {
+    return cap > 0 && (asked == 0 || asked > cap) ? cap : asked;
+  }
+
   // After a policy reload: the granted filters the new policy refuses, as one
   // UNSUBSCRIBE for the broker (empty when nothing changed). Delivery checks already
   // stop their messages; this stops the broker from sending them at all.
@@ -95,12 +103,15 @@ class Enforcer {
   Outcome SubscribeFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   Outcome PublishFromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   Outcome SubackFromBroker(const mqtt::Frame& frame);
+  Outcome ConnackFromBroker(const mqtt::Frame& frame);
   void Encode(const mqtt::Packet& packet, std::vector<uint8_t>& out) const;
   uint8_t DeniedSubscriptionCode() const;
 
   const policy::ClientIdentity& identity_;
   const mqtt::ProtocolVersion version_;
   const config::DeniedPublish on_denied_publish_;
+  const uint16_t asked_keep_alive_;    // the CONNECT's
+  uint16_t max_keep_alive_ = 0;        // 0: no cap
   uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
   uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
   AliasTable client_aliases_;

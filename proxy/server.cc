@@ -15,7 +15,8 @@ Server::Server(const config::Config& config, std::shared_ptr<const policy::Autho
       authorizer_(std::move(authorizer)),
       auth_(auth),
       metrics_(metrics),
-      gate_(config.limits) {}
+      gate_(config.limits),
+      preauth_(config.limits.max_preauth_memory) {}
 
 Server::~Server() {
   Stop();
@@ -36,8 +37,8 @@ absl::Status Server::Init() {
                           ? config_.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, gate_, metrics_.AddThread(),
-                                           listeners, upstream_tls);
+    auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, gate_, preauth_,
+                                           metrics_.AddThread(), listeners, upstream_tls);
     if (auto status = worker->Bind(); !status.ok()) return status;
     workers_.push_back(std::move(worker));
   }

@@ -16,6 +16,7 @@
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
 #include "proxy/connection_gate.h"
+#include "proxy/session/preauth_memory.h"
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
@@ -55,7 +56,8 @@ class Server {
   uint64_t policy_version_ = 1;
   tls::SslCtxPtr metrics_tls_;
   metrics::MetricsServer* metrics_server_ = nullptr;
-  ConnectionGate gate_;  // limits.max_connections and the per-address limits, for all workers
+  ConnectionGate gate_;    // limits.max_connections and the per-address limits, for all workers
+  PreauthMemory preauth_;  // limits.max_preauth_memory, for all workers
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -45,14 +45,16 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
 }  // namespace
 
 Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-               AuthServices& auth, ConnectionGate& gate, metrics::ThreadCounters& counters,
-               std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls)
+               AuthServices& auth, ConnectionGate& gate, PreauthMemory& preauth,
+               metrics::ThreadCounters& counters, std::vector<ListenerSetup> listeners,
+               tls::SslCtxPtr upstream_tls)
     : config_(config),
       auth_(auth),
       gate_(gate),
       listeners_(std::move(listeners)),
       upstream_(config.upstream, std::move(upstream_tls)),
       counters_(counters),
+      preauth_(preauth, counters),
       authorizer_(std::move(authorizer)) {
   session_environments_.reserve(listeners_.size());
   setup_contexts_.reserve(listeners_.size());
@@ -70,6 +72,7 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
                                      .listener = setup.id,
                                      .auth = auth_,
                                      .owner = *this,
+                                     .preauth = preauth_,
                                      .executor = io_context_.get_executor(),
                                      .relay = {.authorizer = authorizer_,
                                                .clock = SteadyClock(),

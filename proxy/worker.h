@@ -37,8 +37,9 @@ struct ListenerSetup {
 class Worker final : public SessionOwner {
  public:
   Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         AuthServices& auth, ConnectionGate& gate, metrics::ThreadCounters& counters,
-         std::vector<ListenerSetup> listeners, tls::SslCtxPtr upstream_tls);
+         AuthServices& auth, ConnectionGate& gate, PreauthMemory& preauth,
+         metrics::ThreadCounters& counters, std::vector<ListenerSetup> listeners,
+         tls::SslCtxPtr upstream_tls);
   ~Worker();
 
   absl::Status Bind();
@@ -74,6 +75,7 @@ class Worker final : public SessionOwner {
   uint64_t open_connections_ = 0;  // this thread's, for the trimmer; the cap is the gate's
   BurstTrimmer trimmer_;
   ShortReadSweep short_read_sweep_{io_context_.get_executor()};
+  PreauthQueue preauth_;
   // One of each per listener, as listeners_.
   std::vector<SessionEnvironment> session_environments_;
   std::vector<ConnectionSetupContext> setup_contexts_;

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "policy/auth/authenticator.h"
 #include "policy/auth/ban_list.h"
+#include "proxy/auth/client_ids.h"
 #include "proxy/auth/credentials.h"
 #include "proxy/config/config.h"
 
@@ -18,6 +19,7 @@ struct AuthServices {
   std::unique_ptr<Credentials> credentials;  // null without auth.password_file
   std::unique_ptr<policy::BanList> bans;     // null with "ban: off"
   std::string upstream_password;             // upstream.credentials: replace
+  ClientIds client_ids;                      // which identity holds which client id
 
   // Loads the password file and the upstream password; errors name the file.
   static absl::StatusOr<std::unique_ptr<AuthServices>> Create(const config::Config& config);

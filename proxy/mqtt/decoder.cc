@@ -231,6 +231,28 @@ void Decoder::ReleaseIdleMemory() {
   capacity_ = begin_ = end_ = pending_consume_ = 0;
 }
 
+std::optional<ProtocolVersion> PeekConnectVersion(std::span<const uint8_t> bytes) {
+  if (bytes.empty() || static_cast<PacketType>(bytes[0] >> 4) != PacketType::kConnect) {
+    return std::nullopt;
+  }
+  const VarInt length = ParseVarInt(bytes.subspan(1));
+  if (length.status != VarIntStatus::kOk) return std::nullopt;
+  ByteReader reader(bytes.subspan(1 + length.size));
+  std::string_view name;
+  uint8_t level = 0;
+  if (!reader.ReadBinary(name) || !reader.ReadU8(level)) return std::nullopt;
+  switch (level) {
+    case 3:
+      return ProtocolVersion::kV31;
+    case 4:
+      return ProtocolVersion::kV311;
+    case 5:
+      return ProtocolVersion::kV5;
+    default:
+      return std::nullopt;
+  }
+}
+
 DecodeResult DecodeOne(std::span<const uint8_t> bytes, Direction direction,
                        ProtocolVersion version) {
   // A CONNECT sets its own version; anything else needs the connection's.

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <variant>
 
@@ -59,6 +60,8 @@ class Decoder {
   // decoder is told it by the session, which saw the client's CONNECT.
   void set_version(ProtocolVersion version) { version_ = version; }
   ProtocolVersion version() const { return version_; }
+  // A client's CONNECT is held to a smaller limit than what follows once it logged in.
+  void set_max_packet_size(uint32_t size) { options_.max_packet_size = size; }
 
   // Copies `bytes` into the buffer.
   void Feed(std::span<const uint8_t> bytes);
@@ -71,6 +74,9 @@ class Decoder {
 
   // Bytes received but not yet returned as a frame.
   size_t buffered() const { return end_ - begin_ - pending_consume_; }
+  std::span<const uint8_t> unread() const {
+    return {buffer_.get() + begin_ + pending_consume_, buffered()};
+  }
   // Memory held by the buffer; ReleaseIdleMemory() frees it when nothing is buffered,
   // so an idle connection costs no buffer.
   size_t capacity() const { return capacity_; }
@@ -98,6 +104,12 @@ class Decoder {
   size_t end_ = 0;              // one past the last received byte
   size_t pending_consume_ = 0;  // size of the frame last returned, dropped on next call
 };
+
+// The protocol version a CONNECT's first bytes name (protocol level 3, 4 or 5), read
+// without decoding the packet: a CONNECT refused from its fixed header alone (too large)
+// can still be answered in the client's own version. nullopt when `bytes` do not hold
+// that far or are no CONNECT.
+std::optional<ProtocolVersion> PeekConnectVersion(std::span<const uint8_t> bytes);
 
 // Decodes one whole packet (fixed header included) in one go, for callers that already
 // have it framed: tests, fuzzers and the round-trip check.

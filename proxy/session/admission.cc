@@ -68,11 +68,48 @@ Admission::Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
       deadline_(deadline) {}
 
 asio::awaitable<AdmissionResult> Admission::Run() {
+  services_.preauth.Join(*this);
+  std::optional<AdmissionResult> result;
   try {
-    co_return co_await Admit();
+    result.emplace(co_await Admit());
   } catch (const boost::system::system_error& e) {
-    co_return Refusal{aborted_ ? EndReason::kShutdown : EndReason::kIoError, e.code().message()};
+    result.emplace(Refusal{aborted_   ? EndReason::kShutdown
+                           : evicted_ ? EndReason::kPreauthMemory
+                                      : EndReason::kIoError,
+                           e.code().message()});
   }
+  services_.preauth.Leave(*this);
+  if (std::holds_alternative<Refusal>(*result) && client_id_claimed_) {
+    services_.auth.client_ids.Release(identity_.client_id);
+  }
+  co_return std::move(*result);
+}
+
+void Admission::Evict() {
+  evicted_ = true;
+  report_.ConnectionRefused(metrics::ConnectionRefusal::kPreauthMemory);
+  client_.Close();
+}
+
+void Admission::RecordMisbehaviour() {
+  policy::BanList* bans = services_.auth.bans.get();
+  if (bans == nullptr) return;
+  if (bans->RecordFailure(policy::BanList::AddressKey(identity_.address),
+                          policy::BanList::Clock::now())) {
+    report_.Audit({.event = "ban", .reason = "address"});
+  }
+}
+
+bool Admission::ClaimClientId(const mqtt::Connect& connect) {
+  if (services_.config.auth.shared_client_ids || connect.client_id.empty()) return true;
+  // The broker keeps the session once the client has gone: it is the owner's to resume.
+  const bool persistent =
+      !connect.clean_start ||
+      connect.properties.Integer(mqtt::PropertyId::kSessionExpiryInterval).value_or(0) > 0;
+  client_id_claimed_ = services_.auth.client_ids.Claim(
+      connect.client_id, ClientIds::IdentityKey(identity_.username, identity_.cert_identity),
+      persistent);
+  return client_id_claimed_;
 }
 
 void Admission::Abort() {
@@ -88,15 +125,31 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
   const auto& connect = std::get<mqtt::Connect>(frame.packet);
   version_ = connect.version;
   identity_.client_id = std::string(connect.client_id);
-  const KeepAlive keep_alive(std::chrono::seconds(connect.keep_alive), services_.clock.Now());
+  const auto max_keep_alive = static_cast<uint16_t>(services_.config.limits.max_keepalive.count());
+  const KeepAlive keep_alive(
+      std::chrono::seconds(Enforcer::CappedKeepAlive(connect.keep_alive, max_keep_alive)),
+      services_.clock.Now());
 
   if (const AuthFailure failure = co_await Authenticate(connect); failure != AuthFailure::kNone) {
     co_return co_await RefuseLogin(failure);
+  }
+  if (services_.clock.Now() >= deadline_) {
+    // The deadline covers proving who one is, hashing queue included.
+    report_.Connect(metrics::ConnectResult::kTimeout);
+    RecordMisbehaviour();
+    co_return Refusal{EndReason::kConnectTimeout, "during authentication"};
   }
   if (const policy::Decision decision = AuthorizeConnect(connect); !decision.allowed()) {
     report_.NotAuthorized(decision);
     co_await Answer(ReasonCode::kNotAuthorized, ConnectReturnCode::kNotAuthorized);
     co_return Refusal{EndReason::kRefused, "not_authorized"};
+  }
+  if (!ClaimClientId(connect)) {
+    // At the broker it would end the owner's session and take over what is queued for it.
+    report_.Connect(metrics::ConnectResult::kNotAuthorized);
+    report_.Audit({.event = "refused_connect", .reason = "client_id_taken"});
+    co_await Answer(ReasonCode::kClientIdentifierNotValid, ConnectReturnCode::kIdentifierRejected);
+    co_return Refusal{EndReason::kRefused, "client_id_taken"};
   }
   if (!co_await ConnectUpstream()) {
     // Never a silent close: the client learns the broker is unavailable.
@@ -106,12 +159,14 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
   co_await ForwardConnect(frame);
   report_.Connect(metrics::ConnectResult::kAccepted);
   report_.Packet(mqtt::Direction::kClientToServer, mqtt::PacketType::kConnect);
-  co_return AdmittedLink{
-      .broker = std::move(broker_),
-      .enforcer = Enforcer(identity_, connect, services_.config.policy.on_denied_publish),
-      .version = version_,
-      .keep_alive = keep_alive,
-      .credential_fingerprint = std::move(credential_fingerprint_)};
+  Enforcer enforcer(identity_, connect, services_.config.policy.on_denied_publish);
+  enforcer.set_max_keep_alive(max_keep_alive);
+  co_return AdmittedLink{.broker = std::move(broker_),
+                         .enforcer = std::move(enforcer),
+                         .version = version_,
+                         .keep_alive = keep_alive,
+                         .credential_fingerprint = std::move(credential_fingerprint_),
+                         .client_id_claimed = client_id_claimed_};
 }
 
 asio::awaitable<Admission::FirstPacket> Admission::ReceiveConnect() {
@@ -123,6 +178,7 @@ asio::awaitable<Admission::FirstPacket> Admission::ReceiveConnect() {
                           deadline.async_wait(asio::use_awaitable));
   if (result.index() == 1) {
     report_.Connect(metrics::ConnectResult::kTimeout);
+    RecordMisbehaviour();
     co_return FirstPacket{Refusal{EndReason::kConnectTimeout, ""}};
   }
   if (error) throw boost::system::system_error(error);
@@ -136,6 +192,7 @@ asio::awaitable<Admission::FirstPacket> Admission::ReadFirstPacket() {
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
       report_.Malformed(mqtt::Direction::kClientToServer, *error);
       report_.Connect(metrics::ConnectResult::kMalformed);
+      RecordMisbehaviour();
       // A CONNECT for a protocol level moat does not speak gets the 3.1.1 answer
       // [MQTT-3.1.2-2]; nothing else is answered before a valid CONNECT.
       if (*error == mqtt::DecodeError::kUnsupportedProtocolVersion ||
@@ -144,12 +201,20 @@ asio::awaitable<Admission::FirstPacket> Admission::ReadFirstPacket() {
         co_await Answer(ReasonCode::kUnsupportedProtocolVersion,
                         ConnectReturnCode::kUnacceptableProtocolVersion);
       }
+      // Refused from its fixed header, before its body was buffered; an MQTT 5 client
+      // learns why (limits.max_connect_packet_size), older ones have no code for it.
+      if (*error == mqtt::DecodeError::kPacketTooLarge &&
+          mqtt::PeekConnectVersion(client_decoder_.unread()) == ProtocolVersion::kV5) {
+        version_ = ProtocolVersion::kV5;
+        co_await Answer(ReasonCode::kPacketTooLarge, ConnectReturnCode::kServerUnavailable);
+      }
       co_return FirstPacket{
           Refusal{EndReason::kMalformedFromClient, std::string(mqtt::DecodeErrorName(*error))}};
     }
     if (co_await client_.ReadInto(client_decoder_) == 0) {
       co_return FirstPacket{Refusal{EndReason::kClientClosed, ""}};
     }
+    services_.preauth.Charge(*this, client_decoder_.capacity());
   }
 }
 

@@ -24,6 +24,7 @@
 #include "proxy/net/byte_stream.h"
 #include "proxy/session/end_reason.h"
 #include "proxy/session/keep_alive.h"
+#include "proxy/session/preauth_memory.h"
 
 namespace moat::proxy {
 
@@ -39,6 +40,7 @@ struct AdmissionServices {
   const Upstream& upstream;
   AuthServices& auth;
   const Clock& clock;
+  PreauthQueue& preauth;  // this thread's admissions, under limits.max_preauth_memory
 };
 
 // A client that may go on, and what the relay needs to carry it.
@@ -50,6 +52,8 @@ struct AdmittedLink {
   // Which password file entry vouched for the client: a reload that changes it ends
   // the session. nullopt when no password was checked.
   std::optional<std::string> credential_fingerprint;
+  // The client id is claimed in AuthServices::client_ids: release it when the session ends.
+  bool client_id_claimed = false;
 };
 
 // Why a client did not get in; it has had its CONNACK where it gets one.
@@ -60,7 +64,7 @@ struct Refusal {
 
 using AdmissionResult = std::variant<AdmittedLink, Refusal>;
 
-class Admission {
+class Admission final : private PreauthQueue::Member {
  public:
   // Fills in `identity` (user, client id, certificate identity) as it learns them.
   // `client_decoder` keeps whatever the client sent after its CONNECT, for the relay.
@@ -75,6 +79,13 @@ class Admission {
   void Abort();
 
  private:
+  // Over limits.max_preauth_memory: closes the client, so Run() ends with kPreauthMemory.
+  void Evict() override;
+  // A malformed CONNECT, a login deadline missed: what only a misbehaving client does
+  // counts towards its address's ban like a failed login.
+  void RecordMisbehaviour();
+  // Takes the client id for this identity (ClientIds); false when another one holds it.
+  bool ClaimClientId(const mqtt::Connect& connect);
   boost::asio::awaitable<AdmissionResult> Admit();
   // The first packet, within limits.connect_timeout: a CONNECT (the decoder refuses
   // anything else first), or why not. A struct, not a bare variant: asio's `||` would
@@ -107,6 +118,8 @@ class Admission {
   std::optional<std::string> credential_fingerprint_;
   std::string upstream_error_;
   bool aborted_ = false;
+  bool evicted_ = false;
+  bool client_id_claimed_ = false;
 };
 
 }  // namespace moat::proxy

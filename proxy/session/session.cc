@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "proxy/auth/auth_services.h"
 #include "proxy/auth/credentials.h"
 #include "proxy/session/admission.h"
 
@@ -17,13 +18,17 @@ Session::Session(OpenedClient client, const SessionEnvironment& env)
       env_(env),
       report_(env.counters, env.listener, identity_) {}
 
-Session::~Session() = default;
+Session::~Session() {
+  if (client_id_claimed_) env_.auth.client_ids.Release(identity_.client_id);
+}
 
 asio::awaitable<void> Session::Start() {
   const config::Config& config = env_.config;
-  mqtt::Decoder client_decoder({mqtt::Direction::kClientToServer, config.limits.max_packet_size});
-  const AdmissionServices services{config, env_.relay.authorizer, env_.upstream, env_.auth,
-                                   env_.relay.clock};
+  // Until it has logged in, a client is held to the smaller CONNECT limit.
+  mqtt::Decoder client_decoder(
+      {mqtt::Direction::kClientToServer, config.limits.max_connect_packet_size});
+  const AdmissionServices services{config,    env_.relay.authorizer, env_.upstream,
+                                   env_.auth, env_.relay.clock,      env_.preauth};
   Admission admission(*client_, client_decoder, identity_, services, report_,
                       accepted_ + config.limits.connect_timeout);
   admission_ = &admission;
@@ -40,6 +45,7 @@ asio::awaitable<void> Session::Start() {
   }
   AdmittedLink& link = std::get<AdmittedLink>(result);
   broker_ = std::move(link.broker);
+  client_id_claimed_ = link.client_id_claimed;
   if (draining_) {
     // Shut down while the CONNECT was on its way: nothing to relay any more.
     broker_->Close();
@@ -47,6 +53,7 @@ asio::awaitable<void> Session::Start() {
     co_return Finish(EndReason::kShutdown, "");
   }
   credential_fingerprint_ = std::move(link.credential_fingerprint);
+  client_decoder.set_max_packet_size(config.limits.max_packet_size);
   relay_.emplace(*client_, std::move(client_decoder), *broker_, std::move(link.enforcer),
                  link.version, link.keep_alive, env_.relay, report_,
                  static_cast<RelayOwner&>(*this), env_.executor);

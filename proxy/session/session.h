@@ -20,6 +20,7 @@
 #include "proxy/config/config.h"
 #include "proxy/connection_setup.h"
 #include "proxy/net/byte_stream.h"
+#include "proxy/session/preauth_memory.h"
 #include "proxy/session/relay.h"
 #include "proxy/session/session_report.h"
 
@@ -48,6 +49,7 @@ struct SessionEnvironment {
   metrics::ListenerId listener;
   AuthServices& auth;
   SessionOwner& owner;
+  PreauthQueue& preauth;                  // the thread's admissions
   boost::asio::any_io_executor executor;  // the thread's
   // The policy (swapped on this thread by a reload, so every decision uses the one in
   // force at that moment), the clock and the thread's ShortReadSweep.
@@ -86,7 +88,8 @@ class Session final : private RelayOwner {
   Admission* admission_ = nullptr;  // while Start() admits
   std::optional<Relay> relay_;      // once admitted
   std::optional<std::string> credential_fingerprint_;
-  bool draining_ = false;  // the server is shutting down
+  bool draining_ = false;           // the server is shutting down
+  bool client_id_claimed_ = false;  // released in AuthServices::client_ids at the end
 };
 
 }  // namespace moat::proxy

@@ -65,6 +65,13 @@ void SessionReport::Connect(metrics::ConnectResult result) {
   counters_.Add<metrics::Metric::kConnectTotal>(result);
 }
 
+void SessionReport::ConnectionRefused(metrics::ConnectionRefusal refusal) {
+  counters_.Add<metrics::Metric::kConnectionsRefusedTotal>(listener_, refusal);
+  Audit({.event = "refused_connection",
+         .reason = metrics::ClosedDomainValues(
+             metrics::Domain::kConnectionRefusal)[static_cast<size_t>(refusal)]});
+}
+
 void SessionReport::AuthFailure(policy::AuthFailure failure) {
   if (failure == AuthFailure::kNone) return;
   const AuthFailureLabels labels = LabelsFor(failure);

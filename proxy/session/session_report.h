@@ -35,6 +35,8 @@ class SessionReport {
   }
 
   void Connect(metrics::ConnectResult result);
+  // Closed before logging in for a reason moat_connections_refused_total names.
+  void ConnectionRefused(metrics::ConnectionRefusal refusal);
   // A refused login: moat_connect_total, moat_denials_total{action="connect"} where it is
   // a denial, and a refused_connect audit line.
   void AuthFailure(policy::AuthFailure failure);

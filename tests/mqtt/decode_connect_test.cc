@@ -254,5 +254,21 @@ TEST(DecodeConnack, RejectsTruncatedConnack) {
       Refuses(Hex("20 01 00"), ServerToClient(), kV311, DecodeError::kTruncated, kMalformed));
 }
 
+// A CONNECT refused from its fixed header (too large) is still answered in the client's
+// version: the level is read from the first bytes, whatever length they announce.
+TEST(PeekConnectVersion, ReadsTheLevelFromTheFirstBytes) {
+  EXPECT_EQ(PeekConnectVersion(Hex("10 FF FF FF 07 00 04 4D 51 54 54 05")), kV5);
+  EXPECT_EQ(PeekConnectVersion(Hex("10 0D 00 04 4D 51 54 54 04 02")), kV311);
+  EXPECT_EQ(PeekConnectVersion(Hex("10 0F 00 06 4D 51 49 73 64 70 03")), kV31);
+}
+
+TEST(PeekConnectVersion, SaysNothingItCannotSee) {
+  EXPECT_EQ(PeekConnectVersion(Hex("10 FF FF FF 07 00 04 4D 51 54")), std::nullopt);  // short
+  EXPECT_EQ(PeekConnectVersion(Hex("30 05 00 01 61 05 00")), std::nullopt);  // a PUBLISH
+  EXPECT_EQ(PeekConnectVersion(Hex("10 0D 00 04 4D 51 54 54 06")), std::nullopt);  // level 6
+  EXPECT_EQ(PeekConnectVersion(Hex("10 FF FF FF FF 7F")), std::nullopt);  // no varint
+  EXPECT_EQ(PeekConnectVersion({}), std::nullopt);
+}
+
 }  // namespace
 }  // namespace moat::mqtt::test

@@ -58,11 +58,17 @@ class AdmissionTest : public ::testing::Test {
 
   // Runs admission to its end with the client having sent `bytes`.
   AdmissionResult Admit(const std::vector<uint8_t>& bytes) {
-    auto auth = AuthServices::Create(config_);
-    EXPECT_TRUE(auth.ok()) << auth.status();
-    auth_ = std::move(auth).value();
+    if (shared_auth_) {
+      auth_ = std::move(shared_auth_);
+    } else {
+      auto auth = AuthServices::Create(config_);
+      EXPECT_TRUE(auth.ok()) << auth.status();
+      auth_ = std::move(auth).value();
+    }
     client_.Send(bytes);
-    const AdmissionServices services{config_, authorizer_, upstream_, *auth_, clock_};
+    PreauthMemory memory(config_.limits.max_preauth_memory);
+    PreauthQueue preauth(memory, *counters_.thread);
+    const AdmissionServices services{config_, authorizer_, upstream_, *auth_, clock_, preauth};
     Admission admission(client_, decoder_, identity_, services, report_,
                         clock_.Now() + config_.limits.connect_timeout);
     std::optional<AdmissionResult> result;
@@ -75,6 +81,12 @@ class AdmissionTest : public ::testing::Test {
     }
     EXPECT_TRUE(result.has_value()) << "admission never ended";
     return result ? std::move(*result) : AdmissionResult{Refusal{EndReason::kIoError, "hung"}};
+  }
+
+  // Admits `connect` with the decoder at the CONNECT limit, as sessions do.
+  AdmissionResult AdmitAtConnectLimit(const std::vector<uint8_t>& bytes) {
+    decoder_.set_max_packet_size(config_.limits.max_connect_packet_size);
+    return Admit(bytes);
   }
 
   std::vector<uint8_t> Connect(ProtocolVersion version,
@@ -95,6 +107,7 @@ class AdmissionTest : public ::testing::Test {
   config::Config config_;
   moat::test::TempDir dir_;
   std::unique_ptr<AuthServices> auth_;
+  std::unique_ptr<AuthServices> shared_auth_;  // set up by the test instead of per Admit
   std::shared_ptr<const policy::Authorizer> authorizer_ = NoSecretsAuthorizer();
   StubUpstream upstream_{io_};
   FakeClock clock_;
@@ -224,6 +237,73 @@ TEST_F(AdmissionTest, AClientThatLeavesBeforeItsConnectEndsAsClosed) {
   AdmissionResult result = Admit({});
   ASSERT_TRUE(std::holds_alternative<Refusal>(result));
   EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kClientClosed);
+}
+
+// ---- What hostile clients cannot do before logging in ----------------------------------
+
+TEST_F(AdmissionTest, AnOversizedConnectIsRefusedFromItsFixedHeaderInTheClientsVersion) {
+  config_.limits.max_connect_packet_size = 1024;
+  // A v5 CONNECT announcing 16 MiB, of which only the start has come.
+  const std::vector<uint8_t> start = {0x10, 0xFF, 0xFF, 0xFF, 0x07, 0x00, 0x04,
+                                      'M',  'Q',  'T',  'T',  0x05, 0x02};
+  AdmissionResult result = AdmitAtConnectLimit(start);
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).detail, "packet_too_large");
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV5, static_cast<uint8_t>(ReasonCode::kPacketTooLarge)));
+  EXPECT_EQ(counters_.Value(
+                R"(moat_malformed_packets_total{direction="client_to_broker",reason="packet_too_large"})"),
+            1);
+}
+
+TEST_F(AdmissionTest, AnOversizedOlderConnectIsClosedUnanswered) {
+  config_.limits.max_connect_packet_size = 1024;
+  const std::vector<uint8_t> start = {0x10, 0xFF, 0xFF, 0xFF, 0x07, 0x00, 0x04,
+                                      'M',  'Q',  'T',  'T',  0x04, 0x02};
+  AdmissionResult result = AdmitAtConnectLimit(start);
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_TRUE(client_.written().empty());  // 3.1.1 has no code for it
+}
+
+TEST_F(AdmissionTest, AClientIdHeldByAnotherIdentityIsNotTakenOver) {
+  UsePasswordFile();
+  auto bob = policy::MakePbkdf2Entry("bob", "bobs", 1);
+  ASSERT_TRUE(bob.ok());
+  config_.auth.password_file = dir_.Write(
+      "passwd", policy::FormatEntry(*policy::MakePbkdf2Entry("alice", "right", 1)) + "\n" +
+                    policy::FormatEntry(*bob) + "\n");
+  auto auth = AuthServices::Create(config_);
+  ASSERT_TRUE(auth.ok());
+  ASSERT_TRUE(
+      auth.value()->client_ids.Claim("sensor-1", ClientIds::IdentityKey("bob", ""), true));
+  shared_auth_ = std::move(auth).value();
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV5, "alice", "right"));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).detail, "client_id_taken");
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV5,
+                    static_cast<uint8_t>(ReasonCode::kClientIdentifierNotValid)));
+  EXPECT_EQ(upstream_.connects, 0);
+}
+
+TEST_F(AdmissionTest, AnAdmissionOverThePreauthBudgetIsClosed) {
+  config_.limits.max_preauth_memory = 1024;  // less than one read buffer
+  const std::vector<uint8_t> start = {0x10, 0xFF, 0x7F, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04};
+  AdmissionResult result = Admit(start);
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kPreauthMemory);
+  EXPECT_TRUE(client_.closed());
+  EXPECT_EQ(counters_.Value(
+                R"(moat_connections_refused_total{listener="test",reason="preauth_memory"})"),
+            1);
+  EXPECT_EQ(counters_.Value("moat_preauth_memory_bytes"), 0);  // given back
+}
+
+TEST_F(AdmissionTest, NoKeepAliveIsHeldToTheCap) {
+  config_.limits.max_keepalive = std::chrono::seconds(90);
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV311));
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  EXPECT_EQ(std::get<AdmittedLink>(result).keep_alive.interval(), std::chrono::seconds(90));
 }
 
 }  // namespace

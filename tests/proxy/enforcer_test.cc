@@ -56,8 +56,10 @@ class ScriptedAuthorizer : public policy::Authorizer {
 class EnforcerTest : public ::testing::Test {
  protected:
   void Start(ProtocolVersion version, uint16_t topic_alias_maximum = 0,
-             config::DeniedPublish action = config::DeniedPublish::kDrop) {
+             config::DeniedPublish action = config::DeniedPublish::kDrop,
+             uint16_t keep_alive = 0) {
     connect_.version = version;
+    connect_.keep_alive = keep_alive;
     connect_.client_id = "c";
     if (topic_alias_maximum > 0) {
       connect_.properties.AddInteger(mqtt::PropertyId::kTopicAliasMaximum, topic_alias_maximum);
@@ -346,6 +348,46 @@ TEST_F(AuditRuleTest, DeliveryUnderAnAuditDenyIsForwardedAndReported) {
   const Outcome open = PolicyFromBroker(Publish("o/x", 0));
   EXPECT_TRUE(open.forward_raw);
   EXPECT_TRUE(open.denials.empty());
+}
+
+// limits.max_keepalive: what a client keeps is the broker's answer or its own, capped.
+mqtt::Connack ConnackWithKeepAlive(std::optional<uint32_t> seconds) {
+  mqtt::Connack connack;
+  if (seconds) connack.properties.AddInteger(mqtt::PropertyId::kServerKeepAlive, *seconds);
+  return connack;
+}
+
+TEST_F(EnforcerTest, AnMqtt5ClientWithoutKeepAliveIsToldTheCap) {
+  Start(ProtocolVersion::kV5, 0, config::DeniedPublish::kDrop, /*keep_alive=*/0);
+  enforcer_->set_max_keep_alive(60);
+  const Outcome outcome = FromBroker(ConnackWithKeepAlive(std::nullopt));
+  EXPECT_FALSE(outcome.forward_raw);
+  EXPECT_EQ(outcome.forward_rewritten, Bytes(ConnackWithKeepAlive(60)));
+  EXPECT_EQ(outcome.server_keep_alive, 60);
+}
+
+TEST_F(EnforcerTest, ABrokersLongerServerKeepAliveIsCapped) {
+  Start(ProtocolVersion::kV5, 0, config::DeniedPublish::kDrop, /*keep_alive=*/30);
+  enforcer_->set_max_keep_alive(3600);
+  const Outcome outcome = FromBroker(ConnackWithKeepAlive(7200));
+  EXPECT_EQ(outcome.forward_rewritten, Bytes(ConnackWithKeepAlive(3600)));
+  EXPECT_EQ(outcome.server_keep_alive, 3600);
+}
+
+TEST_F(EnforcerTest, AKeepAliveWithinTheCapIsLeftAsItCame) {
+  Start(ProtocolVersion::kV5, 0, config::DeniedPublish::kDrop, /*keep_alive=*/30);
+  enforcer_->set_max_keep_alive(60);
+  const Outcome outcome = FromBroker(ConnackWithKeepAlive(std::nullopt));
+  EXPECT_TRUE(outcome.forward_raw);
+  EXPECT_EQ(outcome.server_keep_alive, std::nullopt);
+}
+
+TEST_F(EnforcerTest, AnOlderClientCannotBeToldButIsHeldToTheCap) {
+  Start(ProtocolVersion::kV311, 0, config::DeniedPublish::kDrop, /*keep_alive=*/0);
+  enforcer_->set_max_keep_alive(60);
+  const Outcome outcome = FromBroker(mqtt::Connack{});
+  EXPECT_TRUE(outcome.forward_raw);
+  EXPECT_EQ(outcome.server_keep_alive, 60);
 }
 
 }  // namespace
