@@ -1,7 +1,5 @@
 #include "proxy/connection_setup.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -18,6 +16,7 @@
 #include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
 #include "proxy/net/proxy_header_reader.h"
+#include "proxy/net/socket_options.h"
 #include "proxy/net/tls_stream.h"
 #include "proxy/net/websocket_stream.h"
 
@@ -246,7 +245,7 @@ asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
   boost::system::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   Setup setup(context, std::move(ticket), ec ? "unknown" : peer.address().to_string());
-  EnableTcpKeepAlive(socket, context.limits.tcp_keepalive);
+  net::EnableTcpKeepAlive(socket, context.limits.tcp_keepalive);
 
   // Everything before MQTT shares one deadline, so a client cannot hold a connection
   // open by dribbling out a header or a handshake.
@@ -275,20 +274,6 @@ asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
     setup.Refuse(ConnectionRefusal::kSetupTimeout, /*misbehaving=*/true);
   }
   co_return std::nullopt;
-}
-
-void EnableTcpKeepAlive(tcp::socket& socket, std::chrono::seconds idle) {
-  if (idle.count() <= 0) return;
-  const int fd = socket.native_handle();
-  const int on = 1;
-  const int idle_seconds = static_cast<int>(idle.count());
-  // Probes every tenth of the idle time, six unanswered ones and the peer is gone.
-  const int interval = std::max(1, idle_seconds / 10);
-  const int probes = 6;
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_seconds, sizeof idle_seconds);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
 }
 
 }  // namespace moat::proxy

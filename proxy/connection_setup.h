@@ -57,8 +57,4 @@ void ReportRefusedConnection(const ConnectionSetupContext& context,
                              metrics::ConnectionRefusal refusal, std::string_view address,
                              std::string_view detail = {});
 
-// Turns TCP keep-alive on (`idle` before the first probe; 0 leaves it off), so a peer that
-// vanished without a FIN or RST is noticed even when nothing is being sent.
-void EnableTcpKeepAlive(boost::asio::ip::tcp::socket& socket, std::chrono::seconds idle);
-
 }  // namespace moat::proxy

@@ -9,6 +9,7 @@
 
 #include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
+#include "proxy/net/socket_options.h"
 #include "proxy/net/tls_stream.h"
 
 namespace moat::proxy {
@@ -17,8 +18,9 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
-UpstreamConnector::UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context)
-    : upstream_(upstream), tls_context_(std::move(tls_context)) {}
+UpstreamConnector::UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context,
+                                     std::chrono::seconds tcp_keepalive)
+    : upstream_(upstream), tcp_keepalive_(tcp_keepalive), tls_context_(std::move(tls_context)) {}
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce() const {
   const auto executor = co_await asio::this_coro::executor;
@@ -36,6 +38,7 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce
         upstream_.address.host, std::to_string(upstream_.address.port), asio::use_awaitable);
     co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
   }
+  net::EnableTcpKeepAlive(socket, tcp_keepalive_);
   if (!tls_context) co_return std::make_unique<net::PlainStream>(std::move(socket));
 
   net::SslPtr ssl(SSL_new(tls_context.get()));

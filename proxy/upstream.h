@@ -27,7 +27,9 @@ class Upstream {
 class UpstreamConnector final : public Upstream {
  public:
   // `tls_context` is null for a plain TCP upstream.
-  UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context);
+  // `tcp_keepalive`: limits.tcp_keepalive for the links it opens (0: off).
+  UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context,
+                    std::chrono::seconds tcp_keepalive = {});
 
   // Resolution, TCP and TLS, all within upstream.connect_timeout.
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const override;
@@ -37,6 +39,7 @@ class UpstreamConnector final : public Upstream {
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> ConnectOnce() const;
 
   const config::Upstream& upstream_;
+  const std::chrono::seconds tcp_keepalive_;
   tls::SslCtxPtr tls_context_;
 };
 

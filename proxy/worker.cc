@@ -52,7 +52,7 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
       auth_(auth),
       gate_(gate),
       listeners_(std::move(listeners)),
-      upstream_(config.upstream, std::move(upstream_tls)),
+      upstream_(config.upstream, std::move(upstream_tls), config.limits.tcp_keepalive),
       counters_(counters),
       preauth_(preauth, counters),
       authorizer_(std::move(authorizer)) {
@@ -78,7 +78,9 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
                                                .clock = SteadyClock(),
                                                .drain_timeout = config_.limits.drain_timeout,
                                                .max_packet_size = config_.limits.max_packet_size,
-                                               .sweep = short_read_sweep_}});
+                                               .sweep = short_read_sweep_,
+                                               .stalls = write_stalls_,
+                                               .write_timeout = config_.limits.write_timeout}});
   }
 }
 

@@ -76,6 +76,7 @@ class Worker final : public SessionOwner {
   BurstTrimmer trimmer_;
   ShortReadSweep short_read_sweep_{io_context_.get_executor()};
   PreauthQueue preauth_;
+  WriteStallWatch write_stalls_{io_context_.get_executor(), SteadyClock()};
   // One of each per listener, as listeners_.
   std::vector<SessionEnvironment> session_environments_;
   std::vector<ConnectionSetupContext> setup_contexts_;

@@ -17,9 +17,9 @@ namespace moat::proxy {
   X(kUpstreamUnavailable, "upstream_unavailable")                                            \
   X(kRefused, "refused")                                                                     \
   X(kRevoked, "revoked") /* the password file no longer vouches for the client */            \
-  X(kShutdown, "shutdown")                                                                  \
-  X(kPreauthMemory, "preauth_memory") /* closed to keep limits.max_preauth_memory */        \
-  X(kWriteTimeout, "write_timeout")   /* a peer took nothing for limits.write_timeout */    \
+  X(kShutdown, "shutdown")                                                                   \
+  X(kPreauthMemory, "preauth_memory") /* closed to keep limits.max_preauth_memory */         \
+  X(kWriteTimeout, "write_timeout")   /* a peer took nothing for limits.write_timeout */     \
   X(kIoError, "io_error")
 
 #define MOAT_END_REASON_ENUMERATOR(id, name) id,

@@ -224,6 +224,8 @@ void Relay::Flush(Peer& to) {
   if (result.error) return Fail(result.error);
   if (result.want != net::Want::kNothing) {
     to.awaiting_writable = true;
+    to.stalled_since = env_.clock.Now();
+    env_.stalls.Watch(*this);
     const Direction peer =
         &to == &client() ? Direction::kClientToServer : Direction::kServerToClient;
     AwaitReady(to, result.want, Tag(peer, WaitFor::kOutputRoom));
@@ -242,7 +244,11 @@ void Relay::OnReady(int tag, const boost::system::error_code& error) {
   if (error && error != asio::error::operation_aborted) return Fail(error);
   Peer& peer = SenderOf(PeerOf(tag));
   if (WhatOf(tag) == WaitFor::kOutputRoom) {
+    // It took bytes: whatever stall it was in is over.
     peer.awaiting_writable = false;
+    if (!client().awaiting_writable && !broker().awaiting_writable) {
+      WriteStallWatch::Unwatch(*this);
+    }
     Flush(peer);
   } else if (peer.flow == Flow::kAwaitingRead) {
     peer.flow = Flow::kRunnable;
@@ -258,6 +264,19 @@ void Relay::Recheck() {
     if (!peer.unconfirmed) continue;
     peer.unconfirmed = false;
     peer.stream.CancelWaits();
+  }
+}
+
+void Relay::CheckStall(SteadyTime now) {
+  if (phase_ >= Phase::kClosed) return;
+  for (const Direction peer : kDirections) {
+    const Peer& stalled = SenderOf(peer);
+    if (!stalled.awaiting_writable || now - stalled.stalled_since < env_.write_timeout) continue;
+    // Nothing more can be said to a peer that reads nothing: both links close.
+    EndWith(EndReason::kWriteTimeout, peer == Direction::kClientToServer
+                                          ? "the client reads nothing"
+                                          : "the broker reads nothing");
+    return Close();
   }
 }
 
@@ -332,6 +351,7 @@ void Relay::Close() {
   if (phase_ >= Phase::kClosed) return;
   phase_ = Phase::kClosed;
   watchdog_.cancel();
+  WriteStallWatch::Unwatch(*this);
   // After a clean DISCONNECT the broker gets a clean close; in every other case the
   // link just drops, which is what makes the broker publish the client's Will.
   if (end_ == EndReason::kClientDisconnected) {

@@ -34,6 +34,7 @@
 #include "proxy/session/end_reason.h"
 #include "proxy/session/keep_alive.h"
 #include "proxy/session/short_read_sweep.h"
+#include "proxy/session/write_stall_watch.h"
 
 namespace moat::proxy {
 
@@ -56,9 +57,13 @@ struct RelayEnvironment {
   std::chrono::milliseconds drain_timeout;
   uint32_t max_packet_size;  // from the broker, as from the client
   ShortReadSweep& sweep;
+  WriteStallWatch& stalls;
+  std::chrono::milliseconds write_timeout;  // a peer that takes nothing this long is closed
 };
 
-class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
+class Relay final : public net::ReadyListener,
+                    private ShortReadSweep::Member,
+                    private WriteStallWatch::Member {
  public:
   // `client_decoder` holds what the client sent after its CONNECT.
   Relay(net::ByteStream& client_stream, mqtt::Decoder client_decoder,
@@ -104,6 +109,7 @@ class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
     Outbox outbox;                   // what it is to be sent
     Flow flow = Flow::kRunnable;     // of the direction that reads from it
     bool awaiting_writable = false;  // a wait for room to write to it is pending
+    SteadyTime stalled_since{};      // when it last stopped taking bytes (awaiting_writable)
     // Its read wait began after a short read, not after EAGAIN: a FIN may lie unread
     // (ShortReadSweep).
     bool unconfirmed = false;
@@ -134,6 +140,7 @@ class Relay final : public net::ReadyListener, private ShortReadSweep::Member {
   void ArmWatchdog();
   void OnWatchdog(const boost::system::error_code& error);
   void Recheck() override;
+  void CheckStall(SteadyTime now) override;
   void Fail(const boost::system::error_code& error);
   // Closes both links as the end reason asks.
   void Close();

@@ -23,6 +23,7 @@ using net::Want;
 using std::chrono::seconds;
 
 constexpr uint32_t kMaxPacketSize = 1024 * 1024;
+constexpr std::chrono::milliseconds kWriteTimeout{60'000};
 
 class RecordingOwner final : public RelayOwner {
  public:
@@ -49,7 +50,8 @@ class RelayTest : public ::testing::Test {
     mqtt::Decoder decoder({Direction::kClientToServer, kMaxPacketSize});
     decoder.Feed(Bytes(connect, version));
     ASSERT_TRUE(std::holds_alternative<mqtt::Frame>(decoder.Next()));
-    env_.emplace(RelayEnvironment{authorizer_, clock_, drain_timeout, kMaxPacketSize, sweep_});
+    env_.emplace(RelayEnvironment{authorizer_, clock_, drain_timeout, kMaxPacketSize, sweep_,
+                                  stalls_, kWriteTimeout});
     relay_.emplace(client_, std::move(decoder), broker_,
                    Enforcer(identity_, connect, config::DeniedPublish::kDrop), version,
                    KeepAlive(seconds(keep_alive), clock_.Now()), *env_, report_, owner_,
@@ -86,6 +88,7 @@ class RelayTest : public ::testing::Test {
   FakeClock clock_;
   RecordingOwner owner_;
   ShortReadSweep sweep_{io_.get_executor()};
+  WriteStallWatch stalls_{io_.get_executor(), clock_};
   ProtocolVersion version_ = ProtocolVersion::kV311;
   std::optional<RelayEnvironment> env_;
   std::optional<Relay> relay_;
@@ -373,6 +376,38 @@ TEST_F(RelayTest, TheSweepCostsAnIdleRelayOneReadAndThenLeavesItAlone) {
   Poll();
   EXPECT_EQ(client_.cancels(), 1u);
   EXPECT_EQ(client_.reads(), reads + 1);
+  EXPECT_EQ(owner_.ends, 0);
+}
+
+TEST_F(RelayTest, APeerThatTakesNothingForTheWriteTimeoutIsClosed) {
+  Start(ProtocolVersion::kV5);
+  client_.set_write_room(0);
+  BrokerSends(Encoded(MakePublish("plant/a", "for a client that never reads")));
+  ASSERT_TRUE(client_.awaiting(Want::kWritable));
+  clock_.Advance(kWriteTimeout - std::chrono::milliseconds(1));
+  stalls_.Check();
+  Poll();
+  EXPECT_EQ(owner_.ends, 0);
+  clock_.Advance(std::chrono::milliseconds(1));
+  stalls_.Check();
+  Poll();
+  EXPECT_EQ(owner_.reason, EndReason::kWriteTimeout);
+  EXPECT_EQ(owner_.detail, "the client reads nothing");
+  EXPECT_TRUE(broker_.closed());
+  EXPECT_FALSE(broker_.shut_down());  // dropped: the broker publishes the Will
+}
+
+TEST_F(RelayTest, APeerThatTakesBytesAgainIsNoLongerStalled) {
+  Start(ProtocolVersion::kV5);
+  client_.set_write_room(3);
+  BrokerSends(Encoded(MakePublish("plant/a", "slowly")));
+  clock_.Advance(kWriteTimeout - std::chrono::milliseconds(1));
+  client_.set_write_room(3);
+  client_.Fire(Want::kWritable);  // took three bytes: a new stall starts now
+  Poll();
+  clock_.Advance(std::chrono::milliseconds(10));
+  stalls_.Check();
+  Poll();
   EXPECT_EQ(owner_.ends, 0);
 }
 
