@@ -8,6 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "policy/network.h"
 
 namespace moat::proxy {
 namespace {
@@ -56,23 +57,51 @@ absl::Status AuditLog::Reopen() {
   return absl::OkStatus();
 }
 
+bool AuditLog::Take(Bucket& bucket, double per_second, double burst,
+                    std::chrono::steady_clock::time_point now) {
+  const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
+  bucket.tokens = std::min(burst, bucket.tokens + elapsed * per_second);
+  bucket.refilled = now;
+  if (bucket.tokens < 1) {
+    ++bucket.suppressed;
+    return false;
+  }
+  bucket.tokens -= 1;
+  return true;
+}
+
+void AuditLog::Prune(std::chrono::steady_clock::time_point now) {
+  // Buckets that are full again and owe no count tell nothing: an address spraying
+  // sources cannot grow the map past what the rate lets it fill.
+  std::erase_if(buckets_, [&](const auto& entry) {
+    const Bucket& bucket = entry.second;
+    const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
+    return bucket.suppressed == 0 && bucket.tokens + elapsed * per_second_ >= burst_;
+  });
+  if (buckets_.size() >= kMaxBuckets) buckets_.clear();
+}
+
 void AuditLog::Write(const AuditEvent& event) {
   const auto now = std::chrono::steady_clock::now();
-  std::string key(event.event);
-  key.append("/").append(event.reason);
+  // Per event, reason and source, so one address flooding refusals cannot hide another's;
+  // and per event and reason in all, at kSourcesPerKind times the rate, so many addresses
+  // together still cannot fill the disk.
+  std::string kind(event.event);
+  kind.append("/").append(event.reason);
+  std::string key = kind;
+  if (!event.address.empty()) key.append("/").append(policy::SourceKey(event.address));
   uint64_t suppressed = 0;
   {
     std::lock_guard lock(mutex_);
-    auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst_, now});
-    Bucket& bucket = it->second;
-    const double elapsed = std::chrono::duration<double>(now - bucket.refilled).count();
-    bucket.tokens = std::min(burst_, bucket.tokens + elapsed * per_second_);
-    bucket.refilled = now;
-    if (bucket.tokens < 1) {
-      ++bucket.suppressed;
+    if (buckets_.size() >= kMaxBuckets) Prune(now);
+    Bucket& overall = buckets_.try_emplace(kind, Bucket{burst_ * kSourcesPerKind, now})
+                          .first->second;
+    Bucket& bucket = buckets_.try_emplace(key, Bucket{burst_, now}).first->second;
+    if (!Take(bucket, per_second_, burst_, now)) return;
+    if (&overall != &bucket &&
+        !Take(overall, per_second_ * kSourcesPerKind, burst_ * kSourcesPerKind, now)) {
       return;
     }
-    bucket.tokens -= 1;
     suppressed = bucket.suppressed;
     bucket.suppressed = 0;
   }

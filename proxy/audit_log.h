@@ -1,7 +1,9 @@
-// The security audit trail: one JSON line per refused CONNECT, denial, ban, malformed
-// packet and reload, to stderr or a file (reopened on SIGHUP for logrotate). Rate-limited
-// per event and reason, with a count of what was suppressed, so a flood cannot fill the
-// disk. Nothing secret is ever passed in: callers give identities, never credentials.
+// The security audit trail: one JSON line per refused connection or CONNECT, denial,
+// ban, malformed packet and reload, to stderr or a file (reopened on SIGHUP for
+// logrotate). Rate-limited per event, reason and source address, with a count of what
+// was suppressed, so one address cannot hide another's events, and per event and reason
+// overall, so a flood from many cannot fill the disk. Nothing secret is ever passed in:
+// callers give identities, never credentials.
 #pragma once
 
 #include <chrono>
@@ -35,8 +37,8 @@ struct AuditEvent {
 
 class AuditLog {
  public:
-  // `path` empty or "-": stderr. `per_second` lines may be written per (event, reason),
-  // with bursts of `burst`.
+  // `path` empty or "-": stderr. `per_second` lines may be written per (event, reason,
+  // source address), with bursts of `burst`; ten times that per (event, reason).
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(std::string path, double per_second,
                                                         double burst);
   ~AuditLog();
@@ -57,6 +59,13 @@ class AuditLog {
     uint64_t suppressed = 0;
   };
   void WriteLine(const std::string& line);
+  // Takes a token from `bucket`, or counts the line as suppressed.
+  static bool Take(Bucket& bucket, double per_second, double burst,
+                   std::chrono::steady_clock::time_point now);
+  void Prune(std::chrono::steady_clock::time_point now);
+
+  static constexpr size_t kMaxBuckets = 10'000;
+  static constexpr double kSourcesPerKind = 10;
 
   const std::string path_;
   std::FILE* file_;
