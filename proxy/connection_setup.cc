@@ -245,7 +245,6 @@ asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
   boost::system::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   Setup setup(context, std::move(ticket), ec ? "unknown" : peer.address().to_string());
-  net::EnableTcpKeepAlive(socket, context.limits.tcp_keepalive);
 
   // Everything before MQTT shares one deadline, so a client cannot hold a connection
   // open by dribbling out a header or a handshake.

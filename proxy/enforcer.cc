@@ -21,6 +21,30 @@ std::optional<uint16_t> TopicAlias(const mqtt::Publish& publish) {
 
 }  // namespace
 
+struct Enforcer::AliasTable {
+  std::unordered_map<uint16_t, std::string> topics;
+  std::set<uint16_t> known_by_receiver;
+};
+
+struct Enforcer::Rare {
+  AliasTable client_aliases;
+  AliasTable broker_aliases;
+  std::set<uint16_t> client_qos2_answered;  // denied client PUBLISHes moat PUBREC'd
+  std::set<uint16_t> broker_qos2_answered;  // withheld deliveries moat PUBREC'd
+  // SUBSCRIBE packet id -> for each requested filter, the code moat answers for it
+  // (nullopt: the broker's code, in order).
+  std::map<uint16_t, std::vector<std::optional<uint8_t>>> pending_subacks;
+  std::set<uint16_t> own_unsubscribes;  // packet ids of UNSUBSCRIBEs moat sent itself
+};
+
+Enforcer::Enforcer(Enforcer&&) noexcept = default;
+Enforcer::~Enforcer() = default;
+
+Enforcer::Rare& Enforcer::rare() {
+  if (!rare_) rare_ = std::make_unique<Rare>();
+  return *rare_;
+}
+
 Enforcer::Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
                    config::DeniedPublish on_denied_publish)
     : identity_(identity),
@@ -40,13 +64,15 @@ uint8_t Enforcer::DeniedSubscriptionCode() const {
   return version_ == ProtocolVersion::kV5 ? kNotAuthorized : 0x80;  // 0x80: Failure
 }
 
-std::optional<ReasonCode> Enforcer::ResolveTopic(const mqtt::Publish& publish, AliasTable& aliases,
-                                                 uint16_t alias_maximum, std::string& topic) {
+std::optional<ReasonCode> Enforcer::ResolveTopic(const mqtt::Publish& publish,
+                                                 AliasTable Rare::*table, uint16_t alias_maximum,
+                                                 std::string& topic) {
   const std::optional<uint16_t> alias = TopicAlias(publish);
   if (!alias) {
     topic = std::string(publish.topic);
     return std::nullopt;
   }
+  AliasTable& aliases = rare().*table;
   if (*alias > alias_maximum) return ReasonCode::kTopicAliasInvalid;  // [MQTT-3.3.2-9]
   if (!publish.topic.empty()) {
     topic = std::string(publish.topic);
@@ -61,9 +87,14 @@ std::optional<ReasonCode> Enforcer::ResolveTopic(const mqtt::Publish& publish, A
 }
 
 void Enforcer::ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& publish,
-                              const std::string& topic, AliasTable& aliases, Outcome& outcome) {
+                              const std::string& topic, AliasTable Rare::*table, Outcome& outcome) {
   const std::optional<uint16_t> alias = TopicAlias(publish);
-  if (alias && publish.topic.empty() && !aliases.known_by_receiver.contains(*alias)) {
+  if (!alias) {
+    outcome.forward_raw = true;
+    return;
+  }
+  AliasTable& aliases = rare().*table;
+  if (publish.topic.empty() && !aliases.known_by_receiver.contains(*alias)) {
     // The receiver never saw the PUBLISH that set this alias (moat withheld it): send
     // the topic along, which also teaches the receiver the alias.
     mqtt::Publish with_topic = publish;
@@ -72,7 +103,7 @@ void Enforcer::ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& pub
   } else {
     outcome.forward_raw = true;
   }
-  if (alias) aliases.known_by_receiver.insert(*alias);
+  aliases.known_by_receiver.insert(*alias);
   (void)frame;
 }
 
@@ -108,7 +139,7 @@ Outcome Enforcer::FromClient(const mqtt::Frame& frame, const policy::Authorizer&
     case mqtt::PacketType::kPubrel: {
       const auto& pubrel = std::get<mqtt::Pubrel>(frame.packet);
       Outcome outcome;
-      if (client_qos2_answered_.erase(pubrel.packet_id) > 0) {
+      if (rare_ && rare_->client_qos2_answered.erase(pubrel.packet_id) > 0) {
         Encode(mqtt::Pubcomp{pubrel.packet_id, 0, {}}, outcome.answer);
       } else {
         outcome.forward_raw = true;
@@ -142,7 +173,7 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
   const auto& publish = std::get<mqtt::Publish>(frame.packet);
   Outcome outcome;
   std::string topic;
-  if (auto error = ResolveTopic(publish, client_aliases_, client_alias_maximum_, topic)) {
+  if (auto error = ResolveTopic(publish, &Rare::client_aliases, client_alias_maximum_, topic)) {
     outcome.disconnect = *error;
     return outcome;
   }
@@ -157,7 +188,7 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
   if (decision.allowed()) {
     if (decision.audit)
       outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
-    ForwardPublish(frame, publish, topic, client_aliases_, outcome);
+    ForwardPublish(frame, publish, topic, &Rare::client_aliases, outcome);
     return outcome;
   }
   outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
@@ -174,7 +205,7 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
   } else if (publish.qos == 2) {
     Encode(mqtt::Pubrec{publish.packet_id, code, {}}, outcome.answer);
     // An MQTT 5 PUBREC with an error ends the flow; before 5 a PUBREL follows.
-    if (code == 0) client_qos2_answered_.insert(publish.packet_id);
+    if (code == 0) rare().client_qos2_answered.insert(publish.packet_id);
   }
   return outcome;
 }
@@ -216,7 +247,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
     Encode(suback, outcome.answer);
   } else {
     Encode(granted, outcome.forward_rewritten);
-    pending_subacks_[subscribe.packet_id] = std::move(codes);
+    rare().pending_subacks[subscribe.packet_id] = std::move(codes);
   }
   return outcome;
 }
@@ -232,7 +263,7 @@ Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer&
       return ConnackFromBroker(frame);
     case mqtt::PacketType::kPubrel: {
       const auto& pubrel = std::get<mqtt::Pubrel>(frame.packet);
-      if (broker_qos2_answered_.erase(pubrel.packet_id) > 0) {
+      if (rare_ && rare_->broker_qos2_answered.erase(pubrel.packet_id) > 0) {
         Encode(mqtt::Pubcomp{pubrel.packet_id, 0, {}}, outcome.answer);
         return outcome;
       }
@@ -240,7 +271,8 @@ Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer&
     }
     case mqtt::PacketType::kUnsuback: {
       // The answer to an UNSUBSCRIBE moat sent on the client's behalf stays with moat.
-      if (own_unsubscribes_.erase(std::get<mqtt::Unsuback>(frame.packet).packet_id) > 0) {
+      if (rare_ &&
+          rare_->own_unsubscribes.erase(std::get<mqtt::Unsuback>(frame.packet).packet_id) > 0) {
         return outcome;
       }
       break;
@@ -257,7 +289,7 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
   const auto& publish = std::get<mqtt::Publish>(frame.packet);
   Outcome outcome;
   std::string topic;
-  if (auto error = ResolveTopic(publish, broker_aliases_, broker_alias_maximum_, topic)) {
+  if (auto error = ResolveTopic(publish, &Rare::broker_aliases, broker_alias_maximum_, topic)) {
     outcome.disconnect = ReasonCode::kImplementationSpecificError;  // the broker erred
     return outcome;
   }
@@ -265,7 +297,7 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
   if (decision.allowed()) {
     if (decision.audit)
       outcome.denials.push_back(Denial::Of(policy::Action::kDeliver, decision, topic));
-    ForwardPublish(frame, publish, topic, broker_aliases_, outcome);
+    ForwardPublish(frame, publish, topic, &Rare::broker_aliases, outcome);
     return outcome;
   }
   outcome.denials.push_back(Denial::Of(policy::Action::kDeliver, decision, topic));
@@ -275,7 +307,7 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
     Encode(mqtt::Puback{publish.packet_id, 0, {}}, outcome.answer);
   } else if (publish.qos == 2) {
     Encode(mqtt::Pubrec{publish.packet_id, 0, {}}, outcome.answer);
-    broker_qos2_answered_.insert(publish.packet_id);
+    rare().broker_qos2_answered.insert(publish.packet_id);
   }
   return outcome;
 }
@@ -305,8 +337,9 @@ Outcome Enforcer::ConnackFromBroker(const mqtt::Frame& frame) {
 Outcome Enforcer::SubackFromBroker(const mqtt::Frame& frame) {
   const auto& suback = std::get<mqtt::Suback>(frame.packet);
   Outcome outcome;
-  const auto it = pending_subacks_.find(suback.packet_id);
-  if (it == pending_subacks_.end()) {
+  const auto it = rare_ ? rare_->pending_subacks.find(suback.packet_id)
+                        : decltype(rare_->pending_subacks)::iterator{};
+  if (!rare_ || it == rare_->pending_subacks.end()) {
     outcome.forward_raw = true;
     return outcome;
   }
@@ -323,7 +356,7 @@ Outcome Enforcer::SubackFromBroker(const mqtt::Frame& frame) {
       merged.reason_codes.push_back(0x80);  // the broker answered fewer than it was asked
     }
   }
-  pending_subacks_.erase(it);
+  rare_->pending_subacks.erase(it);
   Encode(merged, outcome.forward_rewritten);
   return outcome;
 }
@@ -346,7 +379,7 @@ std::vector<uint8_t> Enforcer::RevokeSubscriptions(const policy::Authorizer& aut
   if (next_own_packet_id_ == 0) next_own_packet_id_ = 0xFFFF;
   for (const std::string& filter : revoked) unsubscribe.filters.push_back(filter);
   Encode(unsubscribe, bytes);
-  own_unsubscribes_.insert(unsubscribe.packet_id);
+  rare().own_unsubscribes.insert(unsubscribe.packet_id);
   return bytes;
 }
 

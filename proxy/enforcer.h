@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -62,6 +63,8 @@ class Enforcer {
  public:
   Enforcer(const policy::ClientIdentity& identity, const mqtt::Connect& connect,
            config::DeniedPublish on_denied_publish);
+  Enforcer(Enforcer&&) noexcept;
+  ~Enforcer();
 
   // A packet `from` one peer: FromClient or FromBroker.
   Outcome Judge(mqtt::Direction from, const mqtt::Frame& frame,
@@ -86,15 +89,19 @@ class Enforcer {
   std::vector<uint8_t> RevokeSubscriptions(const policy::Authorizer& authorizer);
 
  private:
-  struct AliasTable {
-    std::unordered_map<uint16_t, std::string> topics;
-    std::set<uint16_t> known_by_receiver;
-  };
-  // The topic a PUBLISH means, or a reason code to disconnect with.
-  std::optional<mqtt::ReasonCode> ResolveTopic(const mqtt::Publish& publish, AliasTable& aliases,
-                                               uint16_t alias_maximum, std::string& topic);
+  struct AliasTable;
+  // What only some sessions ever need (topic aliases, QoS 2 flows moat completed, merged
+  // SUBACKs, its own UNSUBSCRIBEs): made on first use, so an idle session holds a pointer
+  // rather than a dozen empty containers.
+  struct Rare;
+  Rare& rare();
+  // The topic a PUBLISH means, or a reason code to disconnect with. `aliases` is the
+  // direction's table in Rare, looked at only when the PUBLISH carries an alias.
+  std::optional<mqtt::ReasonCode> ResolveTopic(const mqtt::Publish& publish,
+                                               AliasTable Rare::*aliases, uint16_t alias_maximum,
+                                               std::string& topic);
   void ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& publish,
-                      const std::string& topic, AliasTable& aliases, Outcome& outcome);
+                      const std::string& topic, AliasTable Rare::*aliases, Outcome& outcome);
   // Devices publish to the same few topics over and over: the last decisions are kept
   // per connection, keyed by what decides them, and dropped when the policy changes.
   policy::Decision CachedDecision(char action, std::string_view topic, uint8_t qos, bool retain,
@@ -114,15 +121,8 @@ class Enforcer {
   uint16_t max_keep_alive_ = 0;        // 0: no cap
   uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
   uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
-  AliasTable client_aliases_;
-  AliasTable broker_aliases_;
-  std::set<uint16_t> client_qos2_answered_;  // denied client PUBLISHes moat PUBREC'd
-  std::set<uint16_t> broker_qos2_answered_;  // withheld deliveries moat PUBREC'd
-  // SUBSCRIBE packet id -> for each requested filter, the code moat answers for it
-  // (nullopt: the broker's code, in order).
-  std::map<uint16_t, std::vector<std::optional<uint8_t>>> pending_subacks_;
+  std::unique_ptr<Rare> rare_;
   std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS
-  std::set<uint16_t> own_unsubscribes_;  // packet ids of UNSUBSCRIBEs moat sent itself
   uint16_t next_own_packet_id_ = 0xFFFF;
   std::unordered_map<std::string, policy::Decision> decisions_;
   const policy::Authorizer* decisions_from_ = nullptr;

@@ -38,7 +38,7 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce
         upstream_.address.host, std::to_string(upstream_.address.port), asio::use_awaitable);
     co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
   }
-  net::EnableTcpKeepAlive(socket, tcp_keepalive_);
+  net::EnableTcpKeepAlive(socket.native_handle(), tcp_keepalive_);
   if (!tls_context) co_return std::make_unique<net::PlainStream>(std::move(socket));
 
   net::SslPtr ssl(SSL_new(tls_context.get()));

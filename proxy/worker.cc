@@ -16,6 +16,7 @@
 
 #include "proxy/auth/auth_services.h"
 #include "proxy/log.h"
+#include "proxy/net/socket_options.h"
 #include "proxy/session/session.h"
 
 namespace moat::proxy {
@@ -111,6 +112,8 @@ absl::Status Worker::Bind() {
     if (endpoint->address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
     acceptor->bind(*endpoint, ec);
     if (ec) return fail("bind");
+    // Inherited by every accepted connection.
+    net::EnableTcpKeepAlive(acceptor->native_handle(), config_.limits.tcp_keepalive);
     acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return fail("listen");
     acceptors_.push_back(std::move(acceptor));
@@ -217,10 +220,11 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, ConnectionGate::Ticket t
   if (!opened || stopping_) co_return;
   // The session outlives this coroutine: once admitted it runs on callbacks, and it
   // hands itself back through SessionFinished().
+  const SteadyTime accepted = opened->accepted;
   auto* session = new Session(std::move(*opened), session_environments_[listener]);
   sessions_.insert(session);
   closed.open = nullptr;
-  co_await session->Start();
+  co_await session->Start(accepted);
 }
 
 void Worker::SessionFinished(Session* session) {

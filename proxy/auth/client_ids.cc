@@ -12,6 +12,12 @@ std::string ClientIds::IdentityKey(std::string_view username, std::string_view c
 
 bool ClientIds::Claim(std::string_view client_id, std::string_view identity, bool persistent) {
   std::lock_guard lock(mutex_);
+  if (identity == kAnonymous) {
+    // Anonymous clients own nothing (anyone may be one): they only must not take what
+    // an identity holds, and leave nothing to release.
+    const auto it = holders_.find(std::string(client_id));
+    return it == holders_.end() || it->second.identity == identity;
+  }
   auto [it, inserted] = holders_.try_emplace(std::string(client_id));
   Holder& holder = it->second;
   if (!inserted && holder.identity != identity && (holder.live > 0 || holder.persistent)) {

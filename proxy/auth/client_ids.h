@@ -22,12 +22,14 @@ class ClientIds {
  public:
   explicit ClientIds(size_t max_remembered = 100'000) : max_remembered_(max_remembered) {}
 
-  // What a client is known by: its user name or certificate identity, "" if anonymous.
+  // What a client is known by: its user name and certificate identity.
   static std::string IdentityKey(std::string_view username, std::string_view cert_identity);
+  static constexpr std::string_view kAnonymous{"\0", 1};  // IdentityKey("", "")
 
   // Takes `client_id` for `identity`; false when another identity holds it (live) or last
   // held it with a persistent session. `persistent`: the broker keeps the session after
-  // the client leaves (clean start off, or an MQTT 5 session expiry).
+  // the client leaves (clean start off, or an MQTT 5 session expiry). Anonymous clients
+  // own nothing, so they are only checked: true means allowed, and nothing to release.
   bool Claim(std::string_view client_id, std::string_view identity, bool persistent);
   // The session that claimed `client_id` ended.
   void Release(std::string_view client_id);

@@ -7,9 +7,8 @@
 
 namespace moat::net {
 
-void EnableTcpKeepAlive(boost::asio::ip::tcp::socket& socket, std::chrono::seconds idle) {
+void EnableTcpKeepAlive(int fd, std::chrono::seconds idle) {
   if (idle.count() <= 0) return;
-  const int fd = socket.native_handle();
   const int on = 1;
   const int idle_seconds = static_cast<int>(idle.count());
   // Probes every tenth of the idle time, six unanswered ones and the peer is gone.

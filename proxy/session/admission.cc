@@ -106,10 +106,10 @@ bool Admission::ClaimClientId(const mqtt::Connect& connect) {
   const bool persistent =
       !connect.clean_start ||
       connect.properties.Integer(mqtt::PropertyId::kSessionExpiryInterval).value_or(0) > 0;
-  client_id_claimed_ = services_.auth.client_ids.Claim(
-      connect.client_id, ClientIds::IdentityKey(identity_.username, identity_.cert_identity),
-      persistent);
-  return client_id_claimed_;
+  const std::string identity = ClientIds::IdentityKey(identity_.username, identity_.cert_identity);
+  if (!services_.auth.client_ids.Claim(connect.client_id, identity, persistent)) return false;
+  client_id_claimed_ = identity != ClientIds::kAnonymous;
+  return true;
 }
 
 void Admission::Abort() {

@@ -14,7 +14,6 @@ Session::Session(OpenedClient client, const SessionEnvironment& env)
     : client_(std::move(client.stream)),
       identity_(std::move(client.identity)),
       ticket_(std::move(client.ticket)),
-      accepted_(client.accepted),
       env_(env),
       report_(env.counters, env.listener, identity_) {}
 
@@ -22,7 +21,7 @@ Session::~Session() {
   if (client_id_claimed_) env_.auth.client_ids.Release(identity_.client_id);
 }
 
-asio::awaitable<void> Session::Start() {
+asio::awaitable<void> Session::Start(SteadyTime accepted) {
   const config::Config& config = env_.config;
   // Until it has logged in, a client is held to the smaller CONNECT limit.
   mqtt::Decoder client_decoder(
@@ -30,7 +29,7 @@ asio::awaitable<void> Session::Start() {
   const AdmissionServices services{config,    env_.relay.authorizer, env_.upstream,
                                    env_.auth, env_.relay.clock,      env_.preauth};
   Admission admission(*client_, client_decoder, identity_, services, report_,
-                      accepted_ + config.limits.connect_timeout);
+                      accepted + config.limits.connect_timeout);
   admission_ = &admission;
   AdmissionResult result = co_await admission.Run();
   admission_ = nullptr;

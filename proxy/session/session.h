@@ -62,7 +62,8 @@ class Session final : private RelayOwner {
   ~Session();
 
   // Admission, then the relay; returns once the relay runs (or the client was refused).
-  boost::asio::awaitable<void> Start();
+  // The login deadline runs from `accepted`.
+  boost::asio::awaitable<void> Start(SteadyTime accepted);
   // Server shutdown: MQTT 5 clients get DISCONNECT 0x8B, then the session ends.
   void RequestDrain();
   // Ends the session at once, e.g. when the drain timeout has passed.
@@ -82,7 +83,6 @@ class Session final : private RelayOwner {
   std::unique_ptr<net::ByteStream> broker_;
   policy::ClientIdentity identity_;
   ConnectionGate::Ticket ticket_;  // this connection's place under the limits
-  SteadyTime accepted_;            // the login deadline runs from here
   const SessionEnvironment& env_;
   SessionReport report_;
   Admission* admission_ = nullptr;  // while Start() admits

@@ -4,6 +4,7 @@ of it, dev certificates made by certs/make-dev-certs.sh, and real clients
 
 Every wait polls a condition with a deadline; nothing sleeps blindly."""
 
+import json
 import os
 import shutil
 import signal
@@ -99,6 +100,16 @@ def wait_for_metric(metrics_port, name, value, timeout=10.0, **labels):
     except AssertionError as e:
         raise AssertionError(f"{e}; last value {seen[0] if seen else None}") from None
     return seen[0]
+
+
+def audit_lines(path, **fields):
+    """The JSON lines of the audit log at `path` holding every field of `fields`."""
+    try:
+        with open(path) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+    return [e for e in lines if all(e.get(k) == v for k, v in fields.items())]
 
 
 def port_open(port, host="127.0.0.1"):

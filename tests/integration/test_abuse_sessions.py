@@ -4,13 +4,12 @@ session lives for ever. Real mosquitto behind, real clients; each test checks wh
 hostile client sees, the metric and the audit line, and that the honest client still
 gets through."""
 
-import json
 import socket
 import subprocess
 import time
 import unittest
 
-from harness import (MOAT_BIN, MqttClient, ProxyTestCase, RawClient, connect_packet,
+from harness import (audit_lines, MOAT_BIN, MqttClient, ProxyTestCase, RawClient, connect_packet,
                      free_port, metric, password_file, password_of, plain_listener,
                      wait_for_metric, wait_until)
 
@@ -42,12 +41,7 @@ class SessionAbuseTestCase(ProxyTestCase):
         return c
 
     def audit(self, **fields):
-        try:
-            with open(self.audit_path) as f:
-                lines = [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
-        return [e for e in lines if all(e.get(k) == v for k, v in fields.items())]
+        return audit_lines(self.audit_path, **fields)
 
     def wait_audited(self, **fields):
         wait_until(lambda: self.audit(**fields), what=f"an audit line {fields}")

@@ -37,6 +37,16 @@ TEST(ClientIds, ACertificateIdentityIsNotTheUserOfTheSameName) {
   EXPECT_FALSE(ids.Claim("dev", ClientIds::IdentityKey("", "dev-7"), false));
 }
 
+TEST(ClientIds, AnonymousClientsOwnNothingAndTakeNothing) {
+  ClientIds ids;
+  const std::string anonymous = ClientIds::IdentityKey("", "");
+  EXPECT_EQ(anonymous, ClientIds::kAnonymous);
+  EXPECT_TRUE(ids.Claim("a-1", anonymous, true));
+  EXPECT_EQ(ids.size(), 0u);
+  EXPECT_TRUE(ids.Claim("a-1", kAlice, false));
+  EXPECT_FALSE(ids.Claim("a-1", anonymous, false));
+}
+
 TEST(ClientIds, RememberedClientIdsAreBounded) {
   ClientIds ids(/*max_remembered=*/3);
   for (int i = 0; i < 10; ++i) {
