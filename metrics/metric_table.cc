@@ -11,6 +11,7 @@ constexpr std::string_view kDirectionValues[] = {"client_to_broker", "broker_to_
 constexpr std::string_view kTlsFailureReasonValues[] = {
     MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kConnectResultValues[] = {MOAT_CONNECT_RESULTS(MOAT_METRICS_VALUE)};
+constexpr std::string_view kSessionEndValues[] = {MOAT_SESSION_ENDS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kConnectionRefusalValues[] = {
     MOAT_CONNECTION_REFUSALS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kDenyActionValues[] = {MOAT_POLICY_ACTIONS(MOAT_METRICS_VALUE)};
@@ -89,6 +90,8 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
       return kConnectResultValues;
     case Domain::kConnectionRefusal:
       return kConnectionRefusalValues;
+    case Domain::kSessionEnd:
+      return kSessionEndValues;
     case Domain::kDenyAction:
       return kDenyActionValues;
     case Domain::kDenyReason:

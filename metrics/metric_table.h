@@ -54,6 +54,24 @@ namespace moat::metrics {
   X(kPreauthMemory, "preauth_memory")           /* pre-login memory budget spent */      \
   X(kSetupTimeout, "setup_timeout")             /* PROXY/TLS/WebSocket not done in time */
 
+// Why a session ended, as its log line says (proxy/session/end_reason.h). Every
+// connection that got past the PROXY header, TLS and WebSocket upgrade ends with one.
+#define MOAT_SESSION_ENDS(X)                                                                  \
+  X(kClientDisconnected, "client_disconnected") /* DISCONNECT from the client */             \
+  X(kClientClosed, "client_closed")             /* the client vanished without DISCONNECT */ \
+  X(kBrokerClosed, "broker_closed")                                                          \
+  X(kConnectTimeout, "connect_timeout")                                                      \
+  X(kKeepAliveTimeout, "keep_alive_timeout")                                                 \
+  X(kMalformedFromClient, "malformed_from_client")                                           \
+  X(kMalformedFromBroker, "malformed_from_broker")                                           \
+  X(kUpstreamUnavailable, "upstream_unavailable")                                            \
+  X(kRefused, "refused")                                                                     \
+  X(kRevoked, "revoked") /* the password file no longer vouches for the client */            \
+  X(kShutdown, "shutdown")                                                                   \
+  X(kPreauthMemory, "preauth_memory") /* closed to keep limits.max_preauth_memory */         \
+  X(kWriteTimeout, "write_timeout")   /* a peer took nothing for limits.write_timeout */     \
+  X(kIoError, "io_error")
+
 #define MOAT_CONNECT_RESULTS(X)                   \
   X(kAccepted, "accepted")                        \
   X(kBadCredentials, "bad_credentials")           \
@@ -87,6 +105,7 @@ namespace moat::metrics {
 enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
 enum class ConnectionRefusal : uint8_t { MOAT_CONNECTION_REFUSALS(MOAT_METRICS_ENUMERATOR) };
+enum class SessionEnd : uint8_t { MOAT_SESSION_ENDS(MOAT_METRICS_ENUMERATOR) };
 enum class DenyMode : uint8_t { MOAT_DENY_MODES(MOAT_METRICS_ENUMERATOR) };
 enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
@@ -122,6 +141,7 @@ enum class Domain : uint8_t {
   kTlsFailureReason,     // TlsFailureReason
   kConnectResult,        // ConnectResult
   kConnectionRefusal,    // ConnectionRefusal
+  kSessionEnd,           // SessionEnd
   kDenyAction,           // policy::Action: ActionName
   kDenyReason,           // policy::DenyReason (not kNone): DenyReasonName
   kDenyMode,             // DenyMode
@@ -162,6 +182,8 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
       return 0 MOAT_CONNECT_RESULTS(MOAT_METRICS_COUNT);
     case Domain::kConnectionRefusal:
       return 0 MOAT_CONNECTION_REFUSALS(MOAT_METRICS_COUNT);
+    case Domain::kSessionEnd:
+      return 0 MOAT_SESSION_ENDS(MOAT_METRICS_COUNT);
     case Domain::kDenyAction:
       return 0 MOAT_POLICY_ACTIONS(MOAT_METRICS_COUNT);
     case Domain::kDenyReason:
@@ -218,6 +240,8 @@ struct LabelTraits<TlsFailureReason> : EnumLabel<Domain::kTlsFailureReason, TlsF
 template <>
 struct LabelTraits<ConnectResult> : EnumLabel<Domain::kConnectResult, ConnectResult> {};
 template <>
+struct LabelTraits<SessionEnd> : EnumLabel<Domain::kSessionEnd, SessionEnd> {};
+template <>
 struct LabelTraits<ConnectionRefusal>
     : EnumLabel<Domain::kConnectionRefusal, ConnectionRefusal> {};
 template <>
@@ -260,6 +284,7 @@ enum class Metric : uint8_t {
   kConnectionsActive,
   kTlsHandshakeFailuresTotal,
   kConnectionsRefusedTotal,
+  kSessionsEndedTotal,
   kConnectTotal,
   kDenialsTotal,
   kMalformedPacketsTotal,
@@ -351,6 +376,13 @@ inline constexpr MetricDef kMetricTable[] = {
      "Connections closed before MQTT (at accept, PROXY header, TLS or WebSocket upgrade), by "
      "reason.",
      {kListenerLabel, {"reason", Domain::kConnectionRefusal}},
+     {}},
+    {Metric::kSessionsEndedTotal,
+     "moat_sessions_ended_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Sessions ended (from after the handshake on), by the reason their log line gives.",
+     {kListenerLabel, {"reason", Domain::kSessionEnd}},
      {}},
     {Metric::kConnectTotal,
      "moat_connect_total",

@@ -3,12 +3,7 @@
 namespace moat::proxy {
 
 std::string_view EndReasonName(EndReason reason) {
-#define MOAT_END_REASON_CASE(id, name) \
-  case EndReason::id:                  \
-    return name;
-  switch (reason) { MOAT_END_REASONS(MOAT_END_REASON_CASE) }
-#undef MOAT_END_REASON_CASE
-  return "unknown";
+  return metrics::ClosedDomainValues(metrics::Domain::kSessionEnd)[static_cast<size_t>(reason)];
 }
 
 }  // namespace moat::proxy

@@ -4,28 +4,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "metrics/metric_table.h"
+
 namespace moat::proxy {
 
-#define MOAT_END_REASONS(X)                                                                  \
-  X(kClientDisconnected, "client_disconnected") /* DISCONNECT from the client */             \
-  X(kClientClosed, "client_closed")             /* the client vanished without DISCONNECT */ \
-  X(kBrokerClosed, "broker_closed")                                                          \
-  X(kConnectTimeout, "connect_timeout")                                                      \
-  X(kKeepAliveTimeout, "keep_alive_timeout")                                                 \
-  X(kMalformedFromClient, "malformed_from_client")                                           \
-  X(kMalformedFromBroker, "malformed_from_broker")                                           \
-  X(kUpstreamUnavailable, "upstream_unavailable")                                            \
-  X(kRefused, "refused")                                                                     \
-  X(kRevoked, "revoked") /* the password file no longer vouches for the client */            \
-  X(kShutdown, "shutdown")                                                                   \
-  X(kPreauthMemory, "preauth_memory") /* closed to keep limits.max_preauth_memory */         \
-  X(kWriteTimeout, "write_timeout")   /* a peer took nothing for limits.write_timeout */     \
-  X(kIoError, "io_error")
-
-#define MOAT_END_REASON_ENUMERATOR(id, name) id,
-enum class EndReason : uint8_t { MOAT_END_REASONS(MOAT_END_REASON_ENUMERATOR) };
-#undef MOAT_END_REASON_ENUMERATOR
-
+// Named once, in the metric table: moat_sessions_ended_total{reason} is this enum.
+using EndReason = metrics::SessionEnd;
 std::string_view EndReasonName(EndReason reason);
 
 // The ends that are the ordinary life of a connection. They are not logged: at thousands

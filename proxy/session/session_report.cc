@@ -128,6 +128,7 @@ void SessionReport::Audit(AuditEvent event) const {
 }
 
 void SessionReport::Ended(EndReason reason, std::string_view detail) const {
+  counters_.Add<metrics::Metric::kSessionsEndedTotal>(listener_, reason);
   if (IsOrdinaryEnd(reason)) return;
   LogSessionEnd(identity_, EndReasonName(reason), detail);
 }

@@ -47,7 +47,8 @@ class SessionReport {
   void Denials(std::span<const Denial> denials);
   // Fills in who the client is and writes `event` to the audit log, if there is one.
   void Audit(AuditEvent event) const;
-  // The session's one log line, unless it ended the ordinary way.
+  // moat_sessions_ended_total, and the session's one log line unless it ended the
+  // ordinary way.
   void Ended(EndReason reason, std::string_view detail) const;
 
   metrics::ThreadCounters& counters() { return counters_; }

@@ -190,6 +190,8 @@ class NothingLivesForever(SessionAbuseTestCase):
         self.assertGreaterEqual(time.monotonic() - sent, 3.0)  # 1.5 x the cap
         wait_until(lambda: "reason=keep_alive_timeout" in self.moat.process.log(),
                    what="the keep-alive end to be logged")
+        wait_for_metric(self.metrics_port, "moat_sessions_ended_total", 1,
+                        reason="keep_alive_timeout")
 
     def test_a_subscriber_that_reads_nothing_is_closed_at_the_write_timeout(self):
         self.start(policy="policy:\n  allow_all: true\n", limits="  write_timeout: 2s\n")
@@ -205,6 +207,7 @@ class NothingLivesForever(SessionAbuseTestCase):
             publisher.publish("f/x", payload)
             time.sleep(0.05)
         publisher.ping()  # the publisher is unaffected
+        wait_for_metric(self.metrics_port, "moat_sessions_ended_total", 1, reason="write_timeout")
 
     def test_both_links_have_tcp_keep_alive(self):
         self.start(policy="policy:\n  allow_all: true\n")
