@@ -14,22 +14,28 @@ constexpr uint8_t kWillRetainFlag = 0x20;
 constexpr uint8_t kPasswordFlag = 0x40;
 constexpr uint8_t kUsernameFlag = 0x80;
 
-DecodeError ReadProtocol(ByteReader& reader, ProtocolVersion& version) {
+DecodeError ReadProtocol(ByteReader& reader, Connect& out) {
   std::string_view name;
   uint8_t level = 0;
   if (!reader.ReadBinary(name) || !reader.ReadU8(level)) return DecodeError::kTruncated;
+  // mosquitto bridges (try_private) mark 3.1 and 3.1.1 CONNECTs with the level's top bit,
+  // never 5.0; it is kept so the broker behind moat still skips the bridge's own
+  // messages when it delivers and no message loops between the two brokers.
+  const bool bridge = (level & kBridgeLevelBit) != 0;
+  const auto base = static_cast<uint8_t>(level & ~kBridgeLevelBit);
   if (name == "MQTT") {
-    if (level == 4 || level == 5) {
-      version = static_cast<ProtocolVersion>(level);
+    if (base == 4 || (base == 5 && !bridge)) {
+      out.version = static_cast<ProtocolVersion>(base);
+      out.bridge = bridge;
       return DecodeError::kNone;
     }
-    // Level 3 under the name "MQTT" is neither 3.1 nor 3.1.1; bridges' private bit
-    // (0x80) is refused too, since moat cannot vouch for a bridge's semantics.
+    // Level 3 under the name "MQTT" is neither 3.1 nor 3.1.1.
     return DecodeError::kUnsupportedProtocolVersion;
   }
   if (name == "MQIsdp") {
-    if (level == 3) {
-      version = ProtocolVersion::kV31;
+    if (base == 3) {
+      out.version = ProtocolVersion::kV31;
+      out.bridge = bridge;
       return DecodeError::kNone;
     }
     return DecodeError::kUnsupportedProtocolVersion;
@@ -73,7 +79,7 @@ DecodeError ReadWill(ByteReader& reader, uint8_t flags, ProtocolVersion version,
 }  // namespace
 
 DecodeError DecodeConnect(ByteReader& reader, Connect& out) {
-  if (auto e = ReadProtocol(reader, out.version); e != DecodeError::kNone) return e;
+  if (auto e = ReadProtocol(reader, out); e != DecodeError::kNone) return e;
   uint8_t flags = 0;
   if (!reader.ReadU8(flags) || !reader.ReadU16(out.keep_alive)) return DecodeError::kTruncated;
   if (auto e = CheckFlags(flags, out.version); e != DecodeError::kNone) return e;

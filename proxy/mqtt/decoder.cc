@@ -241,6 +241,9 @@ std::optional<ProtocolVersion> PeekConnectVersion(std::span<const uint8_t> bytes
   std::string_view name;
   uint8_t level = 0;
   if (!reader.ReadBinary(name) || !reader.ReadU8(level)) return std::nullopt;
+  if (level == (3 | kBridgeLevelBit) || level == (4 | kBridgeLevelBit)) {
+    level = static_cast<uint8_t>(level & ~kBridgeLevelBit);
+  }
   switch (level) {
     case 3:
       return ProtocolVersion::kV31;

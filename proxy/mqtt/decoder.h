@@ -105,7 +105,7 @@ class Decoder {
   size_t pending_consume_ = 0;  // size of the frame last returned, dropped on next call
 };
 
-// The protocol version a CONNECT's first bytes name (protocol level 3, 4 or 5), read
+// The protocol version a CONNECT's first bytes name (level 3, 4 or 5; a bridge's 3 or 4), read
 // without decoding the packet: a CONNECT refused from its fixed header alone (too large)
 // can still be answered in the client's own version. nullopt when `bytes` do not hold
 // that far or are no CONNECT.

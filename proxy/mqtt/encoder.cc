@@ -86,9 +86,12 @@ EncodeError BodyWriter::operator()(const Connect& p) {
   }
   version_ = p.version;
   if (p.password && !p.username && !IsV5()) return EncodeError::kInvalidForVersion;
+  if (p.bridge && IsV5()) return EncodeError::kInvalidForVersion;
   if (p.will && p.will->qos > 2) return EncodeError::kInvalidForVersion;
   writer_.Binary(v31 ? "MQIsdp" : "MQTT");
-  writer_.U8(static_cast<uint8_t>(p.version));
+  uint8_t level = static_cast<uint8_t>(p.version);
+  if (p.bridge) level |= kBridgeLevelBit;
+  writer_.U8(level);
   uint8_t flags = p.clean_start ? 0x02 : 0x00;
   if (p.will) {
     flags |= 0x04 | static_cast<uint8_t>(p.will->qos << 3) | (p.will->retain ? 0x20 : 0x00);

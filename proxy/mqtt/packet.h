@@ -30,6 +30,7 @@ struct Will {
 
 struct Connect {
   ProtocolVersion version = ProtocolVersion::kV311;
+  bool bridge = false;      // kBridgeLevelBit was set on the level (3.1 and 3.1.1 only)
   bool clean_start = true;  // "clean session" before MQTT 5
   uint16_t keep_alive = 0;  // seconds; 0 disables keep-alive
   std::string_view client_id;

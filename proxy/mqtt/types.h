@@ -15,6 +15,10 @@ enum class ProtocolVersion : uint8_t {
   kV5 = 5,
 };
 
+// Set on top of level 3 or 4 by a mosquitto bridge with try_private: "I am a bridge, do
+// not send my own messages back to me". Not a version of its own.
+inline constexpr uint8_t kBridgeLevelBit = 0x80;
+
 // Which side sent the bytes. Several packets are legal in one direction only, and a
 // proxy must refuse a client that speaks like a server (e.g. sends CONNACK or SUBACK).
 enum class Direction : uint8_t { kClientToServer, kServerToClient };

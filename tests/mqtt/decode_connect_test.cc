@@ -16,6 +16,9 @@ namespace moat::mqtt::test {
 namespace {
 
 constexpr ReasonCode kUnsupported = ReasonCode::kUnsupportedProtocolVersion;
+// The minimal CONNECTs of a bridge: level 0x84 under "MQTT", 0x83 under "MQIsdp".
+constexpr std::string_view kV311Bridge = "10 0D 00 04 4D 51 54 54 84 02 00 3C 00 01 63";
+constexpr std::string_view kV31Bridge = "10 0F 00 06 4D 51 49 73 64 70 83 02 00 3C 00 01 63";
 
 Connect MinimalConnectPacket(ProtocolVersion version) {
   Connect connect;
@@ -23,6 +26,12 @@ Connect MinimalConnectPacket(ProtocolVersion version) {
   connect.clean_start = true;
   connect.keep_alive = 60;
   connect.client_id = "c";
+  return connect;
+}
+
+Connect BridgeConnectPacket(ProtocolVersion version) {
+  Connect connect = MinimalConnectPacket(version);
+  connect.bridge = true;
   return connect;
 }
 
@@ -69,6 +78,90 @@ TEST(DecodeConnect, RejectsMqisdpLevel4) {
   // 10 0F: CONNECT, 15 bytes. "MQIsdp" with level 04: 3.1.1 is only spoken as "MQTT".
   EXPECT_TRUE(Refuses(Hex("10 0F 00 06 4D 51 49 73 64 70 04 02 00 3C 00 01 63"), ClientToServer(),
                       kNoVersion, DecodeError::kUnsupportedProtocolVersion, kUnsupported));
+}
+
+// ---- Bridges (mosquitto try_private) --------------------------------------------------
+// A bridge sets the level's top bit on 3 (3.1) or 4 (3.1.1), never on 5. moat speaks the
+// base version and keeps the bit upstream, or the broker would echo the bridge's own
+// messages back and they would loop between the two brokers.
+
+TEST(BridgeConnect, DecodesLevel0x84AsV311Bridge) {
+  EXPECT_TRUE(
+      DecodesTo(Hex(kV311Bridge), ClientToServer(), kNoVersion, BridgeConnectPacket(kV311)));
+}
+
+TEST(BridgeConnect, DecodesLevel0x83AsV31Bridge) {
+  EXPECT_TRUE(DecodesTo(Hex(kV31Bridge), ClientToServer(), kNoVersion, BridgeConnectPacket(kV31)));
+}
+
+TEST(BridgeConnect, PlainLevelsAreNoBridge) {
+  const DecodeOutcome outcome = DecodeBothWays(MinimalConnect(kV311), ClientToServer(), kNoVersion);
+  ASSERT_EQ(outcome.frames.size(), 1u) << Describe(outcome);
+  EXPECT_FALSE(std::get<Connect>(outcome.frames[0].packet).bridge);
+}
+
+TEST(BridgeConnect, TheConnectionSpeaksTheBaseVersion) {
+  // After the bridge's CONNECT, a 3.1.1 PUBLISH (30 05: QoS 0, topic "a", payload "hi"):
+  // as 5.0, "h" would be a property length running past the end.
+  const ByteVector bytes = Cat({Hex(kV311Bridge), Hex("30 05 00 01 61 68 69")});
+  const DecodeOutcome outcome = DecodeBothWays(bytes, ClientToServer(), kNoVersion);
+  EXPECT_EQ(outcome.error, DecodeError::kNone);
+  EXPECT_EQ(outcome.version, kV311);
+  ASSERT_EQ(outcome.frames.size(), 2u) << Describe(outcome);
+  EXPECT_EQ(std::get<Publish>(outcome.frames[1].packet).payload, "hi");
+}
+
+TEST(BridgeConnect, RejectsBridgeBitOnV5) {
+  // mosquitto never sets it on 5.0, which has its own way (No Local) to stop echoes.
+  EXPECT_TRUE(Refuses(Hex("10 0D 00 04 4D 51 54 54 85 02 00 3C 00 01 63"), ClientToServer(),
+                      kNoVersion, DecodeError::kUnsupportedProtocolVersion, kUnsupported));
+}
+
+TEST(BridgeConnect, RejectsBridgeBitOnAnUnknownLevel) {
+  for (const std::string_view level : {"80", "86", "FF"}) {
+    SCOPED_TRACE(level);
+    EXPECT_TRUE(Refuses(Cat({Hex("10 0D 00 04 4D 51 54 54"), Hex(level), Hex("02 00 3C 00 01 63")}),
+                        ClientToServer(), kNoVersion, DecodeError::kUnsupportedProtocolVersion,
+                        kUnsupported));
+  }
+}
+
+TEST(BridgeConnect, RejectsBridgeLevelUnderTheOtherName) {
+  // "MQTT" with 0x83 and "MQIsdp" with 0x84: the base level must match the name.
+  EXPECT_TRUE(Refuses(Hex("10 0D 00 04 4D 51 54 54 83 02 00 3C 00 01 63"), ClientToServer(),
+                      kNoVersion, DecodeError::kUnsupportedProtocolVersion, kUnsupported));
+  EXPECT_TRUE(Refuses(Hex("10 0F 00 06 4D 51 49 73 64 70 84 02 00 3C 00 01 63"), ClientToServer(),
+                      kNoVersion, DecodeError::kUnsupportedProtocolVersion, kUnsupported));
+}
+
+TEST(BridgeConnect, PeekReadsTheBaseVersion) {
+  EXPECT_EQ(PeekConnectVersion(Hex(kV311Bridge)), kV311);
+  EXPECT_EQ(PeekConnectVersion(Hex(kV31Bridge)), kV31);
+  EXPECT_EQ(PeekConnectVersion(Hex("10 0D 00 04 4D 51 54 54 85")), std::nullopt);
+}
+
+TEST(BridgeConnect, EncodesTheBitOnTheLevel) {
+  EXPECT_EQ(ToHex(EncodeOrFail(BridgeConnectPacket(kV311), kV311)), ToHex(Hex(kV311Bridge)));
+  EXPECT_EQ(ToHex(EncodeOrFail(BridgeConnectPacket(kV31), kV31)), ToHex(Hex(kV31Bridge)));
+}
+
+TEST(BridgeConnect, RefusesToEncodeABridgeV5Connect) {
+  std::vector<uint8_t> bytes;
+  EXPECT_EQ(Encode(BridgeConnectPacket(kV5), kV5, bytes), EncodeError::kInvalidForVersion);
+  EXPECT_TRUE(bytes.empty());
+}
+
+TEST(BridgeConnect, RoundTripsWithCredentialsAndWill) {
+  // The CONNECT moat rewrites when it replaces the bridge's credentials upstream.
+  for (const ProtocolVersion version : {kV31, kV311}) {
+    SCOPED_TRACE(Name(version));
+    Connect connect = BridgeConnectPacket(version);
+    connect.clean_start = false;
+    connect.will = MakeWill(1, true, "bridges/edge/state", "0");
+    connect.username = "moat";
+    connect.password = "secret";
+    EXPECT_TRUE(RoundTrips(connect, version, Direction::kClientToServer));
+  }
 }
 
 // ---- Connect flags ------------------------------------------------------------------
@@ -264,9 +357,9 @@ TEST(PeekConnectVersion, ReadsTheLevelFromTheFirstBytes) {
 
 TEST(PeekConnectVersion, SaysNothingItCannotSee) {
   EXPECT_EQ(PeekConnectVersion(Hex("10 FF FF FF 07 00 04 4D 51 54")), std::nullopt);  // short
-  EXPECT_EQ(PeekConnectVersion(Hex("30 05 00 01 61 05 00")), std::nullopt);  // a PUBLISH
-  EXPECT_EQ(PeekConnectVersion(Hex("10 0D 00 04 4D 51 54 54 06")), std::nullopt);  // level 6
-  EXPECT_EQ(PeekConnectVersion(Hex("10 FF FF FF FF 7F")), std::nullopt);  // no varint
+  EXPECT_EQ(PeekConnectVersion(Hex("30 05 00 01 61 05 00")), std::nullopt);           // a PUBLISH
+  EXPECT_EQ(PeekConnectVersion(Hex("10 0D 00 04 4D 51 54 54 06")), std::nullopt);     // level 6
+  EXPECT_EQ(PeekConnectVersion(Hex("10 FF FF FF FF 7F")), std::nullopt);              // no varint
   EXPECT_EQ(PeekConnectVersion({}), std::nullopt);
 }
 

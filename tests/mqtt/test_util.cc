@@ -395,8 +395,9 @@ std::string Describe(const Packet& packet) {
   std::ostringstream out;
   out << PacketTypeName(TypeOf(packet)) << '{';
   std::visit(Overloaded{[&](const Connect& p) {
-                          out << "version=" << Name(p.version) << " clean=" << p.clean_start
-                              << " keep_alive=" << p.keep_alive << " client_id=";
+                          out << "version=" << Name(p.version) << (p.bridge ? " bridge" : "")
+                              << " clean=" << p.clean_start << " keep_alive=" << p.keep_alive
+                              << " client_id=";
                           DescribeText(out, p.client_id);
                           if (p.will) {
                             out << " will{qos=" << int{p.will->qos} << " retain=" << p.will->retain
