@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "metrics/registry.h"
 #include "policy/auth/ban_list.h"
@@ -46,8 +47,15 @@ struct OpenedClient {
   SteadyTime accepted;              // when the login deadline started
 };
 
-// `ticket` has passed ConnectionGate::Open. nullopt when the connection was refused (and
-// counted, audited, closed).
+// The checks on a client's address that need no I/O: its ban, then its share of open
+// connections and of the connection rate. A refusal is counted and audited; true when
+// admitted. Done at accept, before a coroutine or a timer is made for the connection
+// (after the PROXY header on such a listener), so a flood from one address costs little.
+bool ScreenAddress(const ConnectionSetupContext& context, ConnectionGate::Ticket& ticket,
+                   const std::string& address);
+
+// `ticket` has passed ConnectionGate::Open, and, without a PROXY header, ScreenAddress().
+// nullopt when the connection was refused (and counted, audited, closed).
 boost::asio::awaitable<std::optional<OpenedClient>> OpenClient(
     boost::asio::ip::tcp::socket socket, ConnectionGate::Ticket ticket,
     const ConnectionSetupContext& context);

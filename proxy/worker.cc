@@ -193,13 +193,19 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
     }
     const size_t index = static_cast<size_t>(&setup - listeners_.data());
     counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
+    boost::system::error_code peer_error;
+    const auto peer = socket.remote_endpoint(peer_error);
+    std::string address = peer_error ? "unknown" : peer.address().to_string();
     ConnectionGate::Ticket ticket;
     if (const auto refusal = gate_.Open(ticket)) {
-      boost::system::error_code peer_error;
-      const auto peer = socket.remote_endpoint(peer_error);
-      ReportRefusedConnection(setup_contexts_[index], *refusal,
-                              peer_error ? "unknown" : peer.address().to_string());
+      ReportRefusedConnection(setup_contexts_[index], *refusal, address);
+      net::ResetOnClose(socket);
       continue;  // the socket closes as it goes out of scope
+    }
+    if (!setup.listener->proxy_protocol &&
+        !ScreenAddress(setup_contexts_[index], ticket, address)) {
+      net::ResetOnClose(socket);
+      continue;
     }
     asio::co_spawn(io_context_, Serve(std::move(socket), std::move(ticket), index), asio::detached);
   }

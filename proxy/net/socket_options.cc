@@ -20,4 +20,9 @@ void EnableTcpKeepAlive(int fd, std::chrono::seconds idle) {
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
 }
 
+void ResetOnClose(boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ignored;
+  socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);
+}
+
 }  // namespace moat::net
