@@ -17,7 +17,17 @@ class AuditModeAuthorizer final : public Authorizer {
   }
   Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
                         uint8_t qos) const override {
-    return Soften(inner_->MaySubscribe(client, filter, qos));
+    Decision decision = Soften(inner_->MaySubscribe(client, filter, qos));
+    // A lower QoS would be enforcement too: granted as asked, reported as the limit.
+    if (decision.max_qos < qos) {
+      if (!decision.audit) decision.reason = DenyReason::kQosLimit;
+      decision.max_qos = qos;
+      decision.audit = true;
+    }
+    return decision;
+  }
+  Decision DenyInside(const ClientIdentity& client, std::string_view filter) const override {
+    return inner_->DenyInside(client, filter);
   }
   Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override {
     return Soften(inner_->MayReceive(client, topic));

@@ -36,6 +36,13 @@ struct ClientIdentity {
 
 enum class Verdict : uint8_t { kAllow, kDeny };
 
+// policy.subscription_grant: when a SUBSCRIBE filter is granted. Either way every delivery
+// is checked against the reader's rights, so the choice is about what a client is told.
+enum class SubscriptionGrant : uint8_t {
+  kAnyReadable,  // some topic it matches may be read (mosquitto's clients keep working)
+  kAllReadable,  // every topic it matches may be read (what moat did before)
+};
+
 struct Decision {
   Verdict verdict = Verdict::kDeny;
   DenyReason reason = DenyReason::kNoRule;
@@ -50,6 +57,12 @@ struct Decision {
   // of moat_denials_total: resolved when the policy was loaded, so counting a denial
   // needs no lookup. RuleLabels::kDefault (0) when no rule decided.
   uint16_t rule_label = 0;
+  // SUBSCRIBE only; last, as callers list the fields above positionally. `partial`:
+  // granted, but part of what the filter matches may not be read and is withheld at
+  // delivery. `max_qos`: the highest QoS the rules grant it at; below the requested QoS,
+  // the subscription is granted at this one.
+  bool partial = false;
+  uint8_t max_qos = 2;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
@@ -61,10 +74,18 @@ class Authorizer {
   // A PUBLISH from the client, or its Will (checked at CONNECT).
   virtual Decision MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
                               bool retain) const = 0;
-  // A SUBSCRIBE filter: granted only if everything it can match may be read.
-  // "$share/{group}/{filter}" and "$queue/{filter}" are judged on their inner filter.
+  // A SUBSCRIBE filter: granted when some topic it can match may be read (or, with
+  // SubscriptionGrant::kAllReadable, only when every one may). "$share/{group}/{filter}"
+  // and "$queue/{filter}" are judged on their inner filter.
   virtual Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
                                 uint8_t qos) const = 0;
+  // For `policy explain`: the first deny rule sharing a topic with `filter`, which is what
+  // withholds part of a granted filter at delivery; a Decision naming no rule if none.
+  virtual Decision DenyInside(const ClientIdentity& client, std::string_view filter) const {
+    (void)client;
+    (void)filter;
+    return {};
+  }
   // A PUBLISH the broker delivers to the client, retained messages included.
   virtual Decision MayReceive(const ClientIdentity& client, std::string_view topic) const = 0;
   // Changes with every reload; lets a session drop cached decisions.

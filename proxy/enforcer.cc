@@ -217,6 +217,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
   std::vector<std::optional<uint8_t>> codes;
   std::vector<Denial> audited;
   mqtt::Subscribe granted{subscribe.packet_id, subscribe.properties, {}};
+  bool downgraded = false;
   for (const mqtt::Subscription& subscription : subscribe.subscriptions) {
     const policy::Decision decision =
         authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos);
@@ -229,7 +230,13 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
     if (decision.allowed()) {
       codes.push_back(std::nullopt);
       granted.subscriptions.push_back(subscription);
-      granted_filters_[std::string(subscription.filter)] = subscription.qos;
+      // The broker then grants (and delivers) no more than the rules allow.
+      if (decision.max_qos < subscription.qos) {
+        granted.subscriptions.back().qos = decision.max_qos;
+        downgraded = true;
+      }
+      if (decision.partial) ++outcome.partial_subscriptions;
+      granted_filters_[std::string(subscription.filter)] = granted.subscriptions.back().qos;
     } else {
       codes.push_back(DeniedSubscriptionCode());
       outcome.denials.push_back(
@@ -238,7 +245,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
   }
   const bool any_denied = !outcome.denials.empty();
   for (Denial& denial : audited) outcome.denials.push_back(std::move(denial));
-  if (!any_denied) {
+  if (!any_denied && !downgraded) {
     outcome.forward_raw = true;
   } else if (granted.subscriptions.empty()) {
     // Nothing to ask the broker: moat answers, under the client's packet identifier.

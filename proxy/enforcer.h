@@ -55,6 +55,8 @@ struct Outcome {
   std::vector<uint8_t> answer;                 // bytes back to the sender
   std::optional<mqtt::ReasonCode> disconnect;  // end the session (MQTT 5: with this code)
   std::vector<Denial> denials;                 // for metrics and the audit log
+  // SUBSCRIBE filters granted although part of what they match is withheld (counted).
+  uint16_t partial_subscriptions = 0;
   // The broker's CONNACK set the keep-alive the client must keep (Server Keep Alive).
   std::optional<uint16_t> server_keep_alive;
 };

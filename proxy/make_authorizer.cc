@@ -12,7 +12,8 @@ absl::StatusOr<std::shared_ptr<const policy::Authorizer>> MakeAuthorizer(
   } else if (config.policy.acl_file.empty() && config.policy.file.empty()) {
     authorizer = policy::MakeDenyAllAuthorizer();
   } else {
-    auto loaded = policy::LoadPolicy(config.policy.acl_file, config.policy.file, version);
+    auto loaded = policy::LoadPolicy(config.policy.acl_file, config.policy.file, version,
+                                     config.policy.subscription_grant);
     if (!loaded.ok()) return loaded.status();
     authorizer = *std::move(loaded);
   }

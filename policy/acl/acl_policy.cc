@@ -1,5 +1,7 @@
 #include "policy/acl/acl_policy.h"
 
+#include "policy/acl/acl_verdicts.h"
+
 #include <algorithm>
 #include <atomic>
 #include <utility>
@@ -7,104 +9,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace moat::policy {
-namespace {
-
-constexpr uint32_t kNil = RuleTrie::kNil;
-
-Decision Deny(DenyReason reason, std::string_view rule, uint16_t label) {
-  return {Verdict::kDeny, reason, rule, false, label};
-}
-
-}  // namespace
-
-// Collects what a walk finds and picks the decision by the precedence in acl_policy.h:
-// an enforcing deny wins, then a grant (reported as audit if an audit-mode deny applies),
-// then a grant that failed only on QoS or retain (which names the limit that refused).
-// The lowest-numbered rule of each kind names the decision.
-class AclPolicy::Verdicts final : public RuleSink {
- public:
-  Verdicts(const AclPolicy& policy, const ClientIdentity& client, uint8_t qos, bool retain)
-      : policy_(policy), client_(client), qos_(qos), retain_(retain) {}
-
-  void Found(uint32_t index, bool deny, bool plain, uint16_t label, uint64_t tag) override {
-    // The walk has already matched the action; a plain rule (enforcing, no conditions, no
-    // limits) is decided without looking it up, and named from its tag.
-    bool audit = false;
-    if (!plain) {
-      const Rule& rule = policy_.rules_[index];
-      if (rule.conditions != kNil && !policy_.conditions_[rule.conditions].Matches(client_, deny)) {
-        return;
-      }
-      audit = rule.audit;
-      if (!deny && qos_ > rule.max_qos) return Limited(index, DenyReason::kQosLimit, audit);
-      if (!deny && retain_ && !rule.allow_retain) {
-        return Limited(index, DenyReason::kRetainLimit, audit);
-      }
-    }
-    Best& best = !deny ? allow_ : audit ? audit_deny_ : deny_;
-    if (index < best.index) best = {index, label, tag};
-  }
-
-  // An enforcing deny applies: nothing found later can change the answer.
-  bool denied() const { return deny_.index != kNil; }
-
-  Decision Result() const {
-    if (deny_.index != kNil) {
-      return Deny(DenyReason::kDenyRule, policy_.Source(deny_.tag), deny_.label);
-    }
-    const bool granted = allow_.index != kNil || audit_limited_.index != kNil;
-    if (granted && audit_deny_.index != kNil) {
-      return {Verdict::kAllow, DenyReason::kDenyRule, policy_.Source(audit_deny_.tag), true,
-              audit_deny_.label};
-    }
-    if (allow_.index != kNil) {
-      return {Verdict::kAllow, DenyReason::kNone, policy_.Source(allow_.tag)};
-    }
-    if (audit_limited_.index != kNil) {
-      return Audited(audit_limited_.reason, audit_limited_.index,
-                     policy_.rules_[audit_limited_.index].source);
-    }
-    if (limited_.index != kNil) {
-      return Deny(limited_.reason, policy_.rules_[limited_.index].source, Label(limited_.index));
-    }
-    return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
-  }
-
- private:
-  // The label travels with the trie's reference, so naming a deny reads no rule record
-  // (a cache miss per decision with a million rules).
-  struct Best {
-    uint32_t index = kNil;
-    uint16_t label = RuleLabels::kDefault;
-    uint64_t tag = 0;
-  };
-  struct Limit {
-    uint32_t index = kNil;
-    DenyReason reason = DenyReason::kNoRule;
-  };
-
-  void Limited(uint32_t index, DenyReason reason, bool audit) {
-    Limit& limit = audit ? audit_limited_ : limited_;
-    if (index < limit.index) limit = {index, reason};
-  }
-
-  uint16_t Label(uint32_t index) const { return policy_.rules_[index].label; }
-
-  Decision Audited(DenyReason reason, uint32_t index, std::string_view rule) const {
-    return {Verdict::kAllow, reason, rule, true, Label(index)};
-  }
-
-  const AclPolicy& policy_;
-  const ClientIdentity& client_;
-  const uint8_t qos_;
-  const bool retain_;
-  Best deny_;
-  Best audit_deny_;
-  Best allow_;
-  Limit limited_;
-  Limit audit_limited_;
-};
-
 AclPolicy::Builder::Builder() : policy_(new AclPolicy()) {
   anonymous_root_ = policy_->trie_.AddRoot();
   everyone_root_ = policy_->trie_.AddRoot();
@@ -134,6 +38,9 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
     policy_->conditions_.push_back(spec.conditions);
   }
   policy_->rules_.push_back(rule);
+  if (!spec.deny && (spec.actions & kActionRead) && (spec.max_qos < 2 || spec.audit)) {
+    policy_->read_limits_ = true;
+  }
 
   std::vector<uint32_t> roots;
   if (spec.everyone) {
@@ -211,7 +118,7 @@ Decision AclPolicy::AuthorizeConnect(const ClientIdentity&) const {
 Decision AclPolicy::Match(const ClientIdentity& client, std::string_view topic, uint8_t action,
                           uint8_t qos, bool retain) const {
   Levels levels;
-  if (!SplitTopicName(topic, levels)) return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
+  if (!SplitTopicName(topic, levels)) return DenyBy(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   const TrieQuery query(levels, action, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, retain);
   RuleTrie::Span roots[2];
@@ -227,24 +134,6 @@ Decision AclPolicy::MayPublish(const ClientIdentity& client, std::string_view to
 
 Decision AclPolicy::MayReceive(const ClientIdentity& client, std::string_view topic) const {
   return Match(client, topic, kActionRead, 0, false);
-}
-
-Decision AclPolicy::MaySubscribe(const ClientIdentity& client, std::string_view filter,
-                                 uint8_t qos) const {
-  const std::string_view inner = InnerFilter(filter);
-  if (!IsValidFilter(inner)) return Deny(DenyReason::kNoRule, {}, RuleLabels::kDefault);
-  Levels levels;
-  SplitLevels(inner, levels);
-  const TrieQuery query(levels, kActionRead, client.username, client.client_id);
-  Verdicts verdicts(*this, client, qos, false);
-  RuleTrie::Span roots[2];
-  const int count = Roots(client, roots);
-  // Deny pass first: an enforcing deny rule anywhere inside the filter refuses the whole
-  // SUBSCRIBE. An audit-mode one only marks a SUBSCRIBE the cover pass grants as audit.
-  for (int r = 0; r < count; ++r) trie_.IntersectFilter(roots[r], query, verdicts);
-  if (verdicts.denied()) return verdicts.Result();
-  for (int r = 0; r < count; ++r) trie_.CoverFilter(roots[r], query, verdicts);
-  return verdicts.Result();
 }
 
 void AddAclFile(const AclFile& file, AclPolicy::Builder& builder) {

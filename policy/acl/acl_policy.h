@@ -21,11 +21,16 @@
 //
 //   PUBLISH / Will    the topic must be matched by a rule granting publish (write)
 //   delivery          the topic must be matched by a rule granting read
-//   SUBSCRIBE         granted only if everything the (inner) filter can match may be read:
-//                     one read rule must cover the filter (FilterCovers) and no deny rule
-//                     may share a topic with it (FiltersIntersect). mosquitto 2.0 grants
-//                     every SUBSCRIBE and filters at delivery; moat refuses up front what
-//                     it would never deliver in full.
+//   SUBSCRIBE         SubscriptionGrant::kAnyReadable (the default): granted when a read
+//                     rule shares a topic with the (inner) filter and no deny rule covers
+//                     what they share (acl_subscribe.cc); at the highest QoS such a rule
+//                     allows; `partial` when a deny rule shares a topic with the filter or
+//                     no read rule covers it. What may not be read is withheld at delivery.
+//                     mosquitto 2.0 grants every SUBSCRIBE; moat refuses a filter that
+//                     could never deliver anything.
+//                     kAllReadable: granted only if everything the filter can match may
+//                     be read: one read rule must cover it (FilterCovers) and no deny rule
+//                     may share a topic with it (FiltersIntersect).
 //
 // Rules are indexed at load in one RuleTrie: a root per user name, one for anonymous
 // clients, one for rules that apply to everyone (acl `pattern` lines, native rules not
@@ -78,6 +83,7 @@ class AclPolicy final : public Authorizer {
     Builder();
     // Rules are numbered in the order added; the lowest number names a decision.
     void Add(const RuleSpec& spec);
+    void SetSubscriptionGrant(SubscriptionGrant grant) { policy_->subscription_grant_ = grant; }
     std::shared_ptr<const AclPolicy> Build(uint64_t version) &&;
 
    private:
@@ -94,6 +100,7 @@ class AclPolicy final : public Authorizer {
   Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
                         uint8_t qos) const override;
   Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override;
+  Decision DenyInside(const ClientIdentity& client, std::string_view filter) const override;
   uint64_t version() const override { return version_; }
   std::string_view RuleLocation(std::string_view rule) const override;
 
@@ -113,12 +120,18 @@ class AclPolicy final : public Authorizer {
   };
   static_assert(sizeof(Rule) <= 24);
   class Verdicts;
+  class Overlaps;
 
   AclPolicy() = default;
   // The roots that apply to `client`: its user's (or the anonymous one) and everyone's.
   int Roots(const ClientIdentity& client, RuleTrie::Span (&roots)[2]) const;
   Decision Match(const ClientIdentity& client, std::string_view topic, uint8_t action, uint8_t qos,
                  bool retain) const;
+  // MaySubscribe() by SubscriptionGrant, on a valid inner filter already split.
+  Decision SubscribeAnyReadable(const ClientIdentity& client, const Levels& filter,
+                                uint8_t qos) const;
+  Decision SubscribeAllReadable(const ClientIdentity& client, const Levels& filter,
+                                uint8_t qos) const;
 
   // A rule's name from its tag: offset << 32 | size in sources_.
   std::string_view Source(uint64_t tag) const {
@@ -135,6 +148,10 @@ class AclPolicy final : public Authorizer {
   UserIndex user_roots_;        // user name -> RuleTrie::Span::Pack() of the user's root
   RuleTrie::Span anonymous_;    // the two shared roots' records, set in Build()
   RuleTrie::Span everyone_;
+  SubscriptionGrant subscription_grant_ = SubscriptionGrant::kAnyReadable;
+  // A read rule has a QoS limit or is in audit mode: a SUBSCRIBE then weighs every rule it
+  // shares topics with, not just the first.
+  bool read_limits_ = false;
   uint64_t version_ = 0;
   uint64_t snapshot_ = 0;  // ClientIdentity::Memo::snapshot: unique to this instance
 };

@@ -14,6 +14,22 @@ std::string Named(const Authorizer& authorizer, std::string_view rule) {
   return "rule " + std::string(rule) + " at " + std::string(location);
 }
 
+// What a granted filter does not get: a lower QoS, and what is withheld at delivery.
+std::string SubscriptionNotes(const Authorizer& authorizer, const ExplainRequest& request,
+                              const Decision& decision) {
+  std::string notes;
+  if (decision.max_qos < request.qos) {
+    notes += " (granted at QoS " + std::to_string(decision.max_qos) + ")";
+  }
+  if (!decision.partial) return notes;
+  const Decision deny = authorizer.DenyInside(request.client, request.topic);
+  notes += deny.rule.empty()
+               ? " (partial: topics it matches that nothing grants are withheld at delivery)"
+               : " (partial: " + Named(authorizer, deny.rule) +
+                     " withholds what it denies at delivery)";
+  return notes;
+}
+
 }  // namespace
 
 std::optional<Action> ParseExplainAction(std::string_view word) {
@@ -46,6 +62,9 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
   if (decision.allowed() && !decision.audit) {
     out << "allow";
     if (!rule.empty()) out << " " << rule;
+    if (request.action == Action::kSubscribe) {
+      out << SubscriptionNotes(authorizer, request, decision);
+    }
     out << "\n";
     return kExplainAllow;
   }

@@ -30,6 +30,8 @@ inline constexpr int kExplainBadInput = 1;
 
 // Prints one line to `out`:
 //   allow acl:12
+//   allow acl:3 (partial: acl:4 withholds what it denies at delivery)      (subscribe)
+//   allow rule dash at policy.yaml:2 (granted at QoS 1)                     (subscribe)
 //   allow rule operators-all at policy.yaml:4
 //   deny acl:7 (deny_rule)
 //   deny rule dev-cn at policy.yaml:9 (qos_limit)

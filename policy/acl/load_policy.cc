@@ -13,7 +13,8 @@ namespace moat::policy {
 
 absl::StatusOr<std::shared_ptr<const Authorizer>> LoadPolicy(const std::string& acl_file,
                                                              const std::string& yaml_file,
-                                                             uint64_t version) {
+                                                             uint64_t version,
+                                                             SubscriptionGrant grant) {
   if (acl_file.empty() && yaml_file.empty()) {
     return absl::InvalidArgumentError("no policy file given (acl_file or file)");
   }
@@ -39,6 +40,7 @@ absl::StatusOr<std::shared_ptr<const Authorizer>> LoadPolicy(const std::string& 
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 
   AclPolicy::Builder builder;
+  builder.SetSubscriptionGrant(grant);
   if (acl) AddAclFile(*acl, builder);
   if (yaml) AddYamlPolicy(*yaml, builder);
   return std::shared_ptr<const Authorizer>(std::move(builder).Build(version));

@@ -18,6 +18,8 @@ namespace moat::policy {
 // acl_file's first), and no policy is built: a reload keeps the old snapshot.
 absl::StatusOr<std::shared_ptr<const Authorizer>> LoadPolicy(const std::string& acl_file,
                                                              const std::string& yaml_file,
-                                                             uint64_t version);
+                                                             uint64_t version,
+                                                             SubscriptionGrant grant =
+                                                                 SubscriptionGrant::kAnyReadable);
 
 }  // namespace moat::policy

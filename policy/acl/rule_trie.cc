@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <string>
 #include <utility>
 
 #include "policy/acl/huge_pages.h"
@@ -294,8 +296,14 @@ uint32_t RuleTrie::FindChild(uint32_t node, std::string_view level) const {
 
 class RuleTrie::Walk {
  public:
-  Walk(const RuleTrie& trie, const TrieQuery& query, RuleSink& sink)
-      : t_(trie), q_(query), sink_(sink), size_(query.levels.size()) {}
+  Walk(const RuleTrie& trie, const TrieQuery& query, RuleSink* sink, bool cover_deny = false,
+       OverlapSink* overlaps = nullptr)
+      : t_(trie),
+        q_(query),
+        sink_(sink),
+        overlaps_(overlaps),
+        cover_deny_(cover_deny),
+        size_(query.levels.size()) {}
 
   // Topic name against rule filters.
   void Match(uint32_t node, size_t i) {
@@ -311,13 +319,17 @@ class RuleTrie::Walk {
     ForMatchingTemplates(w, level, [&](uint32_t child) { Match(child, i + 1); });
   }
 
-  // Requested filter against allow rule filters: which cover it.
+  // Requested filter against the allow (or, with cover_deny_, the deny) rule filters:
+  // which cover it.
   void Cover(uint32_t node, size_t i) {
     const uint32_t* w = t_.words_.data() + node;
+    if (cover_deny_ && !(w[kFlags] & kDenyBelow)) return;
     const std::string_view want = i < size_ ? q_.levels[i] : std::string_view();
     const bool guard = i == 0 && StartsWithDollar(want);
     if (w[kRefCount] != 0) {
-      Refs(w, (guard ? 0 : Bit(kHashAllow)) | (i == size_ ? Bit(kEndAllow) : 0));
+      const unsigned hash = Bit(cover_deny_ ? kHashDeny : kHashAllow);
+      const unsigned end = Bit(cover_deny_ ? kEndDeny : kEndAllow);
+      Refs(w, (guard ? 0 : hash) | (i == size_ ? end : 0) | (cover_deny_ ? kUnsafe : 0));
     }
     if (i == size_ || want == "#") return;  // only a '#' rule covers a requested '#'
     if (want == "+") {                      // only '+' (or '#', above) covers '+'
@@ -352,8 +364,115 @@ class RuleTrie::Walk {
     ForMatchingTemplates(w, want, [&](uint32_t child) { Intersect(child, i + 1); });
   }
 
+  // Requested filter against allow rule filters: which share a topic with it, and which
+  // topics. `path_` holds the shared filter down to this node. False: the sink said stop.
+  bool Overlap(uint32_t node, size_t i) {
+    const uint32_t* w = t_.words_.data() + node;
+    const std::string_view want = i < size_ ? q_.levels[i] : std::string_view();
+    const bool guard = i == 0 && StartsWithDollar(want);
+    if (w[kRefCount] != 0) {
+      // "p/#" ending here shares the rest of the request (all of "p" when the request ends
+      // here); "p" ending here shares "p" when the request ends here or goes on with '#'.
+      if (!guard && !Shared(w, kHashAllow, i, /*hash=*/false)) return false;
+      if ((i == size_ || want == "#") && !Shared(w, kEndAllow, size_, false)) return false;
+    }
+    if (i == size_) return true;
+    const bool skip_dollar = i == 0 && IsWildcardLevel(want);
+    if (want == "#") return OverlapBelow(w, skip_dollar, kNoLevel);
+    if (want == "+") return OverlapBelow(w, skip_dollar, i + 1);
+    if (w[kChildCount] != 0) {
+      if (const uint32_t child = t_.FindChild(node, want); child != kNil) {
+        if (!Descend(want, [&] { return Overlap(child, i + 1); })) return false;
+      }
+    }
+    if (w[kPlus] != kNil && !guard) {
+      if (!Descend(want, [&] { return Overlap(w[kPlus], i + 1); })) return false;
+    }
+    bool go_on = true;
+    ForMatchingTemplates(w, want, [&](uint32_t child) {
+      if (go_on) go_on = Descend(want, [&] { return Overlap(child, i + 1); });
+    });
+    return go_on;
+  }
+
  private:
   static constexpr size_t kNoLevel = static_cast<size_t>(-1);
+
+  template <typename Fn>
+  bool Descend(std::string_view level, Fn&& fn) {
+    path_.push_back(level);
+    const bool go_on = fn();
+    path_.pop_back();
+    return go_on;
+  }
+
+  // Reports the allow references of `kind` on `w`: they share `path_`, then the request
+  // from level `rest` on (none when rest == size_), then "#" if `hash`.
+  bool Shared(const uint32_t* w, RefKind kind, size_t rest, bool hash) {
+    const uint32_t* at = w + kHeaderWords;
+    bool built = false;
+    for (uint32_t r = 0; r < w[kRefCount]; ++r, at += kRefWords) {
+      uint64_t ref;
+      std::memcpy(&ref, at, sizeof ref);
+      if (static_cast<RefKind>(ref >> 32 & 7) != kind || !(ref >> 35 & q_.action)) continue;
+      if (!built) {
+        shared_.assign(path_.begin(), path_.end());
+        for (size_t l = rest; l < size_; ++l) shared_.push_back(q_.levels[l]);
+        if (hash) shared_.push_back("#");
+        built = true;
+        // One empty level is the empty topic, which no PUBLISH may name [MQTT-4.7.3-1].
+        if (shared_.size() == 1 && shared_[0].empty()) return true;
+      }
+      uint64_t tag;
+      std::memcpy(&tag, at + 2, sizeof tag);
+      if (!overlaps_->Found(static_cast<uint32_t>(ref), ref >> 37 & 1,
+                               static_cast<uint16_t>(ref >> 40), tag, shared_)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Every edge of `w` a requested wildcard level can take, each shared as the edge's own
+  // level: into Overlap() at level `next`, or (for '#', next == kNoLevel) the whole subtree.
+  bool OverlapBelow(const uint32_t* w, bool skip_dollar, size_t next) {
+    auto visit = [&](uint32_t child) {
+      return next == kNoLevel ? OverlapSubtree(child) : Overlap(child, next);
+    };
+    const uint32_t* child = w + kHeaderWords + kRefWords * w[kRefCount];
+    for (uint32_t c = 0; c < w[kChildCount]; ++c, child += kChildWords) {
+      const std::string_view text = std::string_view(t_.texts_).substr(child[2], child[1]);
+      if (skip_dollar && StartsWithDollar(text)) continue;
+      if (!Descend(text, [&] { return visit(child[0]); })) return false;
+    }
+    if (w[kPlus] != kNil && !Descend("+", [&] { return visit(w[kPlus]); })) return false;
+    const uint32_t count = w[kFlags] >> 8;
+    for (uint32_t k = 0; k < count; ++k) {
+      const Template& t = t_.templates_[w[kTemplates] + k];
+      if (!Usable(t) || (skip_dollar && TemplateStartsWithDollar(t))) continue;
+      if (!Descend(Filled(t), [&] { return visit(t.node); })) return false;
+    }
+    return true;
+  }
+
+  // Below a requested '#': every allow rule shares its own topics.
+  bool OverlapSubtree(uint32_t node) {
+    const uint32_t* w = t_.words_.data() + node;
+    if (w[kRefCount] != 0) {
+      if (!Shared(w, kEndAllow, size_, false) || !Shared(w, kHashAllow, size_, true)) {
+        return false;
+      }
+    }
+    return OverlapBelow(w, /*skip_dollar=*/false, kNoLevel);
+  }
+
+  // A template level with this client's identities put in (kept until the walk ends).
+  std::string_view Filled(const Template& t) {
+    std::string& level = filled_.emplace_back();
+    for (const Piece& piece : t.pieces) level += piece.which != 0 ? Identity(piece.which) : piece.text;
+    return level;
+  }
+
   static constexpr unsigned Bit(RefKind kind) { return 1u << kind; }
   static constexpr unsigned kEnd = 1u << kEndAllow | 1u << kEndDeny;
   static constexpr unsigned kHash = 1u << kHashAllow | 1u << kHashDeny;
@@ -370,7 +489,7 @@ class RuleTrie::Walk {
       if (kind >= kUnsafeDenyU && !UnsafeFires(kind)) continue;
       uint64_t tag;
       std::memcpy(&tag, at + 2, sizeof tag);
-      sink_.Found(static_cast<uint32_t>(ref), kind != kEndAllow && kind != kHashAllow,
+      sink_->Found(static_cast<uint32_t>(ref), kind != kEndAllow && kind != kHashAllow,
                   ref >> 37 & 1, static_cast<uint16_t>(ref >> 40), tag);
     }
   }
@@ -450,8 +569,13 @@ class RuleTrie::Walk {
 
   const RuleTrie& t_;
   const TrieQuery& q_;
-  RuleSink& sink_;
+  RuleSink* const sink_;
+  OverlapSink* const overlaps_;
+  const bool cover_deny_;
   const size_t size_;
+  Levels path_;                   // Overlap(): the shared filter so far
+  Levels shared_;                 // Overlap(): what one reported rule shares
+  std::deque<std::string> filled_;  // Overlap(): template levels, stable for path_
 };
 
 void RuleTrie::Prefetch(Span root) const {
@@ -466,17 +590,26 @@ void RuleTrie::Prefetch(Span root) const {
 
 void RuleTrie::MatchTopic(Span root, const TrieQuery& query, RuleSink& sink) const {
   Prefetch(root);
-  Walk(*this, query, sink).Match(root.begin, 0);
+  Walk(*this, query, &sink).Match(root.begin, 0);
 }
 
 void RuleTrie::CoverFilter(Span root, const TrieQuery& query, RuleSink& sink) const {
   Prefetch(root);
-  Walk(*this, query, sink).Cover(root.begin, 0);
+  Walk(*this, query, &sink).Cover(root.begin, 0);
 }
 
 void RuleTrie::IntersectFilter(Span root, const TrieQuery& query, RuleSink& sink) const {
   Prefetch(root);
-  Walk(*this, query, sink).Intersect(root.begin, 0);
+  Walk(*this, query, &sink).Intersect(root.begin, 0);
+}
+
+void RuleTrie::CoverFilterByDeny(Span root, const TrieQuery& query, RuleSink& sink) const {
+  Walk(*this, query, &sink, /*cover_deny=*/true).Cover(root.begin, 0);
+}
+
+bool RuleTrie::OverlapFilter(Span root, const TrieQuery& query, OverlapSink& sink) const {
+  Prefetch(root);
+  return Walk(*this, query, nullptr, false, &sink).Overlap(root.begin, 0);
 }
 
 }  // namespace moat::policy

@@ -83,6 +83,18 @@ class RuleSink {
   ~RuleSink() = default;
 };
 
+// Receives the allow rules an OverlapFilter() walk finds, each with `shared`: the filter of
+// the topics the rule and the request both match (the request's level where it is literal,
+// the rule's where the request holds a wildcard). Returning false ends the walk.
+class OverlapSink {
+ public:
+  virtual bool Found(uint32_t rule, bool plain, uint16_t label, uint64_t tag,
+                     const Levels& shared) = 0;
+
+ protected:
+  ~OverlapSink() = default;
+};
+
 class RuleTrie {
  public:
   static constexpr uint32_t kNil = UINT32_MAX;
@@ -123,6 +135,12 @@ class RuleTrie {
   void CoverFilter(Span root, const TrieQuery& query, RuleSink& sink) const;
   // Deny rules whose filter intersects the filter in `query.levels`.
   void IntersectFilter(Span root, const TrieQuery& query, RuleSink& sink) const;
+  // Deny rules whose filter covers the filter in `query.levels`: each withholds all of it
+  // (a deny with a placeholder this client cannot fill withholds everything below it).
+  void CoverFilterByDeny(Span root, const TrieQuery& query, RuleSink& sink) const;
+  // Allow rules whose filter shares a topic with the filter in `query.levels`, each with
+  // what they share. False when the sink ended the walk.
+  bool OverlapFilter(Span root, const TrieQuery& query, OverlapSink& sink) const;
 
   size_t node_count() const { return node_count_; }
 

@@ -422,7 +422,9 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
 void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
-                {"acl_file", "file", "allow_all", "on_denied_publish", "mode"}, ctx.problems);
+                {"acl_file", "file", "allow_all", "on_denied_publish", "mode",
+                 "subscription_grant"},
+                ctx.problems);
   if (const Field* f = map.Find("mode")) {
     policy.audit_only =
         ReadEnum<bool>(*f, {{"enforce", false}, {"audit", true}}, ctx.problems).value_or(false);
@@ -433,6 +435,15 @@ void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
             *f, {{"drop", DeniedPublish::kDrop}, {"disconnect", DeniedPublish::kDisconnect}},
             ctx.problems)
             .value_or(policy.on_denied_publish);
+  }
+  if (const Field* f = map.Find("subscription_grant")) {
+    policy.subscription_grant =
+        ReadEnum<policy::SubscriptionGrant>(
+            *f,
+            {{"any_readable", policy::SubscriptionGrant::kAnyReadable},
+             {"all_readable", policy::SubscriptionGrant::kAllReadable}},
+            ctx.problems)
+            .value_or(policy.subscription_grant);
   }
   if (const Field* f = map.Find("acl_file")) {
     policy.acl_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "policy/auth/authenticator.h"
+#include "policy/authorizer.h"
 #include "policy/network.h"
 #include "proxy/proxy_protocol/proxy_protocol.h"
 
@@ -105,6 +106,7 @@ struct Policy {
   bool allow_all = false;
   DeniedPublish on_denied_publish = DeniedPublish::kDrop;
   bool audit_only = false;  // mode: audit — count and log denials, enforce none
+  policy::SubscriptionGrant subscription_grant = policy::SubscriptionGrant::kAnyReadable;
 };
 
 struct Metrics {

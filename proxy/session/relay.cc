@@ -181,6 +181,7 @@ Relay::Drained Relay::Drain(Direction from) {
     report_.Packet(from, frame.type);
     Outcome outcome = Judge(from, frame);
     report_.Denials(outcome.denials);
+    report_.PartialSubscriptions(outcome.partial_subscriptions);
     if (outcome.server_keep_alive) {
       keep_alive_.set_interval(std::chrono::seconds(*outcome.server_keep_alive));
       ArmWatchdog();

@@ -45,6 +45,9 @@ class SessionReport {
   void UpstreamUnavailable(const boost::system::error_code& error);
   void Malformed(mqtt::Direction from, mqtt::DecodeError error);
   void Denials(std::span<const Denial> denials);
+  void PartialSubscriptions(uint16_t filters) {
+    if (filters != 0) counters_.Add<metrics::Metric::kPartialSubscriptionsTotal>(listener_, filters);
+  }
   // Fills in who the client is and writes `event` to the audit log, if there is one.
   void Audit(AuditEvent event) const;
   // moat_sessions_ended_total, and the session's one log line unless it ended the

@@ -47,6 +47,19 @@ TEST_F(ConfigTest, AllowAllBesideAPolicyFileIsAContradiction) {
             "'policy.acl_file' or 'policy.file'");
 }
 
+TEST_F(ConfigTest, SubscriptionGrantDefaultsToAnyReadableAndNamesItsChoices) {
+  dir_.Write("acl", "topic read a/#\n");
+  const std::string base = std::string(kMinimal) + "policy:\n  acl_file: acl\n";
+  const auto default_grant = Load(base);
+  ASSERT_TRUE(default_grant.ok()) << default_grant.status();
+  EXPECT_EQ(default_grant->policy.subscription_grant, policy::SubscriptionGrant::kAnyReadable);
+  const auto strict = Load(base + "  subscription_grant: all_readable\n");
+  ASSERT_TRUE(strict.ok()) << strict.status();
+  EXPECT_EQ(strict->policy.subscription_grant, policy::SubscriptionGrant::kAllReadable);
+  EXPECT_THAT(Problem(base + "  subscription_grant: all\n"), HasSubstr("moat.yaml:7:"));
+  EXPECT_THAT(Problem(base + "  subscription_grant: all\n"), HasSubstr("all_readable"));
+}
+
 // ---- PROXY protocol --------------------------------------------------------------------
 
 TEST_F(ConfigTest, APROXYListenerMustNameWhoMaySendTheHeader) {

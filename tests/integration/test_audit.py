@@ -211,7 +211,9 @@ class PerRuleAuditMode(ProxyTestCase):
 
     def test_subscribe_and_delivery_under_an_audit_deny_are_granted_and_counted(self):
         reader = self.client(self.port, "historian")
-        reader.send(subscribe_packet_v311(7, "plant/#"))
+        # All that plant/secret/# could deliver the audit-mode deny would withhold: an
+        # enforcing policy would refuse it. (plant/# would be granted either way.)
+        reader.send(subscribe_packet_v311(7, "plant/secret/#"))
         # Granted by the broker (moat forwarded it): 0x00, not moat's 0x80.
         self.assertEqual(reader.read_packet(), (SUBACK, b"\x00\x07\x00"))
         publisher = self.client(self.broker.port, "direct-publisher")

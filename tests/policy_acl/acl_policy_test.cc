@@ -3,6 +3,7 @@
 // checks (covering, deny inside, shared subscriptions) and delivery checks.
 #include "policy/acl/acl_policy.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,10 +17,15 @@
 namespace moat::policy {
 namespace {
 
-std::shared_ptr<const AclPolicy> FromAcl(std::string_view text, uint64_t version = 1) {
+using ::testing::MatchesRegex;
+
+std::shared_ptr<const AclPolicy> FromAcl(
+    std::string_view text, uint64_t version = 1,
+    SubscriptionGrant grant = SubscriptionGrant::kAnyReadable) {
   absl::StatusOr<AclFile> file = ParseAclFile(text, "acl");
   EXPECT_TRUE(file.ok()) << file.status();
   AclPolicy::Builder builder;
+  builder.SetSubscriptionGrant(grant);
   if (file.ok()) AddAclFile(*file, builder);
   return std::move(builder).Build(version);
 }
@@ -46,6 +52,15 @@ std::string Pub(const AclPolicy& p, const ClientIdentity& c, std::string_view to
 std::string Sub(const AclPolicy& p, const ClientIdentity& c, std::string_view filter) {
   return Show(p.MaySubscribe(c, filter, 0));
 }
+// Sub() with what only a SUBSCRIBE grant carries: "allow acl:2 partial", "... qos 1".
+std::string SubDetail(const AclPolicy& p, const ClientIdentity& c, std::string_view filter,
+                      uint8_t qos = 0) {
+  const Decision d = p.MaySubscribe(c, filter, qos);
+  std::string shown = Show(d);
+  if (d.allowed() && d.partial) shown += " partial";
+  if (d.allowed() && d.max_qos < qos) absl::StrAppend(&shown, " qos ", d.max_qos);
+  return shown;
+}
 std::string Recv(const AclPolicy& p, const ClientIdentity& c, std::string_view topic) {
   return Show(p.MayReceive(c, topic));
 }
@@ -56,7 +71,7 @@ TEST(AclContract, WhatNoLineGrantsIsDenied) {
   const auto p = FromAcl("user alice\ntopic read a/b\n");
   EXPECT_EQ(Pub(*p, User("alice"), "a/b"), "deny no_rule");
   EXPECT_EQ(Recv(*p, User("alice"), "a/c"), "deny no_rule");
-  EXPECT_EQ(Sub(*p, User("alice"), "a/+"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, User("alice"), "b/+"), "deny no_rule");
   EXPECT_EQ(Recv(*p, User("bob"), "a/b"), "deny no_rule");
   EXPECT_EQ(Recv(*p, Anonymous(), "a/b"), "deny no_rule");
   // And an empty acl_file grants nothing at all.
@@ -188,7 +203,8 @@ TEST(AclPolicy, PlaceholderInsideALevel) {
   EXPECT_EQ(Recv(*p, User("al", "c9"), "in/dev-al-c9x/t"), "deny no_rule");
   EXPECT_EQ(Recv(*p, User("al", "c9"), "%al"), "allow acl:2");
   EXPECT_EQ(Sub(*p, User("al", "c9"), "in/dev-al-c9/#"), "allow acl:1");
-  EXPECT_EQ(Sub(*p, User("al", "c9"), "in/+/#"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, User("al", "c9"), "in/+/#"), "allow acl:1");  // shares in/dev-al-c9/#
+  EXPECT_EQ(Sub(*p, User("al", "c9"), "in/dev-al-c8/#"), "deny no_rule");
 }
 
 // ---- identities that try to gain wildcard power (CVE-2017-7650 class) -------------------
@@ -223,7 +239,9 @@ TEST(AclIdentity, UnsafeIdentityCannotDodgeADenyPattern) {
   EXPECT_EQ(Pub(*p, User("u", "c1"), "devices/c1/config"), "deny acl:3 deny_rule");
   EXPECT_EQ(Pub(*p, User("u", "c1"), "devices/c2/config"), "allow acl:2");
   EXPECT_EQ(Sub(*p, User("u", "c1"), "devices/c2/#"), "allow acl:2");
-  EXPECT_EQ(Sub(*p, User("u", "c1"), "devices/+/config"), "deny acl:3 deny_rule");
+  // Everyone else's config may be read: granted, c1's own withheld at delivery.
+  EXPECT_EQ(Sub(*p, User("u", "c1"), "devices/+/config"), "allow acl:2");
+  EXPECT_EQ(Sub(*p, User("u", "c1"), "devices/c1/config"), "deny acl:3 deny_rule");
 }
 
 TEST(AclIdentity, UserBlockNamedWithWildcardsIsJustAName) {
@@ -234,8 +252,143 @@ TEST(AclIdentity, UserBlockNamedWithWildcardsIsJustAName) {
 
 // ---- SUBSCRIBE and delivery -------------------------------------------------------------
 
-TEST(AclSubscribe, NeedsOneGrantCoveringTheWholeFilter) {
-  const auto p = FromAcl("user u\ntopic read a/+\ntopic read b/#\ntopic read c/x\n");
+// ---- SUBSCRIBE: granted when something it matches may be read (the default) -----------
+
+TEST(AclSubscribe, IssueThirteensDashboardKeepsItsFilters) {
+  // What a mosquitto user writes for an HMI; against mosquitto both filters deliver.
+  const auto p = FromAcl(
+      "user hmi\n"
+      "topic readwrite plant/#\n"
+      "topic deny plant/safety/#\n"
+      "topic read lines/+/speed\n");
+  const ClientIdentity hmi = User("hmi");
+  EXPECT_EQ(SubDetail(*p, hmi, "plant/#"), "allow acl:2 partial");
+  EXPECT_EQ(SubDetail(*p, hmi, "lines/#"), "allow acl:4 partial");
+  EXPECT_EQ(SubDetail(*p, hmi, "lines/+/speed"), "allow acl:4");
+  EXPECT_EQ(SubDetail(*p, hmi, "plant/line1/#"), "allow acl:2");
+  EXPECT_THAT(SubDetail(*p, hmi, "+/+/speed"), MatchesRegex("allow acl:[24] partial"));
+  EXPECT_EQ(SubDetail(*p, hmi, "#").substr(0, 5), "allow");
+  // What it can never deliver is still refused, naming the deny that withholds it.
+  EXPECT_EQ(Sub(*p, hmi, "plant/safety/#"), "deny acl:3 deny_rule");
+  EXPECT_EQ(Sub(*p, hmi, "plant/safety/+/x"), "deny acl:3 deny_rule");
+  EXPECT_EQ(Sub(*p, hmi, "lines/3/temperature"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, hmi, "other/#"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, User("someone"), "plant/#"), "deny no_rule");
+  // And deliveries are judged one by one, as before.
+  EXPECT_EQ(Recv(*p, hmi, "plant/safety/valve"), "deny acl:3 deny_rule");
+  EXPECT_EQ(Recv(*p, hmi, "plant/line1/state"), "allow acl:2");
+  EXPECT_EQ(Recv(*p, hmi, "lines/3/speed"), "allow acl:4");
+  EXPECT_EQ(Recv(*p, hmi, "lines/3/temperature"), "deny no_rule");
+}
+
+TEST(AclSubscribe, AReadRuleWhollyDeniedGrantsNothing) {
+  // b/x/# shares b/x/# with "#"-ish filters, but the deny covers it all; a/# still gives.
+  const auto p = FromAcl("user u\ntopic read a/#\ntopic read b/x/#\ntopic deny b/+/#\n");
+  const ClientIdentity u = User("u");
+  EXPECT_EQ(Sub(*p, u, "b/#"), "deny acl:4 deny_rule");
+  EXPECT_EQ(Sub(*p, u, "b/x"), "deny acl:4 deny_rule");
+  EXPECT_EQ(SubDetail(*p, u, "+/x"), "allow acl:2 partial");
+  EXPECT_EQ(SubDetail(*p, u, "a/+"), "allow acl:2");
+  // "b" itself is no b/+/# topic, and b/x/# does not reach "b": nothing gives it.
+  EXPECT_EQ(Sub(*p, u, "b"), "deny no_rule");
+}
+
+TEST(AclSubscribe, SharesAreWorkedOutLevelByLevel) {
+  const auto p = FromAcl("user u\ntopic read a/+/c\ntopic read d\ntopic read e/#\n");
+  const ClientIdentity u = User("u");
+  EXPECT_EQ(SubDetail(*p, u, "a/b/+"), "allow acl:2 partial");  // shares a/b/c
+  EXPECT_EQ(SubDetail(*p, u, "a/#"), "allow acl:2 partial");
+  EXPECT_EQ(Sub(*p, u, "a/b"), "deny no_rule");  // one level short
+  EXPECT_EQ(Sub(*p, u, "a/b/c/d"), "deny no_rule");
+  EXPECT_EQ(SubDetail(*p, u, "d/#"), "allow acl:3 partial");  // "d/#" matches d itself
+  EXPECT_EQ(Sub(*p, u, "d/+"), "deny no_rule");
+  EXPECT_EQ(SubDetail(*p, u, "e"), "allow acl:4");  // "e/#" matches e itself
+  EXPECT_THAT(SubDetail(*p, u, "+"), MatchesRegex("allow acl:[34] partial"));
+}
+
+TEST(AclSubscribe, WildcardFiltersShareNoDollarTopics) {
+  const auto p = FromAcl("user u\ntopic read $SYS/broker/#\n");
+  EXPECT_EQ(Sub(*p, User("u"), "#"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, User("u"), "+/broker/#"), "deny no_rule");
+  EXPECT_EQ(SubDetail(*p, User("u"), "$SYS/#"), "allow acl:2 partial");
+}
+
+TEST(AclSubscribe, PlaceholdersShareOnlyTheClientsOwnLevel) {
+  const auto p = FromAcl("pattern read users/%u/#\npattern deny users/%u/private/#\n");
+  EXPECT_EQ(SubDetail(*p, User("al"), "users/#"), "allow acl:1 partial");
+  EXPECT_EQ(SubDetail(*p, User("al"), "users/+/status"), "allow acl:1 partial");
+  EXPECT_EQ(Sub(*p, User("al"), "users/+/private/#"), "deny acl:2 deny_rule");
+  EXPECT_EQ(Sub(*p, User("al"), "users/bo/#"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, User("a+"), "users/#"), "deny no_rule");
+  EXPECT_EQ(Sub(*p, Anonymous(), "users/#"), "deny no_rule");
+}
+
+TEST(AclSubscribe, GrantedAtTheLowestQosOfTheRulesItDeliversUnder) {
+  AclPolicy::Builder builder;
+  RuleSpec all;
+  all.source = "all";
+  all.actions = kActionRead;
+  all.everyone = true;
+  all.filters = {"a/#"};
+  all.max_qos = 1;
+  builder.Add(all);
+  RuleSpec one = all;
+  one.source = "one";
+  one.filters = {"a/b"};
+  one.max_qos = 2;
+  builder.Add(one);
+  RuleSpec other = all;
+  other.source = "other";
+  other.filters = {"c/#"};
+  other.max_qos = 0;
+  builder.Add(other);
+  const auto p = std::move(builder).Build(1);
+  const ClientIdentity u = User("u");
+  EXPECT_EQ(SubDetail(*p, u, "a/#", 2), "allow all qos 1");
+  EXPECT_EQ(SubDetail(*p, u, "a/b", 2), "allow all qos 1");
+  EXPECT_EQ(SubDetail(*p, u, "a/c", 1), "allow all");
+  EXPECT_THAT(SubDetail(*p, u, "#", 2), MatchesRegex("allow (all|other) partial qos 0"));
+  EXPECT_EQ(SubDetail(*p, u, "c/x", 1), "allow other qos 0");
+}
+
+TEST(AclSubscribe, AnAuditModeDenyReportsWhatEnforcingWouldRefuse) {
+  AclPolicy::Builder builder;
+  RuleSpec grant;
+  grant.source = "grant";
+  grant.actions = kActionRead;
+  grant.everyone = true;
+  grant.filters = {"a/#"};
+  builder.Add(grant);
+  RuleSpec audit;
+  audit.source = "audit";
+  audit.deny = true;
+  audit.audit = true;
+  audit.everyone = true;
+  audit.filters = {"a/x/#"};
+  builder.Add(audit);
+  const auto p = std::move(builder).Build(1);
+  const Decision partial = p->MaySubscribe(User("u"), "a/#", 0);
+  EXPECT_TRUE(partial.allowed());
+  EXPECT_FALSE(partial.audit);  // enforcing would grant it too
+  const Decision refused = p->MaySubscribe(User("u"), "a/x/+", 0);
+  EXPECT_TRUE(refused.allowed());
+  EXPECT_TRUE(refused.audit);
+  EXPECT_EQ(refused.rule, "audit");
+  EXPECT_EQ(refused.reason, DenyReason::kDenyRule);
+}
+
+TEST(AclSubscribe, DenyInsideNamesWhatWithholdsPartOfAGrant) {
+  const auto p = FromAcl("user u\ntopic read a/#\ntopic deny a/x/#\ntopic deny a/y\n");
+  EXPECT_EQ(p->DenyInside(User("u"), "a/#").rule, "acl:3");
+  EXPECT_EQ(p->DenyInside(User("u"), "a/y/#").rule, "acl:4");
+  EXPECT_EQ(p->DenyInside(User("u"), "a/z/#").rule, "");
+}
+
+// ---- SUBSCRIBE with policy.subscription_grant: all_readable -----------------------------
+
+TEST(AclSubscribeAllReadable, NeedsOneGrantCoveringTheWholeFilter) {
+  const auto p = FromAcl("user u\ntopic read a/+\ntopic read b/#\ntopic read c/x\n", 1,
+                         SubscriptionGrant::kAllReadable);
   const ClientIdentity u = User("u");
   EXPECT_EQ(Sub(*p, u, "a/+"), "allow acl:2");
   EXPECT_EQ(Sub(*p, u, "a/q"), "allow acl:2");
@@ -248,9 +401,10 @@ TEST(AclSubscribe, NeedsOneGrantCoveringTheWholeFilter) {
   EXPECT_EQ(Sub(*p, u, "#"), "deny no_rule");
 }
 
-TEST(AclSubscribe, DeniedWhenADenyRuleLiesInsideTheFilter) {
+TEST(AclSubscribeAllReadable, DeniedWhenADenyRuleLiesInsideTheFilter) {
   // mosquitto grants these SUBSCRIBEs and then silently drops part of the traffic.
-  const auto p = FromAcl("user u\ntopic readwrite a/#\ntopic deny a/secret/+\n");
+  const auto p = FromAcl("user u\ntopic readwrite a/#\ntopic deny a/secret/+\n", 1,
+                         SubscriptionGrant::kAllReadable);
   const ClientIdentity u = User("u");
   EXPECT_EQ(Sub(*p, u, "a/#"), "deny acl:3 deny_rule");
   EXPECT_EQ(Sub(*p, u, "a/+/+"), "deny acl:3 deny_rule");
@@ -258,6 +412,17 @@ TEST(AclSubscribe, DeniedWhenADenyRuleLiesInsideTheFilter) {
   EXPECT_EQ(Sub(*p, u, "a/public/#"), "allow acl:2");
   EXPECT_EQ(Sub(*p, u, "a/+"), "allow acl:2");  // two levels: never a/secret/x
   EXPECT_EQ(Sub(*p, u, "a/secret"), "allow acl:2");
+}
+
+TEST(AclSubscribe, ADenyInsideMakesAGrantPartialUnlessItCoversTheFilter) {
+  const auto p = FromAcl("user u\ntopic readwrite a/#\ntopic deny a/secret/+\n");
+  const ClientIdentity u = User("u");
+  EXPECT_EQ(SubDetail(*p, u, "a/#"), "allow acl:2 partial");
+  EXPECT_EQ(SubDetail(*p, u, "a/+/+"), "allow acl:2 partial");
+  EXPECT_EQ(Sub(*p, u, "a/secret/x"), "deny acl:3 deny_rule");
+  EXPECT_EQ(Sub(*p, u, "a/secret/+"), "deny acl:3 deny_rule");
+  EXPECT_EQ(SubDetail(*p, u, "a/public/#"), "allow acl:2");
+  EXPECT_EQ(SubDetail(*p, u, "a/secret"), "allow acl:2");
 }
 
 TEST(AclSubscribe, WriteOnlyDenyDoesNotExist) {
@@ -278,8 +443,9 @@ TEST(AclSubscribe, SharedSubscriptionsAreJudgedOnTheInnerFilter) {
   const ClientIdentity u = User("u");
   EXPECT_EQ(Sub(*p, u, "$share/workers/jobs/a"), "allow acl:2");
   EXPECT_EQ(Sub(*p, u, "$queue/jobs/a"), "allow acl:2");
-  EXPECT_EQ(Sub(*p, u, "$share/workers/jobs/+"), "deny acl:3 deny_rule");
-  EXPECT_EQ(Sub(*p, u, "$share/workers/#"), "deny acl:3 deny_rule");
+  EXPECT_EQ(Sub(*p, u, "$share/workers/jobs/admin"), "deny acl:3 deny_rule");
+  EXPECT_EQ(SubDetail(*p, u, "$share/workers/jobs/+"), "allow acl:2 partial");
+  EXPECT_EQ(SubDetail(*p, u, "$share/workers/#"), "allow acl:2 partial");
   EXPECT_EQ(Sub(*p, u, "$share/workers/other"), "deny no_rule");
   EXPECT_EQ(Sub(*p, u, "$share/workers"), "deny no_rule");  // malformed
   EXPECT_EQ(Sub(*p, u, "$share/w+/jobs/a"), "deny no_rule");

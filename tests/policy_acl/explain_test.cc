@@ -62,9 +62,24 @@ TEST(PolicyExplain, AllowPrintsTheRuleAndReturnsZero) {
 }
 
 TEST(PolicyExplain, DenyByRulePrintsTheRuleAndReturnsThree) {
-  const Result r = Explain(Request("alice", Action::kSubscribe, "home/#"));
+  const Result r = Explain(Request("alice", Action::kSubscribe, "home/locked"));
   EXPECT_EQ(r.code, 3);
   EXPECT_EQ(r.out, "deny /etc/moat/acl:3 (deny_rule)\n");
+}
+
+TEST(PolicyExplain, APartlyWithheldSubscriptionNamesWhatWithholdsIt) {
+  Result r = Explain(Request("alice", Action::kSubscribe, "home/#"));
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "allow /etc/moat/acl:2 (partial: /etc/moat/acl:3 withholds what it denies at "
+            "delivery)\n");
+  r = Explain(Request("alice", Action::kSubscribe, "+/kitchen"));
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "allow /etc/moat/acl:2 (partial: topics it matches that nothing grants are "
+            "withheld at delivery)\n");
+  r = Explain(Request("alice", Action::kSubscribe, "home/kitchen/#"));
+  EXPECT_EQ(r.out, "allow /etc/moat/acl:2\n");
 }
 
 TEST(PolicyExplain, DefaultDenySaysNothingGrantsIt) {
@@ -90,9 +105,12 @@ TEST(PolicyExplain, AuditRuleAllowsAndSaysWhatWouldHaveDenied) {
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out,
             "allow (audit: would be denied by rule watch-garage at policy.yaml:4, deny_rule)\n");
+  // Enforcing would grant home/# too (partly withheld), so the audit deny changes nothing.
   r = Explain(Request("alice", Action::kSubscribe, "home/#"));
-  EXPECT_EQ(r.code, 3);  // the acl_file's enforcing deny inside wins over the audit one
-  EXPECT_EQ(r.out, "deny /etc/moat/acl:3 (deny_rule)\n");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "allow /etc/moat/acl:2 (partial: /etc/moat/acl:3 withholds what it denies at "
+            "delivery)\n");
   r = Explain(Request("alice", Action::kSubscribe, "home/garage/#"));
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out,
@@ -108,7 +126,7 @@ TEST(PolicyExplain, PolicyModeAuditAllowsWhatItWouldDeny) {
   Result r = Explain(Request("bob", Action::kPublish, "home/kitchen"), true);
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "allow (audit: would be denied, no_rule: nothing grants it)\n");
-  r = Explain(Request("alice", Action::kSubscribe, "home/#"), true);
+  r = Explain(Request("alice", Action::kSubscribe, "home/locked"), true);
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "allow (audit: would be denied by /etc/moat/acl:3, deny_rule)\n");
   r = Explain(Request("alice", Action::kPublish, "home/x"), true);

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/acl/acl_file.h"
 #include "policy/acl/acl_policy.h"
@@ -21,6 +23,79 @@ class ReferencePolicy {
   explicit ReferencePolicy(const AclFile& file) : file_(file) {}
 
   enum class Action : uint8_t { kPublish, kReceive, kSubscribe };
+
+  // SUBSCRIBE under SubscriptionGrant::kAnyReadable: granted when some read line shares a
+  // topic with the filter and no single deny line covers what they share (the lowest
+  // such deny names a refusal). The verdict, and the rule of a refusal ("" if none).
+  std::pair<bool, std::string> DecideAnyReadable(const ClientIdentity& client,
+                                                 std::string_view topic) const {
+    const std::string_view subject = InnerFilter(topic);
+    if (!IsValidFilter(subject)) return {false, ""};
+    const AclRule* withheld_by = nullptr;
+    for (const AclRule& rule : file_.rules) {
+      if (rule.access == AclAccess::kDeny || !(Actions(rule) & kActionRead)) continue;
+      if (!AppliesTo(rule, client)) continue;
+      std::string filter;
+      if (!Substitute(rule, client, &filter)) continue;
+      const std::optional<std::string> shared = Intersection(filter, subject);
+      if (!shared) continue;
+      const AclRule* covering = nullptr;
+      for (const AclRule& deny : file_.rules) {
+        if (deny.access != AclAccess::kDeny || !AppliesTo(deny, client)) continue;
+        if (DenyCovers(deny, client, *shared)) {
+          covering = &deny;
+          break;
+        }
+      }
+      if (covering == nullptr) return {true, ""};
+      if (withheld_by == nullptr || covering->line < withheld_by->line) withheld_by = covering;
+    }
+    return {false, withheld_by ? Name(*withheld_by) : ""};
+  }
+
+  // The filter of the topics both filters match, or nullopt when there is none.
+  static std::optional<std::string> Intersection(std::string_view a, std::string_view b) {
+    const Levels x = SplitLevels(a);
+    const Levels y = SplitLevels(b);
+    std::vector<std::string> levels;
+    for (size_t i = 0;; ++i) {
+      const bool x_end = i == x.size();
+      const bool y_end = i == y.size();
+      if (x_end && y_end) break;
+      const bool dollar_x = i == 0 && !x_end && StartsWithDollar(x[i]);
+      const bool dollar_y = i == 0 && !y_end && StartsWithDollar(y[i]);
+      if (!x_end && x[i] == "#") {
+        if (dollar_y) return std::nullopt;
+        for (size_t j = i; j < y.size(); ++j) levels.emplace_back(y[j]);
+        break;
+      }
+      if (!y_end && y[i] == "#") {
+        if (dollar_x) return std::nullopt;
+        for (size_t j = i; j < x.size(); ++j) levels.emplace_back(x[j]);
+        break;
+      }
+      if (x_end || y_end) return std::nullopt;
+      if (x[i] == "+") {
+        if (dollar_y) return std::nullopt;
+        levels.emplace_back(y[i]);
+      } else if (y[i] == "+") {
+        if (dollar_x) return std::nullopt;
+        levels.emplace_back(x[i]);
+      } else if (x[i] == y[i]) {
+        levels.emplace_back(x[i]);
+      } else {
+        return std::nullopt;
+      }
+    }
+    // One empty level is the empty topic, which no PUBLISH may name [MQTT-4.7.3-1].
+    if (levels.size() == 1 && levels[0].empty()) return std::nullopt;
+    std::string out;
+    for (size_t i = 0; i < levels.size(); ++i) {
+      if (i != 0) out += "/";
+      out += levels[i];
+    }
+    return out;
+  }
 
   // The verdict and the rule ("FILE:LINE", or "" for the default deny).
   std::pair<bool, std::string> Decide(const ClientIdentity& client, Action action,
@@ -52,6 +127,8 @@ class ReferencePolicy {
   }
 
  private:
+  static bool StartsWithDollar(std::string_view level) { return level.starts_with('$'); }
+
   static bool Safe(std::string_view identity) {
     return !identity.empty() && identity.find_first_of("/+#") == std::string_view::npos;
   }
@@ -101,6 +178,31 @@ class ReferencePolicy {
         ++i;
       } else {
         out->push_back(f[i]);
+      }
+    }
+    return true;
+  }
+
+  // Does the deny line withhold every topic `shared` (a filter) can match?
+  static bool DenyCovers(const AclRule& rule, const ClientIdentity& client,
+                         std::string_view shared) {
+    std::string filter;
+    if (Substitute(rule, client, &filter)) return FilterCovers(filter, shared);
+    // An identity that cannot fill the placeholder: everything under the levels before the
+    // first placeholder level is denied, the prefix itself included.
+    const Levels rule_levels = SplitLevels(rule.filter);
+    const Levels levels = SplitLevels(shared);
+    size_t depth = 0;
+    while (depth < rule_levels.size() && !RuleTrie::PlaceholdersIn(rule_levels[depth])) ++depth;
+    if (levels.size() < depth) return false;
+    for (size_t i = 0; i < depth; ++i) {
+      const std::string_view prefix = rule_levels[i];
+      const std::string_view level = levels[i];
+      if (level == "#") return false;
+      if (prefix == "+") {
+        if (i == 0 && StartsWithDollar(level)) return false;
+      } else if (prefix != level) {
+        return false;
       }
     }
     return true;

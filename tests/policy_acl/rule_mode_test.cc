@@ -159,11 +159,16 @@ TEST_F(RuleMode, SubscribeWithOnlyAnAuditDenyInsideIsGrantedWithAudit) {
                    "     everyone: true, mode: audit}\n"
                    "  - {id: vault, effect: deny, actions: [subscribe], topics: ['v/secret'],\n"
                    "     everyone: true}\n"));
-  EXPECT_EQ(Sub(*p, "t/#"), "audit watch deny_rule");
-  EXPECT_EQ(Sub(*p, "t/+/x"), "audit watch deny_rule");
+  // Reported when the enforcing policy would refuse the filter: all it could deliver is
+  // what the audit-mode deny withholds.
+  EXPECT_EQ(Sub(*p, "t/secret/#"), "audit watch deny_rule");
+  EXPECT_EQ(Sub(*p, "t/secret/+/x"), "audit watch deny_rule");
+  EXPECT_EQ(Sub(*p, "$share/g/t/secret/#"), "audit watch deny_rule");
+  // Filters that deliver something either way are granted plainly.
+  EXPECT_EQ(Sub(*p, "t/#"), "allow all");
+  EXPECT_EQ(Sub(*p, "t/+/x"), "allow all");
   EXPECT_EQ(Sub(*p, "t/open/#"), "allow all");
-  EXPECT_EQ(Sub(*p, "#"), "deny vault deny_rule");  // an enforcing deny inside still refuses
-  EXPECT_EQ(Sub(*p, "$share/g/t/#"), "audit watch deny_rule");
+  EXPECT_EQ(Sub(*p, "v/secret"), "deny vault deny_rule");  // an enforcing deny still refuses
 }
 
 TEST_F(RuleMode, DeliveryOfWhatAnAuditDenyCoversIsAudited) {

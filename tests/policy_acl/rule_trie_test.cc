@@ -75,6 +75,21 @@ std::string RandomAcl(Random& r) {
   return text;
 }
 
+std::shared_ptr<const AclPolicy> PolicyOf(const AclFile& file, SubscriptionGrant grant) {
+  AclPolicy::Builder builder;
+  builder.SetSubscriptionGrant(grant);
+  AddAclFile(file, builder);
+  return std::move(builder).Build(1);
+}
+
+ClientIdentity RandomClient(Random& r) {
+  ClientIdentity client;
+  client.username = r.Pick(kUsers);
+  client.client_id = r.Pick(kClientIds);
+  return client;
+}
+
+// Under SubscriptionGrant::kAllReadable, which ReferencePolicy::Decide() spells out.
 TEST(RuleTrie, AgreesWithTheNaiveEvaluator) {
   Random r(20240611);
   int outcomes[9] = {};
@@ -82,14 +97,11 @@ TEST(RuleTrie, AgreesWithTheNaiveEvaluator) {
     const std::string text = RandomAcl(r);
     absl::StatusOr<AclFile> file = ParseAclFile(text, "acl");
     ASSERT_TRUE(file.ok()) << file.status() << "\n" << text;
-    AclPolicy::Builder builder;
-    AddAclFile(*file, builder);
-    const std::shared_ptr<const AclPolicy> policy = std::move(builder).Build(1);
+    const std::shared_ptr<const AclPolicy> policy =
+        PolicyOf(*file, SubscriptionGrant::kAllReadable);
     const ReferencePolicy reference(*file);
     for (int q = 0; q < 30; ++q) {
-      ClientIdentity client;
-      client.username = r.Pick(kUsers);
-      client.client_id = r.Pick(kClientIds);
+      const ClientIdentity client = RandomClient(r);
       const auto action = static_cast<ReferencePolicy::Action>(r.Below(3));
       std::string topic;
       Decision got;
@@ -121,6 +133,76 @@ TEST(RuleTrie, AgreesWithTheNaiveEvaluator) {
   // Every action saw grants, default denials and deny rules, so the comparison means
   // something. (Each question is compared under ASSERT, so reaching here means all agreed.)
   for (size_t kind = 0; kind < 9; ++kind) EXPECT_GT(outcomes[kind], 500) << kind;
+}
+
+// Every topic of up to `depth` levels a filter matches, over the levels rules and
+// identities name and one nobody names.
+void TopicsMatching(const Levels& filter, size_t i, std::string topic, size_t depth,
+                    const std::vector<std::string>& vocabulary, std::vector<std::string>& out) {
+  auto extended = [&](std::string_view level) {
+    return i == 0 ? std::string(level) : absl::StrCat(topic, "/", std::string(level));
+  };
+  if (i == filter.size()) {
+    out.push_back(topic);
+    return;
+  }
+  if (filter[i] == "#") {
+    if (i > 0) out.push_back(topic);  // "a/#" matches "a"
+    if (depth == 0) return;
+    for (const std::string& level : vocabulary) {
+      if (i == 0 && level.starts_with('$')) continue;
+      TopicsMatching(filter, i, extended(level), depth - 1, vocabulary, out);
+    }
+    return;
+  }
+  if (depth == 0) return;
+  if (filter[i] != "+") return TopicsMatching(filter, i + 1, extended(filter[i]), depth - 1,
+                                              vocabulary, out);
+  for (const std::string& level : vocabulary) {
+    if (i == 0 && level.starts_with('$')) continue;
+    TopicsMatching(filter, i + 1, extended(level), depth - 1, vocabulary, out);
+  }
+}
+
+// The default grant against the naive one, and against its promise: a filter under which
+// the client may read some topic is never refused.
+TEST(RuleTrie, AgreesWithTheNaiveEvaluatorOnSubscriptionsThatCanDeliver) {
+  Random r(20261206);
+  int granted = 0, refused_by_rule = 0, refused_by_default = 0;
+  const std::vector<std::string> vocabulary = {"a", "b", "", "$SYS", "alice", "c1", "xalicey",
+                                               "$x", "zz"};
+  for (int round = 0; round < 2000; ++round) {
+    const std::string text = RandomAcl(r);
+    absl::StatusOr<AclFile> file = ParseAclFile(text, "acl");
+    ASSERT_TRUE(file.ok()) << file.status() << "\n" << text;
+    const std::shared_ptr<const AclPolicy> policy =
+        PolicyOf(*file, SubscriptionGrant::kAnyReadable);
+    const ReferencePolicy reference(*file);
+    for (int q = 0; q < 30; ++q) {
+      const ClientIdentity client = RandomClient(r);
+      std::string filter = RandomFilter(r, kTopicLevels, true);
+      if (r.Below(8) == 0) filter = "$share/g/" + filter;
+      const Decision got = policy->MaySubscribe(client, filter, 0);
+      const auto [allowed, rule] = reference.DecideAnyReadable(client, filter);
+      const std::string context = absl::StrCat("user '", client.username, "' client '",
+                                               client.client_id, "' filter '", filter, "'\n", text);
+      ASSERT_EQ(got.allowed(), allowed) << context;
+      if (!allowed) {
+        ASSERT_EQ(std::string(got.rule), rule) << context;
+      }
+      ++(allowed ? granted : rule.empty() ? refused_by_default : refused_by_rule);
+      if (allowed || !IsValidFilter(InnerFilter(filter))) continue;
+      std::vector<std::string> topics;
+      TopicsMatching(SplitLevels(InnerFilter(filter)), 0, "", 4, vocabulary, topics);
+      for (const std::string& topic : topics) {
+        ASSERT_FALSE(reference.Decide(client, ReferencePolicy::Action::kReceive, topic).first)
+            << "refused although '" << topic << "' may be read; " << context;
+      }
+    }
+  }
+  EXPECT_GT(granted, 2000);
+  EXPECT_GT(refused_by_rule, 500);
+  EXPECT_GT(refused_by_default, 2000);
 }
 
 }  // namespace

@@ -162,7 +162,44 @@ TEST(YamlPolicy, MaxQos) {
   EXPECT_EQ(Pub(*p, Client("a"), "t/x", 1), "allow r1");
   EXPECT_EQ(Pub(*p, Client("a"), "t/x", 2), "deny r1 qos_limit");
   EXPECT_EQ(Sub(*p, Client("a"), "t/#", 1), "allow r1");
-  EXPECT_EQ(Sub(*p, Client("a"), "t/#", 2), "deny r1 qos_limit");
+  // A SUBSCRIBE is granted at the QoS the rule allows, as a broker grants a lower one.
+  const Decision lowered = p->MaySubscribe(Client("a"), "t/#", 2);
+  EXPECT_TRUE(lowered.allowed());
+  EXPECT_EQ(lowered.max_qos, 1);
+}
+
+TEST(YamlPolicy, SubscriptionsThatCanDeliverSomethingAreGranted) {
+  // Issue 13's HMI, written natively: the same answers as from its acl_file.
+  const std::string rules =
+      "rules:\n"
+      "  - {id: plant, effect: allow, actions: [publish, subscribe], topics: ['plant/#'], "
+      "users: [hmi]}\n"
+      "  - {id: safety, effect: deny, actions: [publish, subscribe], topics: "
+      "['plant/safety/#'], users: [hmi]}\n"
+      "  - {id: speeds, effect: allow, actions: [subscribe], topics: ['lines/+/speed'], "
+      "users: [hmi]}\n";
+  const auto p = Build(rules);
+  const ClientIdentity hmi = Client("hmi");
+  const Decision plant = p->MaySubscribe(hmi, "plant/#", 1);
+  EXPECT_TRUE(plant.allowed());
+  EXPECT_TRUE(plant.partial);
+  EXPECT_EQ(plant.rule, "plant");
+  EXPECT_EQ(p->DenyInside(hmi, "plant/#").rule, "safety");
+  EXPECT_EQ(Sub(*p, hmi, "lines/#"), "allow speeds");
+  EXPECT_EQ(Sub(*p, hmi, "plant/safety/#"), "deny safety deny_rule");
+  EXPECT_EQ(Sub(*p, hmi, "other/#"), "deny no_rule");
+  EXPECT_EQ(Recv(*p, hmi, "plant/safety/valve"), "deny safety deny_rule");
+  EXPECT_EQ(Recv(*p, hmi, "plant/line1/state"), "allow plant");
+
+  AclPolicy::Builder whole;
+  whole.SetSubscriptionGrant(SubscriptionGrant::kAllReadable);
+  absl::StatusOr<YamlPolicy> parsed = ParseYamlPolicy(rules, "policy.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  AddYamlPolicy(*parsed, whole);
+  const auto strict = std::move(whole).Build(1);
+  EXPECT_EQ(Sub(*strict, hmi, "plant/#"), "deny safety deny_rule");
+  EXPECT_EQ(Sub(*strict, hmi, "lines/#"), "deny no_rule");
+  EXPECT_EQ(Sub(*strict, hmi, "plant/line1/#"), "allow plant");
 }
 
 TEST(YamlPolicy, RetainFalse) {
@@ -387,7 +424,7 @@ TEST(CombinedPolicy, DenyInEitherWinsAllowInEitherGrants) {
   EXPECT_EQ(Pub(*p, alice, "extra/x"), "allow yaml-grant");
   EXPECT_EQ(Pub(*p, alice, "shared/yaml-locked"), "deny yaml-lock deny_rule");
   EXPECT_EQ(Pub(*p, alice, "shared/acl-locked"), "deny acl:3 deny_rule");
-  EXPECT_EQ(Sub(*p, alice, "shared/#"), "deny acl:3 deny_rule");
+  EXPECT_EQ(Sub(*p, alice, "shared/acl-locked"), "deny acl:3 deny_rule");
   EXPECT_EQ(Pub(*p, Client("bob"), "shared/acl-locked"), "allow yaml-open");
 }
 
@@ -425,6 +462,15 @@ TEST_F(TempFiles, LoadPolicyTakesEitherFileAlone) {
   ASSERT_TRUE(only_yaml.ok());
   EXPECT_EQ(Pub(**only_yaml, Client("alice"), "extra/x"), "allow yaml-grant");
   EXPECT_FALSE(LoadPolicy("", "", 1).ok());
+}
+
+TEST_F(TempFiles, LoadPolicyAppliesTheSubscriptionGrant) {
+  const std::string acl = Write("acl", "user u\ntopic read a/b\n");
+  auto any = LoadPolicy(acl, "", 1);
+  auto all = LoadPolicy(acl, "", 1, SubscriptionGrant::kAllReadable);
+  ASSERT_TRUE(any.ok() && all.ok());
+  EXPECT_EQ(Sub(**any, Client("u"), "a/+"), absl::StrCat("allow ", acl, ":2"));
+  EXPECT_EQ(Sub(**all, Client("u"), "a/+"), "deny no_rule");
 }
 
 TEST_F(TempFiles, LoadPolicyReportsProblemsOfBothFiles) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <map>
 #include <set>
 #include <string>
 
@@ -22,6 +23,8 @@ using mqtt::ProtocolVersion;
 class ScriptedAuthorizer : public policy::Authorizer {
  public:
   std::set<std::string, std::less<>> denied_publish, denied_subscribe, denied_receive;
+  std::set<std::string, std::less<>> partial_subscribe;
+  std::map<std::string, uint8_t, std::less<>> subscribe_max_qos;
   mutable int calls = 0;
   uint64_t policy_version = 1;
   uint64_t version() const override { return policy_version; }
@@ -35,7 +38,13 @@ class ScriptedAuthorizer : public policy::Authorizer {
   }
   policy::Decision MaySubscribe(const policy::ClientIdentity&, std::string_view filter,
                                 uint8_t) const override {
-    return denied_subscribe.contains(filter) ? Deny() : Allow();
+    if (denied_subscribe.contains(filter)) return Deny();
+    policy::Decision decision = Allow();
+    decision.partial = partial_subscribe.contains(filter);
+    if (const auto it = subscribe_max_qos.find(filter); it != subscribe_max_qos.end()) {
+      decision.max_qos = it->second;
+    }
+    return decision;
   }
   policy::Decision MayReceive(const policy::ClientIdentity&,
                               std::string_view topic) const override {
@@ -159,6 +168,23 @@ TEST_F(EnforcerTest, ForwardsOnlyGrantedFiltersAndMergesTheSuback) {
   EXPECT_EQ(outcome.forward_rewritten, Bytes(mqtt::Subscribe{5, {}, {{"a/+", 1}, {"c", 2}}}));
   const Outcome suback = FromBroker(mqtt::Suback{5, {}, {0x01, 0x02}});
   EXPECT_EQ(suback.forward_rewritten, Bytes(mqtt::Suback{5, {}, {0x01, 0x87, 0x02}}));
+}
+
+TEST_F(EnforcerTest, AsksTheBrokerForNoMoreThanTheRulesAllowAndCountsPartialGrants) {
+  Start(ProtocolVersion::kV5);
+  authorizer_.subscribe_max_qos = {{"lim/#", 1}};
+  authorizer_.partial_subscribe = {"a/#", "lim/#"};
+  const Outcome outcome = FromClient(mqtt::Subscribe{6, {}, {{"a/#", 2}, {"lim/#", 2}}});
+  EXPECT_FALSE(outcome.forward_raw);
+  EXPECT_EQ(outcome.forward_rewritten, Bytes(mqtt::Subscribe{6, {}, {{"a/#", 2}, {"lim/#", 1}}}));
+  EXPECT_TRUE(outcome.denials.empty());
+  EXPECT_EQ(outcome.partial_subscriptions, 2);
+  // The broker's SUBACK says what was granted, and the client gets it.
+  const Outcome suback = FromBroker(mqtt::Suback{6, {}, {0x02, 0x01}});
+  EXPECT_EQ(suback.forward_rewritten, Bytes(mqtt::Suback{6, {}, {0x02, 0x01}}));
+  // Within the limit, the SUBSCRIBE goes on as it came.
+  const Outcome within = FromClient(mqtt::Subscribe{7, {}, {{"lim/#", 1}}});
+  EXPECT_TRUE(within.forward_raw);
 }
 
 TEST_F(EnforcerTest, AnswersASubscribeWithNothingGranted) {
@@ -319,15 +345,20 @@ TEST_F(AuditRuleTest, AnEnforcingDenyStillRefusesWithItsOwnRule) {
 
 TEST_F(AuditRuleTest, SubscribeRefusedOnlyByAnAuditDenyIsGrantedAndReported) {
   Start(ProtocolVersion::kV311);
-  const Outcome outcome = PolicyFromClient(mqtt::Subscribe{2, {}, {{"w/y/#", 1}, {"w/#", 0}}});
-  // "w/#" holds the enforcing "w/x": refused. "w/y/#" only meets the audit rule: granted.
-  EXPECT_EQ(outcome.forward_rewritten, Bytes(mqtt::Subscribe{2, {}, {{"w/y/#", 1}}}));
-  ASSERT_EQ(outcome.denials.size(), 2u);
+  const Outcome outcome =
+      PolicyFromClient(mqtt::Subscribe{2, {}, {{"w/y/#", 1}, {"w/#", 0}, {"w/x", 0}}});
+  // "w/x" is all the enforcing "block": refused. All "w/y/#" and "w/#" could deliver, the
+  // audit rule would withhold (w/x aside): granted, and reported as what enforcing refuses.
+  EXPECT_EQ(outcome.forward_rewritten, Bytes(mqtt::Subscribe{2, {}, {{"w/y/#", 1}, {"w/#", 0}}}));
+  ASSERT_EQ(outcome.denials.size(), 3u);
   EXPECT_FALSE(outcome.denials[0].audit);
   EXPECT_EQ(outcome.denials[0].rule, "block");
+  EXPECT_EQ(outcome.denials[0].topic, "w/x");
   EXPECT_TRUE(outcome.denials[1].audit);
   EXPECT_EQ(outcome.denials[1].rule, "watch");
   EXPECT_EQ(outcome.denials[1].topic, "w/y/#");
+  EXPECT_TRUE(outcome.denials[2].audit);
+  EXPECT_EQ(outcome.denials[2].topic, "w/#");
   const Outcome all_granted = PolicyFromClient(mqtt::Subscribe{3, {}, {{"w/z", 0}}});
   EXPECT_TRUE(all_granted.forward_raw);
   ASSERT_EQ(all_granted.denials.size(), 1u);
