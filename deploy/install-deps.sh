@@ -18,6 +18,10 @@ packages=(
   mosquitto mosquitto-clients openssl
   # The integration tests and seed-corpus generator are Python (standard library only).
   python3
+  # The client matrix (tests/integration/test_client_matrix.py) runs paho-mqtt, and
+  # MQTT.js under Node and in headless Chromium; certutil puts the test CA in the
+  # browser's certificate store.
+  python3-paho-mqtt nodejs chromium libnss3-tools
   # Benchmark peers: tests/perf/run_benchmark.sh measures moat against HAProxy and nginx's
   # stream module (TLS-terminating TCP proxies) in front of the same mosquitto.
   haproxy nginx libnginx-mod-stream
@@ -35,6 +39,8 @@ packages=(
   "$(dpkg-query -W -f='${db:Status-Status}' kubectl 2>/dev/null | grep -qx installed &&
     echo kubectl || echo kubernetes-client)"
 )
+# NodeSource's nodejs carries its own npm and conflicts with Debian's npm package.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -46,16 +52,26 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo=()
+  if ((EUID != 0)); then
+    sudo=(sudo)
+  fi
+
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-sudo=()
-if ((EUID != 0)); then
-  sudo=(sudo)
+# MQTT.js for the client matrix, at the version package-lock.json pins. The copy of the
+# lock file is how this script and the test know node_modules is that install, so the
+# registry is asked only when the pin changed or nothing is installed.
+node_dir="$(dirname "$0")/../tests/integration/clients/node"
+installed_lock="$node_dir/node_modules/.moat-package-lock.json"
+if ! cmp -s "$node_dir/package-lock.json" "$installed_lock"; then
+  echo "install-deps: npm ci in tests/integration/clients/node"
+  (cd "$node_dir" && npm ci --no-audit --no-fund)
+  cp "$node_dir/package-lock.json" "$installed_lock"
 fi
-
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y --no-install-recommends "${missing[@]}"
