@@ -211,30 +211,32 @@ class Cell:
             raise AssertionError(f"{self.client}, MQTT {self.version} over {self.transport}, "
                                  f"step {name!r}: {e}") from None
 
-    def do(self, op, **args):
-        answer = self.driver.call({"op": op, **args})
+    def do(self, op, name, **args):
+        """`name` is the connection's within this cell; to the driver, which outlives a
+        failed cell, it is the client id, unique across cells."""
+        answer = self.driver.call({"op": op, "name": f"{self.id_prefix}-{name}", **args})
         if not answer.get("ok"):
-            raise AssertionError(f"{op} {args.get('name', '')}: {answer}")
+            raise AssertionError(f"{op} {name}: {answer}")
         return answer
 
     def connect(self, name, clean=True, will=None):
         port = self.test.ports[self.transport]
-        return self.do("connect", name=name, host="localhost", port=port,
+        return self.do("connect", name, host="localhost", port=port,
                        transport=self.transport, path="/mqtt", ca=Certs.path("ca.crt"),
                        version=self.version, client_id=f"{self.id_prefix}-{name}",
                        username=USER, password=password_of(USER), clean=clean,
                        session_expiry=0 if clean else SESSION_EXPIRY, will=will)
 
     def subscribe(self, name, topic_filter, qos, granted):
-        answer = self.do("subscribe", name=name, filters=[[topic_filter, qos]])
+        answer = self.do("subscribe", name, filters=[[topic_filter, qos]])
         self.test.assertEqual(answer["granted"], [granted], f"SUBACK for {topic_filter}")
 
     def publish(self, name, topic, payload, qos, retain=False):
-        return self.do("publish", name=name, topic=topic, payload=payload, qos=qos,
+        return self.do("publish", name, topic=topic, payload=payload, qos=qos,
                        retain=retain)["reason"]
 
     def receive(self, name, topics):
-        return self.do("receive", name=name, topics=topics, timeout=TIMEOUT)["messages"]
+        return self.do("receive", name, topics=topics, timeout=TIMEOUT)["messages"]
 
     def run(self):
         for step in (self.login, self.qos_levels, self.retained, self.denied_publish,
@@ -242,7 +244,7 @@ class Cell:
             with self.step(step.__name__):
                 step()
         for name in ("sub", "pub"):
-            self.do("disconnect", name=name)
+            self.do("disconnect", name)
 
     def login(self):
         # moat admits no anonymous client here: every step after this one proves the
@@ -266,7 +268,7 @@ class Cell:
         self.subscribe("late", topic, 1, granted=1)
         got = [(m["topic"], m["payload"], m["retain"]) for m in self.receive("late", [topic])]
         self.test.assertEqual(got, [(topic, "kept", True)])
-        self.do("disconnect", name="late")
+        self.do("disconnect", "late")
 
     def denied_publish(self):
         marker = f"{self.base}/marker"
@@ -308,7 +310,7 @@ class Cell:
         broker.disconnect()
         self.test.assertEqual(wait_for_metric(port, "moat_denials_total", withheld + 3,
                                               action="deliver"), withheld + 3)
-        self.do("disconnect", name="hmi")
+        self.do("disconnect", "hmi")
         self.test.assertEqual(wait_for_metric(port, "moat_partial_subscriptions_total",
                                               partial + 1), partial + 1)
 
@@ -318,7 +320,7 @@ class Cell:
                                    "retain": False})
         # mosquitto_sub holds a connection only while subscribed.
         self.subscribe("will", f"{self.base}/will-holder", 0, granted=0)
-        self.do("drop", name="will")
+        self.do("drop", "will")
         got = [(m["topic"], m["payload"]) for m in self.receive("sub", [topic])]
         self.test.assertEqual(got, [(topic, "gone")])
 
@@ -326,7 +328,7 @@ class Cell:
         topic = f"{self.base}/durable"
         self.connect("durable", clean=False)
         self.subscribe("durable", topic, 1, granted=1)
-        self.do("disconnect", name="durable")
+        self.do("disconnect", "durable")
         self.publish("pub", topic, "while away", 1)
         present = self.connect("durable", clean=False)["session_present"]
         self.test.assertIn(present, (True, None), "session present")
@@ -335,7 +337,7 @@ class Cell:
         self.subscribe("durable", topic, 1, granted=1)
         got = [(m["topic"], m["payload"], m["qos"]) for m in self.receive("durable", [topic])]
         self.test.assertEqual(got, [(topic, "while away", 1)])
-        self.do("disconnect", name="durable")
+        self.do("disconnect", "durable")
 
 
 class ClientMatrix(LogsOnFailure):
@@ -343,14 +345,9 @@ class ClientMatrix(LogsOnFailure):
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="moat-clients-")
         cls.processes = []
-        try:
-            cls.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def start(cls):
+        # Class cleanups run when setUpClass fails half-way too.
+        cls.addClassCleanup(shutil.rmtree, cls.workdir, ignore_errors=True)
+        cls.addClassCleanup(cls.stop_processes)
         cls.broker = Broker(cls.workdir)
         cls.processes.append(cls.broker.process)
         acl = os.path.join(cls.workdir, "acl")
@@ -374,10 +371,9 @@ class ClientMatrix(LogsOnFailure):
             moat.wait_listening(port)
 
     @classmethod
-    def tearDownClass(cls):
+    def stop_processes(cls):
         for process in cls.processes:
             process.stop()
-        shutil.rmtree(cls.workdir, ignore_errors=True)
 
     def setUp(self):
         self.processes = list(self.processes)  # the class's, and this test's drivers
