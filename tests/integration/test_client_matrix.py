@@ -166,6 +166,9 @@ class BrowserDriver(Driver):
                 "--no-default-browser-check", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-extensions",
                 f"--user-data-dir={os.path.join(home, 'profile')}",
+                # Containers get 64 MiB of /dev/shm by default, where Chromium's renderers
+                # can run out and crash; /tmp has room.
+                "--disable-dev-shm-usage",
                 f"http://127.0.0.1:{server.server_address[1]}/"]
         if os.geteuid() == 0:
             # Chromium refuses to run as root with its sandbox (CI containers run as
