@@ -9,6 +9,7 @@
 //   input: the whole file text
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,7 @@ using moat::policy::AclPolicy;
 using moat::policy::AclScope;
 using moat::policy::ClientIdentity;
 using moat::policy::Decision;
+using moat::policy::SubscriptionGrant;
 using moat::policy::test::ReferencePolicy;
 
 // A topic name `filter` can match for `client`: wildcards and placeholders filled in.
@@ -50,9 +52,30 @@ std::string ConcreteTopic(std::string_view filter, const ClientIdentity& client,
   return topic.empty() ? "e" : topic;
 }
 
-void Compare(const AclPolicy& policy, const ReferencePolicy& reference,
+// The two policies differ only in their SubscriptionGrant: `policy` grants only filters
+// whose every topic may be read (ReferencePolicy::Decide), `any_readable` (the default)
+// those under which some topic may be (ReferencePolicy::DecideAnyReadable).
+struct Policies {
+  std::shared_ptr<const AclPolicy> all_readable;
+  std::shared_ptr<const AclPolicy> any_readable;
+};
+
+void CompareAnyReadable(const AclPolicy& policy, const ReferencePolicy& reference,
+                        const ClientIdentity& client, const std::string& filter) {
+  const Decision got = policy.MaySubscribe(client, filter, 0);
+  const auto [allowed, rule] = reference.DecideAnyReadable(client, filter);
+  Check(got.allowed() == allowed, "any_readable verdict differs from the naive evaluator");
+  // A grant names the first granting rule the walk meets; a refusal's rule is defined.
+  Check(allowed || got.rule == rule, "any_readable refusing rule differs from the naive one");
+}
+
+void Compare(const Policies& policies, const ReferencePolicy& reference,
              const ClientIdentity& client, ReferencePolicy::Action action,
              const std::string& topic) {
+  const AclPolicy& policy = *policies.all_readable;
+  if (action == ReferencePolicy::Action::kSubscribe) {
+    CompareAnyReadable(*policies.any_readable, reference, client, topic);
+  }
   Decision got;
   switch (action) {
     case ReferencePolicy::Action::kPublish:
@@ -70,10 +93,16 @@ void Compare(const AclPolicy& policy, const ReferencePolicy& reference,
   Check(got.rule == rule, "deciding rule differs from the naive evaluator");
 }
 
-void CheckAccepted(const AclFile& file) {
+std::shared_ptr<const AclPolicy> Build(const AclFile& file, SubscriptionGrant grant) {
   AclPolicy::Builder builder;
+  builder.SetSubscriptionGrant(grant);
   moat::policy::AddAclFile(file, builder);
-  const std::shared_ptr<const AclPolicy> policy = std::move(builder).Build(1);
+  return std::move(builder).Build(1);
+}
+
+void CheckAccepted(const AclFile& file) {
+  const Policies policy{Build(file, SubscriptionGrant::kAllReadable),
+                        Build(file, SubscriptionGrant::kAnyReadable)};
   const ReferencePolicy reference(file);
 
   std::vector<ClientIdentity> clients(4);
@@ -99,24 +128,24 @@ void CheckAccepted(const AclFile& file) {
     for (const ClientIdentity& client : clients) {
       for (bool deeper : {false, true}) {
         const std::string topic = ConcreteTopic(filter, client, deeper);
-        Compare(*policy, reference, client, ReferencePolicy::Action::kPublish, topic);
-        Compare(*policy, reference, client, ReferencePolicy::Action::kReceive, topic);
-        Compare(*policy, reference, client, ReferencePolicy::Action::kSubscribe, topic);
+        Compare(policy, reference, client, ReferencePolicy::Action::kPublish, topic);
+        Compare(policy, reference, client, ReferencePolicy::Action::kReceive, topic);
+        Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe, topic);
       }
-      Compare(*policy, reference, client, ReferencePolicy::Action::kSubscribe, filter);
-      Compare(*policy, reference, client, ReferencePolicy::Action::kSubscribe,
+      Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe, filter);
+      Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe,
               "$share/g/" + filter);
       if (filter.find('/') != std::string::npos) {
-        Compare(*policy, reference, client, ReferencePolicy::Action::kSubscribe,
+        Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe,
                 filter.substr(0, filter.rfind('/')) + "/#");
-        Compare(*policy, reference, client, ReferencePolicy::Action::kSubscribe,
+        Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe,
                 "+" + filter.substr(filter.find('/')));
       }
     }
   }
   for (const ClientIdentity& client : clients) {
-    Compare(*policy, reference, client, ReferencePolicy::Action::kSubscribe, "#");
-    Compare(*policy, reference, client, ReferencePolicy::Action::kReceive, "$SYS/x");
+    Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe, "#");
+    Compare(policy, reference, client, ReferencePolicy::Action::kReceive, "$SYS/x");
   }
 }
 
