@@ -11,6 +11,9 @@ namespace moat::mqtt {
 namespace {
 
 constexpr size_t kMinimumCapacity = 4096;
+// Up to this, a buffer keeps its size between packets: what one 16 KiB read and a
+// packet in progress need is never given back and taken again.
+constexpr size_t kShrinkAbove = 256 * 1024;
 
 bool IsClientPacket(PacketType type) {
   switch (type) {
@@ -181,15 +184,22 @@ void Decoder::MakeRoom(size_t size) {
   begin_ += pending_consume_;
   pending_consume_ = 0;
   if (begin_ == end_) begin_ = end_ = 0;
-  if (capacity_ - end_ >= size) return;
   const size_t held = end_ - begin_;
-  if (begin_ > 0 && capacity_ - held >= size) {
+  // A buffer that grew for one large packet goes back to the size of what it holds once
+  // that packet is gone; otherwise a session that received 16 MiB once would keep 32 MiB
+  // for as long as a byte of the next packet is waiting. A shrunk buffer grows again by
+  // doubling, so a stream of large packets costs one extra copy of each, no more.
+  const bool oversized = capacity_ > kShrinkAbove && (held + size) * 4 <= capacity_;
+  if (!oversized && capacity_ - end_ >= size) return;
+  if (!oversized && begin_ > 0 && capacity_ - held >= size) {
     std::memmove(buffer_.get(), buffer_.get() + begin_, held);
   } else {
-    const size_t new_capacity = std::max({kMinimumCapacity, held + size, capacity_ * 2});
-    Buffer bigger = Allocate(new_capacity);
-    if (held > 0) std::memcpy(bigger.get(), buffer_.get() + begin_, held);
-    buffer_ = std::move(bigger);
+    const size_t new_capacity = oversized
+                                    ? std::max(kMinimumCapacity, (held + size) * 2)
+                                    : std::max({kMinimumCapacity, held + size, capacity_ * 2});
+    Buffer replacement = Allocate(new_capacity);
+    if (held > 0) std::memcpy(replacement.get(), buffer_.get() + begin_, held);
+    buffer_ = std::move(replacement);
     capacity_ = new_capacity;
   }
   begin_ = 0;

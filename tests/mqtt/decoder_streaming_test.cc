@@ -323,5 +323,60 @@ TEST(DecoderStreaming, BufferDoesNotGrowWithTheNumberOfPackets) {
   EXPECT_LE(max_capacity, size_t{64 * 1024});
 }
 
+TEST(DecoderStreaming, BufferShrinksBackAfterALargePacket) {
+  // A 4 MiB PUBLISH, then small ones whose next one is always partly buffered, as on a
+  // busy connection: the buffer must not stay at the large packet's size.
+  const ByteVector big = BigPublish(Pattern(4 << 20), kV311);
+  const ByteVector small = Hex("30 0A 00 03 61 2F 62 70 61 79 21 21");
+  Decoder decoder(ClientToServer());
+  decoder.set_version(kV311);
+  for (size_t offset = 0; offset < big.size(); offset += 16 * 1024) {
+    const size_t n = std::min<size_t>(16 * 1024, big.size() - offset);
+    const auto space = decoder.PrepareWrite(16 * 1024);
+    std::memcpy(space.data(), big.data() + offset, n);
+    decoder.CommitWrite(n);
+  }
+  EXPECT_EQ(ExpectFrame(decoder).raw.size(), big.size());
+  const size_t grown = decoder.capacity();
+  ASSERT_GE(grown, big.size());
+  size_t frames = 0;
+  for (int i = 0; i < 100; ++i) {
+    // Each chunk: the rest of one small PUBLISH and the first 5 bytes of the next.
+    ByteVector chunk(small.begin() + (i == 0 ? 0 : 5), small.end());
+    chunk.insert(chunk.end(), small.begin(), small.begin() + 5);
+    const auto space = decoder.PrepareWrite(16 * 1024);
+    std::memcpy(space.data(), chunk.data(), chunk.size());
+    decoder.CommitWrite(chunk.size());
+    for (DecodeResult result = decoder.Next(); !IsNeedMore(result); result = decoder.Next()) {
+      ASSERT_TRUE(std::holds_alternative<Frame>(result));
+      ++frames;
+    }
+    ASSERT_EQ(decoder.buffered(), 5u);
+  }
+  EXPECT_EQ(frames, 100u);
+  EXPECT_LE(decoder.capacity(), size_t{64 * 1024}) << "grew to " << grown;
+  // And it still takes a large packet after shrinking.
+  decoder.Feed(std::span(small).subspan(5));
+  EXPECT_EQ(ExpectFrame(decoder).raw.size(), small.size());
+  decoder.Feed(big);
+  EXPECT_EQ(ToHex(ExpectFrame(decoder).raw.first(64)), ToHex(std::span(big).first(64)));
+}
+
+TEST(DecoderStreaming, ABufferOfOrdinarySizeKeepsItsSizeBetweenPackets) {
+  // Up to 256 KiB a buffer is not given back: a 100 KiB packet's buffer stays.
+  const ByteVector publish = BigPublish(Pattern(100 * 1024), kV311);
+  const ByteVector small = Hex("30 0A 00 03 61 2F 62 70 61 79 21 21");
+  Decoder decoder(ClientToServer());
+  decoder.set_version(kV311);
+  decoder.Feed(publish);
+  decoder.Feed(std::span(small).first(3));
+  EXPECT_EQ(ExpectFrame(decoder).raw.size(), publish.size());
+  const size_t capacity = decoder.capacity();
+  ASSERT_GT(capacity, publish.size());
+  decoder.Feed(std::span(small).subspan(3));
+  EXPECT_EQ(ExpectFrame(decoder).raw.size(), small.size());
+  EXPECT_EQ(decoder.capacity(), capacity);
+}
+
 }  // namespace
 }  // namespace moat::mqtt::test
