@@ -124,7 +124,8 @@ std::string_view DomainDescription(Domain domain) {
       return "the OpenSSL version";
     case Domain::kRule:
       return "the native policy's id of the deciding rule (the first 256 distinct ids that "
-             "can refuse), or default (no rule: default deny, authentication, bans), acl_file "
+             "can refuse), or default (no rule: default deny, authentication, bans, limits), "
+             "acl_file "
              "(any acl_file line), reserved_topic ($SYS or $share publish), other";
     default:
       return "";

@@ -396,7 +396,7 @@ inline constexpr MetricDef kMetricTable[] = {
      "moat_denials_total",
      MetricType::kCounter,
      Source::kCounted,
-     "Connections and packets refused by authentication or policy.",
+     "Connections and packets refused by authentication, policy or a session quota (limits).",
      {{"action", Domain::kDenyAction},
       {"reason", Domain::kDenyReason},
       {"mode", Domain::kDenyMode},

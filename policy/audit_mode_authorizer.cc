@@ -13,7 +13,10 @@ class AuditModeAuthorizer final : public Authorizer {
   }
   Decision MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
                       bool retain) const override {
-    return Soften(inner_->MayPublish(client, topic, qos, retain));
+    Decision decision = Soften(inner_->MayPublish(client, topic, qos, retain));
+    // A payload over max_payload is let through and reported, as every denial is.
+    decision.payload_audit = true;
+    return decision;
   }
   Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,
                         uint8_t qos) const override {

@@ -43,6 +43,8 @@ enum class SubscriptionGrant : uint8_t {
   kAllReadable,  // every topic it matches may be read (what moat did before)
 };
 
+inline constexpr uint32_t kNoPayloadLimit = UINT32_MAX;
+
 struct Decision {
   Verdict verdict = Verdict::kDeny;
   DenyReason reason = DenyReason::kNoRule;
@@ -63,6 +65,14 @@ struct Decision {
   // the subscription is granted at this one.
   bool partial = false;
   uint8_t max_qos = 2;
+  // PUBLISH and Will only: the largest payload the granting rules allow (a native rule's
+  // max_payload; kNoPayloadLimit: none). A larger one is refused (kPayloadLimit) naming
+  // `payload_rule`, or, with `payload_audit` (an audit-mode rule grants it), let through
+  // and reported. Carried by the decision, so a cached one still judges every size.
+  uint32_t max_payload = kNoPayloadLimit;
+  bool payload_audit = false;
+  uint16_t payload_label = 0;  // as rule_label, for payload_rule
+  std::string_view payload_rule{};
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };

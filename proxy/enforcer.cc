@@ -1,7 +1,11 @@
 #include "proxy/enforcer.h"
 
+#include <algorithm>
+#include <type_traits>
+
 #include "policy/rule_labels.h"
 #include "proxy/mqtt/encoder.h"
+#include "proxy/topic_quota.h"
 
 namespace moat::proxy {
 
@@ -9,8 +13,6 @@ using mqtt::ProtocolVersion;
 using mqtt::ReasonCode;
 
 namespace {
-
-constexpr uint8_t kNotAuthorized = static_cast<uint8_t>(ReasonCode::kNotAuthorized);
 
 std::optional<uint16_t> TopicAlias(const mqtt::Publish& publish) {
   if (auto alias = publish.properties.Integer(mqtt::PropertyId::kTopicAlias)) {
@@ -31,9 +33,9 @@ struct Enforcer::Rare {
   AliasTable broker_aliases;
   std::set<uint16_t> client_qos2_answered;  // denied client PUBLISHes moat PUBREC'd
   std::set<uint16_t> broker_qos2_answered;  // withheld deliveries moat PUBREC'd
-  // SUBSCRIBE packet id -> for each requested filter, the code moat answers for it
-  // (nullopt: the broker's code, in order).
-  std::map<uint16_t, std::vector<std::optional<uint8_t>>> pending_subacks;
+  // SUBSCRIBE or UNSUBSCRIBE packet id (one id space while in flight) -> for each
+  // requested filter, the code moat answers for it (nullopt: the broker's code, in order).
+  std::map<uint16_t, std::vector<std::optional<uint8_t>>> pending_acks;
   std::set<uint16_t> own_unsubscribes;  // packet ids of UNSUBSCRIBEs moat sent itself
 };
 
@@ -60,8 +62,8 @@ void Enforcer::Encode(const mqtt::Packet& packet, std::vector<uint8_t>& out) con
   mqtt::Encode(packet, version_, out);
 }
 
-uint8_t Enforcer::DeniedSubscriptionCode() const {
-  return version_ == ProtocolVersion::kV5 ? kNotAuthorized : 0x80;  // 0x80: Failure
+uint8_t Enforcer::FilterRefusalCode(ReasonCode v5_code) const {
+  return version_ == ProtocolVersion::kV5 ? static_cast<uint8_t>(v5_code) : 0x80;  // Failure
 }
 
 std::optional<ReasonCode> Enforcer::ResolveTopic(const mqtt::Publish& publish,
@@ -153,13 +155,8 @@ Outcome Enforcer::FromClient(const mqtt::Frame& frame, const policy::Authorizer&
       outcome.disconnect = ReasonCode::kBadAuthenticationMethod;
       return outcome;
     }
-    case mqtt::PacketType::kUnsubscribe: {
-      for (std::string_view filter : std::get<mqtt::Unsubscribe>(frame.packet).filters) {
-        const auto it = granted_filters_.find(filter);
-        if (it != granted_filters_.end()) granted_filters_.erase(it);
-      }
-      break;
-    }
+    case mqtt::PacketType::kUnsubscribe:
+      return UnsubscribeFromClient(frame);
     default:
       break;
   }
@@ -177,6 +174,13 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
     outcome.disconnect = *error;
     return outcome;
   }
+  // 0x90: "not malformed, but not accepted by this Server" [MQTT-3.4.2.1], the one
+  // PUBACK code that names the topic.
+  if (const auto quota = TopicQuotaExceeded(topic, quotas_); quota != policy::DenyReason::kNone) {
+    outcome.denials.push_back(Denial::Quota(policy::Action::kPublish, quota, std::move(topic)));
+    RefusePublish(publish, ReasonCode::kTopicNameInvalid, outcome);
+    return outcome;
+  }
   // The broker's own namespace and shared-subscription syntax are never a client's to
   // publish to, whatever a policy grants; mosquitto refuses them the same way.
   const bool reserved =
@@ -185,21 +189,49 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
       reserved ? policy::Decision{policy::Verdict::kDeny, policy::DenyReason::kDenyRule,
                                   "reserved_topic", false, policy::RuleLabels::kReservedTopic}
                : CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
-  if (decision.allowed()) {
-    if (decision.audit)
-      outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
-    ForwardPublish(frame, publish, topic, &Rare::client_aliases, outcome);
+  if (!decision.allowed()) {
+    outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
+    RefusePublish(publish, ReasonCode::kNotAuthorized, outcome);
     return outcome;
   }
-  outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
+  if (decision.audit)
+    outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
+  if (publish.payload.size() > decision.max_payload) {
+    outcome.denials.push_back(Denial::PayloadOf(decision, topic));
+    // 0x97 Quota exceeded: 0x95 Packet too large is no PUBACK or PUBREC code
+    // [MQTT-3.4.2.1, 3.5.2.1], and the packet was within every size moat accepts.
+    if (!decision.payload_audit) {
+      RefusePublish(publish, ReasonCode::kQuotaExceeded, outcome);
+      return outcome;
+    }
+  }
+  if (!TakeInflight(publish)) {
+    outcome.denials.push_back(
+        Denial::Quota(policy::Action::kPublish, policy::DenyReason::kInflightLimit, topic));
+    outcome.disconnect = ReasonCode::kReceiveMaximumExceeded;  // [MQTT-3.3.4-9]
+    return outcome;
+  }
+  ForwardPublish(frame, publish, topic, &Rare::client_aliases, outcome);
+  return outcome;
+}
+
+bool Enforcer::TakeInflight(const mqtt::Publish& publish) {
+  if (publish.qos == 0) return true;
+  // A QoS 2 retransmission (DUP) is answered by the broker's one PUBCOMP with the first
+  // attempt, so counting it would leak a slot; QoS 1 duplicates are each PUBACKed.
+  if (publish.qos == 2 && publish.dup) return true;
+  return ++inflight_ <= quotas_.max_inflight;
+}
+
+void Enforcer::RefusePublish(const mqtt::Publish& publish, ReasonCode v5_code, Outcome& outcome) {
   if (version_ != ProtocolVersion::kV5 &&
       on_denied_publish_ == config::DeniedPublish::kDisconnect) {
     outcome.disconnect = ReasonCode::kNotAuthorized;
-    return outcome;
+    return;
   }
   // MQTT 5 says why; before it, the flow is completed as if the message were accepted,
   // as mosquitto does, so the client neither retries forever nor learns anything.
-  const uint8_t code = version_ == ProtocolVersion::kV5 ? kNotAuthorized : 0;
+  const uint8_t code = version_ == ProtocolVersion::kV5 ? static_cast<uint8_t>(v5_code) : 0;
   if (publish.qos == 1) {
     Encode(mqtt::Puback{publish.packet_id, code, {}}, outcome.answer);
   } else if (publish.qos == 2) {
@@ -207,56 +239,121 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
     // An MQTT 5 PUBREC with an error ends the flow; before 5 a PUBREL follows.
     if (code == 0) rare().client_qos2_answered.insert(publish.packet_id);
   }
+}
+
+std::optional<Outcome> Enforcer::TooManyFilters(policy::Action action, size_t filters) const {
+  if (filters <= quotas_.max_filters_per_subscribe) return std::nullopt;
+  // The whole packet, before any filter is judged: what one packet may cost the I/O
+  // thread stays bounded, and a client that batches this much is not one to humour.
+  Outcome outcome;
+  outcome.denials.push_back(Denial::Quota(action, policy::DenyReason::kSubscribeFilters, {}));
+  outcome.disconnect = ReasonCode::kQuotaExceeded;
   return outcome;
 }
 
 Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
                                       const policy::Authorizer& authorizer) {
   const auto& subscribe = std::get<mqtt::Subscribe>(frame.packet);
+  if (auto refused = TooManyFilters(policy::Action::kSubscribe, subscribe.subscriptions.size())) {
+    return std::move(*refused);
+  }
   Outcome outcome;
   std::vector<std::optional<uint8_t>> codes;
   std::vector<Denial> audited;
   mqtt::Subscribe granted{subscribe.packet_id, subscribe.properties, {}};
   bool downgraded = false;
   for (const mqtt::Subscription& subscription : subscribe.subscriptions) {
+    const auto refuse = [&](ReasonCode v5_code, const policy::Decision& decision) {
+      codes.push_back(FilterRefusalCode(v5_code));
+      outcome.denials.push_back(
+          Denial::Of(policy::Action::kSubscribe, decision, std::string(subscription.filter)));
+    };
+    if (const auto quota = TopicQuotaExceeded(subscription.filter, quotas_);
+        quota != policy::DenyReason::kNone) {
+      refuse(ReasonCode::kTopicFilterInvalid, QuotaDecision(quota));
+      continue;
+    }
     const policy::Decision decision =
         authorizer.MaySubscribe(identity_, subscription.filter, subscription.qos);
+    if (!decision.allowed()) {
+      refuse(ReasonCode::kNotAuthorized, decision);
+      continue;
+    }
+    // Granting a filter again replaces its subscription [MQTT-3.8.4-3]: only a new one
+    // counts.
+    if (granted_filters_.size() >= quotas_.max_subscriptions &&
+        !granted_filters_.contains(subscription.filter)) {
+      refuse(ReasonCode::kQuotaExceeded, QuotaDecision(policy::DenyReason::kSubscriptionLimit));
+      continue;
+    }
     // A filter granted only because the deny inside it is in audit mode is one the
     // enforcing policy would refuse: counted now, and its deliveries at delivery.
     if (decision.audit) {
       audited.push_back(
           Denial::Of(policy::Action::kSubscribe, decision, std::string(subscription.filter)));
     }
-    if (decision.allowed()) {
-      codes.push_back(std::nullopt);
-      granted.subscriptions.push_back(subscription);
-      // The broker then grants (and delivers) no more than the rules allow.
-      if (decision.max_qos < subscription.qos) {
-        granted.subscriptions.back().qos = decision.max_qos;
-        downgraded = true;
-      }
-      if (decision.partial) ++outcome.partial_subscriptions;
-      granted_filters_[std::string(subscription.filter)] = granted.subscriptions.back().qos;
-    } else {
-      codes.push_back(DeniedSubscriptionCode());
-      outcome.denials.push_back(
-          Denial::Of(policy::Action::kSubscribe, decision, std::string(subscription.filter)));
+    codes.push_back(std::nullopt);
+    granted.subscriptions.push_back(subscription);
+    // The broker then grants (and delivers) no more than the rules allow.
+    if (decision.max_qos < subscription.qos) {
+      granted.subscriptions.back().qos = decision.max_qos;
+      downgraded = true;
     }
+    if (decision.partial) ++outcome.partial_subscriptions;
+    granted_filters_[std::string(subscription.filter)] = granted.subscriptions.back().qos;
   }
   const bool any_denied = !outcome.denials.empty();
   for (Denial& denial : audited) outcome.denials.push_back(std::move(denial));
-  if (!any_denied && !downgraded) {
-    outcome.forward_raw = true;
-  } else if (granted.subscriptions.empty()) {
-    // Nothing to ask the broker: moat answers, under the client's packet identifier.
-    mqtt::Suback suback{subscribe.packet_id, {}, {}};
-    for (const auto& code : codes) suback.reason_codes.push_back(*code);
-    Encode(suback, outcome.answer);
-  } else {
-    Encode(granted, outcome.forward_rewritten);
-    rare().pending_subacks[subscribe.packet_id] = std::move(codes);
-  }
+  Narrowed<mqtt::Suback>(granted, granted.subscriptions.size(), std::move(codes),
+                         any_denied || downgraded, outcome);
   return outcome;
+}
+
+Outcome Enforcer::UnsubscribeFromClient(const mqtt::Frame& frame) {
+  const auto& unsubscribe = std::get<mqtt::Unsubscribe>(frame.packet);
+  if (auto refused = TooManyFilters(policy::Action::kSubscribe, unsubscribe.filters.size())) {
+    return std::move(*refused);
+  }
+  Outcome outcome;
+  std::vector<std::optional<uint8_t>> codes;
+  mqtt::Unsubscribe kept{unsubscribe.packet_id, unsubscribe.properties, {}};
+  for (std::string_view filter : unsubscribe.filters) {
+    // A filter over the limits was never granted: the broker need not look for it.
+    if (const auto quota = TopicQuotaExceeded(filter, quotas_);
+        quota != policy::DenyReason::kNone) {
+      codes.push_back(static_cast<uint8_t>(ReasonCode::kTopicFilterInvalid));
+      outcome.denials.push_back(
+          Denial::Quota(policy::Action::kSubscribe, quota, std::string(filter)));
+      continue;
+    }
+    codes.push_back(std::nullopt);
+    kept.filters.push_back(filter);
+    const auto it = granted_filters_.find(filter);
+    if (it != granted_filters_.end()) granted_filters_.erase(it);
+  }
+  Narrowed<mqtt::Unsuback>(kept, kept.filters.size(), std::move(codes), !outcome.denials.empty(),
+                           outcome);
+  return outcome;
+}
+
+template <typename Ack, typename Request>
+void Enforcer::Narrowed(const Request& kept, size_t kept_filters,
+                        std::vector<std::optional<uint8_t>> codes, bool changed, Outcome& outcome) {
+  if (!changed) {
+    outcome.forward_raw = true;
+  } else if (kept_filters == 0) {
+    // Nothing to ask the broker: moat answers, under the client's packet identifier
+    // (a 3.1.1 UNSUBACK has no codes: the encoder leaves them out).
+    Ack ack{kept.packet_id, {}, {}};
+    for (const auto& code : codes) ack.reason_codes.push_back(*code);
+    Encode(ack, outcome.answer);
+  } else {
+    Encode(kept, outcome.forward_rewritten);
+    // The broker's answer is merged with moat's codes, unless it has none (3.1.1 UNSUBACK).
+    if (std::is_same_v<Ack, mqtt::Suback> || version_ == ProtocolVersion::kV5) {
+      rare().pending_acks[kept.packet_id] = std::move(codes);
+    }
+  }
 }
 
 Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer) {
@@ -265,7 +362,7 @@ Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer&
     case mqtt::PacketType::kPublish:
       return PublishFromBroker(frame, authorizer);
     case mqtt::PacketType::kSuback:
-      return SubackFromBroker(frame);
+      return AckFromBroker<mqtt::Suback>(frame);
     case mqtt::PacketType::kConnack:
       return ConnackFromBroker(frame);
     case mqtt::PacketType::kPubrel: {
@@ -282,8 +379,18 @@ Outcome Enforcer::FromBroker(const mqtt::Frame& frame, const policy::Authorizer&
           rare_->own_unsubscribes.erase(std::get<mqtt::Unsuback>(frame.packet).packet_id) > 0) {
         return outcome;
       }
-      break;
+      return AckFromBroker<mqtt::Unsuback>(frame);
     }
+    // The end of one of the client's QoS 1/2 flows: its in-flight slot is free again. A
+    // flow begun on an earlier connection of the session was never counted on this one.
+    case mqtt::PacketType::kPuback:
+    case mqtt::PacketType::kPubcomp:
+      if (inflight_ > 0) --inflight_;
+      break;
+    case mqtt::PacketType::kPubrec:
+      // A PUBREC with an error ends the flow there [MQTT-4.3.3]; else a PUBCOMP will.
+      if (inflight_ > 0 && std::get<mqtt::Pubrec>(frame.packet).reason_code >= 0x80) --inflight_;
+      break;
     default:
       break;
   }
@@ -330,10 +437,21 @@ Outcome Enforcer::ConnackFromBroker(const mqtt::Frame& frame) {
   const auto wanted = granted ? static_cast<uint16_t>(*granted) : asked_keep_alive_;
   const uint16_t keep_alive = CappedKeepAlive(wanted, max_keep_alive_);
   if (granted || keep_alive != asked_keep_alive_) outcome.server_keep_alive = keep_alive;
-  if (version_ == ProtocolVersion::kV5 && keep_alive != wanted) {
+  // The client may have no more QoS 1/2 PUBLISHes unanswered than moat allows or the
+  // broker does, whichever is less [MQTT-3.2.2.3.3]; 65,535 when the broker says nothing.
+  const auto broker_receive = connack.properties.Integer(mqtt::PropertyId::kReceiveMaximum);
+  const uint32_t receive = std::min<uint32_t>(quotas_.max_inflight, broker_receive.value_or(65535));
+  const bool tell_receive = connack.reason_code < 0x80 && receive != broker_receive.value_or(65535);
+  if (version_ == ProtocolVersion::kV5 && (keep_alive != wanted || tell_receive)) {
     mqtt::Connack told = connack;
-    told.properties.Remove(mqtt::PropertyId::kServerKeepAlive);
-    told.properties.AddInteger(mqtt::PropertyId::kServerKeepAlive, keep_alive);
+    if (keep_alive != wanted) {
+      told.properties.Remove(mqtt::PropertyId::kServerKeepAlive);
+      told.properties.AddInteger(mqtt::PropertyId::kServerKeepAlive, keep_alive);
+    }
+    if (tell_receive) {
+      told.properties.Remove(mqtt::PropertyId::kReceiveMaximum);
+      told.properties.AddInteger(mqtt::PropertyId::kReceiveMaximum, receive);
+    }
     Encode(told, outcome.forward_rewritten);
   } else {
     outcome.forward_raw = true;
@@ -341,29 +459,30 @@ Outcome Enforcer::ConnackFromBroker(const mqtt::Frame& frame) {
   return outcome;
 }
 
-Outcome Enforcer::SubackFromBroker(const mqtt::Frame& frame) {
-  const auto& suback = std::get<mqtt::Suback>(frame.packet);
+template <typename Ack>
+Outcome Enforcer::AckFromBroker(const mqtt::Frame& frame) {
+  const auto& ack = std::get<Ack>(frame.packet);
   Outcome outcome;
-  const auto it = rare_ ? rare_->pending_subacks.find(suback.packet_id)
-                        : decltype(rare_->pending_subacks)::iterator{};
-  if (!rare_ || it == rare_->pending_subacks.end()) {
+  const auto it = rare_ ? rare_->pending_acks.find(ack.packet_id)
+                        : typename decltype(rare_->pending_acks)::iterator{};
+  if (!rare_ || it == rare_->pending_acks.end()) {
     outcome.forward_raw = true;
     return outcome;
   }
-  // One SUBACK, in the client's order: the broker's codes for the filters it saw,
+  // One answer, in the client's order: the broker's codes for the filters it saw,
   // moat's refusals for the others.
-  mqtt::Suback merged{suback.packet_id, suback.properties, {}};
+  Ack merged{ack.packet_id, ack.properties, {}};
   size_t next_from_broker = 0;
   for (const auto& code : it->second) {
     if (code) {
       merged.reason_codes.push_back(*code);
-    } else if (next_from_broker < suback.reason_codes.size()) {
-      merged.reason_codes.push_back(suback.reason_codes[next_from_broker++]);
+    } else if (next_from_broker < ack.reason_codes.size()) {
+      merged.reason_codes.push_back(ack.reason_codes[next_from_broker++]);
     } else {
       merged.reason_codes.push_back(0x80);  // the broker answered fewer than it was asked
     }
   }
-  rare_->pending_subacks.erase(it);
+  rare_->pending_acks.erase(it);
   Encode(merged, outcome.forward_rewritten);
   return outcome;
 }

@@ -12,8 +12,12 @@
 //    PUBLISH that set the alias, because moat withheld it);
 //  - QoS 2 flows moat completed itself (a denied PUBLISH's PUBREL is answered, never
 //    forwarded to a peer that does not know its packet id);
-//  - SUBSCRIBEs forwarded with some filters removed, whose SUBACK it must merge;
-//  - the filters granted so far, to re-check them when the policy changes.
+//  - SUBSCRIBEs and UNSUBSCRIBEs forwarded with some filters removed, whose SUBACK or
+//    UNSUBACK it must merge;
+//  - the filters granted so far, to re-check them when the policy changes and to hold
+//    the session to limits.max_subscriptions;
+//  - a count of the client's QoS 1/2 PUBLISHes the broker has not answered yet
+//    (limits.max_inflight).
 #pragma once
 
 #include <cstdint>
@@ -46,6 +50,16 @@ struct Denial {
   static Denial Of(policy::Action action, const policy::Decision& decision, std::string topic) {
     return {action,           decision.reason, decision.rule,
             std::move(topic), decision.audit,  decision.rule_label};
+  }
+  // A PUBLISH over the max_payload of the rules that grant it.
+  static Denial PayloadOf(const policy::Decision& decision, std::string topic) {
+    return {policy::Action::kPublish, policy::DenyReason::kPayloadLimit,
+            decision.payload_rule,    std::move(topic),
+            decision.payload_audit,   decision.payload_label};
+  }
+  // A session quota under `limits`: no rule decides it.
+  static Denial Quota(policy::Action action, policy::DenyReason reason, std::string topic) {
+    return {action, reason, {}, std::move(topic)};
   }
 };
 
@@ -80,6 +94,7 @@ class Enforcer {
   // limits.max_keepalive: an MQTT 5 client that asked for no keep-alive, or a longer
   // one, is told this one in the CONNACK (Server Keep Alive) [MQTT-3.2.2-21].
   void set_max_keep_alive(uint16_t seconds) { max_keep_alive_ = seconds; }
+  void set_quotas(const config::SessionQuotas& quotas) { quotas_ = quotas; }
   // The keep-alive the client must keep under that cap, before the broker says anything.
   static uint16_t CappedKeepAlive(uint16_t asked, uint16_t cap) {
     return cap > 0 && (asked == 0 || asked > cap) ? cap : asked;
@@ -109,12 +124,30 @@ class Enforcer {
   policy::Decision CachedDecision(char action, std::string_view topic, uint8_t qos, bool retain,
                                   const policy::Authorizer& authorizer);
   Outcome PublishFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+  // Answers a refused PUBLISH as its version allows: MQTT 5 with `v5_code`.
+  void RefusePublish(const mqtt::Publish& publish, mqtt::ReasonCode v5_code, Outcome& outcome);
+  // A QoS 1/2 PUBLISH about to go to the broker: false if it is one more than
+  // limits.max_inflight allows.
+  bool TakeInflight(const mqtt::Publish& publish);
   Outcome SubscribeFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
+  Outcome UnsubscribeFromClient(const mqtt::Frame& frame);
+  // A SUBSCRIBE or UNSUBSCRIBE as `kept`, with `kept_filters` of the client's filters and
+  // `codes` for all of them (nullopt: the broker's): forwarded as it came (nothing
+  // `changed`), answered by moat (no filter kept), or forwarded narrowed, the broker's
+  // SUBACK/UNSUBACK to be merged in AckFromBroker().
+  template <typename Ack, typename Request>
+  void Narrowed(const Request& kept, size_t kept_filters, std::vector<std::optional<uint8_t>> codes,
+                bool changed, Outcome& outcome);
+  // A SUBSCRIBE or UNSUBSCRIBE with more filters than limits.max_filters_per_subscribe.
+  std::optional<Outcome> TooManyFilters(policy::Action action, size_t filters) const;
   Outcome PublishFromBroker(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
-  Outcome SubackFromBroker(const mqtt::Frame& frame);
+  // A SUBACK or UNSUBACK: merged with moat's own codes if moat removed filters.
+  template <typename Ack>
+  Outcome AckFromBroker(const mqtt::Frame& frame);
   Outcome ConnackFromBroker(const mqtt::Frame& frame);
   void Encode(const mqtt::Packet& packet, std::vector<uint8_t>& out) const;
-  uint8_t DeniedSubscriptionCode() const;
+  // A refused filter's SUBACK/UNSUBACK code: `v5_code` for MQTT 5, 0x80 for a 3.1.1 SUBACK.
+  uint8_t FilterRefusalCode(mqtt::ReasonCode v5_code) const;
 
   const policy::ClientIdentity& identity_;
   const mqtt::ProtocolVersion version_;
@@ -123,6 +156,8 @@ class Enforcer {
   uint16_t max_keep_alive_ = 0;        // 0: no cap
   uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
   uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
+  uint32_t inflight_ = 0;              // QoS 1/2 PUBLISHes the broker has not answered
+  config::SessionQuotas quotas_;
   std::unique_ptr<Rare> rare_;
   std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS
   uint16_t next_own_packet_id_ = 0xFFFF;

@@ -32,6 +32,10 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   rule.max_qos = spec.max_qos;
   rule.allow_retain = spec.allow_retain;
   rule.audit = spec.audit;
+  if (!spec.deny && spec.max_payload != kNoPayloadLimit) {
+    rule.payload_limit = true;
+    policy_->max_payloads_.emplace(index, spec.max_payload);
+  }
   if (!spec.location.empty()) policy_->locations_.try_emplace(spec.source, spec.location);
   if (!spec.conditions.empty()) {
     rule.conditions = static_cast<uint32_t>(policy_->conditions_.size());
@@ -57,8 +61,10 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   entry.actions = spec.actions;
   // An audit rule is never plain, so that the sink looks up its mode; an allow rule's mode
   // only matters when a limit refuses, which already makes it not plain.
-  entry.plain =
-      spec.conditions.empty() && (spec.deny ? !spec.audit : spec.max_qos >= 2 && spec.allow_retain);
+  entry.plain = spec.conditions.empty() &&
+                (spec.deny ? !spec.audit
+                           : spec.max_qos >= 2 && spec.allow_retain &&
+                                 spec.max_payload == kNoPayloadLimit);
   entry.label = spec.label;
   entry.tag = tag;
   policy_->tags_.push_back(tag);

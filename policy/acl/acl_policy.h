@@ -16,6 +16,9 @@
 //      audit-mode limit alone names itself (allow, audit, kQosLimit / kRetainLimit);
 //   3. else an enforcing limit denies (kQosLimit / kRetainLimit), else the default deny
 //      (kNoRule), which no audit rule changes.
+// max_payload is not known until the packet is: a PUBLISH decision carries the largest
+// max_payload of the rules that grant it (Decision::max_payload), and the data path
+// refuses a larger payload (kPayloadLimit), or reports it when an audit-mode rule grants.
 // Audit rules are marked non-plain in the trie, so the walk stays as it is and only the
 // few audit rules are looked up.
 //
@@ -67,6 +70,8 @@ struct RuleSpec {
   uint8_t actions = kActionPublish | kActionRead;
   uint8_t max_qos = 2;               // allow rules: granted only up to this QoS
   bool allow_retain = true;          // allow rules: false grants PUBLISH only without retain
+  // allow rules: the largest PUBLISH payload granted (Decision::max_payload)
+  uint32_t max_payload = kNoPayloadLimit;
   std::vector<std::string> filters;  // each passes RuleFilterProblem()
   bool placeholders = false;         // "%u"/"%c" in filters stand for the identities
   // Who it is for: everyone, or the named users and/or anonymous clients.
@@ -117,6 +122,7 @@ class AclPolicy final : public Authorizer {
     uint8_t max_qos = 2;
     bool allow_retain : 1 = true;
     bool audit : 1 = false;
+    bool payload_limit : 1 = false;  // its max_payload is in max_payloads_
   };
   static_assert(sizeof(Rule) <= 24);
   class Verdicts;
@@ -141,6 +147,8 @@ class AclPolicy final : public Authorizer {
   RuleTrie trie_;
   std::vector<Rule> rules_;
   std::vector<ClientConditions> conditions_;
+  // Rule index -> max_payload, for the few rules that have one: Rule stays 24 bytes.
+  absl::flat_hash_map<uint32_t, uint32_t> max_payloads_;
   std::string sources_;  // every rule's name, back to back
   // Native rule id -> "FILE:LINE"; only `policy explain` asks, so it is off the hot path.
   absl::flat_hash_map<std::string, std::string> locations_;

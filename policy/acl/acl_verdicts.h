@@ -32,6 +32,7 @@ class AclPolicy::Verdicts final : public RuleSink {
     // The walk has already matched the action; a plain rule (enforcing, no conditions, no
     // limits) is decided without looking it up, and named from its tag.
     bool audit = false;
+    uint32_t payload = kNoPayloadLimit;
     if (!plain) {
       const Rule& rule = policy_.rules_[index];
       if (rule.conditions != kNilRule && !policy_.conditions_[rule.conditions].Matches(client_, deny)) {
@@ -42,7 +43,9 @@ class AclPolicy::Verdicts final : public RuleSink {
       if (!deny && retain_ && !rule.allow_retain) {
         return Limited(index, DenyReason::kRetainLimit, audit);
       }
+      if (!deny && rule.payload_limit) payload = policy_.max_payloads_.at(index);
     }
+    if (!deny) Payload(payload, audit, {index, label, tag});
     Best& best = !deny ? allow_ : audit ? audit_deny_ : deny_;
     if (index < best.index) best = {index, label, tag};
   }
@@ -63,11 +66,11 @@ class AclPolicy::Verdicts final : public RuleSink {
     }
     const bool granted = allow_.index != kNilRule || audit_limited_.index != kNilRule;
     if (granted && audit_deny_.index != kNilRule) {
-      return {Verdict::kAllow, DenyReason::kDenyRule, policy_.Source(audit_deny_.tag), true,
-              audit_deny_.label};
+      return WithPayload({Verdict::kAllow, DenyReason::kDenyRule, policy_.Source(audit_deny_.tag),
+                          true, audit_deny_.label});
     }
     if (allow_.index != kNilRule) {
-      return {Verdict::kAllow, DenyReason::kNone, policy_.Source(allow_.tag)};
+      return WithPayload({Verdict::kAllow, DenyReason::kNone, policy_.Source(allow_.tag)});
     }
     if (audit_limited_.index != kNilRule) {
       return Audited(audit_limited_.reason, audit_limited_.index,
@@ -92,6 +95,30 @@ class AclPolicy::Verdicts final : public RuleSink {
     DenyReason reason = DenyReason::kNoRule;
   };
 
+  // An allow rule that grants the request up to `limit` payload bytes. The most generous
+  // grant decides how much may pass (the lowest-numbered of equals names it); an
+  // audit-mode limit among the grants lets more through, reported.
+  void Payload(uint32_t limit, bool audit, const Best& rule) {
+    if (payload_.index == kNilRule || limit > payload_limit_ ||
+        (limit == payload_limit_ && rule.index < payload_.index)) {
+      payload_limit_ = limit;
+      payload_ = rule;
+    }
+    if (audit && limit != kNoPayloadLimit && rule.index < payload_audit_.index) {
+      payload_audit_ = rule;
+    }
+  }
+
+  Decision WithPayload(Decision decision) const {
+    if (payload_.index == kNilRule || payload_limit_ == kNoPayloadLimit) return decision;
+    const Best& named = payload_audit_.index != kNilRule ? payload_audit_ : payload_;
+    decision.max_payload = payload_limit_;
+    decision.payload_audit = payload_audit_.index != kNilRule;
+    decision.payload_rule = policy_.Source(named.tag);
+    decision.payload_label = named.label;
+    return decision;
+  }
+
   void Limited(uint32_t index, DenyReason reason, bool audit) {
     Limit& limit = audit ? audit_limited_ : limited_;
     if (index < limit.index) limit = {index, reason};
@@ -115,6 +142,9 @@ class AclPolicy::Verdicts final : public RuleSink {
   Best deny_;
   Best audit_deny_;
   Best allow_;
+  Best payload_;  // the grant with the largest max_payload
+  uint32_t payload_limit_ = 0;
+  Best payload_audit_;  // the lowest-numbered audit-mode grant with a max_payload
   Limit limited_;
   Limit audit_limited_;
 };

@@ -30,6 +30,18 @@ std::string SubscriptionNotes(const Authorizer& authorizer, const ExplainRequest
   return notes;
 }
 
+// The largest payload a granted PUBLISH may carry, and the rule that sets it when that
+// is not the rule the line already names.
+std::string PayloadNote(const Authorizer& authorizer, const Decision& decision) {
+  if (decision.max_payload == kNoPayloadLimit) return {};
+  std::string note = " (max_payload " + std::to_string(decision.max_payload) + " bytes";
+  if (decision.payload_rule != decision.rule || decision.audit) {
+    note += ": " + Named(authorizer, decision.payload_rule);
+  }
+  if (decision.payload_audit) note += ", audit: a larger one is reported, not refused";
+  return note + ")";
+}
+
 }  // namespace
 
 std::optional<Action> ParseExplainAction(std::string_view word) {
@@ -64,6 +76,8 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
     if (!rule.empty()) out << " " << rule;
     if (request.action == Action::kSubscribe) {
       out << SubscriptionNotes(authorizer, request, decision);
+    } else {
+      out << PayloadNote(authorizer, decision);
     }
     out << "\n";
     return kExplainAllow;
@@ -77,7 +91,9 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
   // An audit-mode allow is an allow (exit 0): the request gets through. The line says
   // what enforcement would have done.
   out << "allow (audit: would be denied" << (rule.empty() ? "" : " by " + rule) << ", " << why
-      << ")\n";
+      << ")";
+  if (request.action == Action::kPublish) out << PayloadNote(authorizer, decision);
+  out << "\n";
   return kExplainAllow;
 }
 

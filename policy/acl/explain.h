@@ -33,6 +33,7 @@ inline constexpr int kExplainBadInput = 1;
 //   allow acl:3 (partial: acl:4 withholds what it denies at delivery)      (subscribe)
 //   allow rule dash at policy.yaml:2 (granted at QoS 1)                     (subscribe)
 //   allow rule operators-all at policy.yaml:4
+//   allow rule sensors at policy.yaml:3 (max_payload 256 bytes)            (publish)
 //   deny acl:7 (deny_rule)
 //   deny rule dev-cn at policy.yaml:9 (qos_limit)
 //   deny (no_rule: nothing grants it)

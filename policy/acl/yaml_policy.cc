@@ -1,6 +1,7 @@
 #include "policy/acl/yaml_policy.h"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -29,7 +30,7 @@ constexpr std::string_view kTopKeys[] = {"groups", "rules"};
 constexpr std::string_view kRuleKeys[] = {
     "id",        "description", "effect",   "actions",    "topics",          "users",
     "groups",    "anonymous",   "everyone", "client_ids", "cert_identities", "addresses",
-    "listeners", "max_qos",     "retain",   "mode"};
+    "listeners", "max_qos",     "retain",   "mode",       "max_payload"};
 constexpr std::string_view kRequiredRuleKeys[] = {"id", "effect", "actions", "topics"};
 constexpr std::string_view kModes[] = {"enforce", "audit"};
 
@@ -116,6 +117,7 @@ class Parser {
     rule.line = node.line;
     bool have_principal = false;  // a key saying who, even if its value was refused
     const Field* limit = nullptr;
+    const Field* payload = nullptr;
     MapReader map(node.value, node.path, node.line, kRuleKeys, problems_);
     for (const Field& entry : map.fields()) {
       const std::string& key = entry.key;
@@ -178,6 +180,10 @@ class Parser {
       } else if (key == "retain") {
         limit = &entry;
         rule.allow_retain = file_reading::ReadBool(entry, problems_).value_or(true);
+      } else if (key == "max_payload") {
+        limit = &entry;
+        payload = &entry;
+        MaxPayload(entry, rule);
       }
     }
     const int line = rule.line;
@@ -188,6 +194,11 @@ class Parser {
                                         "' is a limit on what an allow rule "
                                         "grants; ",
                                         name, " is a deny rule"));
+    }
+    if (payload != nullptr && !rule.deny && rule.actions != 0 &&
+        (rule.actions & kActionPublish) == 0) {
+      Problem(payload->line, absl::StrCat("'", payload->path, "' limits what a rule lets publish; ",
+                                          name, " grants no publish"));
     }
     const bool named = !rule.users.empty() || !rule.groups.empty() || rule.anonymous;
     if (rule.everyone && named) {
@@ -208,6 +219,19 @@ class Parser {
       }
     }
     policy_.rules.push_back(std::move(rule));
+  }
+
+  // Bytes, as many as an MQTT packet can carry at most.
+  void MaxPayload(const Field& entry, YamlRule& rule) {
+    constexpr uint32_t kLargestPayload = 268'435'455;
+    const std::string text = entry.value.IsScalar() ? entry.value.Scalar() : std::string();
+    uint64_t bytes = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+        bytes > kLargestPayload) {
+      return Expected(entry, "a number of bytes from 0 to 268435455");
+    }
+    rule.max_payload = static_cast<uint32_t>(bytes);
   }
 
   void Mode(const Field& entry, YamlRule& rule) {
@@ -287,13 +311,15 @@ void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLa
     spec.location = absl::StrCat(policy.filename, ":", rule.line);
     // Only a rule that can refuse something ever names a denial: plain allow rules take
     // no label, so they cannot use up the bounded set.
-    const bool can_refuse = rule.deny || rule.max_qos < 2 || !rule.allow_retain;
+    const bool can_refuse =
+        rule.deny || rule.max_qos < 2 || !rule.allow_retain || rule.max_payload != kNoPayloadLimit;
     spec.label = can_refuse ? labels.Assign(rule.id) : RuleLabels::kDefault;
     spec.deny = rule.deny;
     spec.audit = rule.audit;
     spec.actions = rule.actions;
     spec.max_qos = rule.max_qos;
     spec.allow_retain = rule.allow_retain;
+    spec.max_payload = rule.max_payload;
     spec.filters = rule.topics;
     spec.placeholders = true;
     spec.anonymous = rule.anonymous;

@@ -18,6 +18,7 @@
 //       # limits (allow rules only)
 //       max_qos: 1
 //       retain: false
+//       max_payload: 4096            # bytes of a PUBLISH payload (publish rules)
 //       mode: audit                  # enforce (default) | audit: report, refuse nothing
 //
 // Unknown keys, duplicate keys and ids, ids reserved for metric labels (RuleLabels), and
@@ -51,6 +52,7 @@ struct YamlRule {
   ClientConditions conditions;
   uint8_t max_qos = 2;
   bool allow_retain = true;
+  uint32_t max_payload = kNoPayloadLimit;
   bool audit = false;  // mode: audit
 };
 

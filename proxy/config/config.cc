@@ -515,7 +515,9 @@ void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
                 {"connect_timeout", "tls_handshake_timeout", "drain_timeout", "max_packet_size",
                  "max_connect_packet_size", "max_preauth_memory", "max_connections",
                  "max_connections_per_address", "connection_rate_per_address",
-                 "connection_burst_per_address", "max_keepalive", "write_timeout", "tcp_keepalive"},
+                 "connection_burst_per_address", "max_keepalive", "write_timeout", "tcp_keepalive",
+                 "max_subscriptions", "max_topic_length", "max_topic_levels",
+                 "max_filters_per_subscribe", "max_inflight"},
                 ctx.problems);
   auto duration = [&](std::string_view key, milliseconds min, milliseconds& out) {
     if (const Field* f = map.Find(key)) {
@@ -540,6 +542,15 @@ void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
   count("max_connections", 1, UINT32_MAX, limits.max_connections);
   count("max_connections_per_address", 1, UINT32_MAX, limits.max_connections_per_address);
   count("connection_burst_per_address", 1, UINT32_MAX, limits.connection_burst_per_address);
+  SessionQuotas& session = limits.session;
+  count("max_subscriptions", 1, UINT32_MAX, session.max_subscriptions);
+  // Topics and filters are UTF-8 strings of at most 65535 bytes [MQTT-1.5.4], so at most
+  // 65535 levels; a larger limit would mean nothing.
+  count("max_topic_length", 1, 65535, session.max_topic_length);
+  count("max_topic_levels", 1, 65535, session.max_topic_levels);
+  count("max_filters_per_subscribe", 1, UINT32_MAX, session.max_filters_per_subscribe);
+  // Receive Maximum is a Two Byte Integer, never 0 [MQTT-3.2.2.3.3].
+  count("max_inflight", 1, 65535, session.max_inflight);
   if (const Field* f = map.Find("connection_rate_per_address")) {
     limits.connection_rate_per_address = static_cast<double>(
         ReadInt(*f, 1, 1'000'000, ctx.problems)

@@ -123,6 +123,21 @@ struct Audit {
   double burst = 100;           // ... with bursts of this many
 };
 
+// What one logged-in session may hold or send at once (README "Limits"). Checked by the
+// Enforcer; each refusal is a denial with its own reason.
+struct SessionQuotas {
+  // Filters granted and not unsubscribed; a filter granted again replaces itself.
+  uint32_t max_subscriptions = 1000;
+  // PUBLISH and Will topics, SUBSCRIBE and UNSUBSCRIBE filters: bytes, and levels.
+  uint32_t max_topic_length = 1024;
+  uint32_t max_topic_levels = 128;
+  // Filters in one SUBSCRIBE or UNSUBSCRIBE: each is judged on the I/O thread.
+  uint32_t max_filters_per_subscribe = 1000;
+  // QoS 1/2 PUBLISHes the broker has not yet answered; MQTT 5 clients are told it as the
+  // CONNACK's Receive Maximum.
+  uint32_t max_inflight = 1000;
+};
+
 struct Limits {
   // From accept to logged in: PROXY header, TLS, WebSocket upgrade, CONNECT, password.
   std::chrono::milliseconds connect_timeout{10'000};
@@ -147,6 +162,7 @@ struct Limits {
   std::chrono::milliseconds write_timeout{60'000};
   // TCP keep-alive on both links: idle time before the first probe (0: off).
   std::chrono::seconds tcp_keepalive{120};
+  SessionQuotas session;
 };
 
 struct Config {

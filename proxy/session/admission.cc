@@ -10,6 +10,7 @@
 #include "proxy/net/catching.h"
 #include "proxy/session/session_report.h"
 #include "proxy/tls/peer_identity.h"
+#include "proxy/topic_quota.h"
 #include "proxy/upstream.h"
 
 namespace moat::proxy {
@@ -47,6 +48,20 @@ RefusalCodes CodesFor(AuthFailure failure) {
       break;
   }
   return {ReasonCode::kNotAuthorized, ConnectReturnCode::kNotAuthorized};
+}
+
+// A refused Will: 0x90 for a topic over limits.max_topic_*, 0x97 for a payload over
+// max_payload (both CONNACK codes for just that [MQTT-3.2.2.2]), else 0x87.
+ReasonCode WillRefusalCode(policy::DenyReason reason) {
+  switch (reason) {
+    case policy::DenyReason::kTopicLength:
+    case policy::DenyReason::kTopicLevels:
+      return ReasonCode::kTopicNameInvalid;
+    case policy::DenyReason::kPayloadLimit:
+      return ReasonCode::kQuotaExceeded;
+    default:
+      return ReasonCode::kNotAuthorized;
+  }
 }
 
 // Failures that count towards a ban: guessing, not misconfiguration or load.
@@ -141,7 +156,7 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
   }
   if (const policy::Decision decision = AuthorizeConnect(connect); !decision.allowed()) {
     report_.NotAuthorized(decision);
-    co_await Answer(ReasonCode::kNotAuthorized, ConnectReturnCode::kNotAuthorized);
+    co_await Answer(WillRefusalCode(decision.reason), ConnectReturnCode::kNotAuthorized);
     co_return Refusal{EndReason::kRefused, "not_authorized"};
   }
   if (!ClaimClientId(connect)) {
@@ -161,6 +176,7 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
   report_.Packet(mqtt::Direction::kClientToServer, mqtt::PacketType::kConnect);
   Enforcer enforcer(identity_, connect, services_.config.policy.on_denied_publish);
   enforcer.set_max_keep_alive(max_keep_alive);
+  enforcer.set_quotas(services_.config.limits.session);
   co_return AdmittedLink{.broker = std::move(broker_),
                          .enforcer = std::move(enforcer),
                          .version = version_,
@@ -295,12 +311,31 @@ asio::awaitable<Refusal> Admission::RefuseLogin(AuthFailure failure) {
 policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
   const policy::Authorizer& authorizer = *services_.authorizer;
   policy::Decision decision = authorizer.AuthorizeConnect(identity_);
-  if (decision.allowed() && connect.will) {
-    const mqtt::Will& will = *connect.will;
-    decision = authorizer.MayPublish(identity_, will.topic, will.qos, will.retain);
-    if (!decision.allowed() || decision.audit) {
-      const Denial denial = Denial::Of(policy::Action::kWill, decision, std::string(will.topic));
-      report_.Denials({&denial, 1});
+  if (!decision.allowed() || !connect.will) return decision;
+  const mqtt::Will& will = *connect.will;
+  const std::string topic(will.topic);
+  // The Will is a PUBLISH to come: the same limits, checked now, when the client can
+  // still be told.
+  if (const auto quota = TopicQuotaExceeded(will.topic, services_.config.limits.session);
+      quota != policy::DenyReason::kNone) {
+    const Denial denial = Denial::Quota(policy::Action::kWill, quota, topic);
+    report_.Denials({&denial, 1});
+    return QuotaDecision(quota);
+  }
+  decision = authorizer.MayPublish(identity_, will.topic, will.qos, will.retain);
+  if (!decision.allowed() || decision.audit) {
+    const Denial denial = Denial::Of(policy::Action::kWill, decision, topic);
+    report_.Denials({&denial, 1});
+  }
+  if (decision.allowed() && will.payload.size() > decision.max_payload) {
+    Denial denial = Denial::PayloadOf(decision, topic);
+    denial.action = policy::Action::kWill;
+    report_.Denials({&denial, 1});
+    if (!decision.payload_audit) {
+      policy::Decision refused = QuotaDecision(policy::DenyReason::kPayloadLimit);
+      refused.rule = decision.payload_rule;
+      refused.rule_label = decision.payload_label;
+      return refused;
     }
   }
   return decision;

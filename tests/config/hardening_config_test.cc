@@ -98,6 +98,35 @@ TEST_F(ConfigTest, EveryLimitHasABoundedDefault) {
   EXPECT_EQ(limits.write_timeout, std::chrono::seconds(60));
   EXPECT_EQ(limits.tcp_keepalive, std::chrono::seconds(120));
   EXPECT_FALSE(config->auth.shared_client_ids);
+  EXPECT_EQ(limits.session.max_subscriptions, 1000u);
+  EXPECT_EQ(limits.session.max_topic_length, 1024u);
+  EXPECT_EQ(limits.session.max_topic_levels, 128u);
+  EXPECT_EQ(limits.session.max_filters_per_subscribe, 1000u);
+  EXPECT_EQ(limits.session.max_inflight, 1000u);
+}
+
+TEST_F(ConfigTest, ReadsTheSessionQuotas) {
+  const auto config = Load(std::string(kMinimal) +
+                           "limits:\n  max_subscriptions: 5\n  max_topic_length: 64\n"
+                           "  max_topic_levels: 4\n  max_filters_per_subscribe: 3\n"
+                           "  max_inflight: 2\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const SessionQuotas& session = config->limits.session;
+  EXPECT_EQ(session.max_subscriptions, 5u);
+  EXPECT_EQ(session.max_topic_length, 64u);
+  EXPECT_EQ(session.max_topic_levels, 4u);
+  EXPECT_EQ(session.max_filters_per_subscribe, 3u);
+  EXPECT_EQ(session.max_inflight, 2u);
+}
+
+TEST_F(ConfigTest, SessionQuotasStayWithinWhatMqttCanCarry) {
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  max_inflight: 65536\n"),
+            "moat.yaml:6: 'limits.max_inflight' must be between 1 and 65535, got 65536");
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  max_topic_length: 0\n"),
+            "moat.yaml:6: 'limits.max_topic_length' must be between 1 and 65535, got 0");
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  max_subscription: 5\n"),
+            "moat.yaml:6: unknown key 'max_subscription' in 'limits' (did you mean "
+            "'max_subscriptions'?)");
 }
 
 TEST_F(ConfigTest, KeepAliveCapsStayWithinWhatMqttCanSay) {
