@@ -215,6 +215,15 @@ class Quotas(ProxyTestCase):
                 self.assertEqual(self.landed(watcher, c), [("sensors/t", b"s" * 16)])
                 self.wait_count(before + 3, "payload_limit", action="publish", rule="readings")
 
+    def test_a_will_over_max_payload_is_refused_at_connect(self):
+        for version in (4, 5):
+            with self.subTest(version=NAMES[version]):
+                before = self.count("payload_limit", action="will", rule="readings")
+                self.client(version, code=0x97 if version == 5 else 5,
+                            will=("sensors/w", b"w" * 17, 0, False))
+                self.wait_count(before + 1, "payload_limit", action="will", rule="readings")
+                self.client(version, will=("sensors/w", b"w" * 16, 0, False)).ping()
+
 
 if __name__ == "__main__":
     unittest.main()
