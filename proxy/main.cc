@@ -1,5 +1,5 @@
 // moat's command line (shared/CONTRACT.md): run (--config), --check-config, passwd,
-// policy explain, --version, and metrics-table (the README's metric list).
+// policy explain, policy test, --version, and metrics-table (the README's metric list).
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <sys/resource.h>
@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -21,6 +23,8 @@
 #include "metrics/http_server.h"
 #include "metrics/metric_table.h"
 #include "policy/acl/explain.h"
+#include "policy/acl/policy_cases.h"
+#include "policy/acl/yaml_policy.h"
 #include "policy/authorizer.h"
 #include "policy/credentials/passwd_command.h"
 #include "proxy/audit_log.h"
@@ -50,6 +54,7 @@ int Usage() {
       "       moat passwd [-D] FILE USER  add, update (password from stdin) or delete USER\n"
       "       moat policy explain --config FILE --user U [--client-id C] [--cert-cn N]\n"
       "                           [--ip A] (publish|subscribe) TOPIC\n"
+      "       moat policy test --config FILE CASES.yaml\n"
       "       moat --version\n"
       "       moat metrics-table          print the metric list as a markdown table\n",
       stderr);
@@ -67,6 +72,27 @@ void RecordPolicyLoaded(moat::metrics::MetricsRegistry& metrics, uint64_t versio
   metrics.Set<moat::metrics::Metric::kPolicyVersion>(static_cast<int64_t>(version));
   metrics.Set<moat::metrics::Metric::kPolicyLoadedTimestampSeconds>(
       static_cast<int64_t>(std::time(nullptr)));
+}
+
+struct ConfiguredPolicy {
+  moat::config::Config config;
+  std::shared_ptr<const moat::policy::Authorizer> authorizer;
+};
+
+// The config at `path` and the policy it names, as the proxy would load them; nullopt
+// with every problem printed to stderr.
+std::optional<ConfiguredPolicy> LoadConfiguredPolicy(const std::string& path) {
+  auto config = moat::config::LoadConfig(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    return std::nullopt;
+  }
+  auto authorizer = moat::proxy::MakeAuthorizer(*config, 1);
+  if (!authorizer.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(authorizer.status().message()).c_str());
+    return std::nullopt;
+  }
+  return ConfiguredPolicy{*std::move(config), *std::move(authorizer)};
 }
 
 int PolicyExplain(const std::vector<std::string_view>& args) {
@@ -102,17 +128,35 @@ int PolicyExplain(const std::vector<std::string_view>& args) {
   }
   request.action = *action;
   request.topic = std::string(words[1]);
-  auto config = moat::config::LoadConfig(config_path);
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+  const std::optional<ConfiguredPolicy> policy = LoadConfiguredPolicy(config_path);
+  if (!policy) return kExitInvalid;
+  return moat::policy::RunPolicyExplain(*policy->authorizer, request, std::cout, std::cerr);
+}
+
+int PolicyTest(const std::vector<std::string_view>& args) {
+  // moat policy test --config FILE CASES.yaml
+  if (args.size() != 3 || args[0] != "--config") {
+    std::fputs("usage: moat policy test --config FILE CASES.yaml\n", stderr);
     return kExitInvalid;
   }
-  auto authorizer = moat::proxy::MakeAuthorizer(*config, 1);
-  if (!authorizer.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(authorizer.status().message()).c_str());
+  const std::optional<ConfiguredPolicy> policy = LoadConfiguredPolicy(std::string(args[1]));
+  if (!policy) return kExitInvalid;
+  moat::policy::GroupMembers groups;
+  if (!policy->config.policy.file.empty()) {
+    auto native = moat::policy::LoadYamlPolicy(policy->config.policy.file);
+    if (!native.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(native.status().message()).c_str());
+      return kExitInvalid;
+    }
+    groups = std::move(native->groups);
+  }
+  const std::string cases_file(args[2]);
+  auto cases = moat::policy::LoadPolicyCases(cases_file);
+  if (!cases.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(cases.status().message()).c_str());
     return kExitInvalid;
   }
-  return moat::policy::RunPolicyExplain(**authorizer, request, std::cout, std::cerr);
+  return moat::policy::RunPolicyCases(*policy->authorizer, *cases, groups, cases_file, std::cout);
 }
 
 int Run(const std::string& path) {
@@ -277,6 +321,9 @@ int main(int argc, char** argv) {
     // The README's metric list is this output; tests/integration/test_readme.py checks it.
     std::fputs(moat::metrics::RenderMetricTableMarkdown().c_str(), stdout);
     return kExitOk;
+  }
+  if (args.size() >= 2 && args[0] == "policy" && args[1] == "test") {
+    return PolicyTest({args.begin() + 2, args.end()});
   }
   if (args.size() >= 2 && args[0] == "policy" && args[1] == "explain") {
     return PolicyExplain({args.begin() + 2, args.end()});

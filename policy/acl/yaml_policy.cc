@@ -69,11 +69,7 @@ class Parser {
   }
 
   std::optional<std::string> String(const Field& field) {
-    if (!field.value.IsScalar() || field.value.Scalar().empty()) {
-      Expected(field, "a non-empty string");
-      return std::nullopt;
-    }
-    return field.value.Scalar();
+    return file_reading::ReadNonEmptyString(field, problems_);
   }
 
   // A non-empty list of non-empty strings, each with its line.

@@ -197,4 +197,12 @@ std::optional<bool> ReadBool(const Field& field, Problems& problems) {
   return std::nullopt;
 }
 
+std::optional<std::string> ReadNonEmptyString(const Field& field, Problems& problems) {
+  if (!field.value.IsScalar() || field.value.Scalar().empty()) {
+    ReportExpected(field, "a non-empty string", problems);
+    return std::nullopt;
+  }
+  return field.value.Scalar();
+}
+
 }  // namespace moat::file_reading

@@ -96,5 +96,7 @@ bool ExpectMap(const Field& field, Problems& problems);
 bool ExpectSequence(const Field& field, Problems& problems);
 // true/false (and YAML's other spellings of them), or nullopt with the problem recorded.
 std::optional<bool> ReadBool(const Field& field, Problems& problems);
+// A non-empty scalar, or nullopt with "'PATH' must be a non-empty string" recorded.
+std::optional<std::string> ReadNonEmptyString(const Field& field, Problems& problems);
 
 }  // namespace moat::file_reading
