@@ -106,6 +106,7 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
     case Domain::kCertificateFile:
     case Domain::kVersion:
     case Domain::kOpenssl:
+    case Domain::kPolicyHash:
     case Domain::kRule:
       return {};
   }
@@ -122,6 +123,9 @@ std::string_view DomainDescription(Domain domain) {
       return "the moat version";
     case Domain::kOpenssl:
       return "the OpenSSL version";
+    case Domain::kPolicyHash:
+      return "SHA-256 (hex) of the acl_file, policy file and password file in force, as "
+             "loaded";
     case Domain::kRule:
       return "the native policy's id of the deciding rule (the first 256 distinct ids that "
              "can refuse), or default (no rule: default deny, authentication, bans, limits), "

@@ -152,6 +152,7 @@ enum class Domain : uint8_t {
   kCertificateFile,  // CertificateFileId: configured certificate paths
   kVersion,          // the moat version (one value; moat_build_info only)
   kOpenssl,          // the OpenSSL version (one value; moat_build_info only)
+  kPolicyHash,       // one value, replaced on every load: moat_policy_info only
   // kRuleLabelCount values whose names change when a policy is loaded.
   kRule,  // RuleLabel: default, acl_file, reserved_topic, other, native rule ids
 };
@@ -297,6 +298,7 @@ enum class Metric : uint8_t {
   kReloadsTotal,
   kPolicyVersion,
   kPolicyLoadedTimestampSeconds,
+  kPolicyInfo,
   kBansActive,
   kPreauthMemoryBytes,
   kCertificateExpiryTimestampSeconds,
@@ -472,6 +474,14 @@ inline constexpr MetricDef kMetricTable[] = {
      Source::kCounted,
      "Unix time at which the policy in force was loaded.",
      {},
+     {}},
+    {Metric::kPolicyInfo,
+     "moat_policy_info",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Always 1; sha256 names the policy and password files in force, the same on every "
+     "replica that enforces the same ones.",
+     {{"sha256", Domain::kPolicyHash}},
      {}},
     {Metric::kBansActive,
      "moat_bans_active",

@@ -130,6 +130,7 @@ std::array<std::vector<std::string>, kDomainCount> MetricsRegistry::MakeValues(
   values[static_cast<size_t>(Domain::kCertificateFile)] = options.certificate_files;
   values[static_cast<size_t>(Domain::kVersion)] = {options.version};
   values[static_cast<size_t>(Domain::kOpenssl)] = {options.openssl_version};
+  values[static_cast<size_t>(Domain::kPolicyHash)] = {std::string()};
   std::vector<std::string>& rules = values[static_cast<size_t>(Domain::kRule)];
   rules.resize(kRuleLabelCount);
   rules[kNoRuleLabel.index] = std::string(kNoRuleLabelName);
@@ -167,6 +168,13 @@ MetricsRegistry::MetricsRegistry(RegistryOptions options)
       global_(layout_.slot_count) {
   // moat_build_info has one series, whose labels come from the options: always 1.
   global_[layout_.metrics[static_cast<size_t>(Metric::kBuildInfo)].offset].store(1);
+  // So has moat_policy_info; until SetPolicyHash() its label is empty and it is left out.
+  global_[layout_.metrics[static_cast<size_t>(Metric::kPolicyInfo)].offset].store(1);
+}
+
+void MetricsRegistry::SetPolicyHash(std::string sha256) {
+  std::lock_guard lock(policy_hash_mutex_);
+  policy_hash_ = std::move(sha256);
 }
 
 ThreadCounters& MetricsRegistry::AddThread() {
@@ -219,9 +227,14 @@ std::vector<uint64_t> MetricsRegistry::SumSlots() const {
 }
 
 std::array<const std::vector<std::string>*, kDomainCount> MetricsRegistry::ScrapeValues(
-    std::vector<std::string>& rule_names) const {
+    std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash) const {
   std::array<const std::vector<std::string>*, kDomainCount> values;
   for (size_t d = 0; d < kDomainCount; ++d) values[d] = &values_[d];
+  {
+    std::lock_guard lock(policy_hash_mutex_);
+    policy_hash = {policy_hash_};
+  }
+  values[static_cast<size_t>(Domain::kPolicyHash)] = &policy_hash;
   if (rule_labels_) {
     rule_names = rule_labels_();
     rule_names.resize(kRuleLabelCount);
@@ -239,7 +252,8 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const {
   const std::vector<uint64_t> sums = SumSlots();
   const ProcessStats process = ReadProcessStats();
   std::vector<std::string> rule_names;
-  const auto values = ScrapeValues(rule_names);
+  std::vector<std::string> policy_hash;
+  const auto values = ScrapeValues(rule_names, policy_hash);
 
   std::vector<MetricFamily> families;
   families.reserve(kMetricCount);
@@ -252,6 +266,7 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const {
       AddProcessSample(def, process, family);
       continue;
     }
+    if (def.id == Metric::kPolicyInfo && policy_hash.front().empty()) continue;
     const internal::MetricLayout& metric = layout_.metrics[static_cast<size_t>(def.id)];
     family.metric.reserve(metric.series_count);
     for (uint32_t series = 0; series < metric.series_count; ++series) {

@@ -241,6 +241,10 @@ class MetricsRegistry final : public prometheus::Collectable {
     const uint32_t slot = internal::SlotOf<M>(layout_, labels...);
     if (slot != internal::kNoSlot) global_[slot].fetch_add(n, std::memory_order_relaxed);
   }
+  // moat_policy_info's sha256 label: the hash of the files just loaded (hex). Before the
+  // first call the metric is not exported.
+  void SetPolicyHash(std::string sha256);
+
   // Gauges owned by the control plane (policy version, timestamps, bans, expiry). Do not
   // also move the same gauge with ThreadCounters::GaugeAdd: the scrape adds both.
   template <Metric M>
@@ -307,14 +311,17 @@ class MetricsRegistry final : public prometheus::Collectable {
   // Sums of every slot over the registry's own slots and every thread's.
   std::vector<uint64_t> SumSlots() const;
 
-  // The label value names of a scrape: values_, with the rule names as they stand now.
+  // The label value names of a scrape: values_, with the rule names and the policy hash
+  // as they stand now (kept in the caller's vectors).
   std::array<const std::vector<std::string>*, kDomainCount> ScrapeValues(
-      std::vector<std::string>& rule_names) const;
+      std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash) const;
 
   std::array<std::vector<std::string>, kDomainCount> values_;
   std::function<std::vector<std::string>()> rule_labels_;
   internal::Layout layout_;
   internal::Slots global_;
+  mutable std::mutex policy_hash_mutex_;  // a reload sets it while a scrape reads it
+  std::string policy_hash_;
   mutable std::mutex threads_mutex_;  // guards threads_ (not their contents)
   std::vector<std::unique_ptr<ThreadCounters>> threads_;
 };

@@ -34,6 +34,7 @@
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
+#include "proxy/policy_fingerprint.h"
 #include "proxy/readiness.h"
 #include "proxy/server.h"
 #include "proxy/tls/openssl_allocator.h"
@@ -68,8 +69,12 @@ int PrintVersion() {
   return kExitOk;
 }
 
-void RecordPolicyLoaded(moat::metrics::MetricsRegistry& metrics, uint64_t version) {
+void RecordPolicyLoaded(moat::metrics::MetricsRegistry& metrics, uint64_t version,
+                        const moat::config::Config& config) {
   metrics.Set<moat::metrics::Metric::kPolicyVersion>(static_cast<int64_t>(version));
+  // Read again after the load rather than by the loaders: a file replaced in between is
+  // hashed as it now is, and the next reload puts both right.
+  metrics.SetPolicyHash(moat::proxy::PolicyFingerprint(config));
   metrics.Set<moat::metrics::Metric::kPolicyLoadedTimestampSeconds>(
       static_cast<int64_t>(std::time(nullptr)));
 }
@@ -195,7 +200,7 @@ int Run(const std::string& path) {
     return kExitInvalid;
   }
   moat::proxy::RecordCertificateExpiry(*config, metrics);
-  RecordPolicyLoaded(metrics, server.policy_version());
+  RecordPolicyLoaded(metrics, server.policy_version(), *config);
   std::unique_ptr<moat::proxy::UpstreamReadiness> readiness;
   std::unique_ptr<moat::metrics::MetricsServer> metrics_server;
   if (config->metrics.bind) {
@@ -235,7 +240,7 @@ int Run(const std::string& path) {
         {.event = "reload", .reason = status.ok() ? "success" : "failure", .detail = message});
     if (status.ok()) {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
-      RecordPolicyLoaded(metrics, server.policy_version());
+      RecordPolicyLoaded(metrics, server.policy_version(), *config);
       moat::proxy::RecordCertificateExpiry(*config, metrics);
       LogInfo(std::string(why) + ": reloaded");
     } else {
