@@ -191,6 +191,24 @@ TEST_F(AdmissionTest, AWillTheClientMayNotPublishRefusesTheConnectBeforeTheBroke
       1);
 }
 
+TEST_F(AdmissionTest, AWillTopicOverTheTopicLimitsIsRefusedWithTopicNameInvalid) {
+  config_.limits.session.max_topic_levels = 2;
+  mqtt::Connect connect = MakeConnect(ProtocolVersion::kV5);
+  mqtt::Will will;
+  will.topic = "a/b/c";
+  will.payload = "bye";
+  connect.will = will;
+  AdmissionResult result = Admit(Bytes(connect, ProtocolVersion::kV5));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(client_.written(),
+            Connack(ProtocolVersion::kV5, static_cast<uint8_t>(ReasonCode::kTopicNameInvalid)));
+  EXPECT_EQ(upstream_.connects, 0);
+  EXPECT_EQ(
+      counters_.Value(
+          R"(moat_denials_total{action="will",reason="topic_levels",mode="enforce",rule="default"})"),
+      1);
+}
+
 TEST_F(AdmissionTest, ABrokerThatIsDownIsNeverASilentClose) {
   upstream_.refuse = true;
   AdmissionResult result = Admit(Connect(ProtocolVersion::kV5));
