@@ -18,6 +18,27 @@ struct AuthFailureLabels {
   std::optional<policy::DenyReason> denial;  // nullopt: load, not a denial
 };
 
+// The setting a refusal by a session quota exceeded, for its audit line; empty for the
+// policy's own reasons, which name their rule instead.
+std::string_view QuotaSetting(policy::DenyReason reason) {
+  switch (reason) {
+    case policy::DenyReason::kTopicLength:
+      return "limits.max_topic_length";
+    case policy::DenyReason::kTopicLevels:
+      return "limits.max_topic_levels";
+    case policy::DenyReason::kSubscriptionLimit:
+      return "limits.max_subscriptions";
+    case policy::DenyReason::kSubscribeFilters:
+      return "limits.max_filters_per_subscribe";
+    case policy::DenyReason::kInflightLimit:
+      return "limits.max_inflight";
+    case policy::DenyReason::kPayloadLimit:
+      return "max_payload";
+    default:
+      return {};
+  }
+}
+
 AuthFailureLabels LabelsFor(AuthFailure failure) {
   using metrics::ConnectResult;
   using policy::DenyReason;
@@ -113,7 +134,8 @@ void SessionReport::Denials(std::span<const Denial> denials) {
            .rule = denial.rule,
            .topic = denial.topic,
            .action = policy::ActionName(denial.action),
-           .mode = denial.audit ? "audit" : "enforce"});
+           .mode = denial.audit ? "audit" : "enforce",
+           .detail = QuotaSetting(denial.reason)});
   }
 }
 

@@ -13,7 +13,7 @@ import unittest
 
 from harness import (MQTT_DISCONNECT, MQTT_PUBCOMP, MQTT_PUBREC, MQTT_UNSUBACK, MqttClient,
                      ProxyTestCase, free_port, metric, packet, plain_listener, read_varint,
-                     subscribe_packet, unsubscribe_packet, wait_for_metric)
+                     subscribe_packet, unsubscribe_packet, wait_for_metric, wait_until)
 
 POLICY = """\
 rules:
@@ -53,7 +53,7 @@ class Quotas(ProxyTestCase):
         with open(policy, "w") as f:
             f.write(POLICY)
         self.port, self.metrics_port = free_port(), free_port()
-        moat = self.start_moat(self.broker.port, [plain_listener(self.port)],
+        self.moat = moat = self.start_moat(self.broker.port, [plain_listener(self.port)],
                                policy=f"policy:\n  file: {policy}\n",
                                extra=LIMITS + f'metrics:\n  bind: "127.0.0.1:{self.metrics_port}"\n')
         moat.wait_listening(self.port)
@@ -109,6 +109,10 @@ class Quotas(ProxyTestCase):
                 c.unsubscribe(4, ["q/1"])
                 self.assertEqual(c.subscribe(5, [("q/4", 1)]), [1])
                 self.wait_count(before + 1, "subscription_limit", action="subscribe")
+                # The audit line names the client and the setting it ran into.
+                wait_until(lambda: any(
+                    '"detail":"limits.max_subscriptions"' in line and c.client_id in line
+                    for line in self.moat.process.log().splitlines()), what="the audit line")
                 # The session keeps working: q/4 is delivered.
                 self.client(5, port=self.broker.port).publish_flow("q/4", b"hello", qos=1)
                 self.assertEqual(c.next_publish().payload, b"hello")
