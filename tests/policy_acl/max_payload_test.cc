@@ -79,6 +79,14 @@ TEST(MaxPayload, AnAuditModeLimitReportsInsteadOfRefusing) {
   EXPECT_EQ(trial.payload_rule, "trial");
 }
 
+TEST(MaxPayload, PolicyModeAuditReportsALargerPayloadInsteadOfRefusingIt) {
+  RuleLabels labels;
+  const auto audited = MakeAuditModeAuthorizer(Load(kSensors, labels));
+  const Decision decision = audited->MayPublish(User("alice"), "s/temp", 0, false);
+  EXPECT_EQ(decision.max_payload, 200u);
+  EXPECT_TRUE(decision.payload_audit);
+}
+
 TEST(MaxPayload, ExplainShowsTheLimitOfAPublish) {
   RuleLabels labels;
   const auto policy = Load(kSensors, labels);

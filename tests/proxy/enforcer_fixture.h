@@ -26,6 +26,7 @@ class ScriptedAuthorizer : public policy::Authorizer {
   std::set<std::string, std::less<>> partial_subscribe;
   std::map<std::string, uint8_t, std::less<>> subscribe_max_qos;
   std::map<std::string, uint32_t, std::less<>> max_payload;  // topic -> bytes
+  bool payload_audit = false;                                // max_payload is an audit-mode rule's
   mutable int calls = 0;
   uint64_t policy_version = 1;
   uint64_t version() const override { return policy_version; }
@@ -41,6 +42,7 @@ class ScriptedAuthorizer : public policy::Authorizer {
       decision.max_payload = it->second;
       decision.payload_rule = "sensors";
       decision.payload_label = 7;
+      decision.payload_audit = payload_audit;
     }
     return decision;
   }

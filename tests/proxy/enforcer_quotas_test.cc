@@ -199,5 +199,17 @@ TEST_F(EnforcerQuotaTest, CompletesAnMqtt311PublishOverMaxPayloadWithoutForwardi
   EXPECT_EQ(outcome.answer, Bytes(mqtt::Puback{2, 0, {}}));
 }
 
+TEST_F(EnforcerQuotaTest, LetsAPayloadOverAnAuditModeLimitThroughAndReportsIt) {
+  StartWith(ProtocolVersion::kV5, {});
+  authorizer_.max_payload = {{"s", 4}};
+  authorizer_.payload_audit = true;
+  const Outcome outcome = FromClient(Sized("s", 1, 2, "12345"));
+  EXPECT_TRUE(outcome.forward_raw);
+  EXPECT_TRUE(outcome.answer.empty());
+  ASSERT_EQ(outcome.denials.size(), 1u);
+  EXPECT_EQ(outcome.denials[0].reason, DenyReason::kPayloadLimit);
+  EXPECT_TRUE(outcome.denials[0].audit);
+}
+
 }  // namespace
 }  // namespace moat::proxy
