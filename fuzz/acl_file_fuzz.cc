@@ -133,8 +133,7 @@ void CheckAccepted(const AclFile& file) {
         Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe, topic);
       }
       Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe, filter);
-      Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe,
-              "$share/g/" + filter);
+      Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe, "$share/g/" + filter);
       if (filter.find('/') != std::string::npos) {
         Compare(policy, reference, client, ReferencePolicy::Action::kSubscribe,
                 filter.substr(0, filter.rfind('/')) + "/#");

@@ -42,21 +42,21 @@ namespace moat::metrics {
 
 // Connections closed before MQTT, at accept or while the PROXY header, TLS handshake or
 // WebSocket upgrade was under way (TLS failures have their own metric).
-#define MOAT_CONNECTION_REFUSALS(X)                                                      \
-  X(kMaxConnections, "max_connections")         /* limits.max_connections reached */     \
-  X(kAddressConnections, "address_connections") /* per-address open connections */       \
+#define MOAT_CONNECTION_REFUSALS(X)                                                        \
+  X(kMaxConnections, "max_connections")         /* limits.max_connections reached */       \
+  X(kAddressConnections, "address_connections") /* per-address open connections */         \
   X(kAddressRate, "address_rate")               /* per-address new connections a second */ \
-  X(kBanned, "banned")                          /* the address is banned */              \
-  X(kProxyHeader, "proxy_header")               /* a bad PROXY protocol header */        \
-  X(kProxyUntrusted, "proxy_untrusted")         /* PROXY header from outside _from */    \
-  X(kWebSocketUpgrade, "websocket_upgrade")     /* not a valid MQTT WebSocket upgrade */ \
+  X(kBanned, "banned")                          /* the address is banned */                \
+  X(kProxyHeader, "proxy_header")               /* a bad PROXY protocol header */          \
+  X(kProxyUntrusted, "proxy_untrusted")         /* PROXY header from outside _from */      \
+  X(kWebSocketUpgrade, "websocket_upgrade")     /* not a valid MQTT WebSocket upgrade */   \
   X(kWebSocketOrigin, "websocket_origin")       /* an Origin the listener does not list */ \
-  X(kPreauthMemory, "preauth_memory")           /* pre-login memory budget spent */      \
+  X(kPreauthMemory, "preauth_memory")           /* pre-login memory budget spent */        \
   X(kSetupTimeout, "setup_timeout")             /* PROXY/TLS/WebSocket not done in time */
 
 // Why a session ended, as its log line says (proxy/session/end_reason.h). Every
 // connection that got past the PROXY header, TLS and WebSocket upgrade ends with one.
-#define MOAT_SESSION_ENDS(X)                                                                  \
+#define MOAT_SESSION_ENDS(X)                                                                 \
   X(kClientDisconnected, "client_disconnected") /* DISCONNECT from the client */             \
   X(kClientClosed, "client_closed")             /* the client vanished without DISCONNECT */ \
   X(kBrokerClosed, "broker_closed")                                                          \
@@ -243,8 +243,7 @@ struct LabelTraits<ConnectResult> : EnumLabel<Domain::kConnectResult, ConnectRes
 template <>
 struct LabelTraits<SessionEnd> : EnumLabel<Domain::kSessionEnd, SessionEnd> {};
 template <>
-struct LabelTraits<ConnectionRefusal>
-    : EnumLabel<Domain::kConnectionRefusal, ConnectionRefusal> {};
+struct LabelTraits<ConnectionRefusal> : EnumLabel<Domain::kConnectionRefusal, ConnectionRefusal> {};
 template <>
 struct LabelTraits<DenyMode> : EnumLabel<Domain::kDenyMode, DenyMode> {};
 template <>

@@ -1,12 +1,11 @@
 #include "policy/acl/acl_policy.h"
 
-#include "policy/acl/acl_verdicts.h"
-
 #include <algorithm>
 #include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "policy/acl/acl_verdicts.h"
 
 namespace moat::policy {
 AclPolicy::Builder::Builder() : policy_(new AclPolicy()) {
@@ -61,10 +60,9 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   entry.actions = spec.actions;
   // An audit rule is never plain, so that the sink looks up its mode; an allow rule's mode
   // only matters when a limit refuses, which already makes it not plain.
-  entry.plain = spec.conditions.empty() &&
-                (spec.deny ? !spec.audit
-                           : spec.max_qos >= 2 && spec.allow_retain &&
-                                 spec.max_payload == kNoPayloadLimit);
+  entry.plain = spec.conditions.empty() && (spec.deny ? !spec.audit
+                                                      : spec.max_qos >= 2 && spec.allow_retain &&
+                                                            spec.max_payload == kNoPayloadLimit);
   entry.label = spec.label;
   entry.tag = tag;
   policy_->tags_.push_back(tag);

@@ -68,8 +68,8 @@ struct RuleSpec {
   bool deny = false;
   bool audit = false;  // mode: audit: report what it would refuse, refuse nothing
   uint8_t actions = kActionPublish | kActionRead;
-  uint8_t max_qos = 2;               // allow rules: granted only up to this QoS
-  bool allow_retain = true;          // allow rules: false grants PUBLISH only without retain
+  uint8_t max_qos = 2;       // allow rules: granted only up to this QoS
+  bool allow_retain = true;  // allow rules: false grants PUBLISH only without retain
   // allow rules: the largest PUBLISH payload granted (Decision::max_payload)
   uint32_t max_payload = kNoPayloadLimit;
   std::vector<std::string> filters;  // each passes RuleFilterProblem()

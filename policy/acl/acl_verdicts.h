@@ -35,7 +35,8 @@ class AclPolicy::Verdicts final : public RuleSink {
     uint32_t payload = kNoPayloadLimit;
     if (!plain) {
       const Rule& rule = policy_.rules_[index];
-      if (rule.conditions != kNilRule && !policy_.conditions_[rule.conditions].Matches(client_, deny)) {
+      if (rule.conditions != kNilRule &&
+          !policy_.conditions_[rule.conditions].Matches(client_, deny)) {
         return;
       }
       audit = rule.audit;

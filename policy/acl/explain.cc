@@ -23,10 +23,10 @@ std::string SubscriptionNotes(const Authorizer& authorizer, const ExplainRequest
   }
   if (!decision.partial) return notes;
   const Decision deny = authorizer.DenyInside(request.client, request.topic);
-  notes += deny.rule.empty()
-               ? " (partial: topics it matches that nothing grants are withheld at delivery)"
-               : " (partial: " + Named(authorizer, deny.rule) +
-                     " withholds what it denies at delivery)";
+  notes +=
+      deny.rule.empty()
+          ? " (partial: topics it matches that nothing grants are withheld at delivery)"
+          : " (partial: " + Named(authorizer, deny.rule) + " withholds what it denies at delivery)";
   return notes;
 }
 

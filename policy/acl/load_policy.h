@@ -16,10 +16,8 @@ namespace moat::policy {
 // so when several rules decide alike the acl_file line is named. On any problem, one
 // InvalidArgument status lists every problem of both files as "FILE:LINE: message" (the
 // acl_file's first), and no policy is built: a reload keeps the old snapshot.
-absl::StatusOr<std::shared_ptr<const Authorizer>> LoadPolicy(const std::string& acl_file,
-                                                             const std::string& yaml_file,
-                                                             uint64_t version,
-                                                             SubscriptionGrant grant =
-                                                                 SubscriptionGrant::kAnyReadable);
+absl::StatusOr<std::shared_ptr<const Authorizer>> LoadPolicy(
+    const std::string& acl_file, const std::string& yaml_file, uint64_t version,
+    SubscriptionGrant grant = SubscriptionGrant::kAnyReadable);
 
 }  // namespace moat::policy

@@ -16,9 +16,9 @@ using file_reading::Field;
 using file_reading::MapReader;
 using file_reading::Problems;
 
-constexpr std::string_view kCaseKeys[] = {"user",     "groups", "client_id", "cert_identity",
-                                          "address",  "listener", "action",  "topic",
-                                          "expect",   "rule",   "qos",       "retain"};
+constexpr std::string_view kCaseKeys[] = {"user",    "groups",   "client_id", "cert_identity",
+                                          "address", "listener", "action",    "topic",
+                                          "expect",  "rule",     "qos",       "retain"};
 
 class CaseParser {
  public:
@@ -29,9 +29,8 @@ class CaseParser {
     const std::optional<YAML::Node> root = file_reading::ParseDocument(text_, problems_);
     if (!root) return;
     if (!root->IsSequence() || root->size() == 0) {
-      return problems_.Add(file_reading::LineOf(*root),
-                           "the cases must be a non-empty list, got " +
-                               file_reading::Describe(*root));
+      return problems_.Add(file_reading::LineOf(*root), "the cases must be a non-empty list, got " +
+                                                            file_reading::Describe(*root));
     }
     const Field list{"", "cases", file_reading::LineOf(*root), *root};
     for (const Field& item : file_reading::Elements(list)) Case(item);
@@ -204,10 +203,9 @@ int RunPolicyCases(const Authorizer& authorizer, const std::vector<PolicyCase>& 
         continue;
       }
     }
-    const Decision decision =
-        c.action == Action::kPublish
-            ? authorizer.MayPublish(client, c.topic, c.qos, c.retain)
-            : authorizer.MaySubscribe(client, c.topic, c.qos);
+    const Decision decision = c.action == Action::kPublish
+                                  ? authorizer.MayPublish(client, c.topic, c.qos, c.retain)
+                                  : authorizer.MaySubscribe(client, c.topic, c.qos);
     const bool allowed = decision.allowed() && !decision.audit;
     PolicyCase asked = c;
     asked.client.username = client.username;

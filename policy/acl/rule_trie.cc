@@ -426,7 +426,7 @@ class RuleTrie::Walk {
       uint64_t tag;
       std::memcpy(&tag, at + 2, sizeof tag);
       if (!overlaps_->Found(static_cast<uint32_t>(ref), ref >> 37 & 1,
-                               static_cast<uint16_t>(ref >> 40), tag, shared_)) {
+                            static_cast<uint16_t>(ref >> 40), tag, shared_)) {
         return false;
       }
     }
@@ -469,7 +469,8 @@ class RuleTrie::Walk {
   // A template level with this client's identities put in (kept until the walk ends).
   std::string_view Filled(const Template& t) {
     std::string& level = filled_.emplace_back();
-    for (const Piece& piece : t.pieces) level += piece.which != 0 ? Identity(piece.which) : piece.text;
+    for (const Piece& piece : t.pieces)
+      level += piece.which != 0 ? Identity(piece.which) : piece.text;
     return level;
   }
 
@@ -490,7 +491,7 @@ class RuleTrie::Walk {
       uint64_t tag;
       std::memcpy(&tag, at + 2, sizeof tag);
       sink_->Found(static_cast<uint32_t>(ref), kind != kEndAllow && kind != kHashAllow,
-                  ref >> 37 & 1, static_cast<uint16_t>(ref >> 40), tag);
+                   ref >> 37 & 1, static_cast<uint16_t>(ref >> 40), tag);
     }
   }
 
@@ -573,8 +574,8 @@ class RuleTrie::Walk {
   OverlapSink* const overlaps_;
   const bool cover_deny_;
   const size_t size_;
-  Levels path_;                   // Overlap(): the shared filter so far
-  Levels shared_;                 // Overlap(): what one reported rule shares
+  Levels path_;                     // Overlap(): the shared filter so far
+  Levels shared_;                   // Overlap(): what one reported rule shares
   std::deque<std::string> filled_;  // Overlap(): template levels, stable for path_
 };
 

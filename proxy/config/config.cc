@@ -421,10 +421,10 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
 
 void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line,
-                {"acl_file", "file", "allow_all", "on_denied_publish", "mode",
-                 "subscription_grant"},
-                ctx.problems);
+  MapReader map(
+      field.value, field.path, field.line,
+      {"acl_file", "file", "allow_all", "on_denied_publish", "mode", "subscription_grant"},
+      ctx.problems);
   if (const Field* f = map.Find("mode")) {
     policy.audit_only =
         ReadEnum<bool>(*f, {{"enforce", false}, {"audit", true}}, ctx.problems).value_or(false);
@@ -437,13 +437,12 @@ void ReadPolicy(const Field& field, Policy& policy, Context& ctx) {
             .value_or(policy.on_denied_publish);
   }
   if (const Field* f = map.Find("subscription_grant")) {
-    policy.subscription_grant =
-        ReadEnum<policy::SubscriptionGrant>(
-            *f,
-            {{"any_readable", policy::SubscriptionGrant::kAnyReadable},
-             {"all_readable", policy::SubscriptionGrant::kAllReadable}},
-            ctx.problems)
-            .value_or(policy.subscription_grant);
+    policy.subscription_grant = ReadEnum<policy::SubscriptionGrant>(
+                                    *f,
+                                    {{"any_readable", policy::SubscriptionGrant::kAnyReadable},
+                                     {"all_readable", policy::SubscriptionGrant::kAllReadable}},
+                                    ctx.problems)
+                                    .value_or(policy.subscription_grant);
   }
   if (const Field* f = map.Find("acl_file")) {
     policy.acl_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
@@ -511,14 +510,14 @@ void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
 
 void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line,
-                {"connect_timeout", "tls_handshake_timeout", "drain_timeout", "max_packet_size",
-                 "max_connect_packet_size", "max_preauth_memory", "max_connections",
-                 "max_connections_per_address", "connection_rate_per_address",
-                 "connection_burst_per_address", "max_keepalive", "write_timeout", "tcp_keepalive",
-                 "max_subscriptions", "max_topic_length", "max_topic_levels",
-                 "max_filters_per_subscribe", "max_inflight"},
-                ctx.problems);
+  MapReader map(
+      field.value, field.path, field.line,
+      {"connect_timeout", "tls_handshake_timeout", "drain_timeout", "max_packet_size",
+       "max_connect_packet_size", "max_preauth_memory", "max_connections",
+       "max_connections_per_address", "connection_rate_per_address", "connection_burst_per_address",
+       "max_keepalive", "write_timeout", "tcp_keepalive", "max_subscriptions", "max_topic_length",
+       "max_topic_levels", "max_filters_per_subscribe", "max_inflight"},
+      ctx.problems);
   auto duration = [&](std::string_view key, milliseconds min, milliseconds& out) {
     if (const Field* f = map.Find(key)) {
       out = ReadDuration(*f, min, kMaxDuration, ctx.problems).value_or(out);
