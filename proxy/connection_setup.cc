@@ -1,7 +1,5 @@
 #include "proxy/connection_setup.h"
 
-#include "proxy/net/socket_options.h"
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -166,10 +164,12 @@ asio::awaitable<bool> Setup::ReadProxyHeader(tcp::socket& socket) {
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> Setup::Open(tcp::socket socket) {
   // Without a PROXY header the address was screened at accept.
-  if (context_.listener.proxy_protocol && !co_await ReadProxyHeader(socket)) co_return nullptr;
-  if (context_.listener.proxy_protocol && !ScreenAddress(context_, ticket_, identity_.address)) {
-    net::ResetOnClose(socket);
-    co_return nullptr;
+  if (context_.listener.proxy_protocol) {
+    if (!co_await ReadProxyHeader(socket)) co_return nullptr;
+    if (!ScreenAddress(context_, ticket_, identity_.address)) {
+      net::ResetOnClose(socket);
+      co_return nullptr;
+    }
   }
   handshaking_ = true;
   // Not `co_return co_await Handshake(...)`: GCC 12 at -O2 built that into a frame that
@@ -231,7 +231,8 @@ bool ScreenAddress(const ConnectionSetupContext& context, ConnectionGate::Ticket
         metrics::kNoRuleLabel);
     return false;
   }
-  if (const auto refusal = context.gate.AdmitSource(ticket, address, ConnectionGate::Clock::now())) {
+  if (const auto refusal =
+          context.gate.AdmitSource(ticket, address, ConnectionGate::Clock::now())) {
     ReportRefusedConnection(context, *refusal, address);
     return false;
   }
@@ -253,11 +254,10 @@ void ReportRefusedConnection(const ConnectionSetupContext& context, ConnectionRe
 
 asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
                                                         ConnectionGate::Ticket ticket,
+                                                        std::string address,
                                                         const ConnectionSetupContext& context) {
   const SteadyTime accepted = std::chrono::steady_clock::now();
-  boost::system::error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  Setup setup(context, std::move(ticket), ec ? "unknown" : peer.address().to_string());
+  Setup setup(context, std::move(ticket), std::move(address));
 
   // Everything before MQTT shares one deadline, so a client cannot hold a connection
   // open by dribbling out a header or a handshake.

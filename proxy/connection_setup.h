@@ -54,10 +54,11 @@ struct OpenedClient {
 bool ScreenAddress(const ConnectionSetupContext& context, ConnectionGate::Ticket& ticket,
                    const std::string& address);
 
-// `ticket` has passed ConnectionGate::Open, and, without a PROXY header, ScreenAddress().
-// nullopt when the connection was refused (and counted, audited, closed).
+// `ticket` has passed ConnectionGate::Open, and, without a PROXY header, ScreenAddress()
+// for `address`, the peer's as the accept loop read it. nullopt when the connection was
+// refused (and counted, audited, closed).
 boost::asio::awaitable<std::optional<OpenedClient>> OpenClient(
-    boost::asio::ip::tcp::socket socket, ConnectionGate::Ticket ticket,
+    boost::asio::ip::tcp::socket socket, ConnectionGate::Ticket ticket, std::string address,
     const ConnectionSetupContext& context);
 
 // moat_connections_refused_total and an audit line.

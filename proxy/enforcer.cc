@@ -176,7 +176,7 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
   }
   // 0x90: "not malformed, but not accepted by this Server" [MQTT-3.4.2.1], the one
   // PUBACK code that names the topic.
-  if (const auto quota = TopicQuotaExceeded(topic, quotas_); quota != policy::DenyReason::kNone) {
+  if (const auto quota = TopicQuotaExceeded(topic, *quotas_); quota != policy::DenyReason::kNone) {
     outcome.denials.push_back(Denial::Quota(policy::Action::kPublish, quota, std::move(topic)));
     RefusePublish(publish, ReasonCode::kTopicNameInvalid, outcome);
     return outcome;
@@ -220,7 +220,7 @@ bool Enforcer::TakeInflight(const mqtt::Publish& publish) {
   // A QoS 2 retransmission (DUP) is answered by the broker's one PUBCOMP with the first
   // attempt, so counting it would leak a slot; QoS 1 duplicates are each PUBACKed.
   if (publish.qos == 2 && publish.dup) return true;
-  return ++inflight_ <= quotas_.max_inflight;
+  return ++inflight_ <= quotas_->max_inflight;
 }
 
 void Enforcer::RefusePublish(const mqtt::Publish& publish, ReasonCode v5_code, Outcome& outcome) {
@@ -242,7 +242,7 @@ void Enforcer::RefusePublish(const mqtt::Publish& publish, ReasonCode v5_code, O
 }
 
 std::optional<Outcome> Enforcer::TooManyFilters(policy::Action action, size_t filters) const {
-  if (filters <= quotas_.max_filters_per_subscribe) return std::nullopt;
+  if (filters <= quotas_->max_filters_per_subscribe) return std::nullopt;
   // The whole packet, before any filter is judged: what one packet may cost the I/O
   // thread stays bounded, and a client that batches this much is not one to humour.
   Outcome outcome;
@@ -268,7 +268,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
       outcome.denials.push_back(
           Denial::Of(policy::Action::kSubscribe, decision, std::string(subscription.filter)));
     };
-    if (const auto quota = TopicQuotaExceeded(subscription.filter, quotas_);
+    if (const auto quota = TopicQuotaExceeded(subscription.filter, *quotas_);
         quota != policy::DenyReason::kNone) {
       refuse(ReasonCode::kTopicFilterInvalid, QuotaDecision(quota));
       continue;
@@ -281,7 +281,7 @@ Outcome Enforcer::SubscribeFromClient(const mqtt::Frame& frame,
     }
     // Granting a filter again replaces its subscription [MQTT-3.8.4-3]: only a new one
     // counts.
-    if (granted_filters_.size() >= quotas_.max_subscriptions &&
+    if (granted_filters_.size() >= quotas_->max_subscriptions &&
         !granted_filters_.contains(subscription.filter)) {
       refuse(ReasonCode::kQuotaExceeded, QuotaDecision(policy::DenyReason::kSubscriptionLimit));
       continue;
@@ -319,7 +319,7 @@ Outcome Enforcer::UnsubscribeFromClient(const mqtt::Frame& frame) {
   mqtt::Unsubscribe kept{unsubscribe.packet_id, unsubscribe.properties, {}};
   for (std::string_view filter : unsubscribe.filters) {
     // A filter over the limits was never granted: the broker need not look for it.
-    if (const auto quota = TopicQuotaExceeded(filter, quotas_);
+    if (const auto quota = TopicQuotaExceeded(filter, *quotas_);
         quota != policy::DenyReason::kNone) {
       codes.push_back(static_cast<uint8_t>(ReasonCode::kTopicFilterInvalid));
       outcome.denials.push_back(
@@ -440,7 +440,8 @@ Outcome Enforcer::ConnackFromBroker(const mqtt::Frame& frame) {
   // The client may have no more QoS 1/2 PUBLISHes unanswered than moat allows or the
   // broker does, whichever is less [MQTT-3.2.2.3.3]; 65,535 when the broker says nothing.
   const auto broker_receive = connack.properties.Integer(mqtt::PropertyId::kReceiveMaximum);
-  const uint32_t receive = std::min<uint32_t>(quotas_.max_inflight, broker_receive.value_or(65535));
+  const uint32_t receive =
+      std::min<uint32_t>(quotas_->max_inflight, broker_receive.value_or(65535));
   const bool tell_receive = connack.reason_code < 0x80 && receive != broker_receive.value_or(65535);
   if (version_ == ProtocolVersion::kV5 && (keep_alive != wanted || tell_receive)) {
     mqtt::Connack told = connack;

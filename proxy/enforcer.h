@@ -94,7 +94,8 @@ class Enforcer {
   // limits.max_keepalive: an MQTT 5 client that asked for no keep-alive, or a longer
   // one, is told this one in the CONNACK (Server Keep Alive) [MQTT-3.2.2-21].
   void set_max_keep_alive(uint16_t seconds) { max_keep_alive_ = seconds; }
-  void set_quotas(const config::SessionQuotas& quotas) { quotas_ = quotas; }
+  // Shared by every session: `quotas` (the config's) must outlive the Enforcer.
+  void set_quotas(const config::SessionQuotas& quotas) { quotas_ = &quotas; }
   // The keep-alive the client must keep under that cap, before the broker says anything.
   static uint16_t CappedKeepAlive(uint16_t asked, uint16_t cap) {
     return cap > 0 && (asked == 0 || asked > cap) ? cap : asked;
@@ -106,6 +107,7 @@ class Enforcer {
   std::vector<uint8_t> RevokeSubscriptions(const policy::Authorizer& authorizer);
 
  private:
+  static constexpr config::SessionQuotas kDefaultQuotas{};
   struct AliasTable;
   // What only some sessions ever need (topic aliases, QoS 2 flows moat completed, merged
   // SUBACKs, its own UNSUBSCRIBEs): made on first use, so an idle session holds a pointer
@@ -157,7 +159,7 @@ class Enforcer {
   uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
   uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
   uint32_t inflight_ = 0;              // QoS 1/2 PUBLISHes the broker has not answered
-  config::SessionQuotas quotas_;
+  const config::SessionQuotas* quotas_ = &kDefaultQuotas;
   std::unique_ptr<Rare> rare_;
   std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS
   uint16_t next_own_packet_id_ = 0xFFFF;

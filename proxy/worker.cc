@@ -207,12 +207,14 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
       net::ResetOnClose(socket);
       continue;
     }
-    asio::co_spawn(io_context_, Serve(std::move(socket), std::move(ticket), index), asio::detached);
+    asio::co_spawn(io_context_,
+                   Serve(std::move(socket), std::move(ticket), std::move(address), index),
+                   asio::detached);
   }
 }
 
 asio::awaitable<void> Worker::Serve(tcp::socket socket, ConnectionGate::Ticket ticket,
-                                    size_t listener) {
+                                    std::string address, size_t listener) {
   // Counted until the session is finished, or until this coroutine gives up on it.
   trimmer_.Opened(++open_connections_);
   struct Closed {
@@ -221,8 +223,8 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, ConnectionGate::Ticket t
       if (open != nullptr) --*open;
     }
   } closed{&open_connections_};
-  std::optional<OpenedClient> opened =
-      co_await OpenClient(std::move(socket), std::move(ticket), setup_contexts_[listener]);
+  std::optional<OpenedClient> opened = co_await OpenClient(
+      std::move(socket), std::move(ticket), std::move(address), setup_contexts_[listener]);
   if (!opened || stopping_) co_return;
   // The session outlives this coroutine: once admitted it runs on callbacks, and it
   // hands itself back through SessionFinished().

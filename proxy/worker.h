@@ -61,7 +61,8 @@ class Worker final : public SessionOwner {
   // From a socket that passed the gate to a session (connection_setup.h), for the
   // listener at `listener` in listeners_.
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket,
-                                     ConnectionGate::Ticket ticket, size_t listener);
+                                     ConnectionGate::Ticket ticket, std::string address,
+                                     size_t listener);
   boost::asio::awaitable<void> Drain();
 
   const config::Config& config_;

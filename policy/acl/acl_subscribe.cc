@@ -125,10 +125,14 @@ Decision AclPolicy::SubscribeAnyReadable(const ClientIdentity& client, const Lev
   const TrieQuery query(filter, kActionRead, client.username, client.client_id);
   RuleTrie::Span roots[2];
   const int count = Roots(client, roots);
-  Overlaps grants(*this, client, roots, count, qos, /*audit_denies_withhold=*/false);
-  for (int r = 0; r < count && trie_.OverlapFilter(roots[r], query, grants); ++r) {
-  }
-  Decision decision = grants.Result();
+  // Each root's walk stops when the sink has seen enough, and so do the later roots.
+  const auto granted = [&](bool audit_denies_withhold) {
+    Overlaps grants(*this, client, roots, count, qos, audit_denies_withhold);
+    for (int r = 0; r < count && trie_.OverlapFilter(roots[r], query, grants); ++r) {
+    }
+    return grants.Result();
+  };
+  Decision decision = granted(/*audit_denies_withhold=*/false);
   if (!decision.allowed()) return decision;
 
   // Partial: a deny shares a topic with the filter, or no read rule covers all of it. Both
@@ -141,10 +145,7 @@ Decision AclPolicy::SubscribeAnyReadable(const ClientIdentity& client, const Lev
   if (!inside.audit_denied()) return decision;
 
   // An audit-mode deny inside: would the enforcing policy refuse the filter?
-  Overlaps enforced(*this, client, roots, count, qos, /*audit_denies_withhold=*/true);
-  for (int r = 0; r < count && trie_.OverlapFilter(roots[r], query, enforced); ++r) {
-  }
-  if (enforced.Result().allowed()) return decision;
+  if (granted(/*audit_denies_withhold=*/true).allowed()) return decision;
   const Decision audit_deny = inside.AuditDeny();
   decision.reason = DenyReason::kDenyRule;
   decision.rule = audit_deny.rule;

@@ -85,9 +85,9 @@ class EnforcerTest : public ::testing::Test {
     enforcer_.emplace(identity_, connect_, action);
     // No Receive Maximum of moat's own, so a CONNACK goes on as it came unless a test
     // sets one.
-    config::SessionQuotas quotas;
-    quotas.max_inflight = 65535;
-    enforcer_->set_quotas(quotas);
+    quotas_ = config::SessionQuotas{};
+    quotas_.max_inflight = 65535;
+    enforcer_->set_quotas(quotas_);  // kept by pointer, as the config's are
     version_ = version;
   }
 
@@ -129,6 +129,7 @@ class EnforcerTest : public ::testing::Test {
   mqtt::Connect connect_;
   ProtocolVersion version_ = ProtocolVersion::kV311;
   std::optional<Enforcer> enforcer_;
+  config::SessionQuotas quotas_;
   std::deque<std::vector<uint8_t>> bytes_;
 };
 

@@ -13,7 +13,8 @@ class EnforcerQuotaTest : public EnforcerTest {
  protected:
   void StartWith(ProtocolVersion version, const config::SessionQuotas& quotas) {
     Start(version);
-    enforcer_->set_quotas(quotas);
+    quotas_ = quotas;
+    enforcer_->set_quotas(quotas_);
   }
   static mqtt::Publish Sized(std::string_view topic, uint8_t qos, uint16_t id,
                              std::string_view payload) {
