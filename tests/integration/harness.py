@@ -6,6 +6,7 @@ Every wait polls a condition with a deadline; nothing sleeps blindly."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -293,7 +294,13 @@ class Moat:
                                [MOAT_BIN, "--config", self.config_path], workdir)
 
     def wait_listening(self, port):
-        wait_until(lambda: port_open(port) or not self.process.alive(),
+        # moat binds its listeners before its metrics endpoint: a test that reads a metric
+        # right after connecting must find that endpoint up too.
+        with open(self.config_path) as f:
+            metrics = re.search(r'^metrics:\n(?:  .*\n)*?  bind: "127\.0\.0\.1:(\d+)"', f.read(),
+                                re.M)
+        ports = [port] + ([int(metrics.group(1))] if metrics else [])
+        wait_until(lambda: all(port_open(p) for p in ports) or not self.process.alive(),
                    what="moat to listen")
         if not self.process.alive():
             raise AssertionError("moat exited early:\n" + self.process.log())

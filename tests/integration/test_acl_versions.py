@@ -363,8 +363,10 @@ class Semantics:
                 withheld_before = metric(port, "moat_denials_total", action="deliver")
                 alice = self.connect("alice", version)
                 marks = f"marks/{alice.client_id}"
-                self.assertEqual(alice.subscribe(3, [("a/#", 1), (marks, 0)]), [1, 0])
-                self.assertEqual(self.broker_subscribed(alice.client_id), [(1, "a/#"), (0, marks)])
+                # The marker at QoS 1 like a/open: MQTT orders deliveries within a QoS only,
+                # and mosquitto lets a QoS 0 marker overtake a QoS 1 message when busy.
+                self.assertEqual(alice.subscribe(3, [("a/#", 1), (marks, 1)]), [1, 1])
+                self.assertEqual(self.broker_subscribed(alice.client_id), [(1, "a/#"), (1, marks)])
                 kept = alice.next_publish()
                 self.assertEqual((kept.topic, kept.payload, kept.retain),
                                  ("a/kept", b"retained kept", True))
