@@ -86,9 +86,11 @@ namespace moat::metrics {
 // (policy/denial.h), named there once.
 
 // policy.mode: "audit" counts what would have been denied, and lets it through.
+// throttle: a client over its rate was held back (read from later), not refused.
 #define MOAT_DENY_MODES(X) \
   X(kEnforce, "enforce")   \
-  X(kAudit, "audit")
+  X(kAudit, "audit")       \
+  X(kThrottle, "throttle")
 
 #define MOAT_UPSTREAM_ERROR_REASONS(X) \
   X(kRefused, "refused")               \
@@ -288,6 +290,7 @@ enum class Metric : uint8_t {
   kConnectTotal,
   kDenialsTotal,
   kPartialSubscriptionsTotal,
+  kThrottledSeconds,
   kMalformedPacketsTotal,
   kPacketsTotal,
   kBytesTotal,
@@ -345,6 +348,10 @@ inline constexpr double kUpstreamConnectBuckets[] = {0.001, 0.0025, 0.005, 0.01,
 // One authorizer decision: microseconds for an ACL walk, more for a password hash.
 inline constexpr double kPolicyDecisionBuckets[] = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5,
                                                     1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2,   0.1};
+
+// How long a client over its rate waits before moat reads from it again: a PUBLISH's
+// worth at rates of a few a second, up to the debt of a large packet at a low byte rate.
+inline constexpr double kThrottleBuckets[] = {0.001, 0.01, 0.1, 1, 10, 60};
 
 inline constexpr LabelDef kListenerLabel{"listener", Domain::kListener};
 inline constexpr LabelDef kDirectionLabel{"direction", Domain::kDirection};
@@ -411,6 +418,14 @@ inline constexpr MetricDef kMetricTable[] = {
      "(each withheld delivery is a deliver denial), by listener.",
      {kListenerLabel},
      {}},
+    {Metric::kThrottledSeconds,
+     "moat_throttled_seconds",
+     MetricType::kHistogram,
+     Source::kCounted,
+     "Waits of clients held back over their message or byte rate (limits.on_rate_exceeded: "
+     "throttle), by listener; the sum is the time spent throttled.",
+     {kListenerLabel},
+     kThrottleBuckets},
     {Metric::kMalformedPacketsTotal,
      "moat_malformed_packets_total",
      MetricType::kCounter,

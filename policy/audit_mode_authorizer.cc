@@ -35,6 +35,10 @@ class AuditModeAuthorizer final : public Authorizer {
   Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override {
     return Soften(inner_->MayReceive(client, topic));
   }
+  // Rates are limits, not grants: policy.mode: audit leaves them in force.
+  RateOverrides RatesFor(const ClientIdentity& client) const override {
+    return inner_->RatesFor(client);
+  }
   uint64_t version() const override { return inner_->version(); }
   std::string_view RuleLocation(std::string_view rule) const override {
     return inner_->RuleLocation(rule);

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "policy/denial.h"
+#include "policy/rate_limits.h"
 
 namespace moat::policy {
 
@@ -98,6 +99,12 @@ class Authorizer {
   }
   // A PUBLISH the broker delivers to the client, retained messages included.
   virtual Decision MayReceive(const ClientIdentity& client, std::string_view topic) const = 0;
+  // The rates the policy sets for `client` (the native policy's `limits` entries);
+  // asked once per session, at login and after each reload.
+  virtual RateOverrides RatesFor(const ClientIdentity& client) const {
+    (void)client;
+    return {};
+  }
   // Changes with every reload; lets a session drop cached decisions.
   virtual uint64_t version() const { return 0; }
   // Where a Decision::rule is written ("FILE:LINE"), for `moat policy explain`; empty when

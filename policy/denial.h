@@ -17,8 +17,9 @@ namespace moat::policy {
   X(kDeliver, "deliver")
 
 // Every reason but kNone, in label order. The first five come from the policy; the next
-// three are decided at CONNECT, before any rule is asked; the last five are the session
-// quotas under `limits`, which no rule decides (rule "default").
+// three are decided at CONNECT, before any rule is asked; the next five are the session
+// quotas under `limits`, which no rule decides (rule "default"); the last two are the
+// client's rates, set by `limits` or by a policy `limits` entry (rule: its id).
 #define MOAT_DENY_REASONS(X)                                                             \
   X(kNoRule, "no_rule")                     /* default deny: nothing grants it */        \
   X(kDenyRule, "deny_rule")                 /* a deny rule matched */                    \
@@ -32,7 +33,9 @@ namespace moat::policy {
   X(kTopicLevels, "topic_levels")             /* limits.max_topic_levels */              \
   X(kSubscriptionLimit, "subscription_limit") /* limits.max_subscriptions */             \
   X(kSubscribeFilters, "subscribe_filters")   /* limits.max_filters_per_subscribe */     \
-  X(kInflightLimit, "inflight_limit")         /* limits.max_inflight */
+  X(kInflightLimit, "inflight_limit")         /* limits.max_inflight */                  \
+  X(kMessageRate, "message_rate")             /* limits.messages_per_second */           \
+  X(kByteRate, "byte_rate")                   /* limits.bytes_per_second */
 
 #define MOAT_POLICY_ENUMERATOR(id, name) id,
 enum class Action : uint8_t { MOAT_POLICY_ACTIONS(MOAT_POLICY_ENUMERATOR) };

@@ -37,6 +37,7 @@
 #include "proxy/policy_fingerprint.h"
 #include "proxy/readiness.h"
 #include "proxy/server.h"
+#include "proxy/session/client_rate.h"
 #include "proxy/tls/openssl_allocator.h"
 
 namespace {
@@ -135,7 +136,16 @@ int PolicyExplain(const std::vector<std::string_view>& args) {
   request.topic = std::string(words[1]);
   const std::optional<ConfiguredPolicy> policy = LoadConfiguredPolicy(config_path);
   if (!policy) return kExitInvalid;
-  return moat::policy::RunPolicyExplain(*policy->authorizer, request, std::cout, std::cerr);
+  const int verdict =
+      moat::policy::RunPolicyExplain(*policy->authorizer, request, std::cout, std::cerr);
+  if (verdict == moat::policy::kExplainBadInput) return verdict;
+  // What holds the client to a pace, whatever the topic: shown only when something does.
+  const std::string rates = moat::proxy::DescribeRates(
+      moat::proxy::ResolveRates(policy->config.limits.rates,
+                                policy->authorizer->RatesFor(request.client)),
+      *policy->authorizer);
+  if (!rates.empty()) std::cout << rates << "\n";
+  return verdict;
 }
 
 int PolicyTest(const std::vector<std::string_view>& args) {

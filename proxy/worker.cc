@@ -67,21 +67,23 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
                                .gate = gate_,
                                .bans = auth_.bans.get(),
                                .limits = config_.limits});
-    session_environments_.push_back({.config = config_,
-                                     .upstream = upstream_,
-                                     .counters = counters_,
-                                     .listener = setup.id,
-                                     .auth = auth_,
-                                     .owner = *this,
-                                     .preauth = preauth_,
-                                     .executor = io_context_.get_executor(),
-                                     .relay = {.authorizer = authorizer_,
-                                               .clock = SteadyClock(),
-                                               .drain_timeout = config_.limits.drain_timeout,
-                                               .max_packet_size = config_.limits.max_packet_size,
-                                               .sweep = short_read_sweep_,
-                                               .stalls = write_stalls_,
-                                               .write_timeout = config_.limits.write_timeout}});
+    session_environments_.push_back(
+        {.config = config_,
+         .upstream = upstream_,
+         .counters = counters_,
+         .listener = setup.id,
+         .auth = auth_,
+         .owner = *this,
+         .preauth = preauth_,
+         .executor = io_context_.get_executor(),
+         .relay = {.authorizer = authorizer_,
+                   .clock = SteadyClock(),
+                   .drain_timeout = config_.limits.drain_timeout,
+                   .max_packet_size = config_.limits.max_packet_size,
+                   .sweep = short_read_sweep_,
+                   .stalls = write_stalls_,
+                   .write_timeout = config_.limits.write_timeout,
+                   .on_rate_exceeded = config_.limits.rates.on_exceeded}});
   }
 }
 

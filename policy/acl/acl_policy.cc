@@ -73,6 +73,11 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   }
 }
 
+void AclPolicy::Builder::AddRateLimit(RateLimitSpec spec, std::string location) {
+  policy_->locations_.try_emplace(spec.id, std::move(location));
+  policy_->rates_.Add(std::move(spec));
+}
+
 std::shared_ptr<const AclPolicy> AclPolicy::Builder::Build(uint64_t version) && {
   static std::atomic<uint64_t> snapshots{0};
   policy_->version_ = version;

@@ -50,6 +50,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/conditions.h"
+#include "policy/acl/rate_table.h"
 #include "policy/acl/rule_trie.h"
 #include "policy/acl/user_index.h"
 #include "policy/authorizer.h"
@@ -89,6 +90,8 @@ class AclPolicy final : public Authorizer {
     // Rules are numbered in the order added; the lowest number names a decision.
     void Add(const RuleSpec& spec);
     void SetSubscriptionGrant(SubscriptionGrant grant) { policy_->subscription_grant_ = grant; }
+    // A native `limits` entry; `location` is its "FILE:LINE" for `policy explain`.
+    void AddRateLimit(RateLimitSpec spec, std::string location);
     std::shared_ptr<const AclPolicy> Build(uint64_t version) &&;
 
    private:
@@ -106,6 +109,7 @@ class AclPolicy final : public Authorizer {
                         uint8_t qos) const override;
   Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override;
   Decision DenyInside(const ClientIdentity& client, std::string_view filter) const override;
+  RateOverrides RatesFor(const ClientIdentity& client) const override { return rates_.For(client); }
   uint64_t version() const override { return version_; }
   std::string_view RuleLocation(std::string_view rule) const override;
 
@@ -157,6 +161,7 @@ class AclPolicy final : public Authorizer {
   RuleTrie::Span anonymous_;    // the two shared roots' records, set in Build()
   RuleTrie::Span everyone_;
   SubscriptionGrant subscription_grant_ = SubscriptionGrant::kAnyReadable;
+  RateTable rates_;
   // A read rule has a QoS limit or is in audit mode: a SUBSCRIBE then weighs every rule it
   // shares topics with, not just the first.
   bool read_limits_ = false;

@@ -26,12 +26,28 @@ using file_reading::Quote;
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
 absl::string_view Av(std::string_view text) { return {text.data(), text.size()}; }
 
-constexpr std::string_view kTopKeys[] = {"groups", "rules"};
+constexpr std::string_view kTopKeys[] = {"groups", "rules", "limits"};
 constexpr std::string_view kRuleKeys[] = {
     "id",        "description", "effect",   "actions",    "topics",          "users",
     "groups",    "anonymous",   "everyone", "client_ids", "cert_identities", "addresses",
     "listeners", "max_qos",     "retain",   "mode",       "max_payload"};
 constexpr std::string_view kRequiredRuleKeys[] = {"id", "effect", "actions", "topics"};
+constexpr std::string_view kLimitKeys[] = {"id",
+                                           "description",
+                                           "users",
+                                           "groups",
+                                           "anonymous",
+                                           "everyone",
+                                           "client_ids",
+                                           "cert_identities",
+                                           "addresses",
+                                           "listeners",
+                                           "messages_per_second",
+                                           "message_burst",
+                                           "bytes_per_second",
+                                           "byte_burst"};
+// The largest rate or burst a limits entry may name: past it a rate limits nothing.
+constexpr double kLargestRate = 1e12;
 constexpr std::string_view kModes[] = {"enforce", "audit"};
 
 class Parser {
@@ -54,6 +70,10 @@ class Parser {
     if (rules == nullptr) return;
     if (!rules->value.IsSequence()) return Expected(*rules, "a list of rules");
     for (const Field& rule : Elements(*rules)) Rule(rule);
+    if (const Field* limits = top.Find("limits")) {
+      if (!limits->value.IsSequence()) return Expected(*limits, "a list of limits entries");
+      for (const Field& limit : Elements(*limits)) Limit(limit);
+    }
   }
 
   absl::StatusOr<YamlPolicy> Finish() && {
@@ -107,6 +127,80 @@ class Parser {
     }
   }
 
+  // A key saying who a rule or limits entry is for; false if `entry` is another key.
+  bool Who(const Field& entry, YamlWho& who) {
+    const std::string& key = entry.key;
+    if (key == "users") {
+      for (auto& [user, line] : Strings(entry)) who.users.push_back(std::move(user));
+    } else if (key == "groups") {
+      for (auto& [group, line] : Strings(entry)) {
+        if (!policy_.groups.contains(group)) {
+          Problem(line, absl::StrCat("unknown group ", Quote(group), " in '", entry.path,
+                                     "' (not under the top-level 'groups')"));
+        }
+        who.groups.push_back(std::move(group));
+      }
+    } else if (key == "anonymous") {
+      who.anonymous = OnlyTrue(entry);
+    } else if (key == "everyone") {
+      who.everyone = OnlyTrue(entry);
+    } else if (key == "client_ids") {
+      for (auto& [glob, line] : Strings(entry)) {
+        who.conditions.client_id_globs.push_back(std::move(glob));
+      }
+    } else if (key == "cert_identities") {
+      for (auto& [name, line] : Strings(entry)) {
+        who.conditions.cert_identities.push_back(std::move(name));
+      }
+    } else if (key == "addresses") {
+      Addresses(entry, who);
+    } else if (key == "listeners") {
+      for (auto& [name, line] : Strings(entry)) who.conditions.listeners.push_back(name);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  static bool SaysWho(std::string_view key) {
+    return key == "users" || key == "groups" || key == "anonymous" || key == "everyone" ||
+           key == "client_ids" || key == "cert_identities";
+  }
+
+  // What every rule and limits entry must say about who it is for.
+  void CheckWho(const YamlWho& who, bool have_principal, int line, const std::string& name) {
+    const bool named = !who.users.empty() || !who.groups.empty() || who.anonymous;
+    if (who.everyone && named) {
+      Problem(line, absl::StrCat(name,
+                                 ": 'everyone' cannot be combined with users, groups or "
+                                 "anonymous"));
+    }
+    if (!have_principal) {
+      Problem(line, absl::StrCat(name,
+                                 " applies to nobody: give users, groups, client_ids, "
+                                 "cert_identities, anonymous: true or everyone: true"));
+    }
+  }
+
+  // An id of a rule or limits entry: one namespace, as both name denials.
+  void Id(const Field& entry, std::string& id) {
+    id = String(entry).value_or("");
+    if (RuleLabels::IsReservedId(id)) {
+      Problem(entry.line, absl::StrCat("rule id ", Quote(id),
+                                       " is reserved: moat_denials_total{rule} uses it for "
+                                       "denials no rule id names"));
+    }
+  }
+
+  void UniqueId(const std::string& id, int line) {
+    if (id.empty()) return;
+    const auto [it, inserted] = ids_.try_emplace(id, line);
+    if (!inserted) {
+      Problem(line,
+              absl::StrCat("duplicate rule id ", Quote(id), " (first at line ", it->second, ")"));
+    }
+  }
+
   void Rule(const Field& node) {
     if (!file_reading::ExpectMap(node, problems_)) return;
     YamlRule rule;
@@ -117,15 +211,10 @@ class Parser {
     MapReader map(node.value, node.path, node.line, kRuleKeys, problems_);
     for (const Field& entry : map.fields()) {
       const std::string& key = entry.key;
-      have_principal |= key == "users" || key == "groups" || key == "anonymous" ||
-                        key == "everyone" || key == "client_ids" || key == "cert_identities";
+      have_principal |= SaysWho(key);
+      if (Who(entry, rule)) continue;
       if (key == "id") {
-        rule.id = String(entry).value_or("");
-        if (RuleLabels::IsReservedId(rule.id)) {
-          Problem(entry.line, absl::StrCat("rule id ", Quote(rule.id),
-                                           " is reserved: moat_denials_total{rule} uses it for "
-                                           "denials no rule id names"));
-        }
+        Id(entry, rule.id);
       } else if (key == "mode") {
         Mode(entry, rule);
       } else if (key == "description") {
@@ -141,32 +230,6 @@ class Parser {
         Actions(entry, rule);
       } else if (key == "topics") {
         Topics(entry, rule);
-      } else if (key == "users") {
-        for (auto& [user, line] : Strings(entry)) rule.users.push_back(std::move(user));
-      } else if (key == "groups") {
-        for (auto& [group, line] : Strings(entry)) {
-          if (!policy_.groups.contains(group)) {
-            Problem(line, absl::StrCat("unknown group ", Quote(group), " in '", entry.path,
-                                       "' (not under the top-level 'groups')"));
-          }
-          rule.groups.push_back(std::move(group));
-        }
-      } else if (key == "anonymous") {
-        rule.anonymous = OnlyTrue(entry);
-      } else if (key == "everyone") {
-        rule.everyone = OnlyTrue(entry);
-      } else if (key == "client_ids") {
-        for (auto& [glob, line] : Strings(entry)) {
-          rule.conditions.client_id_globs.push_back(std::move(glob));
-        }
-      } else if (key == "cert_identities") {
-        for (auto& [name, line] : Strings(entry)) {
-          rule.conditions.cert_identities.push_back(std::move(name));
-        }
-      } else if (key == "addresses") {
-        Addresses(entry, rule);
-      } else if (key == "listeners") {
-        for (auto& [name, line] : Strings(entry)) rule.conditions.listeners.push_back(name);
       } else if (key == "max_qos") {
         limit = &entry;
         const bool ok = entry.value.IsScalar() && entry.value.Scalar().size() == 1 &&
@@ -196,25 +259,78 @@ class Parser {
       Problem(payload->line, absl::StrCat("'", payload->path, "' limits what a rule lets publish; ",
                                           name, " grants no publish"));
     }
-    const bool named = !rule.users.empty() || !rule.groups.empty() || rule.anonymous;
-    if (rule.everyone && named) {
-      Problem(line, absl::StrCat(name,
-                                 ": 'everyone' cannot be combined with users, groups or "
-                                 "anonymous"));
-    }
-    if (!have_principal) {
-      Problem(line, absl::StrCat(name,
-                                 " applies to nobody: give users, groups, client_ids, "
-                                 "cert_identities, anonymous: true or everyone: true"));
-    }
-    if (!rule.id.empty()) {
-      const auto [it, inserted] = ids_.try_emplace(rule.id, line);
-      if (!inserted) {
-        Problem(line, absl::StrCat("duplicate rule id ", Quote(rule.id), " (first at line ",
-                                   it->second, ")"));
+    CheckWho(rule, have_principal, line, name);
+    UniqueId(rule.id, line);
+    policy_.rules.push_back(std::move(rule));
+  }
+
+  void Limit(const Field& node) {
+    if (!file_reading::ExpectMap(node, problems_)) return;
+    YamlRateLimit limit;
+    limit.line = node.line;
+    bool have_principal = false;
+    const Field* message_burst = nullptr;
+    const Field* byte_burst = nullptr;
+    MapReader map(node.value, node.path, node.line, kLimitKeys, problems_);
+    for (const Field& entry : map.fields()) {
+      const std::string& key = entry.key;
+      have_principal |= SaysWho(key);
+      if (Who(entry, limit)) continue;
+      if (key == "id") {
+        Id(entry, limit.id);
+      } else if (key == "description") {
+        String(entry);
+      } else if (key == "messages_per_second") {
+        limit.messages.emplace().per_second = Number(entry);
+      } else if (key == "bytes_per_second") {
+        limit.bytes.emplace().per_second = Number(entry);
+      } else if (key == "message_burst") {
+        message_burst = &entry;
+      } else if (key == "byte_burst") {
+        byte_burst = &entry;
       }
     }
-    policy_.rules.push_back(std::move(rule));
+    const std::string name =
+        limit.id.empty() ? node.path : absl::StrCat("limits entry ", Quote(limit.id));
+    map.Require("id");
+    Burst(message_burst, "messages_per_second", limit.messages);
+    Burst(byte_burst, "bytes_per_second", limit.bytes);
+    if (!limit.messages && !limit.bytes) {
+      Problem(limit.line,
+              absl::StrCat(name, " sets no rate: give messages_per_second or bytes_per_second"));
+    }
+    CheckWho(limit, have_principal, limit.line, name);
+    UniqueId(limit.id, limit.line);
+    policy_.limits.push_back(std::move(limit));
+  }
+
+  // A burst belongs to the rate beside it; without one it is a second's worth.
+  void Burst(const Field* burst, std::string_view rate_key, std::optional<Rate>& rate) {
+    if (burst != nullptr && !rate) {
+      Problem(burst->line,
+              absl::StrCat("'", burst->path, "' needs '", Av(rate_key), "' in the same entry"));
+      return;
+    }
+    if (!rate) return;
+    rate->burst = burst != nullptr ? Number(*burst) : rate->per_second;
+    if (burst != nullptr && rate->burst < 1) {
+      Problem(burst->line, absl::StrCat("'", burst->path, "' must be at least 1"));
+    }
+    rate->burst = std::max(rate->burst, 1.0);
+  }
+
+  // A rate or burst: a number from 0, decimals allowed (0.1 a second is one in ten
+  // seconds).
+  double Number(const Field& entry) {
+    const std::string text = entry.value.IsScalar() ? entry.value.Scalar() : std::string();
+    double value = -1;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 0 ||
+        value > kLargestRate) {
+      Expected(entry, "a number from 0 to 1e12");
+      return 0;
+    }
+    return value;
   }
 
   // Bytes, as many as an MQTT packet can carry at most.
@@ -263,11 +379,11 @@ class Parser {
     }
   }
 
-  void Addresses(const Field& entry, YamlRule& rule) {
+  void Addresses(const Field& entry, YamlWho& who) {
     for (const auto& [text, line] : Strings(entry)) {
       std::string error;
       if (const std::optional<Cidr> cidr = ParseCidr(text, &error)) {
-        rule.conditions.addresses.push_back(*cidr);
+        who.conditions.addresses.push_back(*cidr);
       } else {
         Problem(line, absl::StrCat("address ", Quote(text), " in '", entry.path, "' ", error));
       }
@@ -300,6 +416,21 @@ absl::StatusOr<YamlPolicy> LoadYamlPolicy(const std::string& path) {
   return ParseYamlPolicy(*text, path);
 }
 
+namespace {
+
+// The users a rule or limits entry names, its groups' members included.
+std::vector<std::string> ExpandGroups(const YamlPolicy& policy, const YamlWho& who) {
+  std::vector<std::string> users = who.users;
+  for (const std::string& group : who.groups) {
+    if (const auto it = policy.groups.find(group); it != policy.groups.end()) {
+      users.insert(users.end(), it->second.begin(), it->second.end());
+    }
+  }
+  return users;
+}
+
+}  // namespace
+
 void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLabels& labels) {
   RuleSpec spec;
   for (const YamlRule& rule : policy.rules) {
@@ -319,16 +450,24 @@ void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLa
     spec.filters = rule.topics;
     spec.placeholders = true;
     spec.anonymous = rule.anonymous;
-    spec.users = rule.users;
-    for (const std::string& group : rule.groups) {
-      if (const auto it = policy.groups.find(group); it != policy.groups.end()) {
-        spec.users.insert(spec.users.end(), it->second.begin(), it->second.end());
-      }
-    }
+    spec.users = ExpandGroups(policy, rule);
     // Without a named principal the rule is for everyone its conditions select.
     spec.everyone = rule.everyone || (spec.users.empty() && !rule.anonymous && rule.groups.empty());
     spec.conditions = rule.conditions;
     builder.Add(spec);
+  }
+  for (const YamlRateLimit& limit : policy.limits) {
+    RateLimitSpec rate;
+    rate.id = limit.id;
+    rate.label = labels.Assign(limit.id);
+    rate.anonymous = limit.anonymous;
+    rate.users = ExpandGroups(policy, limit);
+    rate.everyone =
+        limit.everyone || (rate.users.empty() && !limit.anonymous && limit.groups.empty());
+    rate.conditions = limit.conditions;
+    rate.messages = limit.messages;
+    rate.bytes = limit.bytes;
+    builder.AddRateLimit(std::move(rate), absl::StrCat(policy.filename, ":", limit.line));
   }
 }
 

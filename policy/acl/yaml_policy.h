@@ -20,6 +20,13 @@
 //       retain: false
 //       max_payload: 4096            # bytes of a PUBLISH payload (publish rules)
 //       mode: audit                  # enforce (default) | audit: report, refuse nothing
+//   limits:                          # optional: rates per client, over moat.yaml's limits
+//     - id: slow-sensors             # required, unique among rules and limits
+//       client_ids: ["sensor-*"]     # who: the same keys as a rule's
+//       messages_per_second: 10      # PUBLISH packets from the client; 0: unlimited
+//       message_burst: 20            # optional: one second's worth by default
+//       bytes_per_second: 65536      # every packet from the client; 0: unlimited
+//       byte_burst: 131072           # optional: one second's worth by default
 //
 // Unknown keys, duplicate keys and ids, ids reserved for metric labels (RuleLabels), and
 // every malformed value are reported as "FILE:LINE: message", all of them, and the file is
@@ -28,6 +35,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,27 +47,40 @@
 
 namespace moat::policy {
 
-struct YamlRule {
-  std::string id;
-  int line = 0;  // of the rule's first key
-  bool deny = false;
-  uint8_t actions = 0;  // kActionPublish | kActionRead
-  std::vector<std::string> topics;
+// Who a rule or a limits entry is for: the same keys in both.
+struct YamlWho {
   std::vector<std::string> users;
   std::vector<std::string> groups;
   bool anonymous = false;
   bool everyone = false;
   ClientConditions conditions;
+};
+
+struct YamlRule : YamlWho {
+  std::string id;
+  int line = 0;  // of the rule's first key
+  bool deny = false;
+  uint8_t actions = 0;  // kActionPublish | kActionRead
+  std::vector<std::string> topics;
   uint8_t max_qos = 2;
   bool allow_retain = true;
   uint32_t max_payload = kNoPayloadLimit;
   bool audit = false;  // mode: audit
 };
 
+// A `limits` entry: rates for the clients it selects (policy/acl/rate_table.h).
+struct YamlRateLimit : YamlWho {
+  std::string id;
+  int line = 0;
+  std::optional<Rate> messages;
+  std::optional<Rate> bytes;
+};
+
 struct YamlPolicy {
   std::string filename;
   std::map<std::string, std::vector<std::string>, std::less<>> groups;
-  std::vector<YamlRule> rules;  // in file order
+  std::vector<YamlRule> rules;        // in file order
+  std::vector<YamlRateLimit> limits;  // in file order
 };
 
 absl::StatusOr<YamlPolicy> LoadYamlPolicy(const std::string& path);

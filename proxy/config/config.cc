@@ -508,16 +508,53 @@ void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
   }
 }
 
+// A rate and its burst (a second's worth unless given; a burst without its rate is an
+// error, as it would limit nothing).
+void ReadRate(const MapReader& map, std::string_view rate_key, std::string_view burst_key,
+              policy::Rate& rate, Context& ctx) {
+  constexpr double kLargestRate = 1e12;
+  if (const Field* f = map.Find(rate_key)) {
+    rate.per_second = ReadNumber(*f, 0, kLargestRate, ctx.problems).value_or(0);
+  }
+  rate.burst = std::max(rate.per_second, 1.0);
+  if (const Field* f = map.Find(burst_key)) {
+    if (rate.unlimited()) {
+      ctx.problems.Add(f->line,
+                       absl::StrCat("'limits.", std::string(burst_key), "' needs a 'limits.",
+                                    std::string(rate_key), "' above 0"));
+    } else {
+      rate.burst = ReadNumber(*f, 1, kLargestRate, ctx.problems).value_or(rate.burst);
+    }
+  }
+}
+
 void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(
-      field.value, field.path, field.line,
-      {"connect_timeout", "tls_handshake_timeout", "drain_timeout", "max_packet_size",
-       "max_connect_packet_size", "max_preauth_memory", "max_connections",
-       "max_connections_per_address", "connection_rate_per_address", "connection_burst_per_address",
-       "max_keepalive", "write_timeout", "tcp_keepalive", "max_subscriptions", "max_topic_length",
-       "max_topic_levels", "max_filters_per_subscribe", "max_inflight"},
-      ctx.problems);
+  MapReader map(field.value, field.path, field.line,
+                {"connect_timeout",
+                 "tls_handshake_timeout",
+                 "drain_timeout",
+                 "max_packet_size",
+                 "max_connect_packet_size",
+                 "max_preauth_memory",
+                 "max_connections",
+                 "max_connections_per_address",
+                 "connection_rate_per_address",
+                 "connection_burst_per_address",
+                 "max_keepalive",
+                 "write_timeout",
+                 "tcp_keepalive",
+                 "max_subscriptions",
+                 "max_topic_length",
+                 "max_topic_levels",
+                 "max_filters_per_subscribe",
+                 "max_inflight",
+                 "messages_per_second",
+                 "message_burst",
+                 "bytes_per_second",
+                 "byte_burst",
+                 "on_rate_exceeded"},
+                ctx.problems);
   auto duration = [&](std::string_view key, milliseconds min, milliseconds& out) {
     if (const Field* f = map.Find(key)) {
       out = ReadDuration(*f, min, kMaxDuration, ctx.problems).value_or(out);
@@ -554,6 +591,15 @@ void ReadLimits(const Field& field, Limits& limits, Context& ctx) {
     limits.connection_rate_per_address = static_cast<double>(
         ReadInt(*f, 1, 1'000'000, ctx.problems)
             .value_or(static_cast<int64_t>(limits.connection_rate_per_address)));
+  }
+  ReadRate(map, "messages_per_second", "message_burst", limits.rates.messages, ctx);
+  ReadRate(map, "bytes_per_second", "byte_burst", limits.rates.bytes, ctx);
+  if (const Field* f = map.Find("on_rate_exceeded")) {
+    limits.rates.on_exceeded =
+        ReadEnum<RateExceeded>(
+            *f, {{"throttle", RateExceeded::kThrottle}, {"disconnect", RateExceeded::kDisconnect}},
+            ctx.problems)
+            .value_or(limits.rates.on_exceeded);
   }
   milliseconds max_keepalive = limits.max_keepalive;
   duration("max_keepalive", milliseconds(1000), max_keepalive);

@@ -138,6 +138,22 @@ struct SessionQuotas {
   uint32_t max_inflight = 1000;
 };
 
+// What moat does with a client over its message or byte rate.
+enum class RateExceeded : uint8_t {
+  kThrottle,    // stop reading from it until the bucket refills: TCP backpressure
+  kDisconnect,  // end the session (MQTT 5: DISCONNECT 0x96 Message rate too high)
+};
+
+// Per client, from the client: messages (PUBLISH packets) and bytes (every packet) a
+// second, each a token bucket. Unlimited by default: no rate suits every fleet, and a
+// client that worked against the broker must keep working. The native policy's `limits`
+// entries override these for the clients they select (policy/acl/rate_table.h).
+struct ClientRateLimits {
+  policy::Rate messages;
+  policy::Rate bytes;
+  RateExceeded on_exceeded = RateExceeded::kThrottle;
+};
+
 struct Limits {
   // From accept to logged in: PROXY header, TLS, WebSocket upgrade, CONNECT, password.
   std::chrono::milliseconds connect_timeout{10'000};
@@ -163,6 +179,7 @@ struct Limits {
   // TCP keep-alive on both links: idle time before the first probe (0: off).
   std::chrono::seconds tcp_keepalive{120};
   SessionQuotas session;
+  ClientRateLimits rates;
 };
 
 struct Config {

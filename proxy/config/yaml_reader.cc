@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <system_error>
 
 #include "absl/strings/numbers.h"
@@ -30,10 +31,14 @@ std::optional<std::string> ReadString(const Field& field, Problems& problems) {
   return field.value.Scalar();
 }
 
-std::optional<int64_t> ReadInt(const Field& field, int64_t min, int64_t max, Problems& problems) {
-  int64_t value = 0;
-  if (!field.value.IsScalar() || !absl::SimpleAtoi(field.value.Scalar(), &value)) {
-    ReportExpected(field, "an integer", problems);
+namespace {
+
+// `value`, if it was read and lies within [min, max]; else nullopt, the problem recorded.
+template <typename Number>
+std::optional<Number> InRange(const Field& field, bool read, Number value, Number min, Number max,
+                              std::string_view what, Problems& problems) {
+  if (!read) {
+    ReportExpected(field, what, problems);
     return std::nullopt;
   }
   if (value < min || value > max) {
@@ -42,6 +47,21 @@ std::optional<int64_t> ReadInt(const Field& field, int64_t min, int64_t max, Pro
     return std::nullopt;
   }
   return value;
+}
+
+}  // namespace
+
+std::optional<int64_t> ReadInt(const Field& field, int64_t min, int64_t max, Problems& problems) {
+  int64_t value = 0;
+  const bool read = field.value.IsScalar() && absl::SimpleAtoi(field.value.Scalar(), &value);
+  return InRange(field, read, value, min, max, "an integer", problems);
+}
+
+std::optional<double> ReadNumber(const Field& field, double min, double max, Problems& problems) {
+  double value = 0;
+  const bool read = field.value.IsScalar() && absl::SimpleAtod(field.value.Scalar(), &value) &&
+                    std::isfinite(value);
+  return InRange(field, read, value, min, max, "a number", problems);
 }
 
 std::optional<std::chrono::milliseconds> ReadDuration(const Field& field,

@@ -33,6 +33,8 @@ using file_reading::ReadBool;
 // Typed readers: nullopt (with the problem recorded) when the value does not fit.
 std::optional<std::string> ReadString(const Field& field, Problems& problems);  // non-empty
 std::optional<int64_t> ReadInt(const Field& field, int64_t min, int64_t max, Problems& problems);
+// A number, decimals allowed, within [min, max].
+std::optional<double> ReadNumber(const Field& field, double min, double max, Problems& problems);
 // "500ms", "10s", "2m", "1h30m" (absl::ParseDuration), within [min, max], whole ms.
 std::optional<std::chrono::milliseconds> ReadDuration(const Field& field,
                                                       std::chrono::milliseconds min,

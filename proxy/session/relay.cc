@@ -126,6 +126,7 @@ void Relay::Step(Direction from) {
   Flush(sender);
   if (phase_ >= Phase::kClosed) return;
   if (drained.end) return Stop(*drained.end, drained.disconnect);
+  if (drained.hold) return Throttle(*drained.hold);
   if (Unwritten(from) > 0) {
     sender.flow = Flow::kAwaitingWrite;
     return;
@@ -161,7 +162,21 @@ Relay::Drained Relay::Drain(Direction from) {
   Peer& receiver = ReceiverOf(from);
   const DirectionEnds& ends = EndsOf(from);
   Drained out;
+  // Only the client has rates; one time serves every packet of this turn.
+  const bool rated = from == Direction::kClientToServer && rate_.limited();
+  const bool throttling = rated && env_.on_rate_exceeded == config::RateExceeded::kThrottle;
+  const SteadyTime now = rated ? env_.clock.Now() : SteadyTime{};
   for (;;) {
+    // Over the rate, what the client sent stays undecoded: in the kernel's buffers and
+    // then the client's, which is the backpressure. With nothing buffered one more read
+    // is let in (one chunk, as ever), so only a client that does send more is held
+    // back and counted, never one that merely used up its burst and went quiet.
+    if (throttling && sender.decoder.buffered() > 0) {
+      if (auto hold = rate_.Held(now)) {
+        out.hold = hold;
+        return out;
+      }
+    }
     auto result = sender.decoder.Next();
     if (std::holds_alternative<mqtt::NeedMore>(result)) return out;
     if (const auto* error = std::get_if<mqtt::DecodeError>(&result)) {
@@ -179,6 +194,18 @@ Relay::Drained Relay::Drain(Direction from) {
     auto& frame = std::get<mqtt::Frame>(result);
     ++out.packets;
     report_.Packet(from, frame.type);
+    if (rated) {
+      if (!throttling) {
+        if (const auto hold = rate_.Held(now)) {
+          report_.RateExceeded(*hold, /*throttled=*/false);
+          EndWith(EndReason::kRefused, policy::DenyReasonName(hold->reason));
+          out.end = EndReason::kRefused;
+          out.disconnect = ReasonCode::kMessageRateTooHigh;
+          return out;
+        }
+      }
+      rate_.Spend(frame.type == mqtt::PacketType::kPublish, frame.raw.size());
+    }
     Outcome outcome = Judge(from, frame);
     report_.Denials(outcome.denials);
     report_.PartialSubscriptions(outcome.partial_subscriptions);
@@ -281,11 +308,29 @@ void Relay::CheckStall(SteadyTime now) {
   }
 }
 
+void Relay::Throttle(const ClientRate::Hold& hold) {
+  report_.RateExceeded(hold, /*throttled=*/true);
+  Peer& sender = client();
+  if (sender.flow != Flow::kThrottled) throttled_since_ = env_.clock.Now();
+  sender.flow = Flow::kThrottled;
+  throttled_until_ = hold.until;
+  ArmWatchdog();
+}
+
+void Relay::EndThrottle(SteadyTime now) {
+  client().flow = Flow::kRunnable;
+  report_.ThrottleEnded(now - throttled_since_);
+  // moat did not listen while it held the client back; that silence is not the client's.
+  keep_alive_.Heard(now);
+}
+
 void Relay::ArmWatchdog() {
   std::optional<SteadyTime> deadline;
   if (phase_ == Phase::kFlushing) {
     // What is still queued gets this long to leave; then the links close regardless.
     deadline = env_.clock.Now() + env_.drain_timeout;
+  } else if (client().flow == Flow::kThrottled) {
+    deadline = throttled_until_;
   } else {
     deadline = keep_alive_.Deadline();
   }
@@ -304,6 +349,13 @@ void Relay::OnWatchdog(const boost::system::error_code& error) {
   if (phase_ >= Phase::kClosed) return ReleaseIfDone();
   if (error) return;  // re-armed or cancelled: whoever did it has armed the next wait
   if (phase_ == Phase::kFlushing) return Close();
+  if (client().flow == Flow::kThrottled) {
+    const SteadyTime now = env_.clock.Now();
+    if (now < throttled_until_) return ArmWatchdog();
+    EndThrottle(now);
+    ArmWatchdog();
+    return Pump();
+  }
   if (keep_alive_.Expired(env_.clock.Now())) {
     return Stop(EndReason::kKeepAliveTimeout, ReasonCode::kKeepAliveTimeout);
   }
@@ -351,6 +403,7 @@ void Relay::EndWith(EndReason reason, std::string_view detail) {
 void Relay::Close() {
   if (phase_ >= Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  if (client().flow == Flow::kThrottled) EndThrottle(env_.clock.Now());
   watchdog_.cancel();
   WriteStallWatch::Unwatch(*this);
   // After a clean DISCONNECT the broker gets a clean close; in every other case the

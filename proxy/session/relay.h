@@ -31,6 +31,7 @@
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/outbox.h"
+#include "proxy/session/client_rate.h"
 #include "proxy/session/end_reason.h"
 #include "proxy/session/keep_alive.h"
 #include "proxy/session/short_read_sweep.h"
@@ -59,6 +60,7 @@ struct RelayEnvironment {
   ShortReadSweep& sweep;
   WriteStallWatch& stalls;
   std::chrono::milliseconds write_timeout;  // a peer that takes nothing this long is closed
+  config::RateExceeded on_rate_exceeded;
 };
 
 class Relay final : public net::ReadyListener,
@@ -82,6 +84,8 @@ class Relay final : public net::ReadyListener,
   void Abort();
   // After a policy reload: subscriptions no longer granted are removed at the broker.
   void PolicyChanged();
+  // The client's message and byte rates (at login, and after a reload).
+  void SetRates(const ClientRates& rates) { rate_.Update(rates, env_.clock.Now()); }
 
   void OnReady(int tag, const boost::system::error_code& error) override;
 
@@ -94,6 +98,9 @@ class Relay final : public net::ReadyListener,
     kSenderDrained,
     kAwaitingRead,   // a readiness wait on the sender is pending
     kAwaitingWrite,  // what it read is still being written: it reads nothing more
+    // The client is over its rate: nothing is read or decoded from it until the
+    // watchdog reaches throttled_until_ (limits.on_rate_exceeded: throttle).
+    kThrottled,
   };
   // Where the relay is.
   enum class Phase : uint8_t {
@@ -117,6 +124,7 @@ class Relay final : public net::ReadyListener,
   // What one Drain() asks the relay to do after.
   struct Drained {
     size_t packets = 0;
+    std::optional<ClientRate::Hold> hold;        // the client is over its rate: throttle it
     std::optional<EndReason> end;                // stop, for this reason ...
     std::optional<mqtt::ReasonCode> disconnect;  // ... with this DISCONNECT (MQTT 5)
   };
@@ -137,6 +145,9 @@ class Relay final : public net::ReadyListener,
   Outcome Judge(mqtt::Direction from, const mqtt::Frame& frame);
   void Flush(Peer& to);
   void AwaitReady(Peer& peer, net::Want want, int tag);
+  // The client went over its rate: it is read from again at `hold.until`.
+  void Throttle(const ClientRate::Hold& hold);
+  void EndThrottle(SteadyTime now);
   void ArmWatchdog();
   void OnWatchdog(const boost::system::error_code& error);
   void Recheck() override;
@@ -154,6 +165,9 @@ class Relay final : public net::ReadyListener,
   Enforcer enforcer_;
   const mqtt::ProtocolVersion version_;
   KeepAlive keep_alive_;
+  ClientRate rate_;                     // unlimited until SetRates()
+  SteadyTime throttled_since_{};        // the client's flow is kThrottled from ...
+  SteadyTime throttled_until_{};        // ... until
   boost::asio::steady_timer watchdog_;  // keep-alive, then the drain deadline
   PendingPieces pending_pieces_{};
   std::array<Peer, 2> peers_;   // indexed by the mqtt::Direction they send in

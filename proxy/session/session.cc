@@ -56,6 +56,7 @@ asio::awaitable<void> Session::Start(SteadyTime accepted) {
   relay_.emplace(*client_, std::move(client_decoder), *broker_, std::move(link.enforcer),
                  link.version, link.keep_alive, env_.relay, report_,
                  static_cast<RelayOwner&>(*this), env_.executor);
+  SetRates();
   relay_->Start();
 }
 
@@ -85,7 +86,14 @@ void Session::Abort() {
 }
 
 void Session::PolicyChanged() {
-  if (relay_) relay_->PolicyChanged();
+  if (!relay_) return;
+  SetRates();
+  relay_->PolicyChanged();
+}
+
+void Session::SetRates() {
+  const policy::RateOverrides overrides = env_.relay.authorizer->RatesFor(identity_);
+  relay_->SetRates(ResolveRates(env_.config.limits.rates, overrides));
 }
 
 void Session::RevokeIfChanged(const policy::PasswordFile& file) {

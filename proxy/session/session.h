@@ -71,10 +71,13 @@ class Session final : private RelayOwner {
   // After a password file reload: a session whose user was removed or whose password
   // changed ends now (MQTT 5: DISCONNECT 0x87), not when the client reconnects.
   void RevokeIfChanged(const policy::PasswordFile& file);
-  // After a policy reload: subscriptions no longer granted are removed at the broker.
+  // After a policy reload: subscriptions no longer granted are removed at the broker,
+  // and the client's rates are what the new policy says.
   void PolicyChanged();
 
  private:
+  // The client's rates under the policy in force, to the relay.
+  void SetRates();
   void RelayEnded(EndReason reason, std::string_view detail) override;
   // Logs the end and hands the session back to its owner, posted.
   void Finish(EndReason reason, std::string_view detail);

@@ -4,6 +4,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "proxy/log.h"
 
 namespace moat::proxy {
@@ -137,6 +138,25 @@ void SessionReport::Denials(std::span<const Denial> denials) {
            .mode = denial.audit ? "audit" : "enforce",
            .detail = QuotaSetting(denial.reason)});
   }
+}
+
+void SessionReport::RateExceeded(const ClientRate::Hold& hold, bool throttled) {
+  counters_.Add<metrics::Metric::kDenialsTotal>(
+      policy::Action::kPublish, hold.reason,
+      throttled ? metrics::DenyMode::kThrottle : metrics::DenyMode::kEnforce,
+      metrics::RuleLabel{hold.rate->rule_label});
+  if (AuditLog::Get() == nullptr) return;  // spares the text below
+  const bool messages = hold.reason == policy::DenyReason::kMessageRate;
+  const std::string limit =
+      absl::StrCat(hold.rate->rule.empty() ? "limits." : "",
+                   messages ? "messages_per_second " : "bytes_per_second ",
+                   hold.rate->rate.per_second, ", burst ", hold.rate->rate.burst);
+  Audit({.event = "rate_limited",
+         .reason = policy::DenyReasonName(hold.reason),
+         .rule = hold.rate->rule,
+         .action = "publish",
+         .mode = throttled ? "throttle" : "enforce",
+         .detail = limit});
 }
 
 void SessionReport::Audit(AuditEvent event) const {

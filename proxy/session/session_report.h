@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <span>
 #include <string_view>
 
@@ -13,6 +14,7 @@
 #include "proxy/audit_log.h"
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decode_error.h"
+#include "proxy/session/client_rate.h"
 #include "proxy/session/end_reason.h"
 
 namespace moat::proxy {
@@ -46,7 +48,14 @@ class SessionReport {
   void Malformed(mqtt::Direction from, mqtt::DecodeError error);
   void Denials(std::span<const Denial> denials);
   void PartialSubscriptions(uint16_t filters) {
-    if (filters != 0) counters_.Add<metrics::Metric::kPartialSubscriptionsTotal>(listener_, filters);
+    if (filters != 0)
+      counters_.Add<metrics::Metric::kPartialSubscriptionsTotal>(listener_, filters);
+  }
+  // The client went over its message or byte rate: held back (`throttled`) or refused.
+  void RateExceeded(const ClientRate::Hold& hold, bool throttled);
+  // A throttled client is read from again after `waited`.
+  void ThrottleEnded(std::chrono::duration<double> waited) {
+    counters_.Observe<metrics::Metric::kThrottledSeconds>(listener_, waited.count());
   }
   // Fills in who the client is and writes `event` to the audit log, if there is one.
   void Audit(AuditEvent event) const;

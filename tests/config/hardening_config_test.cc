@@ -103,6 +103,35 @@ TEST_F(ConfigTest, EveryLimitHasABoundedDefault) {
   EXPECT_EQ(limits.session.max_topic_levels, 128u);
   EXPECT_EQ(limits.session.max_filters_per_subscribe, 1000u);
   EXPECT_EQ(limits.session.max_inflight, 1000u);
+  // No rate suits every fleet: unlimited unless configured (README, "Quotas").
+  EXPECT_TRUE(limits.rates.messages.unlimited());
+  EXPECT_TRUE(limits.rates.bytes.unlimited());
+  EXPECT_EQ(limits.rates.on_exceeded, RateExceeded::kThrottle);
+}
+
+TEST_F(ConfigTest, ReadsTheClientRatesWithASecondsWorthAsTheDefaultBurst) {
+  const auto config = Load(std::string(kMinimal) +
+                           "limits:\n  messages_per_second: 0.5\n  bytes_per_second: 65536\n"
+                           "  byte_burst: 1048576\n  on_rate_exceeded: disconnect\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ClientRateLimits& rates = config->limits.rates;
+  EXPECT_EQ(rates.messages.per_second, 0.5);
+  EXPECT_EQ(rates.messages.burst, 1);  // never below one message
+  EXPECT_EQ(rates.bytes.per_second, 65536);
+  EXPECT_EQ(rates.bytes.burst, 1048576);
+  EXPECT_EQ(rates.on_exceeded, RateExceeded::kDisconnect);
+}
+
+TEST_F(ConfigTest, ARateMustBeANumberAndABurstNeedsItsRate) {
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  messages_per_second: lots\n"),
+            "moat.yaml:6: 'limits.messages_per_second' must be a number, got 'lots'");
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  bytes_per_second: -5\n"),
+            "moat.yaml:6: 'limits.bytes_per_second' must be between 0 and 1e+12, got -5");
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  message_burst: 10\n"),
+            "moat.yaml:6: 'limits.message_burst' needs a 'limits.messages_per_second' above 0");
+  EXPECT_EQ(Problem(std::string(kMinimal) + "limits:\n  on_rate_exceeded: drop\n"),
+            "moat.yaml:6: 'limits.on_rate_exceeded' must be one of throttle, disconnect; got "
+            "'drop'");
 }
 
 TEST_F(ConfigTest, ReadsTheSessionQuotas) {

@@ -33,11 +33,13 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline")
+TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline", "moat-rates")
 # moat-nocount is moat built with -DMOAT_COUNTERS=OFF: the same data path with every
 # metric increment compiled out, to show what counting costs. moat-baseline is another
 # moat binary (--baseline), e.g. built from the commit before a change, so before and
-# after are measured side by side in one run. Only on request.
+# after are measured side by side in one run. moat-rates is moat with per-client rate
+# limits configured far above what any benchmark client sends: what checking them costs
+# when nobody is held back. Only on request.
 DEFAULT_TARGETS = TARGETS[:4]
 PHASES = ("idle", "handshakes", "qos0", "qos1", "latency")
 BROKER_CORE = "0"
@@ -306,7 +308,11 @@ upstream:
 """
 
 
-def start_moat(workdir, port, broker_port, certs, moat_binary):
+# Rates no benchmark client reaches (one publisher sends ~10,000 messages a second).
+RATES_NOT_REACHED = "  messages_per_second: 1000000\n  bytes_per_second: 1000000000\n"
+
+
+def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits=""):
     # A real policy, as users run: every client may use bench/#. Without one moat denies
     # everything (and policy.allow_all would skip the ACL, which is part of the cost).
     acl = os.path.join(workdir, "acl")
@@ -321,7 +327,7 @@ policy:
 threads: 1
 limits:
   max_connections: 100000
-""")
+""" + extra_limits)
     return Child("moat", [moat_binary, "--config", cfg], workdir, BROKER_CORE)
 
 
@@ -355,7 +361,9 @@ class Target:
         else:
             binary = {"moat-nocount": self.args.moat_nocount,
                       "moat-baseline": self.args.baseline}.get(self.name, self.args.moat)
-            self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary)
+            extra = RATES_NOT_REACHED if self.name == "moat-rates" else ""
+            self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary,
+                                    extra)
         self.proxy.wait_port(self.port)
         proxy_pid = self.proxy.pid
         if self.name == "nginx":  # the worker does the work; the master only waits
@@ -530,12 +538,13 @@ def format_cell(value, fmt):
 
 def build_table(runs, args):
     titles = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "moat": "moat",
-              "moat-nocount": "moat, counters compiled out", "moat-baseline": "moat, baseline"}
+              "moat-nocount": "moat, counters compiled out", "moat-baseline": "moat, baseline",
+              "moat-rates": "moat, rates set"}
     shown = list(DEFAULT_TARGETS)
-    for extra in ("moat-nocount", "moat-baseline"):
+    for extra in ("moat-nocount", "moat-baseline", "moat-rates"):
         if any(run["target"] == extra for run in runs):
             shown.append(extra)
-    ratios = ["moat"] + (["moat-baseline"] if "moat-baseline" in shown else [])
+    ratios = ["moat"] + [t for t in ("moat-baseline", "moat-rates") if t in shown]
     header = "| metric | " + " | ".join(titles[t] for t in shown) + " | " + \
         " | ".join(f"{titles[t]}/HAProxy" for t in ratios) + " |"
     lines = [header, "| --- |" + " ---: |" * (len(shown) + len(ratios))]

@@ -90,8 +90,8 @@ TEST(PolicyCases, ARightVerdictByAnotherRuleFailsWhenTheCaseNamesTheRule) {
 }
 
 TEST(PolicyCases, AnAuditModeRuleCountsAsTheDenyItWouldBe) {
-  const Judged run = Judge(
-      "- {user: alice, action: publish, topic: plant/new, expect: deny, rule: rollout}\n");
+  const Judged run =
+      Judge("- {user: alice, action: publish, topic: plant/new, expect: deny, rule: rollout}\n");
   EXPECT_EQ(run.code, kCasesHold) << run.out;
 }
 
@@ -136,8 +136,7 @@ TEST(PolicyCases, EveryProblemIsReportedWithItsLine) {
   EXPECT_NE(message.find("cases.yaml:4: 'cases[3].retain' applies to publish only"),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find("cases.yaml:4: unknown key 'colour'"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("cases.yaml:4: unknown key 'colour'"), std::string::npos) << message;
   EXPECT_NE(message.find("cases.yaml:5: missing required key 'topic'"), std::string::npos)
       << message;
   EXPECT_NE(message.find("cases.yaml:5: 'cases[4].address' must be an IPv4 or IPv6 address"),

@@ -10,6 +10,7 @@
 #include "policy/acl/acl_policy.h"
 #include "policy/acl/yaml_policy.h"
 #include "policy/rule_labels.h"
+#include "tests/policy_acl/yaml_policy_fixture.h"
 
 namespace moat::policy {
 namespace {
@@ -17,16 +18,7 @@ namespace {
 class RuleMode : public ::testing::Test {
  protected:
   std::shared_ptr<const AclPolicy> Build(std::string_view yaml, std::string_view acl = {}) {
-    AclPolicy::Builder builder;
-    if (!acl.empty()) {
-      absl::StatusOr<AclFile> file = ParseAclFile(acl, "acl");
-      EXPECT_TRUE(file.ok()) << file.status();
-      if (file.ok()) AddAclFile(*file, builder);
-    }
-    absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
-    EXPECT_TRUE(policy.ok()) << policy.status();
-    if (policy.ok()) AddYamlPolicy(*policy, builder, labels_);
-    return std::move(builder).Build(1);
+    return test::Build(yaml, acl, labels_);
   }
 
   RuleLabels labels_;  // this test's own, so numbers start afresh

@@ -156,8 +156,8 @@ void TopicsMatching(const Levels& filter, size_t i, std::string topic, size_t de
     return;
   }
   if (depth == 0) return;
-  if (filter[i] != "+") return TopicsMatching(filter, i + 1, extended(filter[i]), depth - 1,
-                                              vocabulary, out);
+  if (filter[i] != "+")
+    return TopicsMatching(filter, i + 1, extended(filter[i]), depth - 1, vocabulary, out);
   for (const std::string& level : vocabulary) {
     if (i == 0 && level.starts_with('$')) continue;
     TopicsMatching(filter, i + 1, extended(level), depth - 1, vocabulary, out);
@@ -169,8 +169,8 @@ void TopicsMatching(const Levels& filter, size_t i, std::string topic, size_t de
 TEST(RuleTrie, AgreesWithTheNaiveEvaluatorOnSubscriptionsThatCanDeliver) {
   Random r(20261206);
   int granted = 0, refused_by_rule = 0, refused_by_default = 0;
-  const std::vector<std::string> vocabulary = {"a", "b", "", "$SYS", "alice", "c1", "xalicey",
-                                               "$x", "zz"};
+  const std::vector<std::string> vocabulary = {"a",  "b",       "",   "$SYS", "alice",
+                                               "c1", "xalicey", "$x", "zz"};
   for (int round = 0; round < 2000; ++round) {
     const std::string text = RandomAcl(r);
     absl::StatusOr<AclFile> file = ParseAclFile(text, "acl");

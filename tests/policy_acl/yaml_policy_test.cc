@@ -13,30 +13,15 @@
 #include "absl/strings/str_cat.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/load_policy.h"
+#include "tests/policy_acl/yaml_policy_fixture.h"
 
 namespace moat::policy {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::shared_ptr<const AclPolicy> Build(std::string_view yaml, std::string_view acl = {}) {
-  AclPolicy::Builder builder;
-  if (!acl.empty()) {
-    absl::StatusOr<AclFile> file = ParseAclFile(acl, "acl");
-    EXPECT_TRUE(file.ok()) << file.status();
-    if (file.ok()) AddAclFile(*file, builder);
-  }
-  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  if (policy.ok()) AddYamlPolicy(*policy, builder);
-  return std::move(builder).Build(1);
-}
-
-std::string Errors(std::string_view yaml) {
-  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
-  EXPECT_FALSE(policy.ok());
-  return policy.ok() ? "" : std::string(policy.status().message());
-}
+using test::Build;
+using test::Errors;
 
 ClientIdentity Client(std::string user, std::string client_id = "c1") {
   ClientIdentity c;

@@ -51,11 +51,12 @@ class RelayTest : public ::testing::Test {
     decoder.Feed(Bytes(connect, version));
     ASSERT_TRUE(std::holds_alternative<mqtt::Frame>(decoder.Next()));
     env_.emplace(RelayEnvironment{authorizer_, clock_, drain_timeout, kMaxPacketSize, sweep_,
-                                  stalls_, kWriteTimeout});
+                                  stalls_, kWriteTimeout, on_rate_exceeded_});
     relay_.emplace(client_, std::move(decoder), broker_,
                    Enforcer(identity_, connect, config::DeniedPublish::kDrop), version,
                    KeepAlive(seconds(keep_alive), clock_.Now()), *env_, report_, owner_,
                    io_.get_executor());
+    if (rates_) relay_->SetRates(*rates_);
     clock_.Advance(silent_for);
     relay_->Start();
     Poll();
@@ -92,7 +93,67 @@ class RelayTest : public ::testing::Test {
   ProtocolVersion version_ = ProtocolVersion::kV311;
   std::optional<RelayEnvironment> env_;
   std::optional<Relay> relay_;
+  std::optional<ClientRates> rates_;  // given to the relay at Start()
+  config::RateExceeded on_rate_exceeded_ = config::RateExceeded::kThrottle;
 };
+
+// The first two PUBLISHes go at once, then one every 2 ms.
+ClientRates BurstOfTwoThen500PerSecond() {
+  return {{{.per_second = 500, .burst = 2}, "fast", 0}, {}};
+}
+
+TEST_F(RelayTest, AClientOverItsRateIsReadFromAgainOnlyOnceItsBucketRefills) {
+  rates_ = BurstOfTwoThen500PerSecond();
+  Start(ProtocolVersion::kV311);
+  const auto one = Encoded(MakePublish("plant/a", "1"));
+  ClientSends(Cat({one, one, one, one}));
+  EXPECT_EQ(broker_.TakeWritten(), Cat({one, one}));
+  EXPECT_EQ(
+      counters_.Value(
+          R"(moat_denials_total{action="publish",reason="message_rate",mode="throttle",rule="default"})"),
+      1);
+  // Nothing more is read or decoded, whatever the client sends, until the time has come:
+  // no wait for its input is even pending.
+  client_.Send(one);
+  Poll();
+  EXPECT_TRUE(broker_.written().empty());
+
+  clock_.Advance(std::chrono::milliseconds(3));  // one and a half tokens
+  for (int i = 0; i < 100 && broker_.written().size() < one.size(); ++i) {
+    io_.restart();
+    io_.run_one_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(broker_.TakeWritten(), one);  // one token's worth, then held again
+  EXPECT_EQ(counters_.Value(R"(moat_throttled_seconds_count{listener="test"})"), 1);
+  EXPECT_EQ(owner_.ends, 0);
+}
+
+TEST_F(RelayTest, WhatTheBrokerSendsReachesAThrottledClient) {
+  rates_ = BurstOfTwoThen500PerSecond();
+  Start(ProtocolVersion::kV311);
+  const auto one = Encoded(MakePublish("plant/a", "1"));
+  ClientSends(Cat({one, one, one}));
+  ASSERT_EQ(broker_.TakeWritten(), Cat({one, one}));
+  const auto delivery = Encoded(MakePublish("plant/b", "for you"));
+  BrokerSends(delivery);
+  EXPECT_EQ(client_.TakeWritten(), delivery);
+}
+
+TEST_F(RelayTest, AClientOverItsRateIsDisconnectedWhenSoConfigured) {
+  rates_ = BurstOfTwoThen500PerSecond();
+  on_rate_exceeded_ = config::RateExceeded::kDisconnect;
+  Start(ProtocolVersion::kV5);
+  const auto one = Encoded(MakePublish("plant/a", "1"));
+  ClientSends(Cat({one, one, one}));
+  EXPECT_EQ(broker_.TakeWritten(), Cat({one, one}));
+  EXPECT_EQ(owner_.reason, EndReason::kRefused);
+  EXPECT_EQ(client_.TakeWritten(),
+            Encoded(mqtt::Disconnect{static_cast<uint8_t>(ReasonCode::kMessageRateTooHigh), {}}));
+  EXPECT_EQ(
+      counters_.Value(
+          R"(moat_denials_total{action="publish",reason="message_rate",mode="enforce",rule="default"})"),
+      1);
+}
 
 TEST_F(RelayTest, ForwardsEachPacketAsTheBytesThatCameInBothDirections) {
   Start(ProtocolVersion::kV311);

@@ -1,0 +1,39 @@
+// What the native policy's tests share: a policy built from YAML text (and an acl_file
+// beside it), and the problems of a text that must be refused.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "policy/acl/acl_file.h"
+#include "policy/acl/acl_policy.h"
+#include "policy/acl/yaml_policy.h"
+
+namespace moat::policy::test {
+
+// `labels`: a test's own RuleLabels, so that its numbers start afresh.
+inline std::shared_ptr<const AclPolicy> Build(std::string_view yaml, std::string_view acl = {},
+                                              RuleLabels& labels = RuleLabels::Global()) {
+  AclPolicy::Builder builder;
+  if (!acl.empty()) {
+    absl::StatusOr<AclFile> file = ParseAclFile(acl, "acl");
+    EXPECT_TRUE(file.ok()) << file.status();
+    if (file.ok()) AddAclFile(*file, builder);
+  }
+  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  if (policy.ok()) AddYamlPolicy(*policy, builder, labels);
+  return std::move(builder).Build(1);
+}
+
+// Every problem of `yaml`, which must not load.
+inline std::string Errors(std::string_view yaml) {
+  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
+  EXPECT_FALSE(policy.ok());
+  return policy.ok() ? "" : std::string(policy.status().message());
+}
+
+}  // namespace moat::policy::test
