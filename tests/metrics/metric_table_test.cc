@@ -62,11 +62,12 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
               ElementsAre("connect", "publish", "subscribe", "will", "deliver"));
   EXPECT_THAT(Values(Domain::kUpstreamErrorReason),
               ElementsAre("refused", "timeout", "tls", "dns", "other"));
-  EXPECT_THAT(
-      Values(Domain::kDenyReason),
-      ElementsAre("no_rule", "deny_rule", "qos_limit", "retain_limit", "payload_limit",
-                  "not_authenticated", "bad_credentials", "banned", "topic_length", "topic_levels",
-                  "subscription_limit", "subscribe_filters", "inflight_limit"));
+  EXPECT_THAT(Values(Domain::kDenyReason),
+              ElementsAre("no_rule", "deny_rule", "qos_limit", "retain_limit", "payload_limit",
+                          "not_authenticated", "bad_credentials", "banned", "topic_length",
+                          "topic_levels", "subscription_limit", "subscribe_filters",
+                          "inflight_limit", "message_rate", "byte_rate"));
+  EXPECT_THAT(Values(Domain::kDenyMode), ElementsAre("enforce", "audit", "throttle"));
   EXPECT_EQ(Values(Domain::kDenyReason)[LabelTraits<policy::DenyReason>::Index(
                 policy::DenyReason::kRetainLimit)],
             "retain_limit");
