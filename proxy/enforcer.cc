@@ -36,8 +36,22 @@ struct Enforcer::Rare {
   // SUBSCRIBE or UNSUBSCRIBE packet id (one id space while in flight) -> for each
   // requested filter, the code moat answers for it (nullopt: the broker's code, in order).
   std::map<uint16_t, std::vector<std::optional<uint8_t>>> pending_acks;
+  size_t pending_ack_bytes = 0;         // PendingAckCost() of each entry, summed
   std::set<uint16_t> own_unsubscribes;  // packet ids of UNSUBSCRIBEs moat sent itself
 };
+
+namespace {
+
+// What one merged ack moat waits for holds: its codes, and its map node and vector.
+size_t PendingAckCost(size_t codes) { return codes * sizeof(std::optional<uint8_t>) + 96; }
+
+// moat's bookkeeping for narrowed SUBSCRIBEs and UNSUBSCRIBEs the broker has not answered.
+// Each answer comes within a round trip unless the client does not read its SUBACKs (they
+// queue behind what it does not take): without a cap, 65,536 packet ids of 1,000 codes
+// would be 128 MiB. A client pipelining 1,000 narrowed one-filter SUBSCRIBEs needs 100 KiB.
+constexpr size_t kMaxPendingAckBytes = 256 * 1024;
+
+}  // namespace
 
 Enforcer::Enforcer(Enforcer&&) noexcept = default;
 Enforcer::~Enforcer() = default;
@@ -109,29 +123,6 @@ void Enforcer::ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& pub
   (void)frame;
 }
 
-policy::Decision Enforcer::CachedDecision(char action, std::string_view topic, uint8_t qos,
-                                          bool retain, const policy::Authorizer& authorizer) {
-  constexpr size_t kMaxCachedDecisions = 64;
-  if (decisions_from_ != &authorizer || decisions_version_ != authorizer.version()) {
-    decisions_.clear();
-    decisions_from_ = &authorizer;
-    decisions_version_ = authorizer.version();
-  }
-  std::string key;
-  key.reserve(topic.size() + 3);
-  key.push_back(action);
-  key.push_back(static_cast<char>('0' + qos));
-  key.push_back(retain ? 'r' : '-');
-  key.append(topic);
-  if (const auto it = decisions_.find(key); it != decisions_.end()) return it->second;
-  const policy::Decision decision = action == 'p'
-                                        ? authorizer.MayPublish(identity_, topic, qos, retain)
-                                        : authorizer.MayReceive(identity_, topic);
-  if (decisions_.size() >= kMaxCachedDecisions) decisions_.clear();
-  decisions_.emplace(std::move(key), decision);
-  return decision;
-}
-
 Outcome Enforcer::FromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer) {
   switch (frame.type) {
     case mqtt::PacketType::kPublish:
@@ -188,7 +179,8 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
   const policy::Decision decision =
       reserved ? policy::Decision{policy::Verdict::kDeny, policy::DenyReason::kDenyRule,
                                   "reserved_topic", false, policy::RuleLabels::kReservedTopic}
-               : CachedDecision('p', topic, publish.qos, publish.retain, authorizer);
+               : decisions_.Decide(DecisionCache::Action::kPublish, topic, publish.qos,
+                                   publish.retain, identity_, authorizer);
   if (!decision.allowed()) {
     outcome.denials.push_back(Denial::Of(policy::Action::kPublish, decision, topic));
     RefusePublish(publish, ReasonCode::kNotAuthorized, outcome);
@@ -351,7 +343,19 @@ void Enforcer::Narrowed(const Request& kept, size_t kept_filters,
     Encode(kept, outcome.forward_rewritten);
     // The broker's answer is merged with moat's codes, unless it has none (3.1.1 UNSUBACK).
     if (std::is_same_v<Ack, mqtt::Suback> || version_ == ProtocolVersion::kV5) {
-      rare().pending_acks[kept.packet_id] = std::move(codes);
+      Rare& rare = this->rare();
+      auto& pending = rare.pending_acks[kept.packet_id];
+      if (!pending.empty()) rare.pending_ack_bytes -= PendingAckCost(pending.size());
+      if (rare.pending_ack_bytes + PendingAckCost(codes.size()) > kMaxPendingAckBytes) {
+        rare.pending_acks.erase(kept.packet_id);
+        outcome.forward_rewritten.clear();
+        outcome.denials.push_back(
+            Denial::Quota(policy::Action::kSubscribe, policy::DenyReason::kSubscribeFilters, {}));
+        outcome.disconnect = ReasonCode::kQuotaExceeded;
+        return;
+      }
+      rare.pending_ack_bytes += PendingAckCost(codes.size());
+      pending = std::move(codes);
     }
   }
 }
@@ -407,7 +411,8 @@ Outcome Enforcer::PublishFromBroker(const mqtt::Frame& frame,
     outcome.disconnect = ReasonCode::kImplementationSpecificError;  // the broker erred
     return outcome;
   }
-  const policy::Decision decision = CachedDecision('r', topic, 0, false, authorizer);
+  const policy::Decision decision =
+      decisions_.Decide(DecisionCache::Action::kReceive, topic, 0, false, identity_, authorizer);
   if (decision.allowed()) {
     if (decision.audit)
       outcome.denials.push_back(Denial::Of(policy::Action::kDeliver, decision, topic));
@@ -483,6 +488,7 @@ Outcome Enforcer::AckFromBroker(const mqtt::Frame& frame) {
       merged.reason_codes.push_back(0x80);  // the broker answered fewer than it was asked
     }
   }
+  rare_->pending_ack_bytes -= PendingAckCost(it->second.size());
   rare_->pending_acks.erase(it);
   Encode(merged, outcome.forward_rewritten);
   return outcome;

@@ -17,7 +17,8 @@
 //  - the filters granted so far, to re-check them when the policy changes and to hold
 //    the session to limits.max_subscriptions;
 //  - a count of the client's QoS 1/2 PUBLISHes the broker has not answered yet
-//    (limits.max_inflight).
+//    (limits.max_inflight);
+//  - the last PUBLISH and delivery decisions (DecisionCache, at most 16 KiB).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,7 @@
 
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
+#include "proxy/decision_cache.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/mqtt/packet.h"
 
@@ -121,10 +123,6 @@ class Enforcer {
                                                std::string& topic);
   void ForwardPublish(const mqtt::Frame& frame, const mqtt::Publish& publish,
                       const std::string& topic, AliasTable Rare::*aliases, Outcome& outcome);
-  // Devices publish to the same few topics over and over: the last decisions are kept
-  // per connection, keyed by what decides them, and dropped when the policy changes.
-  policy::Decision CachedDecision(char action, std::string_view topic, uint8_t qos, bool retain,
-                                  const policy::Authorizer& authorizer);
   Outcome PublishFromClient(const mqtt::Frame& frame, const policy::Authorizer& authorizer);
   // Answers a refused PUBLISH as its version allows: MQTT 5 with `v5_code`.
   void RefusePublish(const mqtt::Publish& publish, mqtt::ReasonCode v5_code, Outcome& outcome);
@@ -163,9 +161,7 @@ class Enforcer {
   std::unique_ptr<Rare> rare_;
   std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS
   uint16_t next_own_packet_id_ = 0xFFFF;
-  std::unordered_map<std::string, policy::Decision> decisions_;
-  const policy::Authorizer* decisions_from_ = nullptr;
-  uint64_t decisions_version_ = 0;
+  DecisionCache decisions_;
 };
 
 }  // namespace moat::proxy

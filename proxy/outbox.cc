@@ -26,6 +26,22 @@ void Outbox::AddBorrowed(std::span<const uint8_t> bytes, Producer producer) {
 
 void Outbox::AddOwned(std::vector<uint8_t> bytes, Producer producer) {
   if (bytes.empty()) return;
+  // A read of 7-byte refused QoS 1 PUBLISHes is answered with a 4-byte PUBACK each: as a
+  // piece and a heap block apiece, about 80 bytes, moat would hold ten times what the
+  // client sent. Joined to the answer before (not yet partly written), they cost their
+  // bytes. Up to a read chunk's worth, so a large rewritten packet is never copied to
+  // join it.
+  constexpr size_t kJoinUpTo = 64;
+  constexpr size_t kJoinedAtMost = 16 * 1024;
+  if (pieces_.size() > head_ && bytes.size() <= kJoinUpTo) {
+    Piece& last = pieces_.back();
+    if (!last.borrowed && last.producer == producer && last.bytes.data() == last.owned.data() &&
+        last.owned.size() + bytes.size() <= kJoinedAtMost) {
+      last.owned.insert(last.owned.end(), bytes.begin(), bytes.end());
+      last.bytes = asio::const_buffer(last.owned.data(), last.owned.size());
+      return;
+    }
+  }
   Piece& piece = pieces_.emplace_back();
   piece.owned = std::move(bytes);
   piece.bytes = asio::const_buffer(piece.owned.data(), piece.owned.size());

@@ -194,9 +194,12 @@ void Decoder::MakeRoom(size_t size) {
   if (!oversized && begin_ > 0 && capacity_ - held >= size) {
     std::memmove(buffer_.get(), buffer_.get() + begin_, held);
   } else {
-    const size_t new_capacity = oversized
-                                    ? std::max(kMinimumCapacity, (held + size) * 2)
-                                    : std::max({kMinimumCapacity, held + size, capacity_ * 2});
+    // Doubling stops at the largest packet accepted plus the room asked for: what is held
+    // when more room is asked is at most one packet in progress (the complete ones before
+    // it are judged first), so a 16 MiB packet never takes a 32 MiB buffer.
+    const size_t ceiling = std::max<size_t>(options_.max_packet_size, held) + size;
+    const size_t grown = oversized ? (held + size) * 2 : std::max(held + size, capacity_ * 2);
+    const size_t new_capacity = std::max(kMinimumCapacity, std::min(grown, ceiling));
     Buffer replacement = Allocate(new_capacity);
     if (held > 0) std::memcpy(replacement.get(), buffer_.get() + begin_, held);
     buffer_ = std::move(replacement);

@@ -78,7 +78,8 @@ class Decoder {
     return {buffer_.get() + begin_ + pending_consume_, buffered()};
   }
   // Memory held by the buffer; ReleaseIdleMemory() frees it when nothing is buffered,
-  // so an idle connection costs no buffer. One grown past 256 KiB for a large packet
+  // so an idle connection costs no buffer. It grows by doubling, never past
+  // max_packet_size plus the room last asked for; one grown past 256 KiB for a large packet
   // shrinks back to about twice what it holds at the next Feed() or PrepareWrite().
   size_t capacity() const { return capacity_; }
   void ReleaseIdleMemory();

@@ -80,7 +80,8 @@ uint32_t Relay::Unwritten(Direction from) const {
 void Relay::Pump() {
   if (pumping_ || phase_ >= Phase::kClosed) return;
   pumping_ = true;
-  for (int round = 0; round < kRoundsPerPump && phase_ == Phase::kRelaying; ++round) {
+  bool yielded = false;
+  for (int round = 0; round < kRoundsPerPump && phase_ == Phase::kRelaying && !yielded; ++round) {
     bool progressed = false;
     for (const Direction from : kDirections) {
       Flow& flow = SenderOf(from).flow;
@@ -88,7 +89,7 @@ void Relay::Pump() {
       if (phase_ != Phase::kRelaying || (flow != Flow::kRunnable && flow != Flow::kSenderDrained)) {
         continue;
       }
-      Step(from);
+      yielded = Step(from) || yielded;
       progressed = true;
     }
     if (!progressed) break;
@@ -117,20 +118,28 @@ void Relay::Pump() {
   }
 }
 
-void Relay::Step(Direction from) {
+bool Relay::Step(Direction from) {
   Peer& sender = SenderOf(from);
   const Drained drained = Drain(from);
   if (from == Direction::kClientToServer && drained.packets > 0)
     keep_alive_.Heard(env_.clock.Now());
   Flush(ReceiverOf(from));
   Flush(sender);
-  if (phase_ >= Phase::kClosed) return;
-  if (drained.end) return Stop(*drained.end, drained.disconnect);
-  if (drained.hold) return Throttle(*drained.hold);
+  if (phase_ >= Phase::kClosed) return false;
+  if (drained.end) {
+    Stop(*drained.end, drained.disconnect);
+    return false;
+  }
+  if (drained.hold) {
+    Throttle(*drained.hold);
+    return false;
+  }
   if (Unwritten(from) > 0) {
     sender.flow = Flow::kAwaitingWrite;
-    return;
+    return drained.yielded;
   }
+  // What is buffered is judged first: reading now would only grow the buffer.
+  if (drained.yielded) return true;
   net::IoResult read;
   const bool skipped_read = sender.flow == Flow::kSenderDrained;
   if (skipped_read) {
@@ -140,8 +149,14 @@ void Relay::Step(Direction from) {
   } else {
     read = sender.stream.TryRead(sender.decoder);
   }
-  if (read.error) return Fail(read.error);
-  if (read.end) return Stop(EndsOf(from).closed);
+  if (read.error) {
+    Fail(read.error);
+    return false;
+  }
+  if (read.end) {
+    Stop(EndsOf(from).closed);
+    return false;
+  }
   if (read.want != net::Want::kNothing) {
     // Nothing to read: an idle direction keeps no buffers while it waits.
     if (sender.decoder.buffered() == 0) sender.decoder.ReleaseIdleMemory();
@@ -151,10 +166,12 @@ void Relay::Step(Direction from) {
       sender.unconfirmed = true;
       env_.sweep.Add(*this);
     }
-    return AwaitReady(sender, read.want, Tag(from, WaitFor::kInput));
+    AwaitReady(sender, read.want, Tag(from, WaitFor::kInput));
+    return false;
   }
   sender.flow = read.drained ? Flow::kSenderDrained : Flow::kRunnable;
   report_.Bytes(from, read.bytes);
+  return false;
 }
 
 Relay::Drained Relay::Drain(Direction from) {
@@ -229,6 +246,12 @@ Relay::Drained Relay::Drain(Direction from) {
     }
     if (frame.type == mqtt::PacketType::kDisconnect) {
       out.end = ends.disconnect_packet;
+      return out;
+    }
+    // Up to limits.max_filters_per_subscribe decisions in one packet (milliseconds,
+    // tests/perf/README.md): the thread's other sessions get their turn before the next.
+    if (frame.type == mqtt::PacketType::kSubscribe) {
+      out.yielded = true;
       return out;
     }
   }

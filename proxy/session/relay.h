@@ -125,6 +125,7 @@ class Relay final : public net::ReadyListener,
   struct Drained {
     size_t packets = 0;
     std::optional<ClientRate::Hold> hold;        // the client is over its rate: throttle it
+    bool yielded = false;                        // judged a SUBSCRIBE: the rest waits a turn
     std::optional<EndReason> end;                // stop, for this reason ...
     std::optional<mqtt::ReasonCode> disconnect;  // ... with this DISCONNECT (MQTT 5)
   };
@@ -138,8 +139,9 @@ class Relay final : public net::ReadyListener,
 
   // Runs the directions that can make progress, a bounded number of rounds.
   void Pump();
-  // One round of one direction: judge what was read, queue it, write, read again.
-  void Step(mqtt::Direction from);
+  // One round of one direction: judge what was read, queue it, write, read again. True
+  // when it judged a SUBSCRIBE and left the rest for the thread's next turn.
+  bool Step(mqtt::Direction from);
   // Decodes and judges every complete packet buffered from `from`; no I/O.
   Drained Drain(mqtt::Direction from);
   Outcome Judge(mqtt::Direction from, const mqtt::Frame& frame);

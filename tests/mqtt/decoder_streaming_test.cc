@@ -38,6 +38,20 @@ std::string Pattern(size_t size) {
   return bytes;
 }
 
+// Feeds `bytes` as a socket would, in 16 KiB reads straight into the buffer; returns the
+// largest capacity the buffer had on the way.
+size_t ReadInChunks(Decoder& decoder, std::span<const uint8_t> bytes) {
+  size_t largest = 0;
+  for (size_t offset = 0; offset < bytes.size(); offset += 16 * 1024) {
+    const size_t n = std::min<size_t>(16 * 1024, bytes.size() - offset);
+    const auto space = decoder.PrepareWrite(16 * 1024);
+    std::memcpy(space.data(), bytes.data() + offset, n);
+    decoder.CommitWrite(n);
+    largest = std::max(largest, decoder.capacity());
+  }
+  return largest;
+}
+
 Frame ExpectFrame(Decoder& decoder) {
   DecodeResult result = decoder.Next();
   if (const auto* error = std::get_if<DecodeError>(&result)) {
@@ -330,12 +344,7 @@ TEST(DecoderStreaming, BufferShrinksBackAfterALargePacket) {
   const ByteVector small = Hex("30 0A 00 03 61 2F 62 70 61 79 21 21");
   Decoder decoder(ClientToServer());
   decoder.set_version(kV311);
-  for (size_t offset = 0; offset < big.size(); offset += 16 * 1024) {
-    const size_t n = std::min<size_t>(16 * 1024, big.size() - offset);
-    const auto space = decoder.PrepareWrite(16 * 1024);
-    std::memcpy(space.data(), big.data() + offset, n);
-    decoder.CommitWrite(n);
-  }
+  ReadInChunks(decoder, big);
   EXPECT_EQ(ExpectFrame(decoder).raw.size(), big.size());
   const size_t grown = decoder.capacity();
   ASSERT_GE(grown, big.size());
@@ -360,6 +369,19 @@ TEST(DecoderStreaming, BufferShrinksBackAfterALargePacket) {
   EXPECT_EQ(ExpectFrame(decoder).raw.size(), small.size());
   decoder.Feed(big);
   EXPECT_EQ(ToHex(ExpectFrame(decoder).raw.first(64)), ToHex(std::span(big).first(64)));
+}
+
+TEST(DecoderStreaming, TheLargestPacketTakesItsSizePlusOneReadNotTwiceIt) {
+  // Exactly max_packet_size, read 16 KiB at a time as a socket would: doubling alone
+  // would end at 8 MiB for this 4 MiB packet.
+  constexpr uint32_t kMax = 4 << 20;
+  // 18 bytes of header: type, 4-byte length, topic "big/topic" and packet id.
+  const ByteVector big = BigPublish(Pattern(kMax - 18), kV311);
+  ASSERT_EQ(big.size(), kMax);
+  Decoder decoder(ClientToServer(kMax));
+  decoder.set_version(kV311);
+  EXPECT_LE(ReadInChunks(decoder, big), size_t{kMax} + 16 * 1024);
+  EXPECT_EQ(ExpectFrame(decoder).raw.size(), big.size());
 }
 
 TEST(DecoderStreaming, ABufferOfOrdinarySizeKeepsItsSizeBetweenPackets) {

@@ -120,6 +120,38 @@ TEST_F(EnforcerQuotaTest, DisconnectsASubscribeOrUnsubscribeWithTooManyFilters) 
   EXPECT_EQ(unsubscribe.disconnect, mqtt::ReasonCode::kQuotaExceeded);
 }
 
+// Narrowed SUBSCRIBEs the broker has not answered: what moat keeps to merge their SUBACKs
+// is capped, as only a client that reads none of its SUBACKs can pile them up.
+TEST_F(EnforcerQuotaTest, UnansweredNarrowedSubscribesEndTheSessionPastTheirCap) {
+  StartWith(ProtocolVersion::kV5, config::SessionQuotas{});
+  authorizer_.denied_subscribe = {"no"};
+  std::vector<std::string> names;
+  for (int f = 0; f < 999; ++f) names.push_back("ok/" + std::to_string(f));
+  mqtt::Subscribe subscribe;
+  for (const std::string& name : names) subscribe.subscriptions.push_back({name, 0});
+  subscribe.subscriptions.push_back({"no", 0});
+  const std::vector<uint8_t> granted(999, 0x00);
+  // Answered as they go: never capped.
+  for (uint16_t id = 1; id <= 1000; ++id) {
+    subscribe.packet_id = id;
+    ASSERT_FALSE(FromClient(subscribe).disconnect) << id;
+    ASSERT_FALSE(FromBroker(mqtt::Suback{id, {}, granted}).forward_rewritten.empty()) << id;
+  }
+  // Unanswered: about 2 KiB each, so the 256 KiB cap ends it after some 125.
+  std::optional<uint16_t> ended_at;
+  for (uint16_t id = 1; id <= 200 && !ended_at; ++id) {
+    subscribe.packet_id = id;
+    const Outcome outcome = FromClient(subscribe);
+    if (!outcome.disconnect) continue;
+    ended_at = id;
+    EXPECT_EQ(outcome.disconnect, mqtt::ReasonCode::kQuotaExceeded);
+    EXPECT_TRUE(outcome.forward_rewritten.empty());
+    EXPECT_EQ(outcome.denials.back().reason, DenyReason::kSubscribeFilters);
+  }
+  ASSERT_TRUE(ended_at.has_value());
+  EXPECT_GT(*ended_at, 100);
+}
+
 TEST_F(EnforcerQuotaTest, KeepsUnsubscribeFiltersOverTheLimitsFromTheBroker) {
   StartWith(ProtocolVersion::kV5, Topics(4, 128));
   const Outcome some = FromClient(mqtt::Unsubscribe{3, {}, {"a", "abcde"}});

@@ -50,6 +50,18 @@ std::span<const uint8_t> Bytes(const std::string& text, size_t offset, size_t si
 
 std::vector<uint8_t> Owned(const std::string& text) { return {text.begin(), text.end()}; }
 
+// Everything queued, written to a stream that takes it all: what it got, in how many writes.
+struct Written {
+  std::string bytes;
+  size_t writes = 0;
+};
+Written FlushAll(Outbox& outbox) {
+  ThrottledStream stream;
+  stream.budget = 1 << 20;
+  outbox.Flush(stream);
+  return {stream.written, stream.calls};
+}
+
 TEST(Outbox, PartialWritesKeepOrderAndReleaseEachProducerWhenItsBytesAreOut) {
   PendingPieces pending{};
   Outbox outbox(pending);
@@ -91,11 +103,9 @@ TEST(Outbox, AdjacentBorrowedBytesOfOneProducerLeaveAsOnePiece) {
   outbox.AddBorrowed(Bytes(read_chunk, 4, 4), Producer::kFromClient);
   outbox.AddBorrowed(Bytes(read_chunk, 8, 5), Producer::kFromClient);
   EXPECT_EQ(pending[0], 1u);
-  ThrottledStream stream;
-  stream.budget = 100;
-  outbox.Flush(stream);
-  EXPECT_EQ(stream.written, read_chunk);
-  EXPECT_EQ(stream.calls, 1u);
+  const Written written = FlushAll(outbox);
+  EXPECT_EQ(written.bytes, read_chunk);
+  EXPECT_EQ(written.writes, 1u);
   EXPECT_EQ(pending[0], 0u);
 }
 
@@ -108,10 +118,45 @@ TEST(Outbox, BytesFromAnotherProducerOrNotAdjacentAreNotMerged) {
   outbox.AddBorrowed(Bytes(read_chunk, 5, 1), Producer::kFromBroker);
   EXPECT_EQ(pending[0], 1u);
   EXPECT_EQ(pending[1], 2u);
+  EXPECT_EQ(FlushAll(outbox).bytes, "abcdf");
+  EXPECT_EQ(pending[1], 0u);
+}
+
+TEST(Outbox, SmallAnswersOfOneProducerJoinIntoOnePiece) {
+  PendingPieces pending{};
+  Outbox outbox(pending);
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string ack = "ack" + std::to_string(i % 10);
+    outbox.AddOwned(Owned(ack), Producer::kFromClient);
+    expected += ack;
+  }
+  EXPECT_EQ(pending[0], 1u);
+  const Written written = FlushAll(outbox);
+  EXPECT_EQ(written.bytes, expected);
+  EXPECT_EQ(written.writes, 1u);
+  EXPECT_EQ(pending[0], 0u);
+}
+
+TEST(Outbox, AnAnswerPartlyWrittenOrFromAnotherProducerIsNotJoined) {
+  PendingPieces pending{};
+  Outbox outbox(pending);
   ThrottledStream stream;
+  outbox.AddOwned(Owned("abcd"), Producer::kFromClient);
+  stream.budget = 2;
+  outbox.Flush(stream);
+  outbox.AddOwned(Owned("ef"), Producer::kFromClient);  // "cd" is on its way from one piece
+  outbox.AddOwned(Owned("gh"), Producer::kFromBroker);
+  outbox.AddOwned(Owned(std::string(65, 'i')), Producer::kFromBroker);  // large: its own piece
+  EXPECT_EQ(pending[0], 2u);
+  EXPECT_EQ(pending[1], 2u);
+  stream.budget = 4;
+  outbox.Flush(stream);
+  EXPECT_EQ(stream.written, "abcdef");
+  EXPECT_EQ(pending[0], 0u);
   stream.budget = 100;
   outbox.Flush(stream);
-  EXPECT_EQ(stream.written, "abcdf");
+  EXPECT_EQ(stream.written, "abcdefgh" + std::string(65, 'i'));
   EXPECT_EQ(pending[1], 0u);
 }
 
