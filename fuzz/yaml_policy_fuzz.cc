@@ -56,6 +56,14 @@ void CheckAccepted(std::string_view text, const YamlPolicy& policy) {
     }
   }
 
+  for (const auto& limit : policy.limits) {
+    Check(!limit.id.empty() && ids.insert(limit.id).second, "limits id empty or repeated");
+    Check(limit.messages || limit.bytes, "limits entry without a rate");
+    for (const auto& rate : {limit.messages, limit.bytes}) {
+      Check(!rate || (rate->per_second >= 0 && rate->burst >= 1), "rate below 0 or burst below 1");
+    }
+  }
+
   AclPolicy::Builder builder;
   moat::policy::AddYamlPolicy(policy, builder);
   const std::shared_ptr<const AclPolicy> acl = std::move(builder).Build(1);
@@ -64,6 +72,8 @@ void CheckAccepted(std::string_view text, const YamlPolicy& policy) {
   client.client_id = "c1";
   client.address = "192.0.2.1";
   client.listener = "public";
+  // A rate is found for anyone without throwing, whatever the entries say.
+  (void)acl->RatesFor(client);
   for (const YamlRule& rule : policy.rules) {
     for (const std::string& topic : rule.topics) {
       const bool allowed = acl->MayPublish(client, topic, 0, false).allowed();
