@@ -3,7 +3,10 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "proxy/auth/auth_services.h"
+#include "proxy/cpu_budget.h"
+#include "proxy/log.h"
 #include "proxy/make_authorizer.h"
 #include "proxy/worker.h"
 
@@ -33,9 +36,10 @@ absl::Status Server::Init() {
   }
   const tls::SslCtxPtr upstream_tls = contexts->upstream;
   metrics_tls_ = contexts->metrics;
-  const int threads = config_.threads > 0
-                          ? config_.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = DefaultThreads(config_.threads);
+  LogInfo(absl::StrCat("workers: ", threads,
+                       ", password hashing threads: ", DefaultThreads(config_.auth.hash_threads),
+                       "; this process may use ", ProcessCpuBudget().Describe()));
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, gate_, preauth_,
                                            metrics_.AddThread(), listeners, upstream_tls);

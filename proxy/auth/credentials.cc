@@ -11,6 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <thread>
 
+#include "proxy/cpu_budget.h"
+
 namespace moat::proxy {
 
 namespace asio = boost::asio;
@@ -19,10 +21,7 @@ namespace {
 
 constexpr size_t kMaxCachedLogins = 100'000;
 
-size_t PoolSize(int threads) {
-  if (threads > 0) return static_cast<size_t>(threads);
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+size_t PoolSize(int threads) { return static_cast<size_t>(DefaultThreads(threads)); }
 
 }  // namespace
 

@@ -280,7 +280,9 @@ class Moat:
     """moat with a generated config; `listeners` is a list of YAML snippets."""
 
     def __init__(self, workdir, upstream_port, listeners, upstream_tls=None, extra="",
-                 auth="auth:\n  allow_anonymous: true\n", upstream_extra="", policy=ALLOW_ALL):
+                 auth="auth:\n  allow_anonymous: true\n", upstream_extra="", policy=ALLOW_ALL,
+                 wrapper=()):
+        # `wrapper`: a command moat runs under, e.g. ("taskset", "-c", "0"); it must exec.
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"moat-{free_port()}.yaml")
         text = "listeners:\n" + "".join(listeners)
@@ -291,7 +293,7 @@ class Moat:
         with open(self.config_path, "w") as f:
             f.write(text)
         self.process = Process(f"moat-{os.path.basename(self.config_path)}",
-                               [MOAT_BIN, "--config", self.config_path], workdir)
+                               [*wrapper, MOAT_BIN, "--config", self.config_path], workdir)
 
     def wait_listening(self, port):
         # moat binds its listeners before its metrics endpoint: a test that reads a metric

@@ -33,13 +33,15 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline", "moat-rates")
+TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline", "moat-rates",
+           "moat-threads0")
 # moat-nocount is moat built with -DMOAT_COUNTERS=OFF: the same data path with every
 # metric increment compiled out, to show what counting costs. moat-baseline is another
 # moat binary (--baseline), e.g. built from the commit before a change, so before and
 # after are measured side by side in one run. moat-rates is moat with per-client rate
 # limits configured far above what any benchmark client sends: what checking them costs
-# when nobody is held back. Only on request.
+# when nobody is held back. moat-threads0 is moat with the default `threads: 0`, which
+# sizes itself by the CPUs moat may use (one, pinned to core 0 here). Only on request.
 DEFAULT_TARGETS = TARGETS[:4]
 PHASES = ("idle", "handshakes", "qos0", "qos1", "latency")
 BROKER_CORE = "0"
@@ -312,7 +314,7 @@ upstream:
 RATES_NOT_REACHED = "  messages_per_second: 1000000\n  bytes_per_second: 1000000000\n"
 
 
-def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits=""):
+def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits="", threads=1):
     # A real policy, as users run: every client may use bench/#. Without one moat denies
     # everything (and policy.allow_all would skip the ACL, which is part of the cost).
     acl = os.path.join(workdir, "acl")
@@ -324,7 +326,7 @@ def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits=""):
   allow_anonymous: true
 policy:
   acl_file: {acl}
-threads: 1
+threads: {threads}
 limits:
   max_connections: 100000
 """ + extra_limits)
@@ -362,8 +364,9 @@ class Target:
             binary = {"moat-nocount": self.args.moat_nocount,
                       "moat-baseline": self.args.baseline}.get(self.name, self.args.moat)
             extra = RATES_NOT_REACHED if self.name == "moat-rates" else ""
+            threads = 0 if self.name == "moat-threads0" else 1
             self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary,
-                                    extra)
+                                    extra, threads)
         self.proxy.wait_port(self.port)
         proxy_pid = self.proxy.pid
         if self.name == "nginx":  # the worker does the work; the master only waits
@@ -539,12 +542,13 @@ def format_cell(value, fmt):
 def build_table(runs, args):
     titles = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "moat": "moat",
               "moat-nocount": "moat, counters compiled out", "moat-baseline": "moat, baseline",
-              "moat-rates": "moat, rates set"}
+              "moat-rates": "moat, rates set", "moat-threads0": "moat, threads: 0"}
     shown = list(DEFAULT_TARGETS)
-    for extra in ("moat-nocount", "moat-baseline", "moat-rates"):
+    for extra in ("moat-nocount", "moat-baseline", "moat-rates", "moat-threads0"):
         if any(run["target"] == extra for run in runs):
             shown.append(extra)
-    ratios = ["moat"] + [t for t in ("moat-baseline", "moat-rates") if t in shown]
+    ratios = ["moat"] + [t for t in ("moat-baseline", "moat-rates", "moat-threads0")
+                         if t in shown]
     header = "| metric | " + " | ".join(titles[t] for t in shown) + " | " + \
         " | ".join(f"{titles[t]}/HAProxy" for t in ratios) + " |"
     lines = [header, "| --- |" + " ---: |" * (len(shown) + len(ratios))]
