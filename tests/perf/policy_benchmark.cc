@@ -27,6 +27,9 @@
 #include "policy/acl/acl_file.h"
 #include "policy/acl/acl_policy.h"
 #include "policy/acl/huge_pages.h"
+#include "proxy/enforcer.h"
+#include "proxy/mqtt/decoder.h"
+#include "proxy/mqtt/encoder.h"
 
 namespace moat::policy {
 namespace {
@@ -221,6 +224,93 @@ void BM_SubscribeDeniedDenyInside(benchmark::State& state) {
   Run(state, queries, false, Subscribe);
 }
 BENCHMARK(BM_SubscribeDeniedDenyInside)->Arg(kUsers)->Arg(kHotUsers);
+
+// ---- one SUBSCRIBE at the default limits, built to be as slow as it can be ----------
+// limits.max_filters_per_subscribe bounds what one packet costs the I/O thread to that many
+// filter decisions; this measures the worst of them. Each of the 1,000 filters is 1,024
+// bytes of 128 levels (limits.max_topic_length, max_topic_levels): a long literal first
+// level, then 126 '+' and a '#', so it shares topics with every rule under that level. The
+// rules make the any_readable grant weigh each of them: every read rule has a QoS limit
+// (the walk does not stop at the first grant), each has a deny inside it in audit mode
+// (so the grant is walked twice, the second time counting audit denies) and every grant is
+// checked for a deny covering what it shares. The cost grows with the rules that apply to
+// the client: state.range(0) of them, all in the everyone root, as `everyone: true` native
+// rules are; the 100,000-user acl_file above gives each user 12.
+constexpr int kFilters = 1'000;
+constexpr size_t kFilterBytes = 1'024;
+constexpr int kFilterLevels = 128;
+
+std::string HeavyLevel() {
+  // The first level takes what the 127 wildcard levels and their separators leave.
+  return std::string(kFilterBytes - 2 * (kFilterLevels - 1), 'p');
+}
+
+std::shared_ptr<const AclPolicy> HeavyPolicy(int rules) {
+  AclPolicy::Builder builder;
+  const std::string level = HeavyLevel();
+  for (int i = 0; i < rules; ++i) {
+    const std::string base = absl::StrCat(level, "/a", i % 10, "/+/b", i);
+    RuleSpec read;
+    read.source = absl::StrCat("read-", i);
+    read.actions = kActionRead;
+    read.max_qos = 1;
+    read.everyone = true;
+    read.filters = {absl::StrCat(base, "/#")};
+    builder.Add(read);
+    RuleSpec deny;
+    deny.source = absl::StrCat("audit-deny-", i);
+    deny.deny = true;
+    deny.audit = true;
+    deny.actions = kActionRead;
+    deny.everyone = true;
+    deny.filters = {absl::StrCat(base, "/secret/#")};
+    builder.Add(deny);
+  }
+  return std::move(builder).Build(1);
+}
+
+std::vector<uint8_t> HeavySubscribeBytes() {
+  std::string filter = HeavyLevel();
+  for (int l = 1; l < kFilterLevels - 1; ++l) filter += "/+";
+  filter += "/#";
+  if (filter.size() != kFilterBytes) std::abort();
+  mqtt::Subscribe subscribe;
+  subscribe.packet_id = 1;
+  for (int f = 0; f < kFilters; ++f) subscribe.subscriptions.push_back({filter, 2});
+  std::vector<uint8_t> bytes;
+  if (mqtt::Encode(subscribe, mqtt::ProtocolVersion::kV311, bytes) != mqtt::EncodeError::kNone) {
+    std::abort();
+  }
+  return bytes;
+}
+
+// One iteration is one SUBSCRIBE decoded and judged by a new session's Enforcer, as the
+// relay does it: the time the worker spends on it before it reads anything else.
+void BM_SubscribeWorstCase(benchmark::State& state) {
+  const std::shared_ptr<const AclPolicy> policy = HeavyPolicy(static_cast<int>(state.range(0)));
+  const std::vector<uint8_t> bytes = HeavySubscribeBytes();
+  ClientIdentity identity;
+  identity.username = "heavy";
+  identity.client_id = "heavy-1";
+  mqtt::Connect connect;
+  connect.version = mqtt::ProtocolVersion::kV311;
+  benchmark::IterationCount granted = 0;
+  for (auto _ : state) {
+    proxy::Enforcer enforcer(identity, connect, config::DeniedPublish::kDrop);
+    auto frame =
+        mqtt::DecodeOne(bytes, mqtt::Direction::kClientToServer, mqtt::ProtocolVersion::kV311);
+    const proxy::Outcome outcome = enforcer.FromClient(std::get<mqtt::Frame>(frame), *policy);
+    // Granted whole at the rules' QoS 1 (so rewritten), each filter partly withheld: the
+    // audit deny inside was found, so the grant was walked the second time too.
+    granted += !outcome.forward_rewritten.empty() && outcome.denials.empty() &&
+               outcome.partial_subscriptions == kFilters;
+    benchmark::DoNotOptimize(outcome);
+  }
+  if (granted != state.iterations()) state.SkipWithError("the SUBSCRIBE went another way");
+  state.counters["filters/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kFilters, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SubscribeWorstCase)->Arg(12)->Arg(100)->Arg(1'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace moat::policy
