@@ -92,7 +92,13 @@ std::optional<ReasonCode> Enforcer::ResolveTopic(const mqtt::Publish& publish,
   if (*alias > alias_maximum) return ReasonCode::kTopicAliasInvalid;  // [MQTT-3.3.2-9]
   if (!publish.topic.empty()) {
     topic = std::string(publish.topic);
-    aliases.topics[*alias] = topic;
+    // A client's topic over limits.max_topic_length is refused now and whenever its alias
+    // is used: one byte past the limit says so as well as the whole topic, and up to 65,535
+    // aliases of 64 KiB topics cannot pile up.
+    const size_t kept = table == &Rare::client_aliases
+                            ? std::min<size_t>(topic.size(), quotas_->max_topic_length + size_t{1})
+                            : topic.size();
+    aliases.topics[*alias] = topic.substr(0, kept);
     aliases.known_by_receiver.erase(*alias);
     return std::nullopt;
   }

@@ -60,6 +60,24 @@ TEST_F(EnforcerQuotaTest, RefusesAPublishOverTheTopicLimitsBeforeThePolicyIsAske
   }
 }
 
+TEST_F(EnforcerQuotaTest, AnAliasForATopicOverTheLimitKeepsNoMoreThanTheLimitAndStaysRefused) {
+  StartWith(ProtocolVersion::kV5, Topics(8, 128));
+  mqtt::Properties aliases;
+  aliases.AddInteger(mqtt::PropertyId::kTopicAliasMaximum, 10);
+  FromBroker(mqtt::Connack{false, 0, aliases});
+  const std::string long_topic(60'000, 'x');
+  const Outcome set = FromClient(Aliased(long_topic, 1));
+  EXPECT_FALSE(set.forward_raw);
+  ASSERT_EQ(set.denials.size(), 1u);
+  EXPECT_EQ(set.denials[0].reason, DenyReason::kTopicLength);
+  const Outcome reuse = FromClient(Aliased("", 1));
+  EXPECT_FALSE(reuse.forward_raw);
+  ASSERT_EQ(reuse.denials.size(), 1u);
+  EXPECT_EQ(reuse.denials[0].reason, DenyReason::kTopicLength);
+  EXPECT_EQ(reuse.denials[0].topic.size(), 9u);  // what was kept: the limit and one byte
+  EXPECT_TRUE(FromClient(Aliased("ok/topic", 1)).forward_raw);
+}
+
 TEST_F(EnforcerQuotaTest, RefusesFiltersOverTheTopicLimitsAndForwardsTheRest) {
   StartWith(ProtocolVersion::kV5, Topics(6, 2));
   const Outcome outcome =
