@@ -37,6 +37,8 @@ namespace moat::metrics {
   X(kBadClientCertificate, "bad_client_certificate") \
   X(kExpired, "expired")                             \
   X(kUnknownCa, "unknown_ca")                        \
+  X(kRevoked, "revoked")                             \
+  X(kCrlUnavailable, "crl_unavailable")              \
   X(kTimeout, "timeout")                             \
   X(kOther, "other")
 

@@ -43,6 +43,15 @@ metrics::TlsFailureReason ClassifyHandshakeFailure(SSL* ssl, const boost::system
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
       return metrics::TlsFailureReason::kUnknownCa;
+    case X509_V_ERR_CERT_REVOKED:
+      return metrics::TlsFailureReason::kRevoked;
+    // The certificate may be good, but no usable CRL says so: fail closed, and say why.
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+      return metrics::TlsFailureReason::kCrlUnavailable;
     default:
       return metrics::TlsFailureReason::kBadClientCertificate;
   }

@@ -112,6 +112,7 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
     if (listener.tls) {
       paths.push_back(listener.tls->key);
       if (!listener.tls->client_ca.empty()) paths.push_back(listener.tls->client_ca);
+      paths.insert(paths.end(), listener.tls->crl_files.begin(), listener.tls->crl_files.end());
     }
   }
   if (config.upstream.tls) {
@@ -121,6 +122,8 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
   if (config.metrics.tls) {
     paths.push_back(config.metrics.tls->key);
     if (!config.metrics.tls->client_ca.empty()) paths.push_back(config.metrics.tls->client_ca);
+    paths.insert(paths.end(), config.metrics.tls->crl_files.begin(),
+                 config.metrics.tls->crl_files.end());
   }
   for (const std::string* path :
        {&config.auth.password_file, &config.policy.acl_file, &config.policy.file}) {

@@ -63,6 +63,21 @@ bool IsValidListenerName(std::string_view name) {
   return true;
 }
 
+// One path or a list of them.
+void ReadCrlFiles(const Field& field, ServerTls& tls, Context& ctx) {
+  if (!field.value.IsSequence()) {
+    if (auto path = ReadPath(field, ctx.base_dir, ctx.problems)) tls.crl_files.push_back(*path);
+    return;
+  }
+  if (field.value.size() == 0) {
+    ctx.problems.Add(field.line, absl::StrCat("'", field.path, "' is an empty list"));
+    return;
+  }
+  for (const Field& item : file_reading::Elements(field)) {
+    if (auto path = ReadPath(item, ctx.base_dir, ctx.problems)) tls.crl_files.push_back(*path);
+  }
+}
+
 std::optional<ServerTls> ReadServerTls(const Field& field, Context& ctx) {
   // "tls:" with nothing under it must not quietly mean plain TCP.
   if (!field.value.IsMap()) {
@@ -72,7 +87,8 @@ std::optional<ServerTls> ReadServerTls(const Field& field, Context& ctx) {
     return std::nullopt;
   }
   MapReader map(field.value, field.path, field.line,
-                {"cert", "key", "client_ca", "require_client_cert"}, ctx.problems);
+                {"cert", "key", "client_ca", "require_client_cert", "crl_file", "on_stale_crl"},
+                ctx.problems);
   ServerTls tls;
   if (const Field* f = map.Require("cert"))
     tls.cert = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
@@ -89,6 +105,24 @@ std::optional<ServerTls> ReadServerTls(const Field& field, Context& ctx) {
       ctx.problems.Add(
           f->line,
           absl::StrCat("'", f->path, "' is true but 'client_ca' is not set in '", field.path, "'"));
+    }
+  }
+  if (const Field* f = map.Find("crl_file")) {
+    ReadCrlFiles(*f, tls, ctx);
+    // Without client_ca no client certificate is verified, so no CRL would ever be asked.
+    if (map.Find("client_ca") == nullptr) {
+      ctx.problems.Add(f->line, absl::StrCat("'", f->path,
+                                             "' is set but 'client_ca' is not set in '", field.path,
+                                             "': only verified certificates can be "
+                                             "revoked"));
+    }
+  }
+  if (const Field* f = map.Find("on_stale_crl")) {
+    tls.accept_stale_crl =
+        ReadEnum<bool>(*f, {{"refuse", false}, {"accept", true}}, ctx.problems).value_or(false);
+    if (map.Find("crl_file") == nullptr) {
+      ctx.problems.Add(f->line,
+                       absl::StrCat("'", f->path, "' needs 'crl_file' in '", field.path, "'"));
     }
   }
   return tls;

@@ -30,6 +30,13 @@ struct ServerTls {
   std::string key;        // PEM private key
   std::string client_ca;  // optional: verify client certificates against it
   bool require_client_cert = false;
+  // Certificate revocation lists (PEM or DER) for the client certificates client_ca
+  // verifies: the leaf must be covered by one; CAs above it are checked where a CRL is
+  // given for them.
+  std::vector<std::string> crl_files;
+  // A CRL past its nextUpdate: refuse every certificate it should vouch for (false, fail
+  // closed), or keep using it (true).
+  bool accept_stale_crl = false;
 };
 
 enum class ListenerProtocol { kMqtt, kWebSocket };

@@ -84,7 +84,59 @@ absl::Status LoadKeyPair(SSL_CTX* ctx, const std::string& cert, const std::strin
   return absl::OkStatus();
 }
 
+// CRL checks stop at what the operator gave: a CA above the leaf with no CRL in the files
+// is not an error (its CA may publish none); the leaf's issuer must have one.
+bool IgnorableCrlError(X509_STORE_CTX* store, bool accept_stale) {
+  const int error = X509_STORE_CTX_get_error(store);
+  if (error == X509_V_ERR_UNABLE_TO_GET_CRL) return X509_STORE_CTX_get_error_depth(store) > 0;
+  return accept_stale && error == X509_V_ERR_CRL_HAS_EXPIRED;
+}
+
+int VerifyWithCrls(int ok, X509_STORE_CTX* store) {
+  return ok != 0 || IgnorableCrlError(store, /*accept_stale=*/false) ? 1 : 0;
+}
+
+int VerifyAcceptingStaleCrl(int ok, X509_STORE_CTX* store) {
+  return ok != 0 || IgnorableCrlError(store, /*accept_stale=*/true) ? 1 : 0;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<CrlPtr>> ReadCrls(const std::string& path) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "rb"), BIO_free);
+  if (!bio) return absl::InvalidArgumentError(path + ": cannot open CRL file: " + LastSslError());
+  std::vector<CrlPtr> crls;
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+    crls.emplace_back(crl, X509_CRL_free);
+  }
+  ERR_clear_error();  // the PEM reader ends on "no start line"
+  if (crls.empty()) {
+    // Not PEM: one DER CRL, as CAs publish them at their distribution points.
+    BIO_reset(bio.get());
+    if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) crls.emplace_back(crl, X509_CRL_free);
+  }
+  if (crls.empty()) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(path + ": no CRL in the file (PEM or DER expected)");
+  }
+  return crls;
+}
+
+absl::Status LoadCrls(SSL_CTX* ctx, const std::vector<std::string>& paths) {
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  for (const std::string& path : paths) {
+    auto crls = ReadCrls(path);
+    if (!crls.ok()) return crls.status();
+    for (const CrlPtr& crl : *crls) {
+      if (X509_STORE_add_crl(store, crl.get()) != 1) {
+        return absl::InvalidArgumentError(path + ": cannot use CRL: " + LastSslError());
+      }
+    }
+  }
+  // The leaf always; the CAs above it wherever a CRL covers them (IgnorableCrlError).
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  return absl::OkStatus();
+}
 
 std::string LastSslError() {
   std::string text;
@@ -121,7 +173,12 @@ absl::StatusOr<SslCtxPtr> MakeServerContext(const config::ServerTls& tls) {
     SSL_CTX_set_client_CA_list(raw, names);
     int mode = SSL_VERIFY_PEER;
     if (tls.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(raw, mode, nullptr);
+    SSL_verify_cb verify = nullptr;
+    if (!tls.crl_files.empty()) {
+      if (auto status = LoadCrls(raw, tls.crl_files); !status.ok()) return status;
+      verify = tls.accept_stale_crl ? VerifyAcceptingStaleCrl : VerifyWithCrls;
+    }
+    SSL_CTX_set_verify(raw, mode, verify);
   }
   return ctx;
 }

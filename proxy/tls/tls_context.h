@@ -4,6 +4,7 @@
 #pragma once
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <memory>
 #include <string>
@@ -31,6 +32,13 @@ struct TlsContexts {
 };
 // On failure, every problem, one per line.
 absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config);
+
+using CrlPtr = std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)>;
+// Every CRL in a PEM file, or the one in a DER file.
+absl::StatusOr<std::vector<CrlPtr>> ReadCrls(const std::string& path);
+// Adds the CRLs of `paths` to the context's store and checks client certificates against
+// them (the leaf's issuer must have one).
+absl::Status LoadCrls(SSL_CTX* ctx, const std::vector<std::string>& paths);
 
 // The last OpenSSL error on this thread as text, and clears the queue.
 std::string LastSslError();

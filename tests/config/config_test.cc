@@ -347,6 +347,33 @@ TEST_F(ConfigTest, RequireClientCertNeedsClientCa) {
             "set in 'listeners[0].tls'");
 }
 
+TEST_F(ConfigTest, CrlFileIsOnePathOrAListAndNeedsClientCa) {
+  for (const char* name : {"server.crt", "server.key", "ca.crt", "a.crl", "b.crl"}) {
+    dir_.Write(name, "x");
+  }
+  const std::string tls =
+      "listeners:\n  - bind: \"127.0.0.1:1884\"\n    tls:\n      cert: server.crt\n"
+      "      key: server.key\n";
+  const std::string upstream = "upstream:\n  address: \"a:1\"\n";
+  const auto one = Load(tls + "      client_ca: ca.crt\n      crl_file: a.crl\n" + upstream);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->listeners[0].tls->crl_files, std::vector<std::string>{dir_.File("a.crl")});
+  EXPECT_FALSE(one->listeners[0].tls->accept_stale_crl);
+  const auto two = Load(tls + "      client_ca: ca.crt\n      crl_file: [a.crl, b.crl]\n" +
+                        "      on_stale_crl: accept\n" + upstream);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->listeners[0].tls->crl_files.size(), 2u);
+  EXPECT_TRUE(two->listeners[0].tls->accept_stale_crl);
+
+  EXPECT_EQ(Problem(tls + "      crl_file: a.crl\n" + upstream),
+            "moat.yaml:6: 'listeners[0].tls.crl_file' is set but 'client_ca' is not set in "
+            "'listeners[0].tls': only verified certificates can be revoked");
+  EXPECT_EQ(Problem(tls + "      client_ca: ca.crt\n      on_stale_crl: accept\n" + upstream),
+            "moat.yaml:7: 'listeners[0].tls.on_stale_crl' needs 'crl_file' in 'listeners[0].tls'");
+  EXPECT_EQ(Problem(tls + "      client_ca: ca.crt\n      crl_file: []\n" + upstream),
+            "moat.yaml:7: 'listeners[0].tls.crl_file' is an empty list");
+}
+
 TEST_F(ConfigTest, UpstreamTlsNeedsCaAndCertWithKey) {
   dir_.Write("client.crt", "x");
   EXPECT_THAT(Problems(std::string(kMinimal) + "  tls:\n    cert: client.crt\n"),

@@ -54,7 +54,7 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
   EXPECT_THAT(Values(Domain::kDirection), ElementsAre("client_to_broker", "broker_to_client"));
   EXPECT_THAT(Values(Domain::kTlsFailureReason),
               ElementsAre("no_shared_cipher", "bad_client_certificate", "expired", "unknown_ca",
-                          "timeout", "other"));
+                          "revoked", "crl_unavailable", "timeout", "other"));
   EXPECT_THAT(Values(Domain::kConnectResult),
               ElementsAre("accepted", "bad_credentials", "not_authorized", "banned",
                           "upstream_unavailable", "malformed", "timeout", "server_busy"));
