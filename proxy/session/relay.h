@@ -10,8 +10,9 @@
 // A direction is named after the peer it reads from (mqtt::Direction kClientToServer
 // reads the client). Each peer has the decoder of what it sends and the outbox of what
 // it is sent. A direction never reads again while pieces it produced are still queued:
-// that backpressure bounds a session's memory to one read chunk plus one packet of at
-// most limits.max_packet_size per direction.
+// that backpressure bounds what a direction holds to its read buffer (one packet of at
+// most limits.max_packet_size in progress, plus one read) and what it queued from that
+// buffer (README "Memory one session can hold").
 //
 // Lifetime: the relay ends once (Stop, Abort or an error), writes out what is queued
 // (within limits.drain_timeout), closes both links and tells its owner, posted, once no
