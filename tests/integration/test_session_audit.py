@@ -12,9 +12,9 @@ import subprocess
 import time
 import unittest
 
-from harness import (Certs, MqttClient, ProxyTestCase, audit_lines, connect_packet, free_port,
-                     password_file, password_of, publish_packet, tls_listener, wait_for_metric,
-                     wait_until)
+from harness import (REPO, Certs, MqttClient, ProxyTestCase, audit_lines, connect_packet,
+                     free_port, password_file, password_of, publish_packet, tls_listener,
+                     wait_for_metric, wait_until)
 
 DISCONNECT = b"\xe0\x00"
 # daemon (3) is the default facility; the test asks for local0 (16).
@@ -29,6 +29,36 @@ def openssl_fingerprint(cert_path):
     out = subprocess.run(["openssl", "x509", "-in", cert_path, "-noout", "-fingerprint",
                           "-sha256"], check=True, capture_output=True, text=True).stdout
     return out.strip().split("=", 1)[1].replace(":", "").lower()
+
+
+EVENTS = {"session_admitted", "session_ended", "refused_connect", "refused_connection",
+          "denial", "rate_limited", "ban", "malformed", "reload"}
+
+
+def readme_audit_section():
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    return text[text.index("### Audit log\n"):text.index("### Hardening\n")]
+
+
+def readme_schema_fields():
+    """The field names of the README's audit schema table."""
+    fields = set()
+    for cell in re.findall(r"^\| ((?:`\w+`(?:, )?)+) \| (?:string|integer) \|",
+                           readme_audit_section(), re.M):
+        fields.update(re.findall(r"`(\w+)`", cell))
+    return fields
+
+
+class ReadmeSchema(unittest.TestCase):
+    def test_the_examples_are_one_json_line_per_event_in_the_schemas_fields(self):
+        section = readme_audit_section()
+        block = section[section.index("```json\n") + 8:]
+        examples = [json.loads(line) for line in block[:block.index("```")].splitlines()]
+        self.assertEqual(sorted(e["event"] for e in examples), sorted(EVENTS))
+        fields = readme_schema_fields()
+        for example in examples:
+            self.assertLessEqual(set(example), fields, example)
 
 
 class SessionAudit(ProxyTestCase):
@@ -114,6 +144,9 @@ class SessionAudit(ProxyTestCase):
                          len(connect) + sum(map(len, publishes)) + len(DISCONNECT))
         self.assertEqual(ended["messages_from_broker"], 0)
         self.assertEqual(ended["bytes_from_broker"], 4 + 3 * 4)  # CONNACK, three PUBACKs
+        # What moat writes is what the README documents.
+        for line in (admitted, ended):
+            self.assertLessEqual(set(line), readme_schema_fields(), line)
 
     def test_a_certificate_login_carries_the_certificates_fingerprint(self):
         self.collector()
@@ -124,6 +157,7 @@ class SessionAudit(ProxyTestCase):
         self.assertEqual(admitted["auth"], "certificate")
         self.assertEqual(admitted["cert_fingerprint"],
                          openssl_fingerprint(Certs.path("client.crt")))
+        self.assertLessEqual(set(admitted), readme_schema_fields(), admitted)
 
     def test_no_password_reaches_the_log_or_syslog(self):
         collector = self.collector()
