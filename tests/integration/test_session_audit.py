@@ -13,8 +13,8 @@ import time
 import unittest
 
 from harness import (REPO, Certs, MqttClient, ProxyTestCase, audit_lines, connect_packet,
-                     free_port, password_file, password_of, publish_packet, tls_listener,
-                     wait_for_metric, wait_until)
+                     WebSocketClient, free_port, password_file, password_of, publish_packet,
+                     tls_listener, wait_for_metric, wait_until)
 
 DISCONNECT = b"\xe0\x00"
 # daemon (3) is the default facility; the test asks for local0 (16).
@@ -69,7 +69,7 @@ class SessionAudit(ProxyTestCase):
         self.audit_path = os.path.join(self.workdir, "audit.log")
         self.passwd = password_file(self.workdir, ["alice"])
 
-    def start(self, metrics_port=None):
+    def start(self, metrics_port=None, more_listeners=()):
         extra = (f"audit:\n  file: {self.audit_path}\n  syslog: true\n"
                  f"  syslog_socket: {self.syslog_path()}\n  syslog_facility: local0\n")
         if metrics_port:
@@ -78,7 +78,8 @@ class SessionAudit(ProxyTestCase):
         auth = (f"auth:\n  password_file: {self.passwd}\n  certificate_identity: cn\n"
                 "  failure_delay: 0s\n  ban: off\n")
         listener = tls_listener(self.port, f"      client_ca: {Certs.path('ca.crt')}\n")
-        self.moat = self.start_moat(self.broker.port, [listener], auth=auth, extra=extra)
+        self.moat = self.start_moat(self.broker.port, [listener, *more_listeners], auth=auth,
+                                    extra=extra)
         self.moat.wait_listening(self.port)
 
     def syslog_path(self):
@@ -158,6 +159,20 @@ class SessionAudit(ProxyTestCase):
         self.assertEqual(admitted["cert_fingerprint"],
                          openssl_fingerprint(Certs.path("client.crt")))
         self.assertLessEqual(set(admitted), readme_schema_fields(), admitted)
+
+    def test_websocket_over_tls_names_its_tls_version_and_cipher_too(self):
+        self.collector()
+        wss_port = free_port()
+        self.start(more_listeners=[tls_listener(wss_port, "    protocol: websocket\n")])
+        client = WebSocketClient(wss_port, tls=True)
+        self.addCleanup(client.close)
+        self.assertEqual(client.status, 101)
+        client.send(connect_packet("ws-1", username="alice", password=password_of("alice")))
+        self.assertEqual(client.read_packet(), (0x20, b"\x00\x00"))
+        admitted = self.one_line(event="session_admitted")
+        self.assertEqual(admitted["listener"], f"127.0.0.1:{wss_port}")
+        self.assertEqual(admitted["tls_version"], client.sock.version())
+        self.assertEqual(admitted["tls_cipher"], client.sock.cipher()[0])
 
     def test_no_password_reaches_the_log_or_syslog(self):
         collector = self.collector()
