@@ -105,6 +105,12 @@ namespace moat::metrics {
   X(kSuccess, "success")       \
   X(kFailure, "failure")
 
+// Where an audit line could not go: the file (a write error, e.g. a full disk) or the
+// syslog socket (missing, or full because the collector does not keep up).
+#define MOAT_AUDIT_SINKS(X) \
+  X(kFile, "file")          \
+  X(kSyslog, "syslog")
+
 #define MOAT_METRICS_ENUMERATOR(id, value) id,
 enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
@@ -113,6 +119,7 @@ enum class SessionEnd : uint8_t { MOAT_SESSION_ENDS(MOAT_METRICS_ENUMERATOR) };
 enum class DenyMode : uint8_t { MOAT_DENY_MODES(MOAT_METRICS_ENUMERATOR) };
 enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
+enum class AuditSink : uint8_t { MOAT_AUDIT_SINKS(MOAT_METRICS_ENUMERATOR) };
 #undef MOAT_METRICS_ENUMERATOR
 
 // Values bounded by the config rather than by an enum: the index into the list given
@@ -151,6 +158,7 @@ enum class Domain : uint8_t {
   kDenyMode,             // DenyMode
   kUpstreamErrorReason,  // UpstreamErrorReason
   kReloadResult,         // ReloadResult
+  kAuditSink,            // AuditSink
   // Bounded by the config or the build; the values are given to MetricsRegistry::Create.
   kListener,         // ListenerId: configured listener names
   kCertificateFile,  // CertificateFileId: configured certificate paths
@@ -199,6 +207,8 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
       return 0 MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_COUNT);
     case Domain::kReloadResult:
       return 0 MOAT_RELOAD_RESULTS(MOAT_METRICS_COUNT);
+    case Domain::kAuditSink:
+      return 0 MOAT_AUDIT_SINKS(MOAT_METRICS_COUNT);
     default:
       return 0;
   }
@@ -255,6 +265,8 @@ struct LabelTraits<UpstreamErrorReason>
     : EnumLabel<Domain::kUpstreamErrorReason, UpstreamErrorReason> {};
 template <>
 struct LabelTraits<ReloadResult> : EnumLabel<Domain::kReloadResult, ReloadResult> {};
+template <>
+struct LabelTraits<AuditSink> : EnumLabel<Domain::kAuditSink, AuditSink> {};
 
 // Values bounded by the config or the policy: an index given at runtime.
 template <Domain D, typename Id>
@@ -300,6 +312,7 @@ enum class Metric : uint8_t {
   kUpstreamErrorsTotal,
   kPolicyDecisionSeconds,
   kReloadsTotal,
+  kAuditLinesDroppedTotal,
   kPolicyVersion,
   kPolicyLoadedTimestampSeconds,
   kPolicyInfo,
@@ -476,6 +489,14 @@ inline constexpr MetricDef kMetricTable[] = {
      Source::kCounted,
      "SIGHUP reloads of password file, policy and certificates, by result.",
      {{"result", Domain::kReloadResult}},
+     {}},
+    {Metric::kAuditLinesDroppedTotal,
+     "moat_audit_lines_dropped_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Audit lines a sink could not take (file: a write error; syslog: the socket missing or "
+     "full), by sink. Lines held back by the audit rate limit are not counted here.",
+     {{"sink", Domain::kAuditSink}},
      {}},
     {Metric::kPolicyVersion,
      "moat_policy_version",

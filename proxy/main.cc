@@ -174,6 +174,19 @@ int PolicyTest(const std::vector<std::string_view>& args) {
   return moat::policy::RunPolicyCases(*policy->authorizer, *cases, groups, cases_file, std::cout);
 }
 
+// The audit file (or stderr) and, with audit.syslog, its copy for the syslog socket.
+absl::StatusOr<std::unique_ptr<moat::proxy::AuditLog>> OpenAuditLog(
+    const moat::config::Audit& config) {
+  std::unique_ptr<moat::proxy::SyslogSink> syslog;
+  if (config.syslog) {
+    auto sink = moat::proxy::SyslogSink::Open(config.syslog_socket, config.syslog_facility);
+    if (!sink.ok()) return sink.status();
+    syslog = std::move(sink).value();
+  }
+  return moat::proxy::AuditLog::Open(config.file, config.rate_per_second, config.burst,
+                                     std::move(syslog));
+}
+
 int Run(const std::string& path) {
   auto config = moat::config::LoadConfig(path);
   if (!config.ok()) {
@@ -191,8 +204,7 @@ int Run(const std::string& path) {
     LogError(std::string(auth.status().message()));
     return kExitInvalid;
   }
-  auto audit = moat::proxy::AuditLog::Open(config->audit.file, config->audit.rate_per_second,
-                                           config->audit.burst);
+  auto audit = OpenAuditLog(config->audit);
   if (!audit.ok()) {
     LogError(std::string(audit.status().message()));
     return kExitInvalid;
@@ -204,6 +216,7 @@ int Run(const std::string& path) {
     return kExitInvalid;
   }
   moat::metrics::MetricsRegistry& metrics = **registry;
+  (*audit)->CountDropsIn(&metrics);
   moat::proxy::Server server(*config, *authorizer, **auth, metrics);
   if (auto status = server.Init(); !status.ok()) {
     LogError(std::string(status.message()));
@@ -301,6 +314,7 @@ int Run(const std::string& path) {
   if (metrics_server) metrics_server->Stop();
   if (readiness) readiness->Stop();
   moat::proxy::AuditLog::Set(nullptr);
+  (*audit)->CountDropsIn(nullptr);  // the registry goes first
   LogInfo("stopped");
   return kExitOk;
 }

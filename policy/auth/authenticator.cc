@@ -54,6 +54,20 @@ std::string_view AuthFailureName(AuthFailure failure) {
   return "unknown";
 }
 
+std::string_view AuthMethodName(AuthMethod method) {
+  switch (method) {
+    case AuthMethod::kAnonymous:
+      return "anonymous";
+    case AuthMethod::kPassword:
+      return "password";
+    case AuthMethod::kCertificate:
+      return "certificate";
+    case AuthMethod::kCertificateAndPassword:
+      return "certificate_and_password";
+  }
+  return "unknown";
+}
+
 bool MatchClientIdPattern(std::string_view pattern, std::string_view identity,
                           std::string_view client_id) {
   const std::vector<Token> tokens = Tokenize(pattern, identity);
@@ -97,12 +111,14 @@ AuthPlan Authenticator::Plan(const AuthRequest& request) const {
       return plan;
     }
     plan.identity = *request.certificate_identity;
+    plan.method = AuthMethod::kCertificate;
     if (options_.require == AuthRequirement::kCertificateAndPassword) {
       if (!request.has_password || !options_.have_password_file) {
         plan.failure = AuthFailure::kBadCredentials;
         return plan;
       }
       plan.verify_password = true;
+      plan.method = AuthMethod::kCertificateAndPassword;
     }
     return plan;
   }
@@ -122,6 +138,7 @@ AuthPlan Authenticator::Plan(const AuthRequest& request) const {
     return plan;
   }
   plan.verify_password = true;
+  plan.method = AuthMethod::kPassword;
   return plan;
 }
 

@@ -34,6 +34,16 @@ enum class AuthFailure : uint8_t {
 };
 std::string_view AuthFailureName(AuthFailure failure);
 
+// How an admitted client proved who it is, for its audit line. A bearer token (JWT) will
+// be one more; none exists yet.
+enum class AuthMethod : uint8_t {
+  kAnonymous,  // nothing: no user name, or one no password file could check
+  kPassword,
+  kCertificate,
+  kCertificateAndPassword,
+};
+std::string_view AuthMethodName(AuthMethod method);
+
 struct AuthRequest {
   bool mqtt5 = false;
   bool mqtt31 = false;
@@ -49,6 +59,7 @@ struct AuthPlan {
   AuthFailure failure = AuthFailure::kNone;
   std::string identity;          // what policy knows the client by; empty: anonymous
   bool verify_password = false;  // check (identity, password) against the password file
+  AuthMethod method = AuthMethod::kAnonymous;  // what vouches for `identity` once it holds
 };
 
 class Authenticator {

@@ -522,9 +522,56 @@ void ReadMetrics(const Field& field, Metrics& metrics, Context& ctx) {
   }
 }
 
+// A socket address holds at most this many bytes of path (sockaddr_un::sun_path, less
+// its NUL).
+constexpr size_t kMaxSocketPath = 107;
+
+void ReadSyslog(const MapReader& map, Audit& audit, Context& ctx) {
+  if (const Field* f = map.Find("syslog"))
+    audit.syslog = ReadBool(*f, ctx.problems).value_or(false);
+  if (const Field* f = map.Find("syslog_socket")) {
+    // Not required to exist: syslogd may start after moat, and a missing socket only
+    // costs the lines sent meanwhile (counted).
+    if (auto text = ReadString(*f, ctx.problems)) {
+      std::filesystem::path path(*text);
+      audit.syslog_socket = path.is_absolute() ? *text : (ctx.base_dir / path).string();
+      if (audit.syslog_socket.size() > kMaxSocketPath) {
+        ctx.problems.Add(f->line,
+                         absl::StrCat("'", f->path, "': the path is ", audit.syslog_socket.size(),
+                                      " bytes long; a socket's may be at most ", kMaxSocketPath));
+      }
+    }
+  }
+  if (const Field* f = map.Find("syslog_facility")) {
+    audit.syslog_facility = ReadEnum<int>(*f,
+                                          {{"user", 1},
+                                           {"daemon", 3},
+                                           {"auth", 4},
+                                           {"authpriv", 10},
+                                           {"local0", 16},
+                                           {"local1", 17},
+                                           {"local2", 18},
+                                           {"local3", 19},
+                                           {"local4", 20},
+                                           {"local5", 21},
+                                           {"local6", 22},
+                                           {"local7", 23}},
+                                          ctx.problems)
+                                .value_or(3);
+  }
+  // Settings for a sink that is off would do nothing: most likely "syslog: true" was lost.
+  for (std::string_view key : {"syslog_socket", "syslog_facility"}) {
+    const Field* f = map.Find(key);
+    if (f != nullptr && !audit.syslog) {
+      ctx.problems.Add(f->line, absl::StrCat("'", f->path, "' needs 'audit.syslog: true'"));
+    }
+  }
+}
+
 void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
-  MapReader map(field.value, field.path, field.line, {"file", "rate_per_second", "burst"},
+  MapReader map(field.value, field.path, field.line,
+                {"file", "rate_per_second", "burst", "syslog", "syslog_socket", "syslog_facility"},
                 ctx.problems);
   if (const Field* f = map.Find("file")) {
     // The file may not exist yet: resolve it, but do not require it.
@@ -540,6 +587,7 @@ void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
   if (const Field* f = map.Find("burst")) {
     audit.burst = static_cast<double>(ReadInt(*f, 1, 1'000'000, ctx.problems).value_or(100));
   }
+  ReadSyslog(map, audit, ctx);
 }
 
 // A rate and its burst (a second's worth unless given; a burst without its rate is an

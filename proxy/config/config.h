@@ -128,6 +128,11 @@ struct Audit {
   std::string file;             // empty or "-": stderr
   double rate_per_second = 20;  // lines per event and reason ...
   double burst = 100;           // ... with bursts of this many
+  // Every line also as an RFC 5424 datagram to a local socket, for a SIEM's collector.
+  bool syslog = false;
+  std::string syslog_socket = "/dev/log";
+  // daemon, as mosquitto logs to syslog by default.
+  int syslog_facility = 3;
 };
 
 // What one logged-in session may hold or send at once (README "Limits"). Checked by the

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 struct x509_st;
 using X509 = x509_st;
@@ -36,6 +37,13 @@ struct IoResult {
   // only fail with EAGAIN; the caller may wait for readability instead, in this same turn.
   bool drained = false;
   boost::system::error_code error;
+};
+
+// What the TLS handshake settled on, for the audit trail; both empty on a plain link.
+// Both point at OpenSSL's static names, so they outlive the stream.
+struct TlsParameters {
+  std::string_view version;  // "TLSv1.3"
+  std::string_view cipher;   // "TLS_AES_256_GCM_SHA384", OpenSSL's name
 };
 
 // Told when a stream that answered "would block" may make progress. Called exactly
@@ -87,6 +95,8 @@ class ByteStream {
   // The client certificate the TLS handshake verified, or null (plain TCP, no
   // certificate presented). Owned by the stream.
   virtual X509* PeerCertificate() const { return nullptr; }
+  // Valid once the handshake is done.
+  virtual TlsParameters Tls() const { return {}; }
 };
 
 // Reads at most this much per call; one TLS record's worth.

@@ -240,6 +240,11 @@ void TlsStream::Close() {
   socket_.close(ignored);
 }
 
+TlsParameters NegotiatedParameters(const SSL* ssl) {
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  return {SSL_get_version(ssl), cipher != nullptr ? SSL_CIPHER_get_name(cipher) : ""};
+}
+
 X509* TlsStream::PeerCertificate() const {
   // With SSL_VERIFY_PEER a certificate that failed verification fails the handshake, so
   // one that is here was verified; the check makes that explicit.

@@ -19,6 +19,9 @@ struct SslDeleter {
 };
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
+// The version and cipher `ssl` negotiated.
+TlsParameters NegotiatedParameters(const SSL* ssl);
+
 class TlsStream final : public ByteStream {
  public:
   // `ssl` is fresh from SSL_new; the stream sets its fd and its role.
@@ -43,6 +46,7 @@ class TlsStream final : public ByteStream {
   void ShutdownNow() override;
   void Close() override;
   X509* PeerCertificate() const override;
+  TlsParameters Tls() const override { return NegotiatedParameters(ssl_.get()); }
 
   SSL* ssl() const { return ssl_.get(); }
 

@@ -20,6 +20,7 @@
 
 #include "proxy/config/websocket_origin.h"
 #include "proxy/mqtt/decoder.h"
+#include "proxy/net/tls_stream.h"
 
 namespace moat::net {
 
@@ -164,6 +165,14 @@ class WebSocketStream final : public ByteStream {
       return SSL_get0_peer_certificate(ssl);
     } else {
       return nullptr;
+    }
+  }
+
+  TlsParameters Tls() const override {
+    if constexpr (std::is_same_v<NextLayer, asio::ssl::stream<tcp::socket>>) {
+      return NegotiatedParameters(state_->ws.next_layer().native_handle());
+    } else {
+      return {};
     }
   }
 

@@ -173,7 +173,8 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
   }
   co_await ForwardConnect(frame);
   report_.Connect(metrics::ConnectResult::kAccepted);
-  report_.Packet(mqtt::Direction::kClientToServer, mqtt::PacketType::kConnect);
+  report_.Packet(mqtt::Direction::kClientToServer, mqtt::PacketType::kConnect, frame.raw.size());
+  report_.Admitted(HowAdmitted(), services_.clock.Now());
   Enforcer enforcer(identity_, connect, services_.config.policy.on_denied_publish);
   enforcer.set_max_keep_alive(max_keep_alive);
   enforcer.set_quotas(services_.config.limits.session);
@@ -253,6 +254,7 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
   const policy::AuthPlan plan = auth.authenticator->Plan(request);
   identity_.username = plan.identity;
   identity_.cert_identity = request.certificate_identity.value_or("");
+  auth_method_ = plan.method;
   if (plan.failure != AuthFailure::kNone) co_return plan.failure;
 
   // Banned as tried from this address only: a stranger's guesses never lock the owner
@@ -378,6 +380,15 @@ asio::awaitable<void> Admission::ForwardConnect(const mqtt::Frame& frame) {
   }
   const asio::const_buffer buffer(bytes.data(), bytes.size());
   co_await broker_->WriteAll({&buffer, 1});
+}
+
+AdmittedClient Admission::HowAdmitted() const {
+  AdmittedClient client{.auth = auth_method_, .tls = client_.Tls(), .version = version_};
+  // Whether or not the certificate names the client, it tells which key was used.
+  if (X509* certificate = client_.PeerCertificate()) {
+    client.cert_fingerprint = tls::CertificateFingerprint(certificate);
+  }
+  return client;
 }
 
 asio::awaitable<void> Admission::Answer(ReasonCode v5_reason, ConnectReturnCode v311_code) {

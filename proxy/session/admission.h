@@ -25,11 +25,11 @@
 #include "proxy/session/end_reason.h"
 #include "proxy/session/keep_alive.h"
 #include "proxy/session/preauth_memory.h"
+#include "proxy/session/session_report.h"
 
 namespace moat::proxy {
 
 struct AuthServices;
-class SessionReport;
 class Upstream;
 
 // What admission asks; shared by the sessions of one thread.
@@ -103,6 +103,8 @@ class Admission final : private PreauthQueue::Member {
   // Opens the upstream link into broker_; false (counted, audited) when it cannot.
   boost::asio::awaitable<bool> ConnectUpstream();
   boost::asio::awaitable<void> ForwardConnect(const mqtt::Frame& frame);
+  // How the client got in, for its session_admitted line.
+  AdmittedClient HowAdmitted() const;
   // The CONNACK that refuses the client, in its protocol version.
   boost::asio::awaitable<void> Answer(mqtt::ReasonCode v5_reason,
                                       mqtt::ConnectReturnCode v311_code);
@@ -116,6 +118,7 @@ class Admission final : private PreauthQueue::Member {
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::kUnknown;
   std::unique_ptr<net::ByteStream> broker_;
   std::optional<std::string> credential_fingerprint_;
+  policy::AuthMethod auth_method_ = policy::AuthMethod::kAnonymous;
   std::string upstream_error_;
   bool aborted_ = false;
   bool evicted_ = false;

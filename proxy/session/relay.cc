@@ -210,7 +210,7 @@ Relay::Drained Relay::Drain(Direction from) {
     }
     auto& frame = std::get<mqtt::Frame>(result);
     ++out.packets;
-    report_.Packet(from, frame.type);
+    report_.Packet(from, frame.type, frame.raw.size());
     if (rated) {
       if (!throttling) {
         if (const auto hold = rate_.Held(now)) {

@@ -63,7 +63,7 @@ asio::awaitable<void> Session::Start(SteadyTime accepted) {
 void Session::RelayEnded(EndReason reason, std::string_view detail) { Finish(reason, detail); }
 
 void Session::Finish(EndReason reason, std::string_view detail) {
-  report_.Ended(reason, detail);
+  report_.Ended(reason, detail, env_.relay.clock.Now());
   // Posted: the caller may still be on this session's stack.
   asio::post(env_.executor, [owner = &env_.owner, self = this] { owner->SessionFinished(self); });
 }

@@ -61,6 +61,20 @@ AuthFailureLabels LabelsFor(AuthFailure failure) {
   return {ConnectResult::kNotAuthorized, DenyReason::kNotAuthenticated};
 }
 
+std::string_view MqttVersionName(mqtt::ProtocolVersion version) {
+  switch (version) {
+    case mqtt::ProtocolVersion::kV31:
+      return "3.1";
+    case mqtt::ProtocolVersion::kV311:
+      return "3.1.1";
+    case mqtt::ProtocolVersion::kV5:
+      return "5";
+    case mqtt::ProtocolVersion::kUnknown:
+      break;
+  }
+  return {};
+}
+
 metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_code& ec) {
   if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
   if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
@@ -85,6 +99,16 @@ SessionReport::~SessionReport() {
 
 void SessionReport::Connect(metrics::ConnectResult result) {
   counters_.Add<metrics::Metric::kConnectTotal>(result);
+}
+
+void SessionReport::Admitted(const AdmittedClient& client, SteadyTime now) {
+  admitted_ = now;
+  Audit({.event = "session_admitted",
+         .auth = policy::AuthMethodName(client.auth),
+         .cert_fingerprint = client.cert_fingerprint,
+         .tls_version = client.tls.version,
+         .tls_cipher = client.tls.cipher,
+         .mqtt_version = MqttVersionName(client.version)});
 }
 
 void SessionReport::ConnectionRefused(metrics::ConnectionRefusal refusal) {
@@ -169,8 +193,24 @@ void SessionReport::Audit(AuditEvent event) const {
   log->Write(event);
 }
 
-void SessionReport::Ended(EndReason reason, std::string_view detail) const {
+void SessionReport::Ended(EndReason reason, std::string_view detail, SteadyTime now) const {
   counters_.Add<metrics::Metric::kSessionsEndedTotal>(listener_, reason);
+  if (admitted_) {
+    using Direction = mqtt::Direction;
+    const Totals& from_client = totals_[static_cast<size_t>(Direction::kClientToServer)];
+    const Totals& from_broker = totals_[static_cast<size_t>(Direction::kServerToClient)];
+    const SessionTotals totals{
+        .duration_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - *admitted_).count(),
+        .messages_from_client = from_client.messages,
+        .messages_from_broker = from_broker.messages,
+        .bytes_from_client = from_client.bytes,
+        .bytes_from_broker = from_broker.bytes};
+    Audit({.event = "session_ended",
+           .reason = EndReasonName(reason),
+           .detail = detail,
+           .totals = &totals});
+  }
   if (IsOrdinaryEnd(reason)) return;
   LogSessionEnd(identity_, EndReasonName(reason), detail);
 }

@@ -1,11 +1,15 @@
-// What one session tells the outside: this thread's counters, the audit log, and the one
-// log line at its end. Every mapping from a session event to a metric label or an audit
-// reason lives here, so admission and relay only say what happened.
+// What one session tells the outside: this thread's counters, the audit log (its
+// session_admitted and session_ended lines among them), and the one log line at its end.
+// Every mapping from a session event to a metric label or an audit reason lives here, so
+// admission and relay only say what happened.
 #pragma once
 
+#include <array>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "metrics/registry.h"
@@ -14,10 +18,20 @@
 #include "proxy/audit_log.h"
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decode_error.h"
+#include "proxy/net/byte_stream.h"
 #include "proxy/session/client_rate.h"
 #include "proxy/session/end_reason.h"
+#include "proxy/session/keep_alive.h"
 
 namespace moat::proxy {
+
+// How an admitted client proved who it is, and over what link: its session_admitted line.
+struct AdmittedClient {
+  policy::AuthMethod auth = policy::AuthMethod::kAnonymous;
+  std::string cert_fingerprint{};  // empty: no client certificate
+  net::TlsParameters tls{};        // empty: plain TCP
+  mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kUnknown;
+};
 
 class SessionReport {
  public:
@@ -28,15 +42,21 @@ class SessionReport {
   SessionReport(const SessionReport&) = delete;
   SessionReport& operator=(const SessionReport&) = delete;
 
-  // Per packet and per read: plain counter stores, inline.
-  void Packet(mqtt::Direction from, mqtt::PacketType type) {
+  // Per packet and per read: plain counter stores and increments, inline.
+  void Packet(mqtt::Direction from, mqtt::PacketType type, size_t bytes) {
     counters_.Add<metrics::Metric::kPacketsTotal>(from, type);
+    Totals& totals = totals_[static_cast<size_t>(from)];
+    totals.messages += type == mqtt::PacketType::kPublish;
+    totals.bytes += bytes;
   }
   void Bytes(mqtt::Direction from, size_t bytes) {
     counters_.Add<metrics::Metric::kBytesTotal>(from, bytes);
   }
 
   void Connect(metrics::ConnectResult result);
+  // The CONNECT goes on to the broker: the session_admitted line, and the start of the
+  // session's duration.
+  void Admitted(const AdmittedClient& client, SteadyTime now);
   // Closed before logging in for a reason moat_connections_refused_total names.
   void ConnectionRefused(metrics::ConnectionRefusal refusal);
   // A refused login: moat_connect_total, moat_denials_total{action="connect"} where it is
@@ -59,9 +79,9 @@ class SessionReport {
   }
   // Fills in who the client is and writes `event` to the audit log, if there is one.
   void Audit(AuditEvent event) const;
-  // moat_sessions_ended_total, and the session's one log line unless it ended the
-  // ordinary way.
-  void Ended(EndReason reason, std::string_view detail) const;
+  // moat_sessions_ended_total, the session's one log line unless it ended the ordinary
+  // way, and its session_ended line if it was admitted.
+  void Ended(EndReason reason, std::string_view detail, SteadyTime now) const;
 
   metrics::ThreadCounters& counters() { return counters_; }
 
@@ -69,6 +89,14 @@ class SessionReport {
   metrics::ThreadCounters& counters_;
   const metrics::ListenerId listener_;
   const policy::ClientIdentity& identity_;
+  // For the session_ended line: by mqtt::Direction, plain integers (one session, one
+  // thread).
+  struct Totals {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+  };
+  std::array<Totals, 2> totals_{};
+  std::optional<SteadyTime> admitted_;
 };
 
 }  // namespace moat::proxy

@@ -1,8 +1,11 @@
 #include "proxy/tls/peer_identity.h"
 
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include <cstring>
+
+#include "absl/strings/escaping.h"
 
 namespace moat::tls {
 namespace {
@@ -56,6 +59,14 @@ std::optional<std::string> CertificateIdentity(X509* certificate,
       return FirstSan(certificate, GEN_URI);
   }
   return std::nullopt;
+}
+
+std::string CertificateFingerprint(X509* certificate) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(certificate, EVP_sha256(), digest, &length) != 1) return {};
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(length)));
 }
 
 }  // namespace moat::tls

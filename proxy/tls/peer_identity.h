@@ -15,4 +15,9 @@ namespace moat::tls {
 std::optional<std::string> CertificateIdentity(X509* certificate,
                                                config::CertificateIdentity field);
 
+// SHA-256 of the certificate's DER encoding, 64 lowercase hex digits: what
+// `openssl x509 -fingerprint -sha256` prints, without its colons. Names exactly one
+// certificate, where its identity fields may be shared by a reissued or a forged one.
+std::string CertificateFingerprint(X509* certificate);
+
 }  // namespace moat::tls

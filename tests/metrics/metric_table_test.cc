@@ -62,6 +62,7 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
               ElementsAre("connect", "publish", "subscribe", "will", "deliver"));
   EXPECT_THAT(Values(Domain::kUpstreamErrorReason),
               ElementsAre("refused", "timeout", "tls", "dns", "other"));
+  EXPECT_THAT(Values(Domain::kAuditSink), ElementsAre("file", "syslog"));
   EXPECT_THAT(Values(Domain::kDenyReason),
               ElementsAre("no_rule", "deny_rule", "qos_limit", "retain_limit", "payload_limit",
                           "not_authenticated", "bad_credentials", "banned", "topic_length",

@@ -56,5 +56,24 @@ TEST(Authenticator, AVerifiedCertificateNamesTheClient) {
   EXPECT_EQ(auth.Plan(request).failure, AuthFailure::kCertificateUserMismatch);
 }
 
+TEST(Authenticator, ThePlanNamesWhatVouchesForTheIdentity) {
+  const Authenticator passwords(Options(true, true));
+  EXPECT_EQ(passwords.Plan(Login("alice", true)).method, AuthMethod::kPassword);
+  EXPECT_EQ(passwords.Plan(Login(std::nullopt, false)).method, AuthMethod::kAnonymous);
+  // A name no password file can check proves nothing, whatever else came with it.
+  EXPECT_EQ(Authenticator(Options(true, false)).Plan(Login("alice", true)).method,
+            AuthMethod::kAnonymous);
+
+  AuthOptions options = Options(false, true);
+  options.require = AuthRequirement::kCertificate;
+  options.certificate_identity = true;
+  AuthRequest request = Login(std::nullopt, true);
+  request.certificate_identity = "dev-7";
+  EXPECT_EQ(Authenticator(options).Plan(request).method, AuthMethod::kCertificate);
+  options.require = AuthRequirement::kCertificateAndPassword;
+  EXPECT_EQ(Authenticator(options).Plan(request).method, AuthMethod::kCertificateAndPassword);
+  EXPECT_EQ(AuthMethodName(AuthMethod::kCertificateAndPassword), "certificate_and_password");
+}
+
 }  // namespace
 }  // namespace moat::policy

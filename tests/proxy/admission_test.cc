@@ -7,8 +7,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <iterator>
 
 #include "policy/credentials/password_file.h"
+#include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
 #include "proxy/session/session_report.h"
 #include "proxy/upstream.h"
@@ -145,6 +148,24 @@ TEST_F(AdmissionTest, TheRightPasswordGetsInAndIsRemembered) {
   EXPECT_EQ(identity_.username, "alice");
 }
 
+TEST_F(AdmissionTest, AnAdmittedLoginIsAuditedWithHowItProvedItself) {
+  UsePasswordFile();
+  auto log = AuditLog::Open(dir_.File("audit.log"), 20, 100);
+  ASSERT_TRUE(log.ok()) << log.status();
+  AuditLog::Set(log->get());
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV5, "alice", "right"));
+  AuditLog::Set(nullptr);
+  log->reset();
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  std::ifstream in(dir_.File("audit.log"));
+  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  EXPECT_NE(text.find(R"("event":"session_admitted")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("identity":"alice","auth":"password")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("mqtt_version":"5")"), std::string::npos) << text;
+  EXPECT_EQ(text.find("tls_"), std::string::npos) << text;   // a plain link
+  EXPECT_EQ(text.find("right"), std::string::npos) << text;  // never the password
+}
+
 TEST_F(AdmissionTest, AWrongPasswordIsRefusedInEachVersionsWordsAndCounted) {
   UsePasswordFile();
   AdmissionResult result = Admit(Connect(ProtocolVersion::kV5, "alice", "wrong"));
@@ -269,9 +290,10 @@ TEST_F(AdmissionTest, AnOversizedConnectIsRefusedFromItsFixedHeaderInTheClientsV
   EXPECT_EQ(std::get<Refusal>(result).detail, "packet_too_large");
   EXPECT_EQ(client_.written(),
             Connack(ProtocolVersion::kV5, static_cast<uint8_t>(ReasonCode::kPacketTooLarge)));
-  EXPECT_EQ(counters_.Value(
-                R"(moat_malformed_packets_total{direction="client_to_broker",reason="packet_too_large"})"),
-            1);
+  EXPECT_EQ(
+      counters_.Value(
+          R"(moat_malformed_packets_total{direction="client_to_broker",reason="packet_too_large"})"),
+      1);
 }
 
 TEST_F(AdmissionTest, AnOversizedOlderConnectIsClosedUnanswered) {
@@ -287,20 +309,19 @@ TEST_F(AdmissionTest, AClientIdHeldByAnotherIdentityIsNotTakenOver) {
   UsePasswordFile();
   auto bob = policy::MakePbkdf2Entry("bob", "bobs", 1);
   ASSERT_TRUE(bob.ok());
-  config_.auth.password_file = dir_.Write(
-      "passwd", policy::FormatEntry(*policy::MakePbkdf2Entry("alice", "right", 1)) + "\n" +
-                    policy::FormatEntry(*bob) + "\n");
+  config_.auth.password_file =
+      dir_.Write("passwd", policy::FormatEntry(*policy::MakePbkdf2Entry("alice", "right", 1)) +
+                               "\n" + policy::FormatEntry(*bob) + "\n");
   auto auth = AuthServices::Create(config_);
   ASSERT_TRUE(auth.ok());
-  ASSERT_TRUE(
-      auth.value()->client_ids.Claim("sensor-1", ClientIds::IdentityKey("bob", ""), true));
+  ASSERT_TRUE(auth.value()->client_ids.Claim("sensor-1", ClientIds::IdentityKey("bob", ""), true));
   shared_auth_ = std::move(auth).value();
   AdmissionResult result = Admit(Connect(ProtocolVersion::kV5, "alice", "right"));
   ASSERT_TRUE(std::holds_alternative<Refusal>(result));
   EXPECT_EQ(std::get<Refusal>(result).detail, "client_id_taken");
-  EXPECT_EQ(client_.written(),
-            Connack(ProtocolVersion::kV5,
-                    static_cast<uint8_t>(ReasonCode::kClientIdentifierNotValid)));
+  EXPECT_EQ(
+      client_.written(),
+      Connack(ProtocolVersion::kV5, static_cast<uint8_t>(ReasonCode::kClientIdentifierNotValid)));
   EXPECT_EQ(upstream_.connects, 0);
 }
 
@@ -311,9 +332,9 @@ TEST_F(AdmissionTest, AnAdmissionOverThePreauthBudgetIsClosed) {
   ASSERT_TRUE(std::holds_alternative<Refusal>(result));
   EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kPreauthMemory);
   EXPECT_TRUE(client_.closed());
-  EXPECT_EQ(counters_.Value(
-                R"(moat_connections_refused_total{listener="test",reason="preauth_memory"})"),
-            1);
+  EXPECT_EQ(
+      counters_.Value(R"(moat_connections_refused_total{listener="test",reason="preauth_memory"})"),
+      1);
   EXPECT_EQ(counters_.Value("moat_preauth_memory_bytes"), 0);  // given back
 }
 
