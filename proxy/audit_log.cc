@@ -167,9 +167,14 @@ void AuditLog::WriteLine(const AuditEvent& event, const std::string& line, absl:
   if (syslog_ && !syslog_->Send(SeverityOf(event), event.event, line, time)) {
     Dropped(metrics::AuditSink::kSyslog);
   }
+  // One write(2) per line: stderr is unbuffered, where a separate newline would be a
+  // second system call on every session's two lines.
+  std::string text;
+  text.reserve(line.size() + 1);
+  text.append(line).push_back('\n');
   std::lock_guard lock(mutex_);
-  const bool written = std::fwrite(line.data(), 1, line.size(), file_) == line.size() &&
-                       std::fputc('\n', file_) != EOF && std::fflush(file_) == 0;
+  const bool written =
+      std::fwrite(text.data(), 1, text.size(), file_) == text.size() && std::fflush(file_) == 0;
   if (!written) {
     // A full disk may have room again for the next line: the error must not stick.
     std::clearerr(file_);
