@@ -4,15 +4,22 @@
 // select. The policy only says which rate applies; the data path keeps the buckets.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
 namespace moat::policy {
 
+// The largest rate or burst a config or policy may name: past it a rate limits nothing.
+inline constexpr double kLargestRate = 1e12;
+
 struct Rate {
   double per_second = 0;  // 0: unlimited
   double burst = 0;       // what may be spent at once; at least 1
+
+  // The burst when none is given: a second's worth, and never less than one packet.
+  static double SecondsWorth(double per_second) { return std::max(per_second, 1.0); }
 
   bool unlimited() const { return per_second <= 0; }
   // The stricter of two rates: a lower rate, whatever the bursts (0 is the highest).

@@ -129,7 +129,9 @@ std::optional<double> CgroupCpuQuota(const fs::path& cgroup_root,
   return lowest;
 }
 
-CpuBudget ProcessCpuBudget() {
+namespace {
+
+CpuBudget ReadProcessCpuBudget() {
   CpuBudget budget;
   budget.affinity = AffinityCpus();
   if (const auto text = ReadSmallFile("/proc/self/cgroup")) {
@@ -143,10 +145,13 @@ CpuBudget ProcessCpuBudget() {
   return budget;
 }
 
-int DefaultThreads(int configured) {
-  if (configured > 0) return configured;
-  static const int cpus = ProcessCpuBudget().cpus;
-  return cpus;
+}  // namespace
+
+const CpuBudget& ProcessCpuBudget() {
+  static const CpuBudget budget = ReadProcessCpuBudget();
+  return budget;
 }
+
+int DefaultThreads(int configured) { return configured > 0 ? configured : ProcessCpuBudget().cpus; }
 
 }  // namespace moat::proxy

@@ -21,8 +21,9 @@ struct CpuBudget {
   std::string Describe() const;
 };
 
-// Of this process, read from sched_getaffinity, /proc/self/cgroup and /sys/fs/cgroup.
-CpuBudget ProcessCpuBudget();
+// Of this process, read from sched_getaffinity, /proc/self/cgroup and /sys/fs/cgroup once,
+// at the first call: the workers, the hash pool and the start-up log all ask.
+const CpuBudget& ProcessCpuBudget();
 
 // The smallest CPU quota on the way from the cgroup `proc_self_cgroup` names (the text of
 // /proc/self/cgroup) up to the root of the hierarchy mounted at `cgroup_root`: cgroup v2's

@@ -46,8 +46,6 @@ constexpr std::string_view kLimitKeys[] = {"id",
                                            "message_burst",
                                            "bytes_per_second",
                                            "byte_burst"};
-// The largest rate or burst a limits entry may name: past it a rate limits nothing.
-constexpr double kLargestRate = 1e12;
 constexpr std::string_view kModes[] = {"enforce", "audit"};
 
 class Parser {
@@ -312,11 +310,15 @@ class Parser {
       return;
     }
     if (!rate) return;
-    rate->burst = burst != nullptr ? Number(*burst) : rate->per_second;
-    if (burst != nullptr && rate->burst < 1) {
-      Problem(burst->line, absl::StrCat("'", burst->path, "' must be at least 1"));
+    if (burst == nullptr) {
+      rate->burst = Rate::SecondsWorth(rate->per_second);
+      return;
     }
-    rate->burst = std::max(rate->burst, 1.0);
+    rate->burst = Number(*burst);
+    if (rate->burst < 1) {
+      Problem(burst->line, absl::StrCat("'", burst->path, "' must be at least 1"));
+      rate->burst = 1;
+    }
   }
 
   // A rate or burst: a number from 0, decimals allowed (0.1 a second is one in ten

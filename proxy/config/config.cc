@@ -594,11 +594,11 @@ void ReadAudit(const Field& field, Audit& audit, Context& ctx) {
 // error, as it would limit nothing).
 void ReadRate(const MapReader& map, std::string_view rate_key, std::string_view burst_key,
               policy::Rate& rate, Context& ctx) {
-  constexpr double kLargestRate = 1e12;
+  using policy::kLargestRate;
   if (const Field* f = map.Find(rate_key)) {
     rate.per_second = ReadNumber(*f, 0, kLargestRate, ctx.problems).value_or(0);
   }
-  rate.burst = std::max(rate.per_second, 1.0);
+  rate.burst = policy::Rate::SecondsWorth(rate.per_second);
   if (const Field* f = map.Find(burst_key)) {
     if (rate.unlimited()) {
       ctx.problems.Add(f->line,

@@ -333,9 +333,9 @@ void Relay::CheckStall(SteadyTime now) {
 
 void Relay::Throttle(const ClientRate::Hold& hold) {
   report_.RateExceeded(hold, /*throttled=*/true);
-  Peer& sender = client();
-  if (sender.flow != Flow::kThrottled) throttled_since_ = env_.clock.Now();
-  sender.flow = Flow::kThrottled;
+  // Only a runnable client is stepped, so each hold starts a wait of its own.
+  throttled_since_ = env_.clock.Now();
+  client().flow = Flow::kThrottled;
   throttled_until_ = hold.until;
   ArmWatchdog();
 }

@@ -36,7 +36,7 @@ limits:
     bytes_per_second: 1000
   - id: lab
     everyone: true
-    addresses: ["10.0.0.0/8"]
+    addresses: ["203.0.113.0/24"]
     messages_per_second: 0.5
 )";
 
@@ -75,9 +75,9 @@ TEST(PolicyRateLimits, TheStrictestMatchingEntryWinsKeyByKey) {
   EXPECT_EQ(Show(policy->RatesFor(Client("", "sensor-77"))),
             "10/20@sensors 1000/1000@slow-sensor-bytes");
   // sensors (10/s) and lab (0.5/s) both select it: the lower rate wins.
-  EXPECT_EQ(Show(policy->RatesFor(Client("", "sensor-1", "10.1.2.3"))), "0.5/1@lab -");
+  EXPECT_EQ(Show(policy->RatesFor(Client("", "sensor-1", "203.0.113.3"))), "0.5/1@lab -");
   // A gateway in the lab: lab's 0.5/s beats gateways' 5000/s; bytes stay the gateways'.
-  EXPECT_EQ(Show(policy->RatesFor(Client("gw1", "x", "10.9.9.9"))),
+  EXPECT_EQ(Show(policy->RatesFor(Client("gw1", "x", "203.0.113.9"))),
             "0.5/1@lab 65536/65536@gateways");
 }
 
