@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/denial.h"
 #include "policy/rate_limits.h"
@@ -21,6 +22,9 @@ struct ClientIdentity {
   std::string cert_identity;  // from a verified client certificate, if any
   std::string address;        // source IP (after the PROXY protocol, if any)
   std::string listener;       // the listener's name
+  // Groups a bearer token put the client in (auth.jwt.groups_claim): the native policy's
+  // rules and limits for these groups apply as they do to the groups' listed members.
+  std::vector<std::string> groups;
 
   // What an Authorizer worked out about this client once and reuses for every later
   // question (the ACL engine: where the client's rules start), so a decision skips the

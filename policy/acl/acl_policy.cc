@@ -19,6 +19,12 @@ uint32_t AclPolicy::Builder::UserRoot(const std::string& user) {
   return it->second;
 }
 
+uint32_t AclPolicy::Builder::GroupRoot(const std::string& group) {
+  auto [it, inserted] = group_roots_.try_emplace(group, 0);
+  if (inserted) it->second = policy_->trie_.AddRoot();
+  return it->second;
+}
+
 void AclPolicy::Builder::Add(const RuleSpec& spec) {
   const auto index = static_cast<uint32_t>(policy_->rules_.size());
   // Names go into one buffer; rules and references hold offsets until Build() (the buffer
@@ -51,6 +57,7 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   } else {
     if (spec.anonymous) roots.push_back(anonymous_root_);
     for (const std::string& user : spec.users) roots.push_back(UserRoot(user));
+    for (const std::string& group : spec.groups) roots.push_back(GroupRoot(group));
     std::sort(roots.begin(), roots.end());
     roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
   }
@@ -95,23 +102,34 @@ std::shared_ptr<const AclPolicy> AclPolicy::Builder::Build(uint64_t version) && 
   }
   user_roots_ = {};
   policy_->user_roots_ = UserIndex(spans);
+  spans.clear();
+  for (auto& [group, root] : group_roots_) {
+    spans.emplace_back(group, policy_->trie_.RootSpan(root).Pack());
+  }
+  group_roots_ = {};
+  policy_->group_roots_ = UserIndex(spans);
   policy_->anonymous_ = policy_->trie_.RootSpan(anonymous_root_);
   policy_->everyone_ = policy_->trie_.RootSpan(everyone_root_);
   return std::shared_ptr<const AclPolicy>(std::move(policy_));
 }
 
-int AclPolicy::Roots(const ClientIdentity& client, RuleTrie::Span (&roots)[2]) const {
-  int count = 0;
-  roots[count++] = everyone_;
+AclPolicy::RootList AclPolicy::Roots(const ClientIdentity& client) const {
+  RootList roots;
+  roots.push_back(everyone_);
   if (client.memo.snapshot != snapshot_) {
     client.memo.snapshot = snapshot_;
     client.memo.value =
         client.username.empty() ? anonymous_.Pack() : user_roots_.Find(client.username);
   }
   if (client.memo.value != UserIndex::kNone) {
-    roots[count++] = RuleTrie::Span::Unpack(client.memo.value);
+    roots.push_back(RuleTrie::Span::Unpack(client.memo.value));
   }
-  return count;
+  for (const std::string& group : client.groups) {
+    if (const uint64_t span = group_roots_.Find(group); span != UserIndex::kNone) {
+      roots.push_back(RuleTrie::Span::Unpack(span));
+    }
+  }
+  return roots;
 }
 
 std::string_view AclPolicy::RuleLocation(std::string_view rule) const {
@@ -130,9 +148,7 @@ Decision AclPolicy::Match(const ClientIdentity& client, std::string_view topic, 
   if (!SplitTopicName(topic, levels)) return DenyBy(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   const TrieQuery query(levels, action, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, retain);
-  RuleTrie::Span roots[2];
-  const int count = Roots(client, roots);
-  for (int r = 0; r < count; ++r) trie_.MatchTopic(roots[r], query, verdicts);
+  for (const RuleTrie::Span& root : Roots(client)) trie_.MatchTopic(root, query, verdicts);
   return verdicts.Result();
 }
 

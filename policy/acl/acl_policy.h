@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/conditions.h"
 #include "policy/acl/rate_table.h"
@@ -79,6 +80,9 @@ struct RuleSpec {
   bool everyone = false;
   bool anonymous = false;
   std::vector<std::string> users;
+  // Native groups it names (their members are in `users` too): a client a token puts in
+  // one of them (ClientIdentity::groups) gets the rule as well.
+  std::vector<std::string> groups;
   ClientConditions conditions;
 };
 
@@ -96,8 +100,10 @@ class AclPolicy final : public Authorizer {
 
    private:
     uint32_t UserRoot(const std::string& user);
+    uint32_t GroupRoot(const std::string& group);
     std::unique_ptr<AclPolicy> policy_;
     absl::flat_hash_map<std::string, uint32_t> user_roots_;
+    absl::flat_hash_map<std::string, uint32_t> group_roots_;
     uint32_t anonymous_root_ = 0;  // root numbers while building; the policy keeps spans
     uint32_t everyone_root_ = 0;
   };
@@ -133,8 +139,10 @@ class AclPolicy final : public Authorizer {
   class Overlaps;
 
   AclPolicy() = default;
-  // The roots that apply to `client`: its user's (or the anonymous one) and everyone's.
-  int Roots(const ClientIdentity& client, RuleTrie::Span (&roots)[2]) const;
+  // The roots that apply to `client`: everyone's, its user's (or the anonymous one) and
+  // those of the groups a token gave it.
+  using RootList = absl::InlinedVector<RuleTrie::Span, 3>;
+  RootList Roots(const ClientIdentity& client) const;
   Decision Match(const ClientIdentity& client, std::string_view topic, uint8_t action, uint8_t qos,
                  bool retain) const;
   // MaySubscribe() by SubscriptionGrant, on a valid inner filter already split.
@@ -158,6 +166,7 @@ class AclPolicy final : public Authorizer {
   absl::flat_hash_map<std::string, std::string> locations_;
   std::vector<uint64_t> tags_;  // while building: each rule's tag
   UserIndex user_roots_;        // user name -> RuleTrie::Span::Pack() of the user's root
+  UserIndex group_roots_;       // group name -> the same, for token groups
   RuleTrie::Span anonymous_;    // the two shared roots' records, set in Build()
   RuleTrie::Span everyone_;
   SubscriptionGrant subscription_grant_ = SubscriptionGrant::kAnyReadable;

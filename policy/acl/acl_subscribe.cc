@@ -123,12 +123,12 @@ Decision AclPolicy::MaySubscribe(const ClientIdentity& client, std::string_view 
 Decision AclPolicy::SubscribeAnyReadable(const ClientIdentity& client, const Levels& filter,
                                          uint8_t qos) const {
   const TrieQuery query(filter, kActionRead, client.username, client.client_id);
-  RuleTrie::Span roots[2];
-  const int count = Roots(client, roots);
+  const RootList roots = Roots(client);
   // Each root's walk stops when the sink has seen enough, and so do the later roots.
   const auto granted = [&](bool audit_denies_withhold) {
-    Overlaps grants(*this, client, roots, count, qos, audit_denies_withhold);
-    for (int r = 0; r < count && trie_.OverlapFilter(roots[r], query, grants); ++r) {
+    Overlaps grants(*this, client, roots.data(), static_cast<int>(roots.size()), qos,
+                    audit_denies_withhold);
+    for (size_t r = 0; r < roots.size() && trie_.OverlapFilter(roots[r], query, grants); ++r) {
     }
     return grants.Result();
   };
@@ -138,9 +138,9 @@ Decision AclPolicy::SubscribeAnyReadable(const ClientIdentity& client, const Lev
   // Partial: a deny shares a topic with the filter, or no read rule covers all of it. Both
   // walks follow the filter's own path, so they stay cheap.
   Verdicts inside(*this, client, qos, false);
-  for (int r = 0; r < count; ++r) trie_.IntersectFilter(roots[r], query, inside);
+  for (const RuleTrie::Span& root : roots) trie_.IntersectFilter(root, query, inside);
   Verdicts cover(*this, client, 0, false);
-  for (int r = 0; r < count; ++r) trie_.CoverFilter(roots[r], query, cover);
+  for (const RuleTrie::Span& root : roots) trie_.CoverFilter(root, query, cover);
   decision.partial = inside.denied() || !cover.Result().allowed();
   if (!inside.audit_denied()) return decision;
 
@@ -158,13 +158,12 @@ Decision AclPolicy::SubscribeAllReadable(const ClientIdentity& client, const Lev
                                          uint8_t qos) const {
   const TrieQuery query(filter, kActionRead, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, false);
-  RuleTrie::Span roots[2];
-  const int count = Roots(client, roots);
+  const RootList roots = Roots(client);
   // Deny pass first: an enforcing deny rule anywhere inside the filter refuses the whole
   // SUBSCRIBE. An audit-mode one only marks a SUBSCRIBE the cover pass grants as audit.
-  for (int r = 0; r < count; ++r) trie_.IntersectFilter(roots[r], query, verdicts);
+  for (const RuleTrie::Span& root : roots) trie_.IntersectFilter(root, query, verdicts);
   if (verdicts.denied()) return verdicts.Result();
-  for (int r = 0; r < count; ++r) trie_.CoverFilter(roots[r], query, verdicts);
+  for (const RuleTrie::Span& root : roots) trie_.CoverFilter(root, query, verdicts);
   Decision decision = verdicts.Result();
   if (decision.allowed()) decision.max_qos = qos;
   return decision;
@@ -177,9 +176,8 @@ Decision AclPolicy::DenyInside(const ClientIdentity& client, std::string_view fi
   SplitLevels(inner, levels);
   const TrieQuery query(levels, kActionRead, client.username, client.client_id);
   Verdicts inside(*this, client, 0, false);
-  RuleTrie::Span roots[2];
-  const int count = Roots(client, roots);
-  for (int r = 0; r < count; ++r) trie_.IntersectFilter(roots[r], query, inside);
+  const RootList roots = Roots(client);
+  for (const RuleTrie::Span& root : roots) trie_.IntersectFilter(root, query, inside);
   return inside.EnforcingDeny();
 }
 

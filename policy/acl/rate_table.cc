@@ -7,6 +7,7 @@ namespace moat::policy {
 
 void RateTable::Add(RateLimitSpec spec) {
   std::sort(spec.users.begin(), spec.users.end());
+  std::sort(spec.groups.begin(), spec.groups.end());
   entries_.push_back(std::move(spec));
 }
 
@@ -16,7 +17,11 @@ bool RateTable::Selects(const RateLimitSpec& entry, const ClientIdentity& client
         client.username.empty()
             ? entry.anonymous
             : std::binary_search(entry.users.begin(), entry.users.end(), client.username);
-    if (!named) return false;
+    const bool in_group =
+        std::any_of(client.groups.begin(), client.groups.end(), [&](const std::string& group) {
+          return std::binary_search(entry.groups.begin(), entry.groups.end(), group);
+        });
+    if (!named && !in_group) return false;
   }
   // A rate is no grant: an address that cannot be parsed is outside every range, as for
   // an allow rule.

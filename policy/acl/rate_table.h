@@ -24,6 +24,7 @@ struct RateLimitSpec {
   bool everyone = false;
   bool anonymous = false;
   std::vector<std::string> users;
+  std::vector<std::string> groups;  // native groups named: token groups select it too
   ClientConditions conditions;
   std::optional<Rate> messages;
   std::optional<Rate> bytes;

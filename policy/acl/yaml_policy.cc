@@ -453,6 +453,7 @@ void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLa
     spec.placeholders = true;
     spec.anonymous = rule.anonymous;
     spec.users = ExpandGroups(policy, rule);
+    spec.groups = rule.groups;
     // Without a named principal the rule is for everyone its conditions select.
     spec.everyone = rule.everyone || (spec.users.empty() && !rule.anonymous && rule.groups.empty());
     spec.conditions = rule.conditions;
@@ -464,6 +465,7 @@ void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLa
     rate.label = labels.Assign(limit.id);
     rate.anonymous = limit.anonymous;
     rate.users = ExpandGroups(policy, limit);
+    rate.groups = limit.groups;
     rate.everyone =
         limit.everyone || (rate.users.empty() && !limit.anonymous && limit.groups.empty());
     rate.conditions = limit.conditions;

@@ -72,6 +72,45 @@ TEST(YamlPolicy, GroupsExpandToTheirMembers) {
   EXPECT_EQ(Pub(*p, Client("carol"), "t/x"), "deny no_rule");
 }
 
+// A bearer token's groups claim (ClientIdentity::groups) puts a client in a group the
+// policy file does not list it in; its deny rules bind it as much as its grants.
+TEST(YamlPolicy, TokenGroupsGetTheGroupsRules) {
+  const auto p = Build(R"(groups:
+  ops: [alice]
+  contractors: []
+rules:
+  - id: ops-write
+    effect: allow
+    actions: [publish, subscribe]
+    groups: [ops]
+    topics: ["plant/#"]
+  - id: no-contractor-secrets
+    effect: deny
+    actions: [publish, subscribe]
+    groups: [contractors]
+    topics: ["plant/secret/#"]
+limits:
+  - id: contractor-rate
+    groups: [contractors]
+    messages_per_second: 5
+)");
+  ClientIdentity dave = Client("dave");
+  EXPECT_EQ(Pub(*p, dave, "plant/a"), "deny no_rule");
+  dave.groups = {"unknown", "ops"};
+  EXPECT_EQ(Pub(*p, dave, "plant/a"), "allow ops-write");
+  EXPECT_EQ(Sub(*p, dave, "plant/secret/x"), "allow ops-write");
+  EXPECT_FALSE(p->RatesFor(dave).messages.has_value());
+  ClientIdentity erin = Client("erin");
+  erin.groups = {"ops", "contractors"};
+  EXPECT_EQ(Pub(*p, erin, "plant/a"), "allow ops-write");
+  EXPECT_EQ(Pub(*p, erin, "plant/secret/x"), "deny no-contractor-secrets deny_rule");
+  EXPECT_EQ(Recv(*p, erin, "plant/secret/x"), "deny no-contractor-secrets deny_rule");
+  ASSERT_TRUE(p->RatesFor(erin).messages.has_value());
+  EXPECT_EQ(p->RatesFor(erin).messages->rule, "contractor-rate");
+  // Listed members keep their rights without a token.
+  EXPECT_EQ(Pub(*p, Client("alice"), "plant/a"), "allow ops-write");
+}
+
 TEST(YamlPolicy, ClientIdGlobs) {
   const auto p = Build(OneRule("    client_ids: [\"sensor-*\", \"gw-??\"]\n"));
   EXPECT_EQ(Pub(*p, Client("anyone", "sensor-17"), "t/x"), "allow r1");
