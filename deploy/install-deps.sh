@@ -12,6 +12,8 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes
   # Libraries.
   libboost1.81-dev libssl-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
+  # Bearer tokens (auth.jwt): cjose verifies JWS signatures; jansson comes with it.
+  libcjose-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
   # Integration tests run a real broker and its clients; openssl makes test certificates.

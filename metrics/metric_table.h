@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "policy/denial.h"
+#include "policy/token/token_refusal.h"
 #include "proxy/mqtt/decode_error.h"
 #include "proxy/mqtt/types.h"
 
@@ -68,7 +69,8 @@ namespace moat::metrics {
   X(kMalformedFromBroker, "malformed_from_broker")                                           \
   X(kUpstreamUnavailable, "upstream_unavailable")                                            \
   X(kRefused, "refused")                                                                     \
-  X(kRevoked, "revoked") /* the password file no longer vouches for the client */            \
+  X(kRevoked, "revoked")            /* the password file no longer vouches for the client */ \
+  X(kTokenExpired, "token_expired") /* the bearer token it logged in with expired */         \
   X(kShutdown, "shutdown")                                                                   \
   X(kPreauthMemory, "preauth_memory") /* closed to keep limits.max_preauth_memory */         \
   X(kWriteTimeout, "write_timeout")   /* a peer took nothing for limits.write_timeout */     \
@@ -159,6 +161,7 @@ enum class Domain : uint8_t {
   kUpstreamErrorReason,  // UpstreamErrorReason
   kReloadResult,         // ReloadResult
   kAuditSink,            // AuditSink
+  kTokenRefusal,         // policy::TokenRefusal (not kNone): TokenRefusalName
   // Bounded by the config or the build; the values are given to MetricsRegistry::Create.
   kListener,         // ListenerId: configured listener names
   kCertificateFile,  // CertificateFileId: configured certificate paths
@@ -209,6 +212,8 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
       return 0 MOAT_RELOAD_RESULTS(MOAT_METRICS_COUNT);
     case Domain::kAuditSink:
       return 0 MOAT_AUDIT_SINKS(MOAT_METRICS_COUNT);
+    case Domain::kTokenRefusal:
+      return 0 MOAT_TOKEN_REFUSALS(MOAT_METRICS_COUNT);
     default:
       return 0;
   }
@@ -267,6 +272,9 @@ template <>
 struct LabelTraits<ReloadResult> : EnumLabel<Domain::kReloadResult, ReloadResult> {};
 template <>
 struct LabelTraits<AuditSink> : EnumLabel<Domain::kAuditSink, AuditSink> {};
+template <>
+struct LabelTraits<policy::TokenRefusal>
+    : EnumLabel<Domain::kTokenRefusal, policy::TokenRefusal, 1> {};
 
 // Values bounded by the config or the policy: an index given at runtime.
 template <Domain D, typename Id>
@@ -303,6 +311,7 @@ enum class Metric : uint8_t {
   kSessionsEndedTotal,
   kConnectTotal,
   kDenialsTotal,
+  kTokenRefusalsTotal,
   kPartialSubscriptionsTotal,
   kThrottledSeconds,
   kMalformedPacketsTotal,
@@ -424,6 +433,13 @@ inline constexpr MetricDef kMetricTable[] = {
       {"reason", Domain::kDenyReason},
       {"mode", Domain::kDenyMode},
       {"rule", Domain::kRule}},
+     {}},
+    {Metric::kTokenRefusalsTotal,
+     "moat_token_refusals_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Bearer tokens (auth.jwt) refused at CONNECT, by what did not hold.",
+     {{"reason", Domain::kTokenRefusal}},
      {}},
     {Metric::kPartialSubscriptionsTotal,
      "moat_partial_subscriptions_total",

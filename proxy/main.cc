@@ -31,6 +31,7 @@
 #include "proxy/auth/auth_services.h"
 #include "proxy/check_config.h"
 #include "proxy/config/config.h"
+#include "proxy/explain_token.h"
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
@@ -54,8 +55,8 @@ int Usage() {
       "usage: moat --config FILE          run the proxy in the foreground\n"
       "       moat --check-config FILE    validate the configuration and exit\n"
       "       moat passwd [-D] FILE USER  add, update (password from stdin) or delete USER\n"
-      "       moat policy explain --config FILE --user U [--client-id C] [--cert-cn N]\n"
-      "                           [--ip A] (publish|subscribe) TOPIC\n"
+      "       moat policy explain --config FILE (--user U | --token FILE) [--client-id C]\n"
+      "                           [--cert-cn N] [--ip A] (publish|subscribe) TOPIC\n"
       "       moat policy test --config FILE CASES.yaml\n"
       "       moat --version\n"
       "       moat metrics-table          print the metric list as a markdown table\n",
@@ -102,9 +103,10 @@ std::optional<ConfiguredPolicy> LoadConfiguredPolicy(const std::string& path) {
 }
 
 int PolicyExplain(const std::vector<std::string_view>& args) {
-  // moat policy explain --config FILE --user U [--client-id C] [--cert-cn N] [--ip A]
-  //                     (publish|subscribe) TOPIC
+  // moat policy explain --config FILE (--user U | --token FILE) [--client-id C]
+  //                     [--cert-cn N] [--ip A] (publish|subscribe) TOPIC
   std::string config_path;
+  std::string token_file;
   moat::policy::ExplainRequest request;
   std::vector<std::string_view> words;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -120,14 +122,16 @@ int PolicyExplain(const std::vector<std::string_view>& args) {
       request.client.cert_identity = std::string(args[++i]);
     } else if (arg == "--ip" && has_value) {
       request.client.address = std::string(args[++i]);
+    } else if (arg == "--token" && has_value) {
+      token_file = std::string(args[++i]);
     } else {
       words.push_back(arg);
     }
   }
   const auto action = words.size() == 2 ? moat::policy::ParseExplainAction(words[0]) : std::nullopt;
-  if (config_path.empty() || !action) {
+  if (config_path.empty() || !action || (!token_file.empty() && !request.client.username.empty())) {
     std::fputs(
-        "usage: moat policy explain --config FILE --user U [--client-id C] "
+        "usage: moat policy explain --config FILE (--user U | --token FILE) [--client-id C] "
         "[--cert-cn N] [--ip A] (publish|subscribe) TOPIC\n",
         stderr);
     return kExitInvalid;
@@ -136,6 +140,11 @@ int PolicyExplain(const std::vector<std::string_view>& args) {
   request.topic = std::string(words[1]);
   const std::optional<ConfiguredPolicy> policy = LoadConfiguredPolicy(config_path);
   if (!policy) return kExitInvalid;
+  if (!token_file.empty()) {
+    const int token_verdict =
+        moat::proxy::ExplainToken(policy->config, token_file, request.client, std::cout, std::cerr);
+    if (token_verdict != moat::policy::kExplainAllow) return token_verdict;
+  }
   const int verdict =
       moat::policy::RunPolicyExplain(*policy->authorizer, request, std::cout, std::cerr);
   if (verdict == moat::policy::kExplainBadInput) return verdict;

@@ -129,6 +129,7 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
        {&config.auth.password_file, &config.policy.acl_file, &config.policy.file}) {
     if (!path->empty()) paths.push_back(*path);
   }
+  if (config.auth.jwt) paths.push_back(config.auth.jwt->jwks_file);
   std::string fingerprint;
   for (const std::string& path : paths) {
     struct stat info {};

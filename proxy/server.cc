@@ -68,6 +68,11 @@ absl::Status Server::Reload() {
     passwords = auth_.credentials->Parse();
     if (!passwords.ok()) problems += std::string(passwords.status().message()) + "\n";
   }
+  absl::StatusOr<std::shared_ptr<const policy::Jwks>> token_keys;
+  if (auth_.tokens) {
+    token_keys = auth_.tokens->Parse();
+    if (!token_keys.ok()) problems += std::string(token_keys.status().message()) + "\n";
+  }
   auto authorizer = MakeAuthorizer(config_, policy_version_ + 1);
   if (!authorizer.ok()) problems += std::string(authorizer.status().message()) + "\n";
   if (!problems.empty()) {
@@ -85,6 +90,8 @@ absl::Status Server::Reload() {
       for (auto& worker : workers_) worker->RevokeChanged(*passwords);
     }
   }
+  // Live token sessions keep going until their exp; only new logins see the new keys.
+  if (auth_.tokens) auth_.tokens->Install(*token_keys);
   return absl::OkStatus();
 }
 

@@ -50,6 +50,8 @@ std::string_view AuthFailureName(AuthFailure failure) {
       return "banned";
     case AuthFailure::kBusy:
       return "busy";
+    case AuthFailure::kBadToken:
+      return "bad_token";
   }
   return "unknown";
 }
@@ -64,6 +66,10 @@ std::string_view AuthMethodName(AuthMethod method) {
       return "certificate";
     case AuthMethod::kCertificateAndPassword:
       return "certificate_and_password";
+    case AuthMethod::kToken:
+      return "token";
+    case AuthMethod::kCertificateAndToken:
+      return "certificate_and_token";
   }
   return "unknown";
 }
@@ -99,7 +105,7 @@ AuthPlan Authenticator::Plan(const AuthRequest& request) const {
     plan.failure = AuthFailure::kUnsupportedAuthMethod;
     return plan;
   }
-  const bool wants_certificate = options_.require != AuthRequirement::kPassword;
+  const bool wants_certificate = NeedsCertificate(options_.require);
   if (wants_certificate || (options_.certificate_identity && request.certificate_identity)) {
     if (!request.certificate_identity) {
       plan.failure = AuthFailure::kCertificateRequired;
@@ -119,6 +125,32 @@ AuthPlan Authenticator::Plan(const AuthRequest& request) const {
       }
       plan.verify_password = true;
       plan.method = AuthMethod::kCertificateAndPassword;
+    }
+    if (options_.require == AuthRequirement::kCertificateAndToken) {
+      if (!request.has_password) {
+        plan.failure = AuthFailure::kBadToken;
+        return plan;
+      }
+      plan.verify_token = true;
+      plan.method = AuthMethod::kCertificateAndToken;
+    }
+    return plan;
+  }
+  const bool token =
+      options_.require == AuthRequirement::kToken ||
+      (options_.require == AuthRequirement::kPasswordOrToken && request.password_is_token);
+  if (token && request.has_password) {
+    // A token needs no user name: it names the client itself.
+    plan.verify_token = true;
+    plan.method = AuthMethod::kToken;
+    return plan;
+  }
+  if (options_.require == AuthRequirement::kToken) {
+    // No token: only an anonymous client may go on, where anonymous clients may.
+    if (!request.username) {
+      if (!options_.allow_anonymous) plan.failure = AuthFailure::kAnonymousRefused;
+    } else if (!options_.allow_anonymous) {
+      plan.failure = AuthFailure::kBadToken;
     }
     return plan;
   }

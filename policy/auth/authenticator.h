@@ -10,7 +10,23 @@
 
 namespace moat::policy {
 
-enum class AuthRequirement : uint8_t { kPassword, kCertificate, kCertificateAndPassword };
+enum class AuthRequirement : uint8_t {
+  kPassword,
+  kCertificate,
+  kCertificateAndPassword,
+  kToken,                // a bearer token (auth.jwt) in the CONNECT password
+  kPasswordOrToken,      // a password that looks like a token is one (LooksLikeToken())
+  kCertificateAndToken,  // both, naming the same identity
+};
+constexpr bool TakesToken(AuthRequirement require) {
+  return require == AuthRequirement::kToken || require == AuthRequirement::kPasswordOrToken ||
+         require == AuthRequirement::kCertificateAndToken;
+}
+constexpr bool NeedsCertificate(AuthRequirement require) {
+  return require == AuthRequirement::kCertificate ||
+         require == AuthRequirement::kCertificateAndPassword ||
+         require == AuthRequirement::kCertificateAndToken;
+}
 
 struct AuthOptions {
   bool allow_anonymous = false;
@@ -31,16 +47,18 @@ enum class AuthFailure : uint8_t {
   kUnsupportedAuthMethod,    // MQTT 5 enhanced authentication: 0x8C
   kBanned,                   // rc 5, 0x8A
   kBusy,                     // the hashing pool is full: rc 3, 0x89
+  kBadToken,  // a bearer token that does not hold (TokenRefusal says why): rc 4, 0x86
 };
 std::string_view AuthFailureName(AuthFailure failure);
 
-// How an admitted client proved who it is, for its audit line. A bearer token (JWT) will
-// be one more; none exists yet.
+// How an admitted client proved who it is, for its audit line.
 enum class AuthMethod : uint8_t {
   kAnonymous,  // nothing: no user name, or one no password file could check
   kPassword,
   kCertificate,
   kCertificateAndPassword,
+  kToken,
+  kCertificateAndToken,
 };
 std::string_view AuthMethodName(AuthMethod method);
 
@@ -51,7 +69,8 @@ struct AuthRequest {
   std::string_view client_id;
   std::optional<std::string_view> username;
   bool has_password = false;
-  bool has_auth_method = false;                     // MQTT 5 Authentication Method
+  bool password_is_token = false;  // shaped like a bearer token (policy/token/jwt.h)
+  bool has_auth_method = false;    // MQTT 5 Authentication Method
   std::optional<std::string> certificate_identity;  // from a verified client certificate
 };
 
@@ -59,6 +78,9 @@ struct AuthPlan {
   AuthFailure failure = AuthFailure::kNone;
   std::string identity;          // what policy knows the client by; empty: anonymous
   bool verify_password = false;  // check (identity, password) against the password file
+  // Check the password as a bearer token; the token names the identity (with a
+  // certificate, it must name the certificate's).
+  bool verify_token = false;
   AuthMethod method = AuthMethod::kAnonymous;  // what vouches for `identity` once it holds
 };
 

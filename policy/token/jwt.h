@@ -20,8 +20,8 @@ struct TokenRules {
   std::vector<JwsAlgorithm> algorithms{JwsAlgorithm::kRs256, JwsAlgorithm::kEs256,
                                        JwsAlgorithm::kEdDsa};
   std::string identity_claim = "sub";
-  std::string groups_claim;  // empty: a token carries no groups
-  int64_t clock_skew_seconds = 30;
+  std::string groups_claim;         // empty: a token carries no groups
+  int64_t clock_skew_seconds = 30;  // for nbf and iat (the issuer's clock ahead of moat's)
 };
 
 // Bounds on what a token may make moat hold per session.
@@ -42,6 +42,10 @@ struct TokenCheck {
 
 TokenCheck VerifyToken(std::string_view compact, const Jwks& keys, const TokenRules& rules,
                        int64_t now_seconds);
+
+// The identity and groups an (unsigned) claims object yields under `rules`, for `policy
+// explain --token` with a claims file: nothing is verified, not even the times.
+TokenCheck IdentityFromClaims(std::string_view claims_json, const TokenRules& rules);
 
 // Whether a CONNECT password has the shape of a compact JWS (three base64url parts, a
 // JSON header): with `auth.require: password_or_token` such a password is checked as a

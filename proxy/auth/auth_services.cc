@@ -4,6 +4,13 @@
 
 namespace moat::proxy {
 
+namespace {
+
+// Logins waiting for the pool before more are answered "busy" (CONNACK 0x89 / rc 3).
+constexpr size_t kMaxPendingChecks = 1024;
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config::Config& config) {
   auto services = std::make_unique<AuthServices>();
   const config::Auth& auth = config.auth;
@@ -14,9 +21,17 @@ absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config:
   options.certificate_identity = auth.certificate_identity != config::CertificateIdentity::kNone;
   options.client_id_pattern = auth.client_id_pattern;
   services->authenticator = std::make_unique<policy::Authenticator>(std::move(options));
+  if (!auth.password_file.empty() || auth.jwt) {
+    services->pool = std::make_unique<AuthPool>(auth.hash_threads, kMaxPendingChecks);
+  }
   if (!auth.password_file.empty()) {
-    services->credentials = std::make_unique<Credentials>(auth.password_file, auth.hash_threads);
+    services->credentials = std::make_unique<Credentials>(auth.password_file, *services->pool);
     if (auto status = services->credentials->Load(); !status.ok()) return status;
+  }
+  if (auth.jwt) {
+    services->tokens =
+        std::make_unique<Tokens>(auth.jwt->jwks_file, auth.jwt->rules, *services->pool);
+    if (auto status = services->tokens->Load(); !status.ok()) return status;
   }
   if (auth.ban) {
     services->bans =

@@ -8,15 +8,25 @@
 #include "absl/status/statusor.h"
 #include "policy/auth/authenticator.h"
 #include "policy/auth/ban_list.h"
+#include "proxy/auth/auth_pool.h"
 #include "proxy/auth/client_ids.h"
 #include "proxy/auth/credentials.h"
+#include "proxy/auth/tokens.h"
 #include "proxy/config/config.h"
 
 namespace moat::proxy {
 
 struct AuthServices {
+  ~AuthServices() {
+    // The checks under way finish before what they read goes.
+    if (pool) pool->Join();
+  }
+
   std::unique_ptr<policy::Authenticator> authenticator;
+  // Password hashing and token checks; null when neither is configured.
+  std::unique_ptr<AuthPool> pool;
   std::unique_ptr<Credentials> credentials;  // null without auth.password_file
+  std::unique_ptr<Tokens> tokens;            // null without auth.jwt
   std::unique_ptr<policy::BanList> bans;     // null with "ban: off"
   std::string upstream_password;             // upstream.credentials: replace
   ClientIds client_ids;                      // which identity holds which client id

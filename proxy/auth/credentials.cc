@@ -5,14 +5,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <thread>
-
-#include "proxy/cpu_budget.h"
-
 namespace moat::proxy {
 
 namespace asio = boost::asio;
@@ -21,18 +13,16 @@ namespace {
 
 constexpr size_t kMaxCachedLogins = 100'000;
 
-size_t PoolSize(int threads) { return static_cast<size_t>(DefaultThreads(threads)); }
-
 }  // namespace
 
-Credentials::Credentials(std::string path, int threads, size_t max_pending)
-    : path_(std::move(path)), max_pending_(max_pending), pool_(PoolSize(threads)) {
+Credentials::Credentials(std::string path, AuthPool& pool) : path_(std::move(path)), pool_(pool) {
   RAND_bytes(cache_key_, sizeof(cache_key_));
   file_ = std::make_shared<policy::PasswordFile>();
 }
 
 Credentials::~Credentials() {
-  pool_.join();
+  // Checks still on the pool use this object's file.
+  pool_.Join();
   OPENSSL_cleanse(cache_key_, sizeof(cache_key_));
 }
 
@@ -89,27 +79,11 @@ asio::awaitable<PasswordCheck> Credentials::Verify(std::string user, std::string
       co_return PasswordCheck::kOk;
     }
   }
-  if (pending_.fetch_add(1) >= max_pending_) {
-    pending_.fetch_sub(1);
-    OPENSSL_cleanse(password.data(), password.size());
-    co_return PasswordCheck::kBusy;
-  }
-  // Hash on the pool, then hand the result back to this coroutine's own executor.
-  const policy::VerifyResult result =
-      co_await asio::async_initiate<decltype(asio::use_awaitable), void(policy::VerifyResult)>(
-          [this, &file, &user, &password](auto handler) {
-            asio::post(pool_, [&file, &user, &password, handler = std::move(handler)]() mutable {
-              const policy::VerifyResult verdict = file->Verify(user, password);
-              const auto executor = asio::get_associated_executor(handler);
-              asio::post(executor, [handler = std::move(handler), verdict]() mutable {
-                std::move(handler)(verdict);
-              });
-            });
-          },
-          asio::use_awaitable);
-  pending_.fetch_sub(1);
+  auto hash = [&file, &user, &password] { return file->Verify(user, password); };
+  const std::optional<policy::VerifyResult> checked = co_await pool_.Run(hash);
   OPENSSL_cleanse(password.data(), password.size());
-  switch (result) {
+  if (!checked) co_return PasswordCheck::kBusy;
+  switch (*checked) {
     case policy::VerifyResult::kOk: {
       std::lock_guard lock(mutex_);
       if (verified_.size() >= kMaxCachedLogins) verified_.clear();

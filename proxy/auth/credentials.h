@@ -1,11 +1,9 @@
-// The password file in force, swapped atomically on reload, and the bounded worker pool
-// that checks passwords against it: PBKDF2 never runs on an I/O thread, so a reconnect
-// storm slows logins, not traffic.
+// The password file in force, swapped atomically on reload, checked on the bounded
+// AuthPool: PBKDF2 never runs on an I/O thread, so a reconnect storm slows logins, not
+// traffic.
 #pragma once
 
-#include <atomic>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "policy/credentials/password_file.h"
+#include "proxy/auth/auth_pool.h"
 
 namespace moat::proxy {
 
@@ -22,8 +21,8 @@ enum class PasswordCheck : uint8_t { kOk, kUnknownUser, kBadPassword, kBusy };
 
 class Credentials {
  public:
-  // `threads` 0: one per core. More than `max_pending` checks waiting means kBusy.
-  Credentials(std::string path, int threads, size_t max_pending = 1024);
+  // A full `pool` means kBusy.
+  Credentials(std::string path, AuthPool& pool);
   ~Credentials();
 
   // Reads the file; on failure the one in force stays and the status says where
@@ -48,9 +47,7 @@ class Credentials {
   std::string CacheKey(std::string_view user, std::string_view password) const;
 
   const std::string path_;
-  const size_t max_pending_;
-  boost::asio::thread_pool pool_;
-  std::atomic<size_t> pending_{0};
+  AuthPool& pool_;
   unsigned char cache_key_[32];
 
   mutable std::mutex mutex_;

@@ -387,12 +387,73 @@ void ReadBan(const Field& field, Auth& auth, Context& ctx) {
   auth.ban = ban;
 }
 
+std::vector<std::string> ReadNames(const Field& field, Context& ctx) {
+  std::vector<std::string> names;
+  if (!field.value.IsSequence()) {
+    if (auto name = file_reading::ReadNonEmptyString(field, ctx.problems)) names.push_back(*name);
+    return names;
+  }
+  for (const Field& item : file_reading::Elements(field)) {
+    if (auto name = file_reading::ReadNonEmptyString(item, ctx.problems)) names.push_back(*name);
+  }
+  if (names.empty()) ctx.problems.Add(field.line, "'" + field.path + "' is an empty list");
+  return names;
+}
+
+void ReadJwt(const Field& field, Auth& auth, Context& ctx) {
+  if (!ExpectMap(field, ctx.problems)) return;
+  MapReader map(field.value, field.path, field.line,
+                {"jwks_file", "issuer", "audience", "algorithms", "identity_claim", "groups_claim",
+                 "clock_skew", "match_username"},
+                ctx.problems);
+  Jwt jwt;
+  jwt.line = field.line;
+  if (const Field* f = map.Require("jwks_file")) {
+    jwt.jwks_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
+  }
+  // Without both, any issuer's token for any service would do.
+  if (const Field* f = map.Require("issuer")) {
+    jwt.rules.issuer = file_reading::ReadNonEmptyString(*f, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Require("audience")) jwt.rules.audiences = ReadNames(*f, ctx);
+  if (const Field* f = map.Find("algorithms")) {
+    jwt.rules.algorithms.clear();
+    for (const std::string& name : ReadNames(*f, ctx)) {
+      if (const auto algorithm = policy::JwsAlgorithmFromName(name)) {
+        jwt.rules.algorithms.push_back(*algorithm);
+      } else {
+        ctx.problems.Add(f->line, absl::StrCat("'", f->path, "': ", file_reading::Quote(name),
+                                               " is not accepted: moat verifies RS256, ES256 "
+                                               "and EdDSA only (never none or HMAC)"));
+      }
+    }
+  }
+  if (const Field* f = map.Find("identity_claim")) {
+    jwt.rules.identity_claim =
+        file_reading::ReadNonEmptyString(*f, ctx.problems).value_or(jwt.rules.identity_claim);
+  }
+  if (const Field* f = map.Find("groups_claim")) {
+    jwt.rules.groups_claim = file_reading::ReadNonEmptyString(*f, ctx.problems).value_or("");
+  }
+  if (const Field* f = map.Find("clock_skew")) {
+    const auto skew = ReadDuration(*f, milliseconds(0), std::chrono::minutes(5), ctx.problems);
+    if (skew) {
+      jwt.rules.clock_skew_seconds =
+          std::chrono::duration_cast<std::chrono::seconds>(*skew).count();
+    }
+  }
+  if (const Field* f = map.Find("match_username")) {
+    jwt.match_username = ReadBool(*f, ctx.problems).value_or(false);
+  }
+  auth.jwt = std::move(jwt);
+}
+
 void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (IsEmptySection(field) || !ExpectMap(field, ctx.problems)) return;
   MapReader map(
       field.value, field.path, field.line,
       {"password_file", "allow_anonymous", "require", "certificate_identity", "client_id_pattern",
-       "failure_delay", "ban", "disconnect_revoked", "hash_threads", "shared_client_ids"},
+       "failure_delay", "ban", "disconnect_revoked", "hash_threads", "shared_client_ids", "jwt"},
       ctx.problems);
   if (const Field* f = map.Find("password_file")) {
     auth.password_file = ReadPath(*f, ctx.base_dir, ctx.problems).value_or("");
@@ -400,15 +461,37 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
   if (const Field* f = map.Find("allow_anonymous")) {
     auth.allow_anonymous = ReadBool(*f, ctx.problems).value_or(false);
   }
+  if (const Field* f = map.Find("jwt")) ReadJwt(*f, auth, ctx);
   using policy::AuthRequirement;
-  if (const Field* f = map.Find("require")) {
+  const Field* require = map.Find("require");
+  // With tokens configured and nothing said, tokens are what is asked for.
+  if (auth.jwt && require == nullptr) auth.require = AuthRequirement::kToken;
+  if (require != nullptr) {
     auth.require = ReadEnum<AuthRequirement>(
-                       *f,
+                       *require,
                        {{"password", AuthRequirement::kPassword},
                         {"certificate", AuthRequirement::kCertificate},
-                        {"certificate_and_password", AuthRequirement::kCertificateAndPassword}},
+                        {"certificate_and_password", AuthRequirement::kCertificateAndPassword},
+                        {"token", AuthRequirement::kToken},
+                        {"password_or_token", AuthRequirement::kPasswordOrToken},
+                        {"certificate_and_token", AuthRequirement::kCertificateAndToken}},
                        ctx.problems)
                        .value_or(auth.require);
+    const bool takes_token = policy::TakesToken(auth.require);
+    if (auth.require == AuthRequirement::kPasswordOrToken && auth.password_file.empty()) {
+      ctx.problems.Add(require->line,
+                       "auth.require: password_or_token needs auth.password_file for the "
+                       "passwords");
+    }
+    if (takes_token && !auth.jwt) {
+      ctx.problems.Add(require->line, "auth.require: " + require->value.Scalar() +
+                                          " needs auth.jwt (the keys and issuer to check "
+                                          "tokens against)");
+    } else if (!takes_token && auth.jwt) {
+      ctx.problems.Add(require->line, "auth.require: " + require->value.Scalar() +
+                                          " never accepts a token, but auth.jwt is set: use "
+                                          "token, password_or_token or certificate_and_token");
+    }
   }
   const Field* identity = map.Find("certificate_identity");
   if (identity) {
@@ -422,7 +505,7 @@ void ReadAuth(const Field& field, Auth& auth, Context& ctx) {
                                       ctx.problems)
             .value_or(auth.certificate_identity);
   }
-  if (auth.require != AuthRequirement::kPassword &&
+  if (policy::NeedsCertificate(auth.require) &&
       auth.certificate_identity == CertificateIdentity::kNone) {
     const Field* at = identity ? identity : map.Find("require");
     ctx.problems.Add(at->line,

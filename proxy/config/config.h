@@ -14,6 +14,7 @@
 #include "policy/auth/authenticator.h"
 #include "policy/authorizer.h"
 #include "policy/network.h"
+#include "policy/token/jwt.h"
 #include "proxy/proxy_protocol/proxy_protocol.h"
 
 namespace moat::config {
@@ -85,8 +86,17 @@ struct Ban {
   std::chrono::milliseconds duration{10 * 60'000};  // ... ban the address or user this long
 };
 
+// auth.jwt: bearer tokens in the CONNECT password (policy/token/jwt.h).
+struct Jwt {
+  std::string jwks_file;
+  policy::TokenRules rules;     // issuer, audiences, algorithms, claims, clock skew
+  bool match_username = false;  // true: the CONNECT user name must be the identity claim
+  int line = 0;                 // where auth.jwt is written, for messages
+};
+
 struct Auth {
   std::string password_file;  // empty: no password file
+  std::optional<Jwt> jwt;
   bool allow_anonymous = false;
   policy::AuthRequirement require = policy::AuthRequirement::kPassword;
   CertificateIdentity certificate_identity = CertificateIdentity::kNone;

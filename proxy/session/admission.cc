@@ -33,6 +33,7 @@ RefusalCodes CodesFor(AuthFailure failure) {
   switch (failure) {
     case AuthFailure::kBadCredentials:
     case AuthFailure::kCertificateUserMismatch:
+    case AuthFailure::kBadToken:
       return {ReasonCode::kBadUserNameOrPassword, ConnectReturnCode::kBadUserNameOrPassword};
     case AuthFailure::kClientIdRejected:
       return {ReasonCode::kClientIdentifierNotValid, ConnectReturnCode::kIdentifierRejected};
@@ -67,7 +68,7 @@ ReasonCode WillRefusalCode(policy::DenyReason reason) {
 // Failures that count towards a ban: guessing, not misconfiguration or load.
 bool CountsTowardsBan(AuthFailure failure) {
   return failure == AuthFailure::kBadCredentials || failure == AuthFailure::kAnonymousRefused ||
-         failure == AuthFailure::kCertificateUserMismatch;
+         failure == AuthFailure::kCertificateUserMismatch || failure == AuthFailure::kBadToken;
 }
 
 }  // namespace
@@ -183,6 +184,7 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
                          .version = version_,
                          .keep_alive = keep_alive,
                          .credential_fingerprint = std::move(credential_fingerprint_),
+                         .token_expires_at = token_expires_at_,
                          .client_id_claimed = client_id_claimed_};
 }
 
@@ -245,6 +247,9 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
   request.client_id = connect.client_id;
   request.username = connect.username;
   request.has_password = connect.password.has_value();
+  if (config.require == policy::AuthRequirement::kPasswordOrToken && connect.password) {
+    request.password_is_token = policy::LooksLikeToken(*connect.password);
+  }
   request.has_auth_method =
       connect.properties.String(mqtt::PropertyId::kAuthenticationMethod).has_value();
   if (config.certificate_identity != config::CertificateIdentity::kNone) {
@@ -271,7 +276,46 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
     if (check != PasswordCheck::kOk) co_return AuthFailure::kBadCredentials;
     credential_fingerprint_ = Credentials::Fingerprint(*auth.credentials->file(), plan.identity);
   }
-  co_return auth.authenticator->CheckClientId(request, plan.identity);
+  if (plan.verify_token) {
+    const AuthFailure failure = co_await CheckToken(connect, plan);
+    if (failure != AuthFailure::kNone) co_return failure;
+  }
+  co_return auth.authenticator->CheckClientId(request, identity_.username);
+}
+
+asio::awaitable<AuthFailure> Admission::CheckToken(const mqtt::Connect& connect,
+                                                   const policy::AuthPlan& plan) {
+  AuthServices& auth = services_.auth;
+  const config::Jwt& jwt = *services_.config.auth.jwt;
+  TokenResult result = co_await auth.tokens->Verify(std::string(connect.password.value_or("")));
+  if (result.busy) co_return AuthFailure::kBusy;
+  policy::TokenCheck& check = result.check;
+  if (check.refusal == policy::TokenRefusal::kNone) {
+    const std::string& named = check.token.identity;
+    // With a certificate, both must name the same client; with match_username, so must
+    // the CONNECT user name.
+    if (plan.method == policy::AuthMethod::kCertificateAndToken && named != plan.identity) {
+      check.refusal = policy::TokenRefusal::kUsernameMismatch;
+      check.detail = "the token names another identity than the certificate";
+    } else if (jwt.match_username && connect.username != std::optional<std::string_view>(named)) {
+      check.refusal = policy::TokenRefusal::kUsernameMismatch;
+      check.detail = "the CONNECT user name is not the token's identity";
+    }
+  }
+  if (check.refusal != policy::TokenRefusal::kNone) {
+    report_.TokenRefused(check.refusal, check.detail);
+    co_return AuthFailure::kBadToken;
+  }
+  identity_.username = std::move(check.token.identity);
+  identity_.groups = std::move(check.token.groups);
+  identity_.memo = {};
+  token_expires_at_ = check.token.expires_at;
+  if (auth.bans &&
+      auth.bans->IsBanned(policy::BanList::UserAtAddressKey(identity_.username, identity_.address),
+                          policy::BanList::Clock::now())) {
+    co_return AuthFailure::kBanned;
+  }
+  co_return AuthFailure::kNone;
 }
 
 asio::awaitable<Refusal> Admission::RefuseLogin(AuthFailure failure) {

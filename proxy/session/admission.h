@@ -52,6 +52,9 @@ struct AdmittedLink {
   // Which password file entry vouched for the client: a reload that changes it ends
   // the session. nullopt when no password was checked.
   std::optional<std::string> credential_fingerprint;
+  // When the bearer token the client logged in with expires (seconds since the epoch):
+  // the session ends then. nullopt: no token.
+  std::optional<int64_t> token_expires_at;
   // The client id is claimed in AuthServices::client_ids: release it when the session ends.
   bool client_id_claimed = false;
 };
@@ -97,6 +100,10 @@ class Admission final : private PreauthQueue::Member {
   boost::asio::awaitable<FirstPacket> ReadFirstPacket();
   // Decides who the client is; kNone when it may go on.
   boost::asio::awaitable<policy::AuthFailure> Authenticate(const mqtt::Connect& connect);
+  // The CONNECT password as a bearer token (on the AuthPool); on success the token names
+  // the client and its groups.
+  boost::asio::awaitable<policy::AuthFailure> CheckToken(const mqtt::Connect& connect,
+                                                         const policy::AuthPlan& plan);
   boost::asio::awaitable<Refusal> RefuseLogin(policy::AuthFailure failure);
   // The CONNECT itself and its Will, which the broker would publish for the client later.
   policy::Decision AuthorizeConnect(const mqtt::Connect& connect);
@@ -118,6 +125,7 @@ class Admission final : private PreauthQueue::Member {
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::kUnknown;
   std::unique_ptr<net::ByteStream> broker_;
   std::optional<std::string> credential_fingerprint_;
+  std::optional<int64_t> token_expires_at_;
   policy::AuthMethod auth_method_ = policy::AuthMethod::kAnonymous;
   std::string upstream_error_;
   bool aborted_ = false;

@@ -58,6 +58,19 @@ asio::awaitable<void> Session::Start(SteadyTime accepted) {
                  static_cast<RelayOwner&>(*this), env_.executor);
   SetRates();
   relay_->Start();
+  if (link.token_expires_at) EndAtTokenExpiry(*link.token_expires_at);
+}
+
+void Session::EndAtTokenExpiry(int64_t expires_at) {
+  token_expiry_.emplace(env_.executor,
+                        std::chrono::system_clock::time_point(std::chrono::seconds(expires_at)));
+  // A destroyed session cancels the timer; the handler then touches nothing.
+  token_expiry_->async_wait([this](const boost::system::error_code& error) {
+    if (error || !relay_) return;
+    // MQTT 5 names this end: connected longer than allowed (0xA0). A client that
+    // reconnects must bring a new token.
+    relay_->Stop(EndReason::kTokenExpired, mqtt::ReasonCode::kMaximumConnectTime);
+  });
 }
 
 void Session::RelayEnded(EndReason reason, std::string_view detail) { Finish(reason, detail); }

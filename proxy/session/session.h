@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/system_timer.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,8 @@ class Session final : private RelayOwner {
  private:
   // The client's rates under the policy in force, to the relay.
   void SetRates();
+  // Arms token_expiry_ for `expires_at` (seconds since the epoch).
+  void EndAtTokenExpiry(int64_t expires_at);
   void RelayEnded(EndReason reason, std::string_view detail) override;
   // Logs the end and hands the session back to its owner, posted.
   void Finish(EndReason reason, std::string_view detail);
@@ -91,6 +94,8 @@ class Session final : private RelayOwner {
   Admission* admission_ = nullptr;  // while Start() admits
   std::optional<Relay> relay_;      // once admitted
   std::optional<std::string> credential_fingerprint_;
+  // Ends a session at its bearer token's exp: the token's lifetime is the session's.
+  std::optional<boost::asio::system_timer> token_expiry_;
   bool draining_ = false;           // the server is shutting down
   bool client_id_claimed_ = false;  // released in AuthServices::client_ids at the end
 };

@@ -46,6 +46,7 @@ AuthFailureLabels LabelsFor(AuthFailure failure) {
   switch (failure) {
     case AuthFailure::kBadCredentials:
     case AuthFailure::kCertificateUserMismatch:
+    case AuthFailure::kBadToken:
       return {ConnectResult::kBadCredentials, DenyReason::kBadCredentials};
     case AuthFailure::kBanned:
       return {ConnectResult::kBanned, DenyReason::kBanned};
@@ -128,6 +129,11 @@ void SessionReport::AuthFailure(policy::AuthFailure failure) {
                                                   metrics::kNoRuleLabel);
   }
   Audit({.event = "refused_connect", .reason = policy::AuthFailureName(failure)});
+}
+
+void SessionReport::TokenRefused(policy::TokenRefusal refusal, std::string_view detail) {
+  counters_.Add<metrics::Metric::kTokenRefusalsTotal>(refusal);
+  Audit({.event = "refused_token", .reason = policy::TokenRefusalName(refusal), .detail = detail});
 }
 
 void SessionReport::NotAuthorized(const policy::Decision& decision) {

@@ -15,6 +15,7 @@
 #include "metrics/registry.h"
 #include "policy/auth/authenticator.h"
 #include "policy/authorizer.h"
+#include "policy/token/token_refusal.h"
 #include "proxy/audit_log.h"
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decode_error.h"
@@ -62,6 +63,9 @@ class SessionReport {
   // A refused login: moat_connect_total, moat_denials_total{action="connect"} where it is
   // a denial, and a refused_connect audit line.
   void AuthFailure(policy::AuthFailure failure);
+  // Before AuthFailure(kBadToken): what about the token did not hold. `detail` never holds
+  // the token.
+  void TokenRefused(policy::TokenRefusal refusal, std::string_view detail);
   // A refused CONNECT or Will: the policy said no.
   void NotAuthorized(const policy::Decision& decision);
   void UpstreamUnavailable(const boost::system::error_code& error);
