@@ -4,7 +4,6 @@
 #include <boost/asio/ssl/error.hpp>
 #include <optional>
 
-#include "absl/strings/str_cat.h"
 #include "proxy/log.h"
 
 namespace moat::proxy {
@@ -128,12 +127,14 @@ void SessionReport::AuthFailure(policy::AuthFailure failure) {
                                                   metrics::DenyMode::kEnforce,
                                                   metrics::kNoRuleLabel);
   }
-  Audit({.event = "refused_connect", .reason = policy::AuthFailureName(failure)});
+  Audit({.event = "refused_connect",
+         .reason = policy::AuthFailureName(failure),
+         .detail = failure == AuthFailure::kBadToken ? token_refusal_ : std::string_view()});
 }
 
 void SessionReport::TokenRefused(policy::TokenRefusal refusal, std::string_view detail) {
   counters_.Add<metrics::Metric::kTokenRefusalsTotal>(refusal);
-  Audit({.event = "refused_token", .reason = policy::TokenRefusalName(refusal), .detail = detail});
+  token_refusal_ = std::string(policy::TokenRefusalName(refusal)) + ": " + std::string(detail);
 }
 
 void SessionReport::NotAuthorized(const policy::Decision& decision) {

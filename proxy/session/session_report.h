@@ -63,8 +63,8 @@ class SessionReport {
   // A refused login: moat_connect_total, moat_denials_total{action="connect"} where it is
   // a denial, and a refused_connect audit line.
   void AuthFailure(policy::AuthFailure failure);
-  // Before AuthFailure(kBadToken): what about the token did not hold. `detail` never holds
-  // the token.
+  // Before AuthFailure(kBadToken): what about the token did not hold, counted now and
+  // given as that refused_connect line's detail. `detail` never holds the token.
   void TokenRefused(policy::TokenRefusal refusal, std::string_view detail);
   // A refused CONNECT or Will: the policy said no.
   void NotAuthorized(const policy::Decision& decision);
@@ -101,6 +101,7 @@ class SessionReport {
   };
   std::array<Totals, 2> totals_{};
   std::optional<SteadyTime> admitted_;
+  std::string token_refusal_;  // "reason: detail" of a refused token, for its line
 };
 
 }  // namespace moat::proxy

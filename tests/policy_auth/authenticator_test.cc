@@ -75,5 +75,48 @@ TEST(Authenticator, ThePlanNamesWhatVouchesForTheIdentity) {
   EXPECT_EQ(AuthMethodName(AuthMethod::kCertificateAndPassword), "certificate_and_password");
 }
 
+TEST(Authenticator, ATokenNamesTheClientOnlyOnceVerified) {
+  AuthOptions options = Options(false, false);
+  options.require = AuthRequirement::kToken;
+  const Authenticator auth(options);
+  const AuthPlan plan = auth.Plan(Login(std::nullopt, true));
+  EXPECT_EQ(plan.failure, AuthFailure::kNone);
+  EXPECT_TRUE(plan.verify_token);
+  EXPECT_FALSE(plan.verify_password);
+  EXPECT_EQ(plan.identity, "");  // until the token says who
+  EXPECT_EQ(plan.method, AuthMethod::kToken);
+  // A user name without a token proves nothing, and no client gets in without one.
+  EXPECT_EQ(auth.Plan(Login("alice", false)).failure, AuthFailure::kBadToken);
+  EXPECT_EQ(auth.Plan(Login(std::nullopt, false)).failure, AuthFailure::kAnonymousRefused);
+}
+
+TEST(Authenticator, PasswordOrTokenGoesByTheShapeOfThePassword) {
+  AuthOptions options = Options(false, true);
+  options.require = AuthRequirement::kPasswordOrToken;
+  const Authenticator auth(options);
+  AuthRequest request = Login("alice", true);
+  EXPECT_TRUE(auth.Plan(request).verify_password);
+  request.password_is_token = true;
+  const AuthPlan token = auth.Plan(request);
+  EXPECT_TRUE(token.verify_token);
+  EXPECT_FALSE(token.verify_password);
+}
+
+TEST(Authenticator, CertificateAndTokenNeedsBoth) {
+  AuthOptions options = Options(false, false);
+  options.require = AuthRequirement::kCertificateAndToken;
+  options.certificate_identity = true;
+  const Authenticator auth(options);
+  AuthRequest request = Login(std::nullopt, true);
+  EXPECT_EQ(auth.Plan(request).failure, AuthFailure::kCertificateRequired);
+  request.certificate_identity = "edge-1";
+  const AuthPlan plan = auth.Plan(request);
+  EXPECT_EQ(plan.identity, "edge-1");
+  EXPECT_TRUE(plan.verify_token);
+  EXPECT_EQ(plan.method, AuthMethod::kCertificateAndToken);
+  request.has_password = false;
+  EXPECT_EQ(auth.Plan(request).failure, AuthFailure::kBadToken);
+}
+
 }  // namespace
 }  // namespace moat::policy
