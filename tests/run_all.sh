@@ -22,6 +22,7 @@ fuzz_targets=(
   acl_file_fuzz:acl_file
   yaml_policy_fuzz:yaml_policy
   config_fuzz:config
+  jwt_fuzz:jwt
 )
 
 passed=0

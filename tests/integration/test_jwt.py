@@ -261,6 +261,31 @@ class JwtTest(ProxyTestCase):
         wait_until(lambda: self.client(old_token, client_id="o2").connack()[1] ==
                    BAD_CREDENTIALS_V5, what="the old key's token to be refused")
         self.assertEqual(self.client(token(new_key), client_id="n2").connack()[1], 0)
+        # A broken file is refused with FILE:LINE and counted; the keys in force stay.
+        failures = metric(self.metrics_port, "moat_reloads_total", result="failure")
+        with open(self.jwks_path, "w") as f:
+            f.write('{"keys": [\n  {"kty": "oct", "k": "c2VjcmV0"}\n]}\n')
+        self.moat.process.proc.send_signal(signal.SIGHUP)
+        wait_for_metric(self.metrics_port, "moat_reloads_total", failures + 1, result="failure")
+        self.assertIn(f"{self.jwks_path}:2: 'keys[0]' holds private key material",
+                      self.moat.process.log())
+        self.assertEqual(self.client(token(new_key), client_id="n3").connack()[1], 0)
+
+    def test_check_config_names_the_line_of_a_bad_key(self):
+        with open(self.jwks_path, "w") as f:
+            f.write('{"keys": [\n  {"kty": "RSA", "n": "AQAB", "e": "AQAB"}\n]}\n')
+        config = os.path.join(self.workdir, "check.yaml")
+        with open(config, "w") as f:
+            f.write(f'listeners:\n  - bind: "127.0.0.1:{free_port()}"\n'
+                    f'upstream:\n  address: "127.0.0.1:{self.broker.port}"\n'
+                    f"auth:\n  jwt:\n    jwks_file: {self.jwks_path}\n"
+                    f"    issuer: {ISSUER}\n    audience: {AUDIENCE}\n"
+                    "policy:\n  allow_all: true\n")
+        result = subprocess.run([MOAT_BIN, "--check-config", config], capture_output=True,
+                                text=True)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn(f"{self.jwks_path}:2: 'keys[0]' is an RSA key under 2048 bits",
+                      result.stdout + result.stderr)
 
     def test_password_or_token_takes_either(self):
         users = password_file(self.workdir, ["alice"])
