@@ -65,6 +65,19 @@ ReasonCode WillRefusalCode(policy::DenyReason reason) {
   }
 }
 
+// What an MQTT 5 CONNECT must tell the broker as its Maximum Packet Size so that the broker
+// never sends what moat refuses from it (limits.max_packet_size): the broker then drops
+// and counts an oversized message [MQTT-3.1.2-25] instead of queueing it for a subscriber
+// that moat would disconnect on every reconnect. nullopt: the client's own value (or 3.1.1,
+// which has none) already fits.
+std::optional<uint32_t> BrokerPacketLimit(const mqtt::Connect& connect, uint32_t moat_limit) {
+  if (connect.version != ProtocolVersion::kV5) return std::nullopt;
+  const std::optional<uint32_t> asked =
+      connect.properties.Integer(mqtt::PropertyId::kMaximumPacketSize);
+  if (asked && *asked <= moat_limit) return std::nullopt;
+  return moat_limit;
+}
+
 // Failures that count towards a ban: guessing, not misconfiguration or load.
 bool CountsTowardsBan(AuthFailure failure) {
   return failure == AuthFailure::kBadCredentials || failure == AuthFailure::kAnonymousRefused ||
@@ -403,15 +416,24 @@ asio::awaitable<bool> Admission::ConnectUpstream() {
 
 asio::awaitable<void> Admission::ForwardConnect(const mqtt::Frame& frame) {
   const config::Upstream& upstream = services_.config.upstream;
-  if (upstream.credentials == config::UpstreamCredentials::kPassthrough) {
+  const auto& connect = std::get<mqtt::Connect>(frame.packet);
+  const std::optional<uint32_t> packet_limit =
+      BrokerPacketLimit(connect, services_.config.limits.max_packet_size);
+  if (upstream.credentials == config::UpstreamCredentials::kPassthrough && !packet_limit) {
     const asio::const_buffer raw(frame.raw.data(), frame.raw.size());
     co_await broker_->WriteAll({&raw, 1});
     co_return;
   }
-  // The broker trusts moat: it gets no credentials, or moat's own service account.
-  mqtt::Connect rewritten = std::get<mqtt::Connect>(frame.packet);
-  rewritten.username.reset();
-  rewritten.password.reset();
+  mqtt::Connect rewritten = connect;
+  if (packet_limit) {
+    rewritten.properties.Remove(mqtt::PropertyId::kMaximumPacketSize);
+    rewritten.properties.AddInteger(mqtt::PropertyId::kMaximumPacketSize, *packet_limit);
+  }
+  if (upstream.credentials != config::UpstreamCredentials::kPassthrough) {
+    // The broker trusts moat: it gets no credentials, or moat's own service account.
+    rewritten.username.reset();
+    rewritten.password.reset();
+  }
   if (upstream.credentials == config::UpstreamCredentials::kReplace) {
     rewritten.username = upstream.username;
     if (!services_.auth.upstream_password.empty()) {
