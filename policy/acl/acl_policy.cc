@@ -113,22 +113,18 @@ std::shared_ptr<const AclPolicy> AclPolicy::Builder::Build(uint64_t version) && 
   return std::shared_ptr<const AclPolicy>(std::move(policy_));
 }
 
-AclPolicy::RootList AclPolicy::Roots(const ClientIdentity& client) const {
-  RootList roots;
-  roots.push_back(everyone_);
+uint64_t AclPolicy::UserRoot(const ClientIdentity& client) const {
   if (client.memo.snapshot != snapshot_) {
     client.memo.snapshot = snapshot_;
     client.memo.value =
         client.username.empty() ? anonymous_.Pack() : user_roots_.Find(client.username);
   }
-  if (client.memo.value != UserIndex::kNone) {
-    roots.push_back(RuleTrie::Span::Unpack(client.memo.value));
-  }
-  for (const std::string& group : client.groups) {
-    if (const uint64_t span = group_roots_.Find(group); span != UserIndex::kNone) {
-      roots.push_back(RuleTrie::Span::Unpack(span));
-    }
-  }
+  return client.memo.value;
+}
+
+AclPolicy::RootList AclPolicy::Roots(const ClientIdentity& client) const {
+  RootList roots;
+  ForEachRoot(client, [&roots](RuleTrie::Span root) { roots.push_back(root); });
   return roots;
 }
 
@@ -148,7 +144,7 @@ Decision AclPolicy::Match(const ClientIdentity& client, std::string_view topic, 
   if (!SplitTopicName(topic, levels)) return DenyBy(DenyReason::kNoRule, {}, RuleLabels::kDefault);
   const TrieQuery query(levels, action, client.username, client.client_id);
   Verdicts verdicts(*this, client, qos, retain);
-  for (const RuleTrie::Span& root : Roots(client)) trie_.MatchTopic(root, query, verdicts);
+  ForEachRoot(client, [&](RuleTrie::Span root) { trie_.MatchTopic(root, query, verdicts); });
   return verdicts.Result();
 }
 

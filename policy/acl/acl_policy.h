@@ -143,6 +143,22 @@ class AclPolicy final : public Authorizer {
   // those of the groups a token gave it.
   using RootList = absl::InlinedVector<RuleTrie::Span, 3>;
   RootList Roots(const ClientIdentity& client) const;
+  // The same roots one by one, for the per-message decisions: no list is built, and a
+  // client without token groups pays nothing for them.
+  template <typename Visit>
+  void ForEachRoot(const ClientIdentity& client, Visit&& visit) const {
+    visit(everyone_);
+    if (const uint64_t user = UserRoot(client); user != UserIndex::kNone) {
+      visit(RuleTrie::Span::Unpack(user));
+    }
+    for (const std::string& group : client.groups) {
+      if (const uint64_t span = group_roots_.Find(group); span != UserIndex::kNone) {
+        visit(RuleTrie::Span::Unpack(span));
+      }
+    }
+  }
+  // The client's user root (or the anonymous one), packed; kNone when it has none.
+  uint64_t UserRoot(const ClientIdentity& client) const;
   Decision Match(const ClientIdentity& client, std::string_view topic, uint8_t action, uint8_t qos,
                  bool retain) const;
   // MaySubscribe() by SubscriptionGrant, on a valid inner filter already split.
