@@ -49,6 +49,7 @@ class Revocation(ProxyTestCase):
 
     def session(self, name, version):
         client = MqttClient(self.port, version, f"{name}-live", tls=self.tls(name))
+        self.addCleanup(client.close)
         client.connack()
         return client
 
@@ -83,6 +84,7 @@ class Revocation(ProxyTestCase):
         self.start("policy:\n  allow_all: true\n")
         bad5 = self.session("bad", 5)
         bad4 = MqttClient(self.port, 4, "bad-311", tls=self.tls("bad"))
+        self.addCleanup(bad4.close)
         bad4.connack()
         good = self.session("good", 5)
         self.assertEqual(metric(self.metrics_port, "moat_crl_next_update_timestamp_seconds",
