@@ -90,8 +90,10 @@ class Revocation(ProxyTestCase):
         self.assertEqual(metric(self.metrics_port, "moat_crl_next_update_timestamp_seconds",
                                 file=self.crl), self.next_update(self.crl))
 
+        before = self.next_update(self.crl)
         self.ca.revoke("bad")
-        self.ca.crl("ca.crl")
+        self.ca.crl("ca.crl", "-crldays", "2")  # a nextUpdate the gauge must move to
+        self.assertGreater(self.next_update(self.crl), before)
         self.reload(1)
         self.assert_ended_with_0x87(bad5)
         self.assertTrue(bad4.closed_by_peer(), "a 3.1.1 client is closed")
