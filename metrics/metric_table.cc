@@ -110,6 +110,7 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
       return kTokenRefusalValues;
     case Domain::kListener:
     case Domain::kCertificateFile:
+    case Domain::kCrlFile:
     case Domain::kVersion:
     case Domain::kOpenssl:
     case Domain::kPolicyHash:
@@ -125,6 +126,8 @@ std::string_view DomainDescription(Domain domain) {
       return "the configured listener names";
     case Domain::kCertificateFile:
       return "the configured certificate paths";
+    case Domain::kCrlFile:
+      return "the configured CRL paths (listeners' and metrics.tls crl_file)";
     case Domain::kVersion:
       return "the moat version";
     case Domain::kOpenssl:

@@ -132,6 +132,9 @@ struct ListenerId {
 struct CertificateFileId {
   uint32_t index;
 };
+struct CrlFileId {
+  uint32_t index;
+};
 // The rule that decided a denial: a number the policy gave the rule when it was loaded
 // (policy::RuleLabels). Bounded: there are kRuleLabelCount of them, whatever the policy
 // holds, and the names are known only at runtime (RegistryOptions::rule_labels).
@@ -165,6 +168,7 @@ enum class Domain : uint8_t {
   // Bounded by the config or the build; the values are given to MetricsRegistry::Create.
   kListener,         // ListenerId: configured listener names
   kCertificateFile,  // CertificateFileId: configured certificate paths
+  kCrlFile,          // CrlFileId: configured CRL paths
   kVersion,          // the moat version (one value; moat_build_info only)
   kOpenssl,          // the OpenSSL version (one value; moat_build_info only)
   kPolicyHash,       // one value, replaced on every load: moat_policy_info only
@@ -287,6 +291,8 @@ struct LabelTraits<ListenerId> : IdLabel<Domain::kListener, ListenerId> {};
 template <>
 struct LabelTraits<CertificateFileId> : IdLabel<Domain::kCertificateFile, CertificateFileId> {};
 template <>
+struct LabelTraits<CrlFileId> : IdLabel<Domain::kCrlFile, CrlFileId> {};
+template <>
 struct LabelTraits<RuleLabel> : IdLabel<Domain::kRule, RuleLabel> {};
 
 // ---------------------------------------------------------------------------------------
@@ -328,6 +334,7 @@ enum class Metric : uint8_t {
   kBansActive,
   kPreauthMemoryBytes,
   kCertificateExpiryTimestampSeconds,
+  kCrlNextUpdateTimestampSeconds,
   kBuildInfo,
   kProcessCpuSecondsTotal,
   kProcessResidentMemoryBytes,
@@ -556,6 +563,14 @@ inline constexpr MetricDef kMetricTable[] = {
      Source::kCounted,
      "Unix time at which each configured certificate expires.",
      {{"file", Domain::kCertificateFile}},
+     {}},
+    {Metric::kCrlNextUpdateTimestampSeconds,
+     "moat_crl_next_update_timestamp_seconds",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Unix time of the earliest nextUpdate of the CRLs in each configured CRL file, as last "
+     "loaded; 0 when none of them has one (such a CRL never goes stale).",
+     {{"file", Domain::kCrlFile}},
      {}},
     {Metric::kBuildInfo,
      "moat_build_info",

@@ -104,6 +104,9 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(Registr
       !status.ok()) {
     return status;
   }
+  if (absl::Status status = CheckValues("CRL path", options.crl_files); !status.ok()) {
+    return status;
+  }
   if (options.version.empty()) options.version = "unknown";
   if (options.openssl_version.empty()) {
     options.openssl_version = OpenSSL_version(OPENSSL_VERSION_STRING);
@@ -128,6 +131,7 @@ std::array<std::vector<std::string>, kDomainCount> MetricsRegistry::MakeValues(
   }
   values[static_cast<size_t>(Domain::kListener)] = options.listeners;
   values[static_cast<size_t>(Domain::kCertificateFile)] = options.certificate_files;
+  values[static_cast<size_t>(Domain::kCrlFile)] = options.crl_files;
   values[static_cast<size_t>(Domain::kVersion)] = {options.version};
   values[static_cast<size_t>(Domain::kOpenssl)] = {options.openssl_version};
   values[static_cast<size_t>(Domain::kPolicyHash)] = {std::string()};
@@ -184,19 +188,29 @@ ThreadCounters& MetricsRegistry::AddThread() {
 }
 
 std::optional<ListenerId> MetricsRegistry::FindListener(std::string_view name) const {
-  const std::vector<std::string>& names = Values(Domain::kListener);
-  for (uint32_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return ListenerId{i};
+  const auto index = IndexOf(Domain::kListener, name);
+  if (!index) return std::nullopt;
+  return ListenerId{*index};
+}
+
+std::optional<uint32_t> MetricsRegistry::IndexOf(Domain domain, std::string_view value) const {
+  const std::vector<std::string>& values = Values(domain);
+  for (uint32_t i = 0; i < values.size(); ++i) {
+    if (values[i] == value) return i;
   }
   return std::nullopt;
 }
 
 std::optional<CertificateFileId> MetricsRegistry::FindCertificateFile(std::string_view path) const {
-  const std::vector<std::string>& paths = Values(Domain::kCertificateFile);
-  for (uint32_t i = 0; i < paths.size(); ++i) {
-    if (paths[i] == path) return CertificateFileId{i};
-  }
-  return std::nullopt;
+  const auto index = IndexOf(Domain::kCertificateFile, path);
+  if (!index) return std::nullopt;
+  return CertificateFileId{*index};
+}
+
+std::optional<CrlFileId> MetricsRegistry::FindCrlFile(std::string_view path) const {
+  const auto index = IndexOf(Domain::kCrlFile, path);
+  if (!index) return std::nullopt;
+  return CrlFileId{*index};
 }
 
 std::vector<uint64_t> MetricsRegistry::SumSlots() const {

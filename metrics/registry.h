@@ -45,6 +45,7 @@ namespace moat::metrics {
 struct RegistryOptions {
   std::vector<std::string> listeners{};          // in config order: ListenerId{i} is listeners[i]
   std::vector<std::string> certificate_files{};  // CertificateFileId{i} is this [i]
+  std::vector<std::string> crl_files{};          // CrlFileId{i} is this [i]
   std::string version{};                         // moat_build_info{version}; empty: "unknown"
   std::string openssl_version{};  // moat_build_info{openssl}; empty: the linked libcrypto's
   // The names of RuleLabel{0..kRuleLabelCount-1} as they stand ("" for numbers not given
@@ -219,7 +220,7 @@ class ThreadCounters {
 
 class MetricsRegistry final : public prometheus::Collectable {
  public:
-  // Fails on an empty, duplicate or non-UTF-8 listener name or certificate path.
+  // Fails on an empty, duplicate or non-UTF-8 listener name, certificate or CRL path.
   static absl::StatusOr<std::unique_ptr<MetricsRegistry>> Create(RegistryOptions options);
 
   // A new block of counters for one thread; the reference stays valid for the registry's
@@ -228,6 +229,7 @@ class MetricsRegistry final : public prometheus::Collectable {
 
   std::optional<ListenerId> FindListener(std::string_view name) const;
   std::optional<CertificateFileId> FindCertificateFile(std::string_view path) const;
+  std::optional<CrlFileId> FindCrlFile(std::string_view path) const;
 
   // The control plane (reload, bans, certificate checks): from any thread, with atomic
   // read-modify-writes. Not for per-packet use; workers use their ThreadCounters.
@@ -279,6 +281,7 @@ class MetricsRegistry final : public prometheus::Collectable {
 
  private:
   explicit MetricsRegistry(RegistryOptions options);
+  std::optional<uint32_t> IndexOf(Domain domain, std::string_view value) const;
   static std::array<std::vector<std::string>, kDomainCount> MakeValues(
       const RegistryOptions& options);
   static internal::Layout MakeLayout(

@@ -39,6 +39,11 @@ class AuditModeAuthorizer final : public Authorizer {
   RateOverrides RatesFor(const ClientIdentity& client) const override {
     return inner_->RatesFor(client);
   }
+  // Audit mode refuses nothing, so no reload ends a session because a name left it.
+  bool NamesIdentity(const ClientIdentity& client) const override {
+    (void)client;
+    return false;
+  }
   uint64_t version() const override { return inner_->version(); }
   std::string_view RuleLocation(std::string_view rule) const override {
     return inner_->RuleLocation(rule);

@@ -109,6 +109,14 @@ class Authorizer {
     (void)client;
     return {};
   }
+  // Whether a rule names this client: by its user name (a user's own rules, a group it
+  // is in) or by its certificate identity (a rule's cert_identities). Rules for everyone
+  // or for anonymous clients name nobody. A reload ends the session of a certificate
+  // identity the old policy named and the new one does not (Session::PolicyChanged).
+  virtual bool NamesIdentity(const ClientIdentity& client) const {
+    (void)client;
+    return false;
+  }
   // Changes with every reload; lets a session drop cached decisions.
   virtual uint64_t version() const { return 0; }
   // Where a Decision::rule is written ("FILE:LINE"), for `moat policy explain`; empty when

@@ -232,6 +232,7 @@ int Run(const std::string& path) {
     return kExitInvalid;
   }
   moat::proxy::RecordCertificateExpiry(*config, metrics);
+  moat::proxy::RecordCrlNextUpdate(*config, metrics);
   RecordPolicyLoaded(metrics, server.policy_version(), *config);
   std::unique_ptr<moat::proxy::UpstreamReadiness> readiness;
   std::unique_ptr<moat::metrics::MetricsServer> metrics_server;
@@ -274,6 +275,7 @@ int Run(const std::string& path) {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
       RecordPolicyLoaded(metrics, server.policy_version(), *config);
       moat::proxy::RecordCertificateExpiry(*config, metrics);
+      moat::proxy::RecordCrlNextUpdate(*config, metrics);
       LogInfo(std::string(why) + ": reloaded");
     } else {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kFailure);

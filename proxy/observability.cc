@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "policy/rule_labels.h"
+#include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
 namespace {
@@ -30,6 +31,23 @@ std::vector<std::string> CertificateFiles(const config::Config& config) {
   }
   if (config.metrics.tls) files.push_back(config.metrics.tls->cert);
   // The same file on two listeners is one certificate.
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+// The CRL files that are in force: those of the listeners and of metrics.tls.
+std::vector<std::string> CrlFiles(const config::Config& config) {
+  std::vector<std::string> files;
+  for (const auto& listener : config.listeners) {
+    if (listener.tls) {
+      files.insert(files.end(), listener.tls->crl_files.begin(), listener.tls->crl_files.end());
+    }
+  }
+  if (config.metrics.tls) {
+    files.insert(files.end(), config.metrics.tls->crl_files.begin(),
+                 config.metrics.tls->crl_files.end());
+  }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
   return files;
@@ -91,6 +109,7 @@ absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
   metrics::RegistryOptions options;
   for (const auto& listener : config.listeners) options.listeners.push_back(listener.name);
   options.certificate_files = CertificateFiles(config);
+  options.crl_files = CrlFiles(config);
   options.version = MOAT_VERSION;
   options.rule_labels = [] { return policy::RuleLabels::Global().Names(); };
   return metrics::MetricsRegistry::Create(std::move(options));
@@ -102,6 +121,30 @@ void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegis
     const auto not_after = NotAfter(path);
     if (id && not_after) {
       registry.Set<metrics::Metric::kCertificateExpiryTimestampSeconds>(*id, *not_after);
+    }
+  }
+}
+
+std::optional<int64_t> EarliestNextUpdate(const std::string& path) {
+  auto crls = tls::ReadCrls(path);
+  if (!crls.ok()) return std::nullopt;
+  int64_t earliest = 0;
+  for (const tls::CrlPtr& crl : *crls) {
+    const ASN1_TIME* next_update = X509_CRL_get0_nextUpdate(crl.get());
+    std::tm tm{};
+    if (next_update == nullptr || ASN1_TIME_to_tm(next_update, &tm) != 1) continue;
+    const int64_t when = timegm(&tm);
+    if (earliest == 0 || when < earliest) earliest = when;
+  }
+  return earliest;
+}
+
+void RecordCrlNextUpdate(const config::Config& config, metrics::MetricsRegistry& registry) {
+  for (const std::string& path : CrlFiles(config)) {
+    const auto id = registry.FindCrlFile(path);
+    const auto next_update = EarliestNextUpdate(path);
+    if (id && next_update) {
+      registry.Set<metrics::Metric::kCrlNextUpdateTimestampSeconds>(*id, *next_update);
     }
   }
 }

@@ -1,9 +1,11 @@
 // The control-plane side of metrics: building the registry from the config, certificate
-// expiry gauges, and the fingerprint that lets the timer notice changed files. /readyz's
-// check is proxy/readiness.h.
+// expiry and CRL nextUpdate gauges, and the fingerprint that lets the timer notice changed
+// files. /readyz's check is proxy/readiness.h.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,12 @@ absl::StatusOr<std::string> MetricsAuthorization(const config::Metrics& metrics)
 
 // moat_certificate_expiry_timestamp_seconds for every certificate the config names.
 void RecordCertificateExpiry(const config::Config& config, metrics::MetricsRegistry& registry);
+
+// The earliest nextUpdate (Unix time) of the CRLs in a CRL file, 0 when none has one;
+// nullopt when the file holds no CRL.
+std::optional<int64_t> EarliestNextUpdate(const std::string& path);
+// moat_crl_next_update_timestamp_seconds for every CRL file the config names.
+void RecordCrlNextUpdate(const config::Config& config, metrics::MetricsRegistry& registry);
 
 // A cheap fingerprint of every file a reload reads (path, inode, size, mtime after
 // following symlinks): Kubernetes updates a mounted ConfigMap or Secret by swapping a

@@ -1,5 +1,6 @@
 #include "proxy/server.h"
 
+#include <ctime>
 #include <string>
 #include <thread>
 
@@ -78,6 +79,15 @@ absl::Status Server::Reload() {
   if (!problems.empty()) {
     problems.pop_back();
     return absl::InvalidArgumentError(problems);
+  }
+  if (config_.auth.disconnect_revoked) {
+    // Read from the new contexts' stores before any worker handshakes with them.
+    std::vector<std::shared_ptr<const tls::CertificateRecheck>> checks;
+    const std::time_t now = std::time(nullptr);
+    for (const tls::SslCtxPtr& context : contexts->listeners) {
+      checks.push_back(tls::CertificateRecheck::For(context, now));
+    }
+    for (auto& worker : workers_) worker->RecheckCertificates(checks);
   }
   for (auto& worker : workers_) worker->SetTlsContexts(contexts->listeners, contexts->upstream);
   metrics_tls_ = contexts->metrics;

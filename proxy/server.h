@@ -37,8 +37,11 @@ class Server {
   // Asks every worker to drain; returns at once. Wait() returns once all have finished.
   void Stop();
   void Wait();
-  // SIGHUP: reloads the password file; a broken one is refused (the status says where)
-  // and the old one stays in force. Live sessions it no longer vouches for end.
+  // SIGHUP: reloads the password file, the policy and the TLS files; if any is broken all
+  // are refused (the status says where) and the old ones stay in force. With
+  // auth.disconnect_revoked, live sessions they no longer vouch for end: a removed or
+  // changed password entry, a client certificate the new CA file and CRLs refuse, a
+  // certificate identity the new policy no longer names.
   absl::Status Reload();
   // Counts successful loads of the policy, the first included.
   uint64_t policy_version() const { return policy_version_; }

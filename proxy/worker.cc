@@ -151,8 +151,11 @@ void Worker::RevokeChanged(std::shared_ptr<const policy::PasswordFile> file) {
 
 void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer) {
   asio::post(io_context_, [this, authorizer = std::move(authorizer)]() mutable {
+    const std::shared_ptr<const policy::Authorizer> previous = std::move(authorizer_);
     authorizer_ = std::move(authorizer);
-    for (Session* session : sessions_) session->PolicyChanged();
+    for (Session* session : sessions_) {
+      session->PolicyChanged(*previous, config_.auth.disconnect_revoked);
+    }
   });
 }
 
@@ -164,6 +167,18 @@ void Worker::SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPt
                }
                upstream_.set_tls_context(std::move(upstream));
              });
+}
+
+void Worker::RecheckCertificates(
+    std::vector<std::shared_ptr<const tls::CertificateRecheck>> checks) {
+  asio::post(io_context_, [this, checks = std::move(checks)] {
+    for (Session* session : sessions_) {
+      const size_t listener = session->listener().index;
+      if (listener < checks.size() && checks[listener]) {
+        session->RevokeIfCertificateRefused(*checks[listener]);
+      }
+    }
+  });
 }
 
 void Worker::Join() {

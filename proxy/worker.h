@@ -20,6 +20,7 @@
 #include "proxy/memory_trim.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session/session.h"
+#include "proxy/tls/certificate_recheck.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
 
@@ -51,6 +52,9 @@ class Worker final : public SessionOwner {
   void SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer);
   // Thread-safe: new handshakes use these; live connections keep theirs.
   void SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream);
+  // Thread-safe: ends the sessions whose client certificate the listener's new CA file and
+  // CRLs refuse; `checks` as the config's listeners, null where none is needed.
+  void RecheckCertificates(std::vector<std::shared_ptr<const tls::CertificateRecheck>> checks);
   void Join();
 
   void SessionFinished(Session* session) override;

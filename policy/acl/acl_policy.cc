@@ -45,6 +45,8 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   if (!spec.conditions.empty()) {
     rule.conditions = static_cast<uint32_t>(policy_->conditions_.size());
     policy_->conditions_.push_back(spec.conditions);
+    policy_->cert_identities_.insert(spec.conditions.cert_identities.begin(),
+                                     spec.conditions.cert_identities.end());
   }
   policy_->rules_.push_back(rule);
   if (!spec.deny && (spec.actions & kActionRead) && (spec.max_qos < 2 || spec.audit)) {
@@ -155,6 +157,13 @@ Decision AclPolicy::MayPublish(const ClientIdentity& client, std::string_view to
 
 Decision AclPolicy::MayReceive(const ClientIdentity& client, std::string_view topic) const {
   return Match(client, topic, kActionRead, 0, false);
+}
+
+bool AclPolicy::NamesIdentity(const ClientIdentity& client) const {
+  if (!client.username.empty() && user_roots_.Find(client.username) != UserIndex::kNone) {
+    return true;
+  }
+  return !client.cert_identity.empty() && cert_identities_.contains(client.cert_identity);
 }
 
 void AddAclFile(const AclFile& file, AclPolicy::Builder& builder) {

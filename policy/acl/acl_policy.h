@@ -49,6 +49,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/container/flat_hash_set.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/conditions.h"
 #include "policy/acl/rate_table.h"
@@ -116,6 +117,7 @@ class AclPolicy final : public Authorizer {
   Decision MayReceive(const ClientIdentity& client, std::string_view topic) const override;
   Decision DenyInside(const ClientIdentity& client, std::string_view filter) const override;
   RateOverrides RatesFor(const ClientIdentity& client) const override { return rates_.For(client); }
+  bool NamesIdentity(const ClientIdentity& client) const override;
   uint64_t version() const override { return version_; }
   std::string_view RuleLocation(std::string_view rule) const override;
 
@@ -183,7 +185,9 @@ class AclPolicy final : public Authorizer {
   std::vector<uint64_t> tags_;  // while building: each rule's tag
   UserIndex user_roots_;        // user name -> RuleTrie::Span::Pack() of the user's root
   UserIndex group_roots_;       // group name -> the same, for token groups
-  RuleTrie::Span anonymous_;    // the two shared roots' records, set in Build()
+  // Every certificate identity a rule's cert_identities lists (NamesIdentity()).
+  absl::flat_hash_set<std::string> cert_identities_;
+  RuleTrie::Span anonymous_;  // the two shared roots' records, set in Build()
   RuleTrie::Span everyone_;
   SubscriptionGrant subscription_grant_ = SubscriptionGrant::kAnyReadable;
   RateTable rates_;

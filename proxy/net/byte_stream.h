@@ -17,6 +17,7 @@
 
 struct x509_st;
 using X509 = x509_st;
+struct stack_st_X509;  // STACK_OF(X509)
 
 namespace moat::mqtt {
 class Decoder;
@@ -95,6 +96,8 @@ class ByteStream {
   // The client certificate the TLS handshake verified, or null (plain TCP, no
   // certificate presented). Owned by the stream.
   virtual X509* PeerCertificate() const { return nullptr; }
+  // The certificates the client sent above its own, or null; owned by the stream.
+  virtual stack_st_X509* PeerChain() const { return nullptr; }
   // Valid once the handshake is done.
   virtual TlsParameters Tls() const { return {}; }
 };

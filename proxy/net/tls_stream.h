@@ -46,6 +46,7 @@ class TlsStream final : public ByteStream {
   void ShutdownNow() override;
   void Close() override;
   X509* PeerCertificate() const override;
+  STACK_OF(X509) * PeerChain() const override { return SSL_get_peer_cert_chain(ssl_.get()); }
   TlsParameters Tls() const override { return NegotiatedParameters(ssl_.get()); }
 
   SSL* ssl() const { return ssl_.get(); }

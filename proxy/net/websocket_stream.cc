@@ -168,6 +168,14 @@ class WebSocketStream final : public ByteStream {
     }
   }
 
+  STACK_OF(X509) * PeerChain() const override {
+    if constexpr (std::is_same_v<NextLayer, asio::ssl::stream<tcp::socket>>) {
+      return SSL_get_peer_cert_chain(state_->ws.next_layer().native_handle());
+    } else {
+      return nullptr;
+    }
+  }
+
   TlsParameters Tls() const override {
     if constexpr (std::is_same_v<NextLayer, asio::ssl::stream<tcp::socket>>) {
       return NegotiatedParameters(state_->ws.next_layer().native_handle());

@@ -385,8 +385,8 @@ void Relay::OnWatchdog(const boost::system::error_code& error) {
   ArmWatchdog();
 }
 
-void Relay::Stop(EndReason reason, std::optional<ReasonCode> disconnect) {
-  EndWith(reason);
+void Relay::Stop(EndReason reason, std::optional<ReasonCode> disconnect, std::string_view detail) {
+  EndWith(reason, detail);
   if (phase_ != Phase::kRelaying) return;
   phase_ = Phase::kFlushing;
   // Before MQTT 5 a server has no DISCONNECT: closing is the only answer.

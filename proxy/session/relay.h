@@ -79,8 +79,9 @@ class Relay final : public net::ReadyListener,
   void Start();
   // Ends the relay: MQTT 5 clients get DISCONNECT `disconnect` if given; what is queued
   // is still written (within limits.drain_timeout). The first reason given is the one
-  // reported.
-  void Stop(EndReason reason, std::optional<mqtt::ReasonCode> disconnect = std::nullopt);
+  // reported, with its `detail` (the audit line's).
+  void Stop(EndReason reason, std::optional<mqtt::ReasonCode> disconnect = std::nullopt,
+            std::string_view detail = {});
   // Ends it at once, writing nothing more (the drain timeout has passed).
   void Abort();
   // After a policy reload: subscriptions no longer granted are removed at the broker.

@@ -5,6 +5,7 @@
 #include "proxy/auth/auth_services.h"
 #include "proxy/auth/credentials.h"
 #include "proxy/session/admission.h"
+#include "proxy/tls/certificate_recheck.h"
 
 namespace moat::proxy {
 
@@ -98,8 +99,16 @@ void Session::Abort() {
   }
 }
 
-void Session::PolicyChanged() {
+void Session::PolicyChanged(const policy::Authorizer& previous, bool revoke) {
   if (!relay_) return;
+  // Only a certificate names the client for good: a password user's removal is the
+  // password file's business (RevokeIfChanged).
+  if (revoke && !identity_.cert_identity.empty() && previous.NamesIdentity(identity_) &&
+      !env_.relay.authorizer->NamesIdentity(identity_)) {
+    relay_->Stop(EndReason::kRevoked, mqtt::ReasonCode::kNotAuthorized,
+                 "certificate identity removed from the policy");
+    return;
+  }
   SetRates();
   relay_->PolicyChanged();
 }
@@ -112,7 +121,18 @@ void Session::SetRates() {
 void Session::RevokeIfChanged(const policy::PasswordFile& file) {
   if (!credential_fingerprint_ || !relay_) return;
   if (Credentials::Fingerprint(file, identity_.username) == credential_fingerprint_) return;
-  relay_->Stop(EndReason::kRevoked, mqtt::ReasonCode::kNotAuthorized);
+  relay_->Stop(EndReason::kRevoked, mqtt::ReasonCode::kNotAuthorized,
+               "password file entry changed");
+}
+
+void Session::RevokeIfCertificateRefused(const tls::CertificateRecheck& check) {
+  if (!relay_) return;
+  X509* certificate = client_->PeerCertificate();
+  if (certificate == nullptr) return;
+  const std::optional<std::string> refusal = check.Refusal(certificate, client_->PeerChain());
+  if (!refusal) return;
+  relay_->Stop(EndReason::kRevoked, mqtt::ReasonCode::kNotAuthorized,
+               "client certificate: " + *refusal);
 }
 
 }  // namespace moat::proxy

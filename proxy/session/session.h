@@ -25,6 +25,10 @@
 #include "proxy/session/relay.h"
 #include "proxy/session/session_report.h"
 
+namespace moat::tls {
+class CertificateRecheck;
+}
+
 namespace moat::proxy {
 
 class Admission;
@@ -72,9 +76,16 @@ class Session final : private RelayOwner {
   // After a password file reload: a session whose user was removed or whose password
   // changed ends now (MQTT 5: DISCONNECT 0x87), not when the client reconnects.
   void RevokeIfChanged(const policy::PasswordFile& file);
-  // After a policy reload: subscriptions no longer granted are removed at the broker,
-  // and the client's rates are what the new policy says.
-  void PolicyChanged();
+  // After a TLS reload: a session whose client certificate the listener's new CA file and
+  // CRLs refuse (revoked, above all) ends now (MQTT 5: DISCONNECT 0x87).
+  void RevokeIfCertificateRefused(const tls::CertificateRecheck& check);
+  // After a policy reload (`previous` was in force before): a certificate identity that
+  // `previous` named and the new policy does not (Authorizer::NamesIdentity) ends now, with
+  // `revoke` (auth.disconnect_revoked); else subscriptions no longer granted are removed
+  // at the broker, and the client's rates are what the new policy says.
+  void PolicyChanged(const policy::Authorizer& previous, bool revoke);
+  // The listener it was accepted on.
+  metrics::ListenerId listener() const { return env_.listener; }
 
  private:
   // The client's rates under the policy in force, to the relay.

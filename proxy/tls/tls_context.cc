@@ -92,12 +92,21 @@ bool IgnorableCrlError(X509_STORE_CTX* store, bool accept_stale) {
   return accept_stale && error == X509_V_ERR_CRL_HAS_EXPIRED;
 }
 
+int VerifyCrls(int ok, X509_STORE_CTX* store, bool accept_stale) {
+  if (ok != 0) return 1;
+  if (!IgnorableCrlError(store, accept_stale)) return 0;
+  // Cleared, or the handshake's verify result would keep the error: the stream would
+  // then take the certificate for unverified, and auth.certificate_identity lose it.
+  X509_STORE_CTX_set_error(store, X509_V_OK);
+  return 1;
+}
+
 int VerifyWithCrls(int ok, X509_STORE_CTX* store) {
-  return ok != 0 || IgnorableCrlError(store, /*accept_stale=*/false) ? 1 : 0;
+  return VerifyCrls(ok, store, /*accept_stale=*/false);
 }
 
 int VerifyAcceptingStaleCrl(int ok, X509_STORE_CTX* store) {
-  return ok != 0 || IgnorableCrlError(store, /*accept_stale=*/true) ? 1 : 0;
+  return VerifyCrls(ok, store, /*accept_stale=*/true);
 }
 
 }  // namespace

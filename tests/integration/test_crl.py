@@ -70,6 +70,27 @@ class TestCa:
         return self.path(out)
 
 
+def client_context(ca, name):
+    """A client's TLS context with the certificate `name` of `ca`."""
+    context = ssl.create_default_context(cafile=Certs.path("ca.crt"))
+    context.load_cert_chain(ca.path(f"{name}.crt"), ca.path(f"{name}.key"))
+    return context
+
+
+def logs_in(port, ca, name):
+    """Whether a new client with certificate `name` gets through TLS to a CONNACK."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        # TLS 1.3 hears of a refused client certificate only after its own handshake.
+        tls = client_context(ca, name).wrap_socket(sock, server_hostname="localhost")
+        tls.sendall(connect_packet(f"crl-{name}"))
+        return tls.recv(4) == b"\x20\x02\x00\x00"
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return False
+    finally:
+        sock.close()
+
+
 class Crl(ProxyTestCase):
     def setUp(self):
         super().setUp()
@@ -89,19 +110,7 @@ class Crl(ProxyTestCase):
         self.moat.wait_listening(self.port)
 
     def logs_in(self, name):
-        """Whether a client with certificate `name` gets through TLS to a CONNACK."""
-        context = ssl.create_default_context(cafile=Certs.path("ca.crt"))
-        context.load_cert_chain(self.ca.path(f"{name}.crt"), self.ca.path(f"{name}.key"))
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        try:
-            # TLS 1.3 hears of a refused client certificate only after its own handshake.
-            tls = context.wrap_socket(sock, server_hostname="localhost")
-            tls.sendall(connect_packet(f"crl-{name}"))
-            return tls.recv(4) == b"\x20\x02\x00\x00"
-        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
-            return False
-        finally:
-            sock.close()
+        return logs_in(self.port, self.ca, name)
 
     def failures(self, reason):
         return metric(self.metrics_port, "moat_tls_handshake_failures_total", reason=reason)

@@ -360,6 +360,25 @@ TEST(Registry, FindsConfiguredValuesByName) {
   EXPECT_EQ(registry->FindListener("plain")->index, 1u);
   EXPECT_FALSE(registry->FindListener("nope").has_value());
   EXPECT_EQ(registry->FindCertificateFile("/etc/moat/server.crt")->index, 0u);
+  EXPECT_FALSE(registry->FindCrlFile("/etc/moat/server.crt").has_value());
+}
+
+TEST(Registry, ExportsEachCrlFilesNextUpdate) {
+  auto registry =
+      MetricsRegistry::Create({.crl_files = {"/etc/moat/ca.crl", "/etc/moat/partner.crl"}});
+  ASSERT_TRUE(registry.ok());
+  const auto partner = (*registry)->FindCrlFile("/etc/moat/partner.crl");
+  ASSERT_TRUE(partner.has_value());
+  (*registry)->Set<Metric::kCrlNextUpdateTimestampSeconds>(*partner, 1'900'000'000);
+  const std::string text = Text(**registry);
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_crl_next_update_timestamp_seconds{file="/etc/moat/partner.crl"})"),
+      Optional(1'900'000'000.0));
+  // Not set: 0, which the alert rules read as "no nextUpdate".
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_crl_next_update_timestamp_seconds{file="/etc/moat/ca.crl"})"),
+      Optional(0.0));
+  EXPECT_FALSE(MetricsRegistry::Create({.crl_files = {"a.crl", "a.crl"}}).ok());
 }
 
 TEST(Registry, IsAPrometheusCollectable) {
