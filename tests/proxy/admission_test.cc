@@ -120,7 +120,10 @@ class AdmissionTest : public ::testing::Test {
 };
 
 TEST_F(AdmissionTest, AnAdmittedClientsConnectReachesTheBrokerAsItCame) {
-  const auto connect = Connect(ProtocolVersion::kV5);
+  // An MQTT 5 client that already asks for no more than moat takes from the broker.
+  mqtt::Connect packet = MakeConnect(ProtocolVersion::kV5);
+  packet.properties.AddInteger(mqtt::PropertyId::kMaximumPacketSize, 4096);
+  const auto connect = Bytes(packet, ProtocolVersion::kV5);
   AdmissionResult result = Admit(connect);
   ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
   const AdmittedLink& link = std::get<AdmittedLink>(result);
@@ -130,6 +133,34 @@ TEST_F(AdmissionTest, AnAdmittedClientsConnectReachesTheBrokerAsItCame) {
   EXPECT_TRUE(client_.written().empty());  // the CONNACK is the broker's to send
   EXPECT_EQ(identity_.client_id, "sensor-1");
   EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="accepted"})"), 1);
+}
+
+// limits.max_packet_size reaches an MQTT 5 broker as the client's Maximum Packet Size.
+class BrokerPacketLimitTest : public AdmissionTest,
+                              public ::testing::WithParamInterface<std::optional<uint32_t>> {};
+
+TEST_P(BrokerPacketLimitTest, TheBrokerLearnsTheLargestPacketMoatTakesFromIt) {
+  config_.limits.max_packet_size = 65536;
+  mqtt::Connect packet = MakeConnect(ProtocolVersion::kV5);
+  if (GetParam()) packet.properties.AddInteger(mqtt::PropertyId::kMaximumPacketSize, *GetParam());
+  AdmissionResult result = Admit(Bytes(packet, ProtocolVersion::kV5));
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  ASSERT_NE(upstream_.last, nullptr);
+  mqtt::Connect expected = MakeConnect(ProtocolVersion::kV5);
+  expected.properties.AddInteger(mqtt::PropertyId::kMaximumPacketSize, 65536);
+  EXPECT_EQ(upstream_.last->written(), Bytes(expected, ProtocolVersion::kV5));
+}
+
+INSTANTIATE_TEST_SUITE_P(NoneOrLarger, BrokerPacketLimitTest,
+                         ::testing::Values(std::nullopt, std::optional<uint32_t>(1u << 20)));
+
+TEST_F(AdmissionTest, A311ConnectHasNoPacketLimitToTellAndIsUntouched) {
+  config_.limits.max_packet_size = 65536;
+  const auto connect = Connect(ProtocolVersion::kV311);
+  AdmissionResult result = Admit(connect);
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  ASSERT_NE(upstream_.last, nullptr);
+  EXPECT_EQ(upstream_.last->written(), connect);
 }
 
 TEST_F(AdmissionTest, WhatTheClientSentAfterItsConnectStaysForTheRelay) {
