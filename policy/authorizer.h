@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "policy/denial.h"
+#include "policy/payload/payload_format.h"
 #include "policy/rate_limits.h"
 
 namespace moat::policy {
@@ -74,6 +75,15 @@ struct Decision {
   bool payload_audit = false;
   uint16_t payload_label = 0;  // as rule_label, for payload_rule
   std::string_view payload_rule{};
+  // PUBLISH and Will only: the format every granting rule requires of the payload (a
+  // native rule's `payload:`; kAny when some grant requires none, the most generous grant
+  // deciding as for max_payload). A payload not of it is refused (kPayloadFormat) naming
+  // `format_rule`, or, with `format_audit` (an audit-mode rule grants it), let through
+  // and reported. kAny costs the data path one comparison.
+  PayloadFormat payload_format = PayloadFormat::kAny;
+  bool format_audit = false;
+  uint16_t format_label = 0;  // as rule_label, for format_rule
+  std::string_view format_rule{};
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };

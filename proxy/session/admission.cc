@@ -51,7 +51,8 @@ RefusalCodes CodesFor(AuthFailure failure) {
 }
 
 // A refused Will: 0x90 for a topic over limits.max_topic_*, 0x97 for a payload over
-// max_payload (both CONNACK codes for just that [MQTT-3.2.2.2]), else 0x87.
+// max_payload, 0x99 for one not of a rule's `payload:` format (CONNACK codes for just
+// that [MQTT-3.2.2.2]), else 0x87.
 ReasonCode WillRefusalCode(policy::DenyReason reason) {
   switch (reason) {
     case policy::DenyReason::kTopicLength:
@@ -59,6 +60,8 @@ ReasonCode WillRefusalCode(policy::DenyReason reason) {
       return ReasonCode::kTopicNameInvalid;
     case policy::DenyReason::kPayloadLimit:
       return ReasonCode::kQuotaExceeded;
+    case policy::DenyReason::kPayloadFormat:
+      return ReasonCode::kPayloadFormatInvalid;
     default:
       return ReasonCode::kNotAuthorized;
   }
@@ -337,6 +340,18 @@ policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
       policy::Decision refused = QuotaDecision(policy::DenyReason::kPayloadLimit);
       refused.rule = decision.payload_rule;
       refused.rule_label = decision.payload_label;
+      return refused;
+    }
+  }
+  if (decision.allowed() && decision.payload_format != policy::PayloadFormat::kAny &&
+      !policy::PayloadMatches(decision.payload_format, will.payload)) {
+    Denial denial = Denial::FormatOf(decision, topic);
+    denial.action = policy::Action::kWill;
+    report_.Denials({&denial, 1});
+    if (!decision.format_audit) {
+      policy::Decision refused = QuotaDecision(policy::DenyReason::kPayloadFormat);
+      refused.rule = decision.format_rule;
+      refused.rule_label = decision.format_label;
       return refused;
     }
   }
