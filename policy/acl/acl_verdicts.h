@@ -116,8 +116,9 @@ class AclPolicy::Verdicts final : public RuleSink {
   }
 
   // An allow rule that grants the request if its payload is `format`. One grant without
-  // a format lets any payload through; else the lowest-numbered grant names the format,
-  // and an audit-mode one among them lets a wrong payload through, reported.
+  // a format lets any payload through; else every grant has one, so the lowest-numbered
+  // grant, which names the decision, names the format too; an audit-mode one among them
+  // lets a wrong payload through, reported.
   void Format(PayloadFormat format, bool audit, const Best& rule) {
     if (format == PayloadFormat::kAny) {
       unchecked_grant_ = true;
@@ -127,16 +128,14 @@ class AclPolicy::Verdicts final : public RuleSink {
       format_ = rule;
       format_value_ = format;
     }
-    if (audit && rule.index < format_audit_.index) format_audit_ = rule;
+    format_audit_ |= audit;
   }
 
   Decision WithPayload(Decision decision) const {
     if (!unchecked_grant_ && format_.index != kNilRule) {
-      const Best& named = format_audit_.index != kNilRule ? format_audit_ : format_;
       decision.payload_format = format_value_;
-      decision.format_audit = format_audit_.index != kNilRule;
-      decision.format_rule = policy_.Source(named.tag);
-      decision.format_label = named.label;
+      decision.format_audit = format_audit_;
+      decision.format_label = format_.label;
     }
     if (payload_.index == kNilRule || payload_limit_ == kNoPayloadLimit) return decision;
     const Best& named = payload_audit_.index != kNilRule ? payload_audit_ : payload_;
@@ -176,7 +175,7 @@ class AclPolicy::Verdicts final : public RuleSink {
   bool unchecked_grant_ = false;  // a grant that requires no payload format
   Best format_;                   // the lowest-numbered grant with a payload format
   PayloadFormat format_value_ = PayloadFormat::kAny;
-  Best format_audit_;  // the lowest-numbered audit-mode grant with a payload format
+  bool format_audit_ = false;     // an audit-mode grant with a payload format
   Limit limited_;
   Limit audit_limited_;
 };

@@ -42,13 +42,10 @@ std::string PayloadNote(const Authorizer& authorizer, const Decision& decision) 
   return note + ")";
 }
 
-// The format a granted PUBLISH payload must be, named as PayloadNote() names its limit.
-std::string FormatNote(const Authorizer& authorizer, const Decision& decision) {
+// The format a granted PUBLISH payload must be; the rule the line names requires it.
+std::string FormatNote(const Decision& decision) {
   if (decision.payload_format == PayloadFormat::kAny) return {};
   std::string note = " (payload " + std::string(PayloadFormatName(decision.payload_format));
-  if (decision.format_rule != decision.rule || decision.audit) {
-    note += ": " + Named(authorizer, decision.format_rule);
-  }
   if (decision.format_audit) note += ", audit: another payload is reported, not refused";
   return note + ")";
 }
@@ -88,7 +85,7 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
     if (request.action == Action::kSubscribe) {
       out << SubscriptionNotes(authorizer, request, decision);
     } else {
-      out << PayloadNote(authorizer, decision) << FormatNote(authorizer, decision);
+      out << PayloadNote(authorizer, decision) << FormatNote(decision);
     }
     out << "\n";
     return kExplainAllow;
@@ -104,7 +101,7 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
   out << "allow (audit: would be denied" << (rule.empty() ? "" : " by " + rule) << ", " << why
       << ")";
   if (request.action == Action::kPublish) {
-    out << PayloadNote(authorizer, decision) << FormatNote(authorizer, decision);
+    out << PayloadNote(authorizer, decision) << FormatNote(decision);
   }
   out << "\n";
   return kExplainAllow;

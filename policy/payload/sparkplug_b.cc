@@ -4,6 +4,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/unknown_field_set.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "policy/payload/payload_format.h"

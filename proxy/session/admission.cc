@@ -350,7 +350,7 @@ policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
     report_.Denials({&denial, 1});
     if (!decision.format_audit) {
       policy::Decision refused = QuotaDecision(policy::DenyReason::kPayloadFormat);
-      refused.rule = decision.format_rule;
+      refused.rule = decision.rule;
       refused.rule_label = decision.format_label;
       return refused;
     }

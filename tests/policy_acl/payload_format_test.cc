@@ -3,6 +3,7 @@
 // judged on payloads built with the code protoc makes from policy/payload/sparkplug_b.proto.
 #include "policy/payload/payload_format.h"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -127,7 +128,7 @@ TEST(PayloadFormatRule, AGrantCarriesTheFormatAndTheRuleThatSetsIt) {
   const Decision edge = policy->MayPublish(User("e1"), "spBv1.0/g/NDATA/e1", 0, false);
   ASSERT_TRUE(edge.allowed());
   EXPECT_EQ(edge.payload_format, PayloadFormat::kSparkplugB);
-  EXPECT_EQ(edge.format_rule, "edge");
+  EXPECT_EQ(edge.rule, "edge");
   EXPECT_NE(edge.format_label, 0);
   EXPECT_FALSE(edge.format_audit);
   EXPECT_EQ(policy->MayPublish(User("e1"), "spBv1.0/g/NDATA/e2", 0, false).verdict, Verdict::kDeny);

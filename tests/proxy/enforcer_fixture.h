@@ -47,7 +47,7 @@ class ScriptedAuthorizer : public policy::Authorizer {
     }
     if (sparkplug.contains(topic)) {
       decision.payload_format = policy::PayloadFormat::kSparkplugB;
-      decision.format_rule = "edge";
+      decision.rule = "edge";
       decision.format_label = 8;
     }
     return decision;
