@@ -40,6 +40,7 @@ class Paho:
 
     def __init__(self, port, user, will=None):
         self.user = user
+        self.dropped = False
         self.client = mqtt.Client(client_id=f"sparkplug-{user}", clean_session=True,
                                   protocol=mqtt.MQTTv311)
         self.client.tls_set(ca_certs=Certs.path("ca.crt"))
@@ -86,10 +87,12 @@ class Paho:
         sock = self.client.socket()
         sock.shutdown(socket.SHUT_RDWR)
         sock.close()
+        self.dropped = True
 
     def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
+        if not self.dropped:
+            self.client.disconnect()
+            self.client.loop_stop()
 
 
 def topic(kind, node, device=None):
@@ -174,6 +177,7 @@ class SparkplugSession(TemplateProxy):
         # The host's command reaches the edge.
         rebirth = sparkplug.payload(metrics=[("Node Control/Rebirth", "Boolean", True)])
         host.publish(topic("NCMD", "edge1"), rebirth, qos=0)
+        self.assertEqual(host.next(topic("NCMD", "edge1")).payload, rebirth)  # spBv1.0/#
         command = edge.next(topic("NCMD", "edge1"))
         self.assertEqual(sparkplug.metric_values(command.payload),
                          {"Node Control/Rebirth": True})
