@@ -12,9 +12,12 @@
 #include "policy/acl/explain.h"
 #include "policy/acl/yaml_policy.h"
 #include "policy/payload/sparkplug_b.pb.h"
+#include "tests/policy_acl/yaml_policy_fixture.h"
 
 namespace moat::policy {
 namespace {
+
+using test::RuleProblem;
 
 using SparkplugPayload = org::eclipse::tahu::protobuf::Payload;
 
@@ -108,12 +111,8 @@ constexpr std::string_view kEdges =
     "payload: sparkplug_b, mode: audit}\n";
 
 std::shared_ptr<const AclPolicy> Load(std::string_view yaml) {
-  AclPolicy::Builder builder;
-  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  RuleLabels labels;
-  if (policy.ok()) AddYamlPolicy(*policy, builder, labels);
-  return std::move(builder).Build(1);
+  RuleLabels labels;  // numbered afresh; the policy keeps what it was given
+  return test::Build(yaml, {}, labels);
 }
 
 ClientIdentity User(std::string name) {
@@ -154,24 +153,15 @@ TEST(PayloadFormatRule, ExplainNamesTheFormat) {
   EXPECT_EQ(out.str(), "allow rule edge at policy.yaml:2 (payload sparkplug_b)\n");
 }
 
-std::string Problem(std::string_view rule_keys, std::string_view actions = "[publish]",
-                    std::string_view effect = "allow") {
-  const std::string yaml = "rules:\n  - id: r1\n    effect: " + std::string(effect) +
-                           "\n    actions: " + std::string(actions) +
-                           "\n    topics: ['t']\n    everyone: true\n" + std::string(rule_keys);
-  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
-  return policy.ok() ? "" : std::string(policy.status().message());
-}
-
 TEST(PayloadFormatErrors, NamesTheLineAndWhatIsKnown) {
-  EXPECT_EQ(Problem("    payload: sparkplug_b\n"), "");
-  EXPECT_EQ(Problem("    payload: json\n"),
+  EXPECT_EQ(RuleProblem("    payload: sparkplug_b\n"), "");
+  EXPECT_EQ(RuleProblem("    payload: json\n"),
             "policy.yaml:7: 'rules[0].payload' must be a payload format moat checks "
             "(sparkplug_b), got 'json'");
-  EXPECT_EQ(Problem("    payload: sparkplug_b\n", "[publish]", "deny"),
+  EXPECT_EQ(RuleProblem("    payload: sparkplug_b\n", "[publish]", "deny"),
             "policy.yaml:7: 'rules[0].payload' is a limit on what an allow rule grants; rule "
             "'r1' is a deny rule");
-  EXPECT_EQ(Problem("    payload: sparkplug_b\n", "[subscribe]"),
+  EXPECT_EQ(RuleProblem("    payload: sparkplug_b\n", "[subscribe]"),
             "policy.yaml:7: 'rules[0].payload' limits what a rule lets publish; rule 'r1' "
             "grants no publish");
 }
