@@ -16,6 +16,9 @@ packages=(
   libcjose-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Sparkplug B payload checks (policy/payload/): the C++ library and protoc build the
+  # checker from sparkplug_b.proto; the tests generate Python code from the same file.
+  libprotobuf-dev protobuf-compiler python3-protobuf
   # Integration tests run a real broker and its clients; openssl makes test certificates.
   mosquitto mosquitto-clients openssl
   # The integration tests and seed-corpus generator are Python (standard library only).

@@ -14,8 +14,10 @@ class AuditModeAuthorizer final : public Authorizer {
   Decision MayPublish(const ClientIdentity& client, std::string_view topic, uint8_t qos,
                       bool retain) const override {
     Decision decision = Soften(inner_->MayPublish(client, topic, qos, retain));
-    // A payload over max_payload is let through and reported, as every denial is.
+    // A payload over max_payload or not of the rule's format is let through and
+    // reported, as every denial is.
     decision.payload_audit = true;
+    decision.format_audit = true;
     return decision;
   }
   Decision MaySubscribe(const ClientIdentity& client, std::string_view filter,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/denial.h"
+#include "policy/payload/payload_format.h"
 #include "policy/rate_limits.h"
 
 namespace moat::policy {
@@ -70,17 +71,29 @@ struct Decision {
   // the subscription is granted at this one.
   bool partial = false;
   uint8_t max_qos = 2;
+  // PUBLISH and Will only: the format every granting rule requires of the payload (a
+  // native rule's `payload:`; kAny when some grant requires none, the most generous grant
+  // deciding as for max_payload). A payload not of it is refused (kPayloadFormat) naming
+  // `rule` (then the lowest-numbered grant, which has the format) with `format_label`, or,
+  // with `format_audit` (an audit-mode rule grants it), let through and reported. kAny
+  // costs the data path one comparison. In padding: the decision cache's entries (and so
+  // how many fit its bound) stay the size they were.
+  uint16_t format_label = 0;  // as rule_label
   // PUBLISH and Will only: the largest payload the granting rules allow (a native rule's
   // max_payload; kNoPayloadLimit: none). A larger one is refused (kPayloadLimit) naming
   // `payload_rule`, or, with `payload_audit` (an audit-mode rule grants it), let through
   // and reported. Carried by the decision, so a cached one still judges every size.
   uint32_t max_payload = kNoPayloadLimit;
-  bool payload_audit = false;
+  bool payload_audit : 1 = false;
+  bool format_audit : 1 = false;
+  PayloadFormat payload_format = PayloadFormat::kAny;
   uint16_t payload_label = 0;  // as rule_label, for payload_rule
   std::string_view payload_rule{};
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
+// Every DecisionCache entry holds one (proxy/decision_cache.h sizes its entries).
+static_assert(sizeof(Decision) <= 56);
 
 class Authorizer {
  public:

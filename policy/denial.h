@@ -16,25 +16,26 @@ namespace moat::policy {
   X(kWill, "will")             \
   X(kDeliver, "deliver")
 
-// Every reason but kNone, in label order. The first five come from the policy; the next
+// Every reason but kNone, in label order. The first six come from the policy; the next
 // three are decided at CONNECT, before any rule is asked; the next five are the session
 // quotas under `limits`, which no rule decides (rule "default"); the last two are the
 // client's rates, set by `limits` or by a policy `limits` entry (rule: its id).
-#define MOAT_DENY_REASONS(X)                                                             \
-  X(kNoRule, "no_rule")                     /* default deny: nothing grants it */        \
-  X(kDenyRule, "deny_rule")                 /* a deny rule matched */                    \
-  X(kQosLimit, "qos_limit")                 /* granted, but not at this QoS */           \
-  X(kRetainLimit, "retain_limit")           /* granted, but not with retain */           \
-  X(kPayloadLimit, "payload_limit")         /* granted, but not this big: max_payload */ \
-  X(kNotAuthenticated, "not_authenticated") /* anonymous, allow_anonymous false */       \
-  X(kBadCredentials, "bad_credentials")     /* unknown user or wrong password */         \
-  X(kBanned, "banned")                                                                   \
-  X(kTopicLength, "topic_length")             /* limits.max_topic_length */              \
-  X(kTopicLevels, "topic_levels")             /* limits.max_topic_levels */              \
-  X(kSubscriptionLimit, "subscription_limit") /* limits.max_subscriptions */             \
-  X(kSubscribeFilters, "subscribe_filters")   /* limits.max_filters_per_subscribe */     \
-  X(kInflightLimit, "inflight_limit")         /* limits.max_inflight */                  \
-  X(kMessageRate, "message_rate")             /* limits.messages_per_second */           \
+#define MOAT_DENY_REASONS(X)                                                              \
+  X(kNoRule, "no_rule")                     /* default deny: nothing grants it */         \
+  X(kDenyRule, "deny_rule")                 /* a deny rule matched */                     \
+  X(kQosLimit, "qos_limit")                 /* granted, but not at this QoS */            \
+  X(kRetainLimit, "retain_limit")           /* granted, but not with retain */            \
+  X(kPayloadLimit, "payload_limit")         /* granted, but not this big: max_payload */  \
+  X(kPayloadFormat, "payload_format")       /* granted, but not this payload: payload: */ \
+  X(kNotAuthenticated, "not_authenticated") /* anonymous, allow_anonymous false */        \
+  X(kBadCredentials, "bad_credentials")     /* unknown user or wrong password */          \
+  X(kBanned, "banned")                                                                    \
+  X(kTopicLength, "topic_length")             /* limits.max_topic_length */               \
+  X(kTopicLevels, "topic_levels")             /* limits.max_topic_levels */               \
+  X(kSubscriptionLimit, "subscription_limit") /* limits.max_subscriptions */              \
+  X(kSubscribeFilters, "subscribe_filters")   /* limits.max_filters_per_subscribe */      \
+  X(kInflightLimit, "inflight_limit")         /* limits.max_inflight */                   \
+  X(kMessageRate, "message_rate")             /* limits.messages_per_second */            \
   X(kByteRate, "byte_rate")                   /* limits.bytes_per_second */
 
 #define MOAT_POLICY_ENUMERATOR(id, name) id,

@@ -203,6 +203,16 @@ Outcome Enforcer::PublishFromClient(const mqtt::Frame& frame,
       return outcome;
     }
   }
+  // A rule without `payload:` leaves kAny, and this one comparison is all it costs.
+  if (decision.payload_format != policy::PayloadFormat::kAny &&
+      !policy::PayloadMatches(decision.payload_format, publish.payload)) {
+    outcome.denials.push_back(Denial::FormatOf(decision, topic));
+    // 0x99 Payload format invalid is a PUBACK and PUBREC code [MQTT-3.4.2.1, 3.5.2.1].
+    if (!decision.format_audit) {
+      RefusePublish(publish, ReasonCode::kPayloadFormatInvalid, outcome);
+      return outcome;
+    }
+  }
   if (!TakeInflight(publish)) {
     outcome.denials.push_back(
         Denial::Quota(policy::Action::kPublish, policy::DenyReason::kInflightLimit, topic));

@@ -41,6 +41,7 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
     rule.payload_limit = true;
     policy_->max_payloads_.emplace(index, spec.max_payload);
   }
+  if (!spec.deny) rule.payload_format = static_cast<uint8_t>(spec.payload_format);
   if (!spec.location.empty()) policy_->locations_.try_emplace(spec.source, spec.location);
   if (!spec.conditions.empty()) {
     rule.conditions = static_cast<uint32_t>(policy_->conditions_.size());
@@ -69,9 +70,11 @@ void AclPolicy::Builder::Add(const RuleSpec& spec) {
   entry.actions = spec.actions;
   // An audit rule is never plain, so that the sink looks up its mode; an allow rule's mode
   // only matters when a limit refuses, which already makes it not plain.
-  entry.plain = spec.conditions.empty() && (spec.deny ? !spec.audit
-                                                      : spec.max_qos >= 2 && spec.allow_retain &&
-                                                            spec.max_payload == kNoPayloadLimit);
+  entry.plain =
+      spec.conditions.empty() &&
+      (spec.deny ? !spec.audit
+                 : spec.max_qos >= 2 && spec.allow_retain && spec.max_payload == kNoPayloadLimit &&
+                       spec.payload_format == PayloadFormat::kAny);
   entry.label = spec.label;
   entry.tag = tag;
   policy_->tags_.push_back(tag);

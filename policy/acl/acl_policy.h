@@ -19,6 +19,8 @@
 // max_payload is not known until the packet is: a PUBLISH decision carries the largest
 // max_payload of the rules that grant it (Decision::max_payload), and the data path
 // refuses a larger payload (kPayloadLimit), or reports it when an audit-mode rule grants.
+// A rule's `payload:` format travels the same way (Decision::payload_format): checked only
+// when every grant requires one, refused as kPayloadFormat.
 // Audit rules are marked non-plain in the trie, so the walk stays as it is and only the
 // few audit rules are looked up.
 //
@@ -75,6 +77,8 @@ struct RuleSpec {
   bool allow_retain = true;  // allow rules: false grants PUBLISH only without retain
   // allow rules: the largest PUBLISH payload granted (Decision::max_payload)
   uint32_t max_payload = kNoPayloadLimit;
+  // allow rules: what a granted PUBLISH payload must be (Decision::payload_format)
+  PayloadFormat payload_format = PayloadFormat::kAny;
   std::vector<std::string> filters;  // each passes RuleFilterProblem()
   bool placeholders = false;         // "%u"/"%c" in filters stand for the identities
   // Who it is for: everyone, or the named users and/or anonymous clients.
@@ -135,6 +139,7 @@ class AclPolicy final : public Authorizer {
     bool allow_retain : 1 = true;
     bool audit : 1 = false;
     bool payload_limit : 1 = false;  // its max_payload is in max_payloads_
+    uint8_t payload_format : 2 = 0;  // its PayloadFormat
   };
   static_assert(sizeof(Rule) <= 24);
   class Verdicts;

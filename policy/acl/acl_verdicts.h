@@ -33,6 +33,7 @@ class AclPolicy::Verdicts final : public RuleSink {
     // limits) is decided without looking it up, and named from its tag.
     bool audit = false;
     uint32_t payload = kNoPayloadLimit;
+    auto format = PayloadFormat::kAny;
     if (!plain) {
       const Rule& rule = policy_.rules_[index];
       if (rule.conditions != kNilRule &&
@@ -45,8 +46,12 @@ class AclPolicy::Verdicts final : public RuleSink {
         return Limited(index, DenyReason::kRetainLimit, audit);
       }
       if (!deny && rule.payload_limit) payload = policy_.max_payloads_.at(index);
+      format = static_cast<PayloadFormat>(rule.payload_format);
     }
-    if (!deny) Payload(payload, audit, {index, label, tag});
+    if (!deny) {
+      Payload(payload, audit, {index, label, tag});
+      Format(format, audit, {index, label, tag});
+    }
     Best& best = !deny ? allow_ : audit ? audit_deny_ : deny_;
     if (index < best.index) best = {index, label, tag};
   }
@@ -110,7 +115,28 @@ class AclPolicy::Verdicts final : public RuleSink {
     }
   }
 
+  // An allow rule that grants the request if its payload is `format`. One grant without
+  // a format lets any payload through; else every grant has one, so the lowest-numbered
+  // grant, which names the decision, names the format too; an audit-mode one among them
+  // lets a wrong payload through, reported.
+  void Format(PayloadFormat format, bool audit, const Best& rule) {
+    if (format == PayloadFormat::kAny) {
+      unchecked_grant_ = true;
+      return;
+    }
+    if (rule.index < format_.index) {
+      format_ = rule;
+      format_value_ = format;
+    }
+    format_audit_ |= audit;
+  }
+
   Decision WithPayload(Decision decision) const {
+    if (!unchecked_grant_ && format_.index != kNilRule) {
+      decision.payload_format = format_value_;
+      decision.format_audit = format_audit_;
+      decision.format_label = format_.label;
+    }
     if (payload_.index == kNilRule || payload_limit_ == kNoPayloadLimit) return decision;
     const Best& named = payload_audit_.index != kNilRule ? payload_audit_ : payload_;
     decision.max_payload = payload_limit_;
@@ -145,7 +171,11 @@ class AclPolicy::Verdicts final : public RuleSink {
   Best allow_;
   Best payload_;  // the grant with the largest max_payload
   uint32_t payload_limit_ = 0;
-  Best payload_audit_;  // the lowest-numbered audit-mode grant with a max_payload
+  Best payload_audit_;            // the lowest-numbered audit-mode grant with a max_payload
+  bool unchecked_grant_ = false;  // a grant that requires no payload format
+  Best format_;                   // the lowest-numbered grant with a payload format
+  PayloadFormat format_value_ = PayloadFormat::kAny;
+  bool format_audit_ = false;     // an audit-mode grant with a payload format
   Limit limited_;
   Limit audit_limited_;
 };

@@ -42,6 +42,14 @@ std::string PayloadNote(const Authorizer& authorizer, const Decision& decision) 
   return note + ")";
 }
 
+// The format a granted PUBLISH payload must be; the rule the line names requires it.
+std::string FormatNote(const Decision& decision) {
+  if (decision.payload_format == PayloadFormat::kAny) return {};
+  std::string note = " (payload " + std::string(PayloadFormatName(decision.payload_format));
+  if (decision.format_audit) note += ", audit: another payload is reported, not refused";
+  return note + ")";
+}
+
 }  // namespace
 
 std::optional<Action> ParseExplainAction(std::string_view word) {
@@ -77,7 +85,7 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
     if (request.action == Action::kSubscribe) {
       out << SubscriptionNotes(authorizer, request, decision);
     } else {
-      out << PayloadNote(authorizer, decision);
+      out << PayloadNote(authorizer, decision) << FormatNote(decision);
     }
     out << "\n";
     return kExplainAllow;
@@ -92,7 +100,9 @@ int RunPolicyExplain(const Authorizer& authorizer, const ExplainRequest& request
   // what enforcement would have done.
   out << "allow (audit: would be denied" << (rule.empty() ? "" : " by " + rule) << ", " << why
       << ")";
-  if (request.action == Action::kPublish) out << PayloadNote(authorizer, decision);
+  if (request.action == Action::kPublish) {
+    out << PayloadNote(authorizer, decision) << FormatNote(decision);
+  }
   out << "\n";
   return kExplainAllow;
 }

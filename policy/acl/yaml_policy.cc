@@ -30,7 +30,7 @@ constexpr std::string_view kTopKeys[] = {"groups", "rules", "limits"};
 constexpr std::string_view kRuleKeys[] = {
     "id",        "description", "effect",   "actions",    "topics",          "users",
     "groups",    "anonymous",   "everyone", "client_ids", "cert_identities", "addresses",
-    "listeners", "max_qos",     "retain",   "mode",       "max_payload"};
+    "listeners", "max_qos",     "retain",   "mode",       "max_payload",     "payload"};
 constexpr std::string_view kRequiredRuleKeys[] = {"id", "effect", "actions", "topics"};
 constexpr std::string_view kLimitKeys[] = {"id",
                                            "description",
@@ -241,6 +241,10 @@ class Parser {
         limit = &entry;
         payload = &entry;
         MaxPayload(entry, rule);
+      } else if (key == "payload") {
+        limit = &entry;
+        payload = &entry;
+        Format(entry, rule);
       }
     }
     const int line = rule.line;
@@ -348,6 +352,17 @@ class Parser {
     rule.max_payload = static_cast<uint32_t>(bytes);
   }
 
+  void Format(const Field& entry, YamlRule& rule) {
+    const std::optional<std::string> name = String(entry);
+    if (!name) return;
+    if (const std::optional<PayloadFormat> format = ParsePayloadFormat(*name)) {
+      rule.payload_format = *format;
+      return;
+    }
+    Problem(entry.line, absl::StrCat("'", entry.path, "' must be a payload format moat checks (",
+                                     Av(PayloadFormatNames()), "), got ", Quote(*name)));
+  }
+
   void Mode(const Field& entry, YamlRule& rule) {
     const std::optional<std::string> mode = String(entry);
     if (mode && std::find(std::begin(kModes), std::end(kModes), *mode) == std::end(kModes)) {
@@ -440,8 +455,9 @@ void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLa
     spec.location = absl::StrCat(policy.filename, ":", rule.line);
     // Only a rule that can refuse something ever names a denial: plain allow rules take
     // no label, so they cannot use up the bounded set.
-    const bool can_refuse =
-        rule.deny || rule.max_qos < 2 || !rule.allow_retain || rule.max_payload != kNoPayloadLimit;
+    const bool can_refuse = rule.deny || rule.max_qos < 2 || !rule.allow_retain ||
+                            rule.max_payload != kNoPayloadLimit ||
+                            rule.payload_format != PayloadFormat::kAny;
     spec.label = can_refuse ? labels.Assign(rule.id) : RuleLabels::kDefault;
     spec.deny = rule.deny;
     spec.audit = rule.audit;
@@ -449,6 +465,7 @@ void AddYamlPolicy(const YamlPolicy& policy, AclPolicy::Builder& builder, RuleLa
     spec.max_qos = rule.max_qos;
     spec.allow_retain = rule.allow_retain;
     spec.max_payload = rule.max_payload;
+    spec.payload_format = rule.payload_format;
     spec.filters = rule.topics;
     spec.placeholders = true;
     spec.anonymous = rule.anonymous;

@@ -6,7 +6,8 @@
 //     - id: operators-all            # required, unique; what decisions and logs name
 //       effect: allow                # allow | deny (required); deny always wins
 //       actions: [publish, subscribe]  # required; subscribe also grants delivery
-//       topics: ["plant/#", "users/%u/#"]  # required; %u = username, %c = client id
+//       topics: ["plant/#", "users/%u/#"]  # required; %u = username, %c = client id,
+//                                    # in any level ("spBv1.0/g/NDATA/%u", "site-%u/#")
 //       # who (at least one): users, groups, anonymous: true, everyone: true,
 //       # or client_ids / cert_identities alone
 //       groups: [operators]
@@ -19,6 +20,8 @@
 //       max_qos: 1
 //       retain: false
 //       max_payload: 4096            # bytes of a PUBLISH payload (publish rules)
+//       payload: sparkplug_b         # what a PUBLISH payload must be (publish rules;
+//                                    # policy/payload/payload_format.h)
 //       mode: audit                  # enforce (default) | audit: report, refuse nothing
 //   limits:                          # optional: rates per client, over moat.yaml's limits
 //     - id: slow-sensors             # required, unique among rules and limits
@@ -65,7 +68,8 @@ struct YamlRule : YamlWho {
   uint8_t max_qos = 2;
   bool allow_retain = true;
   uint32_t max_payload = kNoPayloadLimit;
-  bool audit = false;  // mode: audit
+  PayloadFormat payload_format = PayloadFormat::kAny;  // payload:
+  bool audit = false;                                  // mode: audit
 };
 
 // A `limits` entry: rates for the clients it selects (policy/acl/rate_table.h).

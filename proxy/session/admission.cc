@@ -52,7 +52,8 @@ RefusalCodes CodesFor(AuthFailure failure) {
 }
 
 // A refused Will: 0x90 for a topic over limits.max_topic_*, 0x97 for a payload over
-// max_payload (both CONNACK codes for just that [MQTT-3.2.2.2]), else 0x87.
+// max_payload, 0x99 for one not of a rule's `payload:` format (CONNACK codes for just
+// that [MQTT-3.2.2.2]), else 0x87.
 ReasonCode WillRefusalCode(policy::DenyReason reason) {
   switch (reason) {
     case policy::DenyReason::kTopicLength:
@@ -60,6 +61,8 @@ ReasonCode WillRefusalCode(policy::DenyReason reason) {
       return ReasonCode::kTopicNameInvalid;
     case policy::DenyReason::kPayloadLimit:
       return ReasonCode::kQuotaExceeded;
+    case policy::DenyReason::kPayloadFormat:
+      return ReasonCode::kPayloadFormatInvalid;
     default:
       return ReasonCode::kNotAuthorized;
   }
@@ -386,16 +389,25 @@ policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
     const Denial denial = Denial::Of(policy::Action::kWill, decision, topic);
     report_.Denials({&denial, 1});
   }
-  if (decision.allowed() && will.payload.size() > decision.max_payload) {
-    Denial denial = Denial::PayloadOf(decision, topic);
-    denial.action = policy::Action::kWill;
-    report_.Denials({&denial, 1});
-    if (!decision.payload_audit) {
-      policy::Decision refused = QuotaDecision(policy::DenyReason::kPayloadLimit);
-      refused.rule = decision.payload_rule;
-      refused.rule_label = decision.payload_label;
-      return refused;
-    }
+  if (!decision.allowed()) return decision;
+  // A payload over max_payload, then one not of the rules' `payload:` format, as the
+  // data path checks a PUBLISH: each reported, and refused unless an audit-mode rule
+  // grants it.
+  std::optional<Denial> payload[2];
+  if (will.payload.size() > decision.max_payload) payload[0] = Denial::PayloadOf(decision, topic);
+  if (decision.payload_format != policy::PayloadFormat::kAny &&
+      !policy::PayloadMatches(decision.payload_format, will.payload)) {
+    payload[1] = Denial::FormatOf(decision, topic);
+  }
+  for (std::optional<Denial>& denial : payload) {
+    if (!denial) continue;
+    denial->action = policy::Action::kWill;
+    report_.Denials({&*denial, 1});
+    if (denial->audit) continue;
+    policy::Decision refused = QuotaDecision(denial->reason);
+    refused.rule = denial->rule;
+    refused.rule_label = denial->rule_label;
+    return refused;
   }
   return decision;
 }

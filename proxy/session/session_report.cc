@@ -34,6 +34,8 @@ std::string_view QuotaSetting(policy::DenyReason reason) {
       return "limits.max_inflight";
     case policy::DenyReason::kPayloadLimit:
       return "max_payload";
+    case policy::DenyReason::kPayloadFormat:
+      return "payload";
     default:
       return {};
   }

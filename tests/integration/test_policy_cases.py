@@ -35,6 +35,18 @@ class PolicyCases(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
         self.assertRegex(run.stdout, r"^1\d cases, 0 failed\n$")
 
+    def test_the_shipped_templates_cases_hold(self):
+        # Each policy template in deploy/examples ships with the cases it must answer.
+        for template, count in (("sparkplug-b", 31), ("uns", 17)):
+            with self.subTest(template=template):
+                folder = os.path.join(REPO, "deploy", "examples", template)
+                run = subprocess.run(
+                    [MOAT_BIN, "policy", "test", "--config", os.path.join(folder, "moat.yaml"),
+                     os.path.join(folder, "cases.yaml")],
+                    capture_output=True, text=True, timeout=30)
+                self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+                self.assertEqual(run.stdout, f"{count} cases, 0 failed\n")
+
     def test_wrong_cases_fail_with_their_lines_as_the_readme_shows(self):
         with tempfile.TemporaryDirectory() as workdir:
             path = os.path.join(workdir, "cases.yaml")

@@ -65,8 +65,8 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
   EXPECT_THAT(Values(Domain::kAuditSink), ElementsAre("file", "syslog"));
   EXPECT_THAT(Values(Domain::kDenyReason),
               ElementsAre("no_rule", "deny_rule", "qos_limit", "retain_limit", "payload_limit",
-                          "not_authenticated", "bad_credentials", "banned", "topic_length",
-                          "topic_levels", "subscription_limit", "subscribe_filters",
+                          "payload_format", "not_authenticated", "bad_credentials", "banned",
+                          "topic_length", "topic_levels", "subscription_limit", "subscribe_filters",
                           "inflight_limit", "message_rate", "byte_rate"));
   EXPECT_THAT(Values(Domain::kDenyMode), ElementsAre("enforce", "audit", "throttle"));
   EXPECT_EQ(Values(Domain::kDenyReason)[LabelTraits<policy::DenyReason>::Index(

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "load_sparkplug.h"
 #include "load_stats.h"
 #include "load_wire.h"
 
@@ -96,8 +97,8 @@ class Honest {
       auto c = std::make_unique<Client>();
       c->index = i;
       c->conn = NewConn();
-      c->publish =
-          std::make_unique<PublishTemplate>(Topic(i), o_.qos, o_.payload, static_cast<uint32_t>(i));
+      c->publish = std::make_unique<PublishTemplate>(Topic(i), o_.qos, o_.payload,
+                                                     static_cast<uint32_t>(i), o_.sparkplug);
       clients_.push_back(std::move(c));
     }
     int next = 0, openers = 0;
@@ -184,7 +185,7 @@ class Honest {
         while (auto packet = reader.Next()) {
           if (packet->type() == 4) ++c.acked;
           if (packet->type() != 3) continue;
-          const Stamp stamp = packet->ReadStamp();
+          const Stamp stamp = packet->ReadStamp(o_.sparkplug ? kSparkplugStampAt : 0);
           if (stamp.qos > 0) {
             acks.insert(acks.end(), {0x40, 2, static_cast<uint8_t>(stamp.packet_id >> 8),
                                      static_cast<uint8_t>(stamp.packet_id)});

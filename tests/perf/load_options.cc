@@ -22,6 +22,7 @@ std::vector<std::string> SplitCommas(const std::string& text) {
 void Check(const Options& o) {
   if (o.qos != 0 && o.qos != 1) Die("--qos must be 0 or 1");
   if (o.payload < 16) Die("--payload must be at least 16 (it carries a timestamp)");
+  if (o.sparkplug && o.payload < 64) Die("--payload must be at least 64 with --sparkplug");
   if (o.publishers < 1 || o.window < o.publishers || o.inflight < 1 || o.batch < 1) {
     Die("--publishers, --window, --inflight and --batch must be positive");
   }
@@ -52,6 +53,10 @@ Options Parse(int argc, char** argv) {
     const std::string key = argv[i];
     if (key == "--tls") {
       o.tls = true;
+      continue;
+    }
+    if (key == "--sparkplug") {
+      o.sparkplug = true;
       continue;
     }
     if (i + 1 >= argc) Die(key + " needs a value");

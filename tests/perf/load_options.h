@@ -21,7 +21,8 @@ struct Options {
   double seconds = 10;
   double warmup = 1;
   size_t payload = 64;
-  double rate = 2000;  // latency and honest: messages/s of all publishers together
+  bool sparkplug = false;  // --sparkplug: payloads are valid Sparkplug B (load_sparkplug.h)
+  double rate = 2000;      // latency and honest: messages/s of all publishers together
   int connections = 9000;
   double hold_seconds = 2;
   double settle_seconds = 1;

@@ -6,6 +6,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "load_sparkplug.h"
+
 namespace mqtt_load {
 
 void Die(const std::string& message) {
@@ -70,13 +72,19 @@ Bytes SubscribePacket(uint16_t packet_id, std::string_view filter, int qos) {
 }
 
 PublishTemplate::PublishTemplate(std::string_view topic, int qos, size_t payload_size,
-                                 uint32_t publisher) {
+                                 uint32_t publisher, bool sparkplug) {
   Bytes body;
   PutString(body, topic);
   const size_t id_at = body.size();
   if (qos > 0) PutU16(body, 1);
-  const size_t payload_at = body.size();
-  body.resize(body.size() + payload_size, 'x');
+  size_t payload_at = body.size();
+  if (sparkplug) {
+    const Bytes payload = SparkplugPayload(payload_size);
+    body.insert(body.end(), payload.begin(), payload.end());
+    payload_at += kSparkplugStampAt;
+  } else {
+    body.resize(body.size() + payload_size, 'x');
+  }
   std::memcpy(body.data() + payload_at + 8, &publisher, 4);
   PutPacket(bytes, static_cast<uint8_t>(0x30 | (qos << 1)), body);
   const size_t header_size = bytes.size() - body.size();
@@ -99,7 +107,7 @@ void PublishTemplate::AppendTo(Bytes& out, uint16_t packet_id, uint32_t sequence
 
 // ---- Framing ----------------------------------------------------------------------
 
-Stamp Packet::ReadStamp() const {
+Stamp Packet::ReadStamp(size_t stamp_at) const {
   Stamp stamp;
   stamp.qos = (header >> 1) & 3;
   if (size < 2) throw std::runtime_error("short PUBLISH");
@@ -109,6 +117,7 @@ Stamp Packet::ReadStamp() const {
     stamp.packet_id = static_cast<uint16_t>((body[offset] << 8) | body[offset + 1]);
     offset += 2;
   }
+  offset += stamp_at;
   if (size < offset + 16) throw std::runtime_error("short PUBLISH payload");
   std::memcpy(&stamp.sent_at_ns, body + offset, 8);
   std::memcpy(&stamp.publisher, body + offset + 8, 4);

@@ -38,14 +38,17 @@ Bytes ConnectPacket(std::string_view client_id, uint16_t keep_alive, std::string
                     std::string_view password = {});
 Bytes SubscribePacket(uint16_t packet_id, std::string_view filter, int qos);
 
-// A PUBLISH whose payload starts with [send time ns: 8][publisher: 4][sequence: 4],
-// patched in place for every message; `id_offset` locates the packet id (QoS 1).
+// A PUBLISH whose payload holds [send time ns: 8][publisher: 4][sequence: 4], patched in
+// place for every message; `id_offset` locates the packet id (QoS 1). The payload is that
+// stamp and filler, or with `sparkplug` a valid Sparkplug B payload with the stamp at
+// kSparkplugStampAt (load_sparkplug.h).
 struct PublishTemplate {
   Bytes bytes;
   size_t id_offset = 0;
-  size_t payload_offset = 0;
+  size_t payload_offset = 0;  // of the stamp
 
-  PublishTemplate(std::string_view topic, int qos, size_t payload_size, uint32_t publisher);
+  PublishTemplate(std::string_view topic, int qos, size_t payload_size, uint32_t publisher,
+                  bool sparkplug = false);
   void AppendTo(Bytes& out, uint16_t packet_id, uint32_t sequence, int qos) const;
 };
 
@@ -64,8 +67,9 @@ struct Packet {
   const uint8_t* body = nullptr;
   size_t size = 0;
   int type() const { return header >> 4; }
-  // The stamp of a PUBLISH from PublishTemplate; throws if it is too short for one.
-  Stamp ReadStamp() const;
+  // The stamp of a PUBLISH from PublishTemplate, `stamp_at` bytes into its payload;
+  // throws if it is too short for one.
+  Stamp ReadStamp(size_t stamp_at = 0) const;
 };
 
 class PacketReader {

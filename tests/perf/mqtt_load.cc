@@ -32,6 +32,7 @@
 #include "load_attack.h"
 #include "load_honest.h"
 #include "load_options.h"
+#include "load_sparkplug.h"
 #include "load_stats.h"
 #include "load_wire.h"
 
@@ -96,7 +97,7 @@ class Run {
       co_await p.conn->Connect(net_.endpoint, net_.sources.Next());
       co_await p.conn->MqttConnect("bench-pub-" + std::to_string(i));
       p.publish = std::make_unique<PublishTemplate>("bench/p" + std::to_string(i), qos, o_.payload,
-                                                    static_cast<uint32_t>(i));
+                                                    static_cast<uint32_t>(i), o_.sparkplug);
       p.event = std::make_unique<Event>(net_.io);
       publishers_.push_back(std::move(p));
     }
@@ -151,7 +152,7 @@ class Run {
       acks.clear();
       while (auto packet = reader.Next()) {
         if (packet->type() != 3) continue;
-        const Stamp stamp = packet->ReadStamp();
+        const Stamp stamp = packet->ReadStamp(o_.sparkplug ? kSparkplugStampAt : 0);
         if (stamp.qos > 0) {
           acks.insert(acks.end(), {0x40, 2, static_cast<uint8_t>(stamp.packet_id >> 8),
                                    static_cast<uint8_t>(stamp.packet_id)});

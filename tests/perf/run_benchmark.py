@@ -34,14 +34,18 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline", "moat-rates",
-           "moat-threads0")
+           "moat-threads0", "moat-sparkplug")
 # moat-nocount is moat built with -DMOAT_COUNTERS=OFF: the same data path with every
 # metric increment compiled out, to show what counting costs. moat-baseline is another
 # moat binary (--baseline), e.g. built from the commit before a change, so before and
 # after are measured side by side in one run. moat-rates is moat with per-client rate
 # limits configured far above what any benchmark client sends: what checking them costs
 # when nobody is held back. moat-threads0 is moat with the default `threads: 0`, which
-# sizes itself by the CPUs moat may use (one, pinned to core 0 here). Only on request.
+# sizes itself by the CPUs moat may use (one, pinned to core 0 here). moat-sparkplug is
+# moat with a native policy whose rule checks every PUBLISH payload as Sparkplug B
+# (`payload: sparkplug_b`); it needs --sparkplug-payloads, which makes every target's
+# load valid Sparkplug, so moat beside it is the same load without the check. Only on
+# request.
 DEFAULT_TARGETS = TARGETS[:4]
 PHASES = ("idle", "handshakes", "qos0", "qos1", "latency")
 BROKER_CORE = "0"
@@ -314,18 +318,37 @@ upstream:
 RATES_NOT_REACHED = "  messages_per_second: 1000000\n  bytes_per_second: 1000000000\n"
 
 
-def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits="", threads=1):
+# moat-sparkplug's policy: what the acl grants, with every payload checked.
+SPARKPLUG_POLICY = """rules:
+  - id: bench-sparkplug
+    effect: allow
+    actions: [publish, subscribe]
+    topics: ["bench/#"]
+    everyone: true
+    payload: sparkplug_b
+"""
+
+
+def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits="", threads=1,
+               sparkplug=False):
     # A real policy, as users run: every client may use bench/#. Without one moat denies
     # everything (and policy.allow_all would skip the ACL, which is part of the cost).
-    acl = os.path.join(workdir, "acl")
-    with open(acl, "w") as f:
-        f.write("pattern readwrite bench/#\n")
+    if sparkplug:
+        policy = os.path.join(workdir, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(SPARKPLUG_POLICY)
+        policy_line = f"file: {policy}"
+    else:
+        acl = os.path.join(workdir, "acl")
+        with open(acl, "w") as f:
+            f.write("pattern readwrite bench/#\n")
+        policy_line = f"acl_file: {acl}"
     cfg = os.path.join(workdir, "moat.yaml")
     with open(cfg, "w") as f:
         f.write(moat_tls_front(port, broker_port, certs) + f"""auth:
   allow_anonymous: true
 policy:
-  acl_file: {acl}
+  {policy_line}
 threads: {threads}
 limits:
   max_connections: 100000
@@ -366,7 +389,7 @@ class Target:
             extra = RATES_NOT_REACHED if self.name == "moat-rates" else ""
             threads = 0 if self.name == "moat-threads0" else 1
             self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary,
-                                    extra, threads)
+                                    extra, threads, sparkplug=self.name == "moat-sparkplug")
         self.proxy.wait_port(self.port)
         proxy_pid = self.proxy.pid
         if self.name == "nginx":  # the worker does the work; the master only waits
@@ -396,6 +419,10 @@ class Target:
         for name, pid in self.watch.items():
             argv += ["--watch", f"{name}={pid}"]
         argv += [str(o) for o in options]
+        if mode in ("throughput", "latency"):
+            argv += ["--payload", str(self.args.payload)]
+            if self.args.sparkplug_payloads:
+                argv.append("--sparkplug")
         waited = 0.0
         for attempt in range(1, self.args.attempts + 1):
             waited += wait_machine_quiet(self.args.max_quiet_wait)
@@ -466,14 +493,13 @@ class Target:
             log(f"{self.name}: throughput QoS {qos}")
             with self.profiled(f"qos{qos}"):
                 phases[f"qos{qos}"] = self.load("throughput", "--qos", qos, "--publishers",
-                                                a.publishers, "--payload", 64, "--seconds",
-                                                a.seconds, timeout=a.seconds + 60)
+                                                a.publishers, "--seconds", a.seconds,
+                                                timeout=a.seconds + 60)
         if "latency" in a.phases:
             log(f"{self.name}: latency at {a.rate:g} msg/s")
             with self.profiled("latency"):
                 phases["latency"] = self.load("latency", "--rate", a.rate, "--publishers", 1,
-                                              "--payload", 64, "--seconds", a.seconds,
-                                              timeout=a.seconds + 60)
+                                              "--seconds", a.seconds, timeout=a.seconds + 60)
         return phases
 
 
@@ -542,13 +568,15 @@ def format_cell(value, fmt):
 def build_table(runs, args):
     titles = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "moat": "moat",
               "moat-nocount": "moat, counters compiled out", "moat-baseline": "moat, baseline",
-              "moat-rates": "moat, rates set", "moat-threads0": "moat, threads: 0"}
+              "moat-rates": "moat, rates set", "moat-threads0": "moat, threads: 0",
+              "moat-sparkplug": "moat, Sparkplug checked"}
     shown = list(DEFAULT_TARGETS)
-    for extra in ("moat-nocount", "moat-baseline", "moat-rates", "moat-threads0"):
+    for extra in ("moat-nocount", "moat-baseline", "moat-rates", "moat-threads0",
+                  "moat-sparkplug"):
         if any(run["target"] == extra for run in runs):
             shown.append(extra)
-    ratios = ["moat"] + [t for t in ("moat-baseline", "moat-rates", "moat-threads0")
-                         if t in shown]
+    ratios = ["moat"] + [t for t in ("moat-baseline", "moat-rates", "moat-threads0",
+                                     "moat-sparkplug") if t in shown]
     header = "| metric | " + " | ".join(titles[t] for t in shown) + " | " + \
         " | ".join(f"{titles[t]}/HAProxy" for t in ratios) + " |"
     lines = [header, "| --- |" + " ---: |" * (len(shown) + len(ratios))]
@@ -646,6 +674,11 @@ def main():
     parser.add_argument("--handshake-concurrency", type=int, default=64,
                         help="handshake loops in flight")
     parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument("--payload", type=int, default=64,
+                        help="bytes of each PUBLISH payload, throughput and latency phases")
+    parser.add_argument("--sparkplug-payloads", action="store_true",
+                        help="every target's payloads are valid Sparkplug B (moat-sparkplug "
+                        "needs it)")
     parser.add_argument("--rate", type=float, default=2000, help="latency phase, msg/s")
     parser.add_argument("--idle-connections", type=int, default=9000)
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
@@ -680,6 +713,9 @@ def main():
     for t in targets:
         if t not in TARGETS:
             parser.error(f"unknown target {t}")
+    if "moat-sparkplug" in targets and not args.sparkplug_payloads:
+        parser.error("the moat-sparkplug target refuses what is not Sparkplug: add "
+                     "--sparkplug-payloads (and --payload 1024 for the README's figure)")
     if ("moat-baseline" in targets) != bool(args.baseline):
         parser.error("the moat-baseline target and --baseline BINARY go together")
     args.phases = [p for p in args.phases.split(",") if p]

@@ -7,9 +7,12 @@
 
 #include "policy/acl/explain.h"
 #include "policy/acl/yaml_policy.h"
+#include "tests/policy_acl/yaml_policy_fixture.h"
 
 namespace moat::policy {
 namespace {
+
+using test::RuleProblem;
 
 constexpr std::string_view kSensors =
     "rules:\n"
@@ -34,15 +37,6 @@ ClientIdentity User(std::string name) {
   client.username = std::move(name);
   client.client_id = "c";
   return client;
-}
-
-std::string Problem(std::string_view rule_keys, std::string_view actions = "[publish]",
-                    std::string_view effect = "allow") {
-  const std::string yaml = "rules:\n  - id: r1\n    effect: " + std::string(effect) +
-                           "\n    actions: " + std::string(actions) +
-                           "\n    topics: ['t']\n    everyone: true\n" + std::string(rule_keys);
-  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
-  return policy.ok() ? "" : std::string(policy.status().message());
 }
 
 TEST(MaxPayload, AGrantCarriesItsRulesLimitAndTheRuleThatSetsIt) {
@@ -106,24 +100,24 @@ TEST(MaxPayload, ExplainShowsTheLimitOfAPublish) {
 }
 
 TEST(MaxPayloadErrors, IsANumberOfBytesAMqttPacketCanCarry) {
-  EXPECT_EQ(Problem("    max_payload: 0\n"), "");
-  EXPECT_EQ(Problem("    max_payload: 268435455\n"), "");
-  EXPECT_EQ(Problem("    max_payload: 268435456\n"),
+  EXPECT_EQ(RuleProblem("    max_payload: 0\n"), "");
+  EXPECT_EQ(RuleProblem("    max_payload: 268435455\n"), "");
+  EXPECT_EQ(RuleProblem("    max_payload: 268435456\n"),
             "policy.yaml:7: 'rules[0].max_payload' must be a number of bytes from 0 to "
             "268435455, got '268435456'");
-  EXPECT_EQ(Problem("    max_payload: -1\n"),
+  EXPECT_EQ(RuleProblem("    max_payload: -1\n"),
             "policy.yaml:7: 'rules[0].max_payload' must be a number of bytes from 0 to "
             "268435455, got '-1'");
-  EXPECT_EQ(Problem("    max_payload: 4k\n"),
+  EXPECT_EQ(RuleProblem("    max_payload: 4k\n"),
             "policy.yaml:7: 'rules[0].max_payload' must be a number of bytes from 0 to "
             "268435455, got '4k'");
 }
 
 TEST(MaxPayloadErrors, OnlyOnAnAllowRuleThatGrantsPublish) {
-  EXPECT_EQ(Problem("    max_payload: 10\n", "[publish]", "deny"),
+  EXPECT_EQ(RuleProblem("    max_payload: 10\n", "[publish]", "deny"),
             "policy.yaml:7: 'rules[0].max_payload' is a limit on what an allow rule grants; rule "
             "'r1' is a deny rule");
-  EXPECT_EQ(Problem("    max_payload: 10\n", "[subscribe]"),
+  EXPECT_EQ(RuleProblem("    max_payload: 10\n", "[subscribe]"),
             "policy.yaml:7: 'rules[0].max_payload' limits what a rule lets publish; rule 'r1' "
             "grants no publish");
 }

@@ -36,4 +36,15 @@ inline std::string Errors(std::string_view yaml) {
   return policy.ok() ? "" : std::string(policy.status().message());
 }
 
+// The problems of a policy of one rule, r1 (`effect` for everyone, `actions` on topic
+// 't'), with `rule_keys` added at line 7; empty when it loads.
+inline std::string RuleProblem(std::string_view rule_keys, std::string_view actions = "[publish]",
+                               std::string_view effect = "allow") {
+  const std::string yaml = "rules:\n  - id: r1\n    effect: " + std::string(effect) +
+                           "\n    actions: " + std::string(actions) +
+                           "\n    topics: ['t']\n    everyone: true\n" + std::string(rule_keys);
+  absl::StatusOr<YamlPolicy> policy = ParseYamlPolicy(yaml, "policy.yaml");
+  return policy.ok() ? "" : std::string(policy.status().message());
+}
+
 }  // namespace moat::policy::test

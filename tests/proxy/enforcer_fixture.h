@@ -27,6 +27,7 @@ class ScriptedAuthorizer : public policy::Authorizer {
   std::map<std::string, uint8_t, std::less<>> subscribe_max_qos;
   std::map<std::string, uint32_t, std::less<>> max_payload;  // topic -> bytes
   bool payload_audit = false;                                // max_payload is an audit-mode rule's
+  std::set<std::string, std::less<>> sparkplug;  // topics whose rule says payload: sparkplug_b
   mutable int calls = 0;
   uint64_t policy_version = 1;
   uint64_t version() const override { return policy_version; }
@@ -43,6 +44,11 @@ class ScriptedAuthorizer : public policy::Authorizer {
       decision.payload_rule = "sensors";
       decision.payload_label = 7;
       decision.payload_audit = payload_audit;
+    }
+    if (sparkplug.contains(topic)) {
+      decision.payload_format = policy::PayloadFormat::kSparkplugB;
+      decision.rule = "edge";
+      decision.format_label = 8;
     }
     return decision;
   }
