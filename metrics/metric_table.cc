@@ -21,6 +21,7 @@ constexpr std::string_view kUpstreamErrorReasonValues[] = {
     MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kReloadResultValues[] = {MOAT_RELOAD_RESULTS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kAuditSinkValues[] = {MOAT_AUDIT_SINKS(MOAT_METRICS_VALUE)};
+constexpr std::string_view kAdminOutcomeValues[] = {MOAT_ADMIN_OUTCOMES(MOAT_METRICS_VALUE)};
 #undef MOAT_METRICS_VALUE
 
 static_assert(static_cast<uint32_t>(mqtt::Direction::kClientToServer) == 0 &&
@@ -105,6 +106,8 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
       return kReloadResultValues;
     case Domain::kAuditSink:
       return kAuditSinkValues;
+    case Domain::kAdminOutcome:
+      return kAdminOutcomeValues;
     case Domain::kListener:
     case Domain::kCertificateFile:
     case Domain::kVersion:

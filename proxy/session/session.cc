@@ -85,6 +85,14 @@ void Session::Abort() {
   }
 }
 
+void Session::EndByAdmin() {
+  if (relay_) {
+    relay_->Stop(EndReason::kAdmin, mqtt::ReasonCode::kAdministrativeAction);
+  } else {
+    Abort();  // still logging in: banned, it would be refused at its next step anyway
+  }
+}
+
 void Session::PolicyChanged() {
   if (!relay_) return;
   SetRates();
