@@ -22,8 +22,8 @@ absl::StatusOr<uint16_t> ListenOn(tcp::acceptor& acceptor, std::string host, uin
     tcp::resolver resolver(io);
     const auto results = resolver.resolve(host, std::to_string(port), ec);
     if (ec || results.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot resolve ", what, " address ", host, ": ", ec.message()));
+      return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", std::string(what),
+                                                     " address ", host, ": ", ec.message()));
     }
     endpoint = results.begin()->endpoint();
   }
@@ -34,7 +34,7 @@ absl::StatusOr<uint16_t> ListenOn(tcp::acceptor& acceptor, std::string host, uin
   uint16_t bound = 0;
   if (!ec) bound = acceptor.local_endpoint(ec).port();
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for ", what, " on ",
+    return absl::UnavailableError(absl::StrCat("cannot listen for ", std::string(what), " on ",
                                                endpoint.address().to_string(), " port ", port, ": ",
                                                ec.message()));
   }

@@ -554,7 +554,7 @@ inline constexpr MetricDef kMetricTable[] = {
      "moat_admin_requests_total",
      MetricType::kCounter,
      Source::kCounted,
-     "Admin API requests and connections, by outcome (README \"Admin API\").",
+     "Admin API requests and connections refused unanswered, by outcome.",
      {{"outcome", Domain::kAdminOutcome}},
      {}},
     {Metric::kAdminBansActive,

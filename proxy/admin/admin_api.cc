@@ -155,7 +155,8 @@ ApiResponse AdminApi::Kick(const ApiRequest& request) {
     error = "give one of 'client_id' and 'identity'";
   }
   if (!error.empty()) return Fail(400, AdminOutcome::kBadRequest, error);
-  const auto ended = sessions_.End([&](const policy::ClientIdentity& session) {
+  // By value: a worker late past the timeout still runs it after this returns.
+  const auto ended = sessions_.End([client_id, identity](const policy::ClientIdentity& session) {
     return client_id ? session.client_id == *client_id : session.username == *identity;
   });
   if (!ended) return Fail(503, AdminOutcome::kError, "the workers did not answer in time");
@@ -212,8 +213,8 @@ ApiResponse AdminApi::AddBan(const ApiRequest& request) {
       return Fail(500, AdminOutcome::kError, std::string(saved.message()));
     }
   }
-  const auto ended =
-      sessions_.End([&](const policy::ClientIdentity& session) { return Covers(added, session); });
+  const auto ended = sessions_.End(
+      [added](const policy::ClientIdentity& session) { return Covers(added, session); });
   Audit(request, "ban",
         absl::StrCat(added.Target(), added.expires_at ? "" : " (until unbanned)",
                      added.reason.empty() ? "" : ": " + added.reason));

@@ -26,11 +26,11 @@
 namespace moat::proxy::admin {
 
 struct ApiRequest {
-  std::string_view method;  // "GET", "POST", ...
-  std::string_view path;    // without the query
-  std::string_view body;
-  std::string_view actor;    // AdminCaller::actor
-  std::string_view address;  // the caller's, for the audit line
+  std::string_view method{};  // "GET", "POST", ...
+  std::string_view path{};    // without the query
+  std::string_view body{};
+  std::string_view actor{};    // AdminCaller::actor
+  std::string_view address{};  // the caller's, for the audit line
 };
 
 struct ApiResponse {

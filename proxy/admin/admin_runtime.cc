@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<AdminRuntime>> AdminRuntime::Start(
   if (!token.ok()) return token.status();
   AdminServerOptions options{.host = admin.bind->host,
                              .port = admin.bind->port,
+                             .tls = nullptr,
                              .max_connections = admin.max_connections,
                              .max_body_bytes = admin.max_body_bytes,
                              .request_timeout = admin.request_timeout};

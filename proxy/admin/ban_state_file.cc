@@ -18,7 +18,8 @@ namespace {
 namespace json = boost::json;
 
 absl::Status Errno(const std::string& path, std::string_view what) {
-  return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
+  return absl::InternalError(
+      absl::StrCat(path, ": ", std::string(what), ": ", std::strerror(errno)));
 }
 
 absl::Status WriteAll(int fd, std::string_view text, const std::string& path) {

@@ -21,7 +21,7 @@ struct SessionSnapshot {
   uint64_t bytes_from_broker = 0;
   uint64_t messages_from_client = 0;
   uint64_t messages_from_broker = 0;
-  std::vector<std::pair<std::string, uint8_t>> subscriptions;  // filter, granted QoS
+  std::vector<std::pair<std::string, uint8_t>> subscriptions{};  // filter, granted QoS
 };
 
 }  // namespace moat::proxy

@@ -16,16 +16,26 @@ namespace {
 namespace json = boost::json;
 using metrics::AdminOutcome;
 
+policy::ClientIdentity Identity(std::string user, std::string client_id, std::string address = "") {
+  policy::ClientIdentity identity;
+  identity.username = std::move(user);
+  identity.client_id = std::move(client_id);
+  identity.address = std::move(address);
+  return identity;
+}
+
 class FakeSessions : public SessionControl {
  public:
   std::optional<std::vector<SessionSnapshot>> List() override {
     std::vector<SessionSnapshot> list;
     for (const auto& identity : live) {
-      list.push_back({.identity = identity.username,
-                      .client_id = identity.client_id,
-                      .address = identity.address,
-                      .protocol_version = "5",
-                      .subscriptions = {{"a/#", 1}}});
+      SessionSnapshot snapshot;
+      snapshot.identity = identity.username;
+      snapshot.client_id = identity.client_id;
+      snapshot.address = identity.address;
+      snapshot.protocol_version = "5";
+      snapshot.subscriptions = {{"a/#", 1}};
+      list.push_back(std::move(snapshot));
     }
     return list;
   }
@@ -54,7 +64,7 @@ class AdminApiTest : public ::testing::Test {
 };
 
 TEST_F(AdminApiTest, ListsSessions) {
-  sessions_.live = {{.username = "alice", .client_id = "c1", .address = "192.0.2.1"}};
+  sessions_.live = {Identity("alice", "c1", "192.0.2.1")};
   const ApiResponse response = Call("GET", "/v1/sessions");
   ASSERT_EQ(response.status, 200u) << response.body;
   const json::value session = Json(response).at("sessions").at(0);
@@ -64,9 +74,7 @@ TEST_F(AdminApiTest, ListsSessions) {
 }
 
 TEST_F(AdminApiTest, KicksByClientIdOrIdentity) {
-  sessions_.live = {{.username = "alice", .client_id = "c1"},
-                    {.username = "alice", .client_id = "c2"},
-                    {.username = "bob", .client_id = "c3"}};
+  sessions_.live = {Identity("alice", "c1"), Identity("alice", "c2"), Identity("bob", "c3")};
   ApiResponse response = Call("POST", "/v1/sessions/kick", R"({"client_id": "c3"})");
   ASSERT_EQ(response.status, 200u) << response.body;
   EXPECT_EQ(Json(response).at("sessions_ended").to_number<int64_t>(), 1);
@@ -91,8 +99,7 @@ TEST_F(AdminApiTest, RefusesBadBodiesAndUnknownPaths) {
 }
 
 TEST_F(AdminApiTest, ABanIsSavedEndsTheSessionsItCoversAndExpires) {
-  sessions_.live = {{.username = "alice", .client_id = "c1", .address = "192.0.2.1"},
-                    {.username = "bob", .client_id = "c2", .address = "198.51.100.1"}};
+  sessions_.live = {Identity("alice", "c1", "192.0.2.1"), Identity("bob", "c2", "198.51.100.1")};
   const ApiResponse response =
       Call("POST", "/v1/bans", R"({"target": "192.0.2.0/24", "duration": "1h", "reason": "scan"})");
   ASSERT_EQ(response.status, 201u) << response.body;
