@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "metrics/exposition.h"
+#include "metrics/http_listen.h"
 
 namespace moat::metrics {
 
@@ -54,23 +55,6 @@ std::string_view PathOf(const Request& request) {
   return path.substr(0, path.find('?'));
 }
 
-absl::StatusOr<tcp::endpoint> ResolveBind(std::string host, uint16_t port) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  boost::system::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (!ec) return tcp::endpoint(address, port);
-  asio::io_context io;
-  tcp::resolver resolver(io);
-  const auto results = resolver.resolve(host, std::to_string(port), ec);
-  if (ec || results.empty()) {
-    return absl::InvalidArgumentError("cannot resolve metrics address " + host + ": " +
-                                      ec.message());
-  }
-  return results.begin()->endpoint();
-}
-
 }  // namespace
 
 class MetricsServer::Impl {
@@ -82,19 +66,9 @@ class MetricsServer::Impl {
         limits_(std::move(limits)) {}
 
   absl::Status Listen(const std::string& host, uint16_t port) {
-    absl::StatusOr<tcp::endpoint> endpoint = ResolveBind(host, port);
-    if (!endpoint.ok()) return endpoint.status();
-    boost::system::error_code ec;
-    acceptor_.open(endpoint->protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(*endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) port_ = acceptor_.local_endpoint(ec).port();
-    if (ec) {
-      return absl::UnavailableError("cannot listen for metrics on " +
-                                    endpoint->address().to_string() + " port " +
-                                    std::to_string(port) + ": " + ec.message());
-    }
+    absl::StatusOr<uint16_t> bound = ListenOn(acceptor_, host, port, "metrics");
+    if (!bound.ok()) return bound.status();
+    port_ = *bound;
     return absl::OkStatus();
   }
 

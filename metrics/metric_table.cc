@@ -22,6 +22,7 @@ constexpr std::string_view kUpstreamErrorReasonValues[] = {
 constexpr std::string_view kReloadResultValues[] = {MOAT_RELOAD_RESULTS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kAuditSinkValues[] = {MOAT_AUDIT_SINKS(MOAT_METRICS_VALUE)};
 constexpr std::string_view kTokenRefusalValues[] = {MOAT_TOKEN_REFUSALS(MOAT_METRICS_VALUE)};
+constexpr std::string_view kAdminOutcomeValues[] = {MOAT_ADMIN_OUTCOMES(MOAT_METRICS_VALUE)};
 #undef MOAT_METRICS_VALUE
 
 static_assert(static_cast<uint32_t>(mqtt::Direction::kClientToServer) == 0 &&
@@ -108,6 +109,8 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
       return kAuditSinkValues;
     case Domain::kTokenRefusal:
       return kTokenRefusalValues;
+    case Domain::kAdminOutcome:
+      return kAdminOutcomeValues;
     case Domain::kListener:
     case Domain::kCertificateFile:
     case Domain::kCrlFile:

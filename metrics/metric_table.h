@@ -72,6 +72,7 @@ namespace moat::metrics {
   X(kRevoked, "revoked")            /* the password file no longer vouches for the client */ \
   X(kTokenExpired, "token_expired") /* the bearer token it logged in with expired */         \
   X(kShutdown, "shutdown")                                                                   \
+  X(kAdmin, "admin")                  /* kicked, or banned, through the admin API */         \
   X(kPreauthMemory, "preauth_memory") /* closed to keep limits.max_preauth_memory */         \
   X(kWriteTimeout, "write_timeout")   /* a peer took nothing for limits.write_timeout */     \
   X(kIoError, "io_error")
@@ -113,6 +114,20 @@ namespace moat::metrics {
   X(kFile, "file")          \
   X(kSyslog, "syslog")
 
+// How the admin API answered a request; a connection past admin.max_connections or
+// admin.request_timeout is counted too, though it got no answer.
+#define MOAT_ADMIN_OUTCOMES(X)                                                   \
+  X(kOk, "ok")                                                                   \
+  X(kUnauthorized, "unauthorized")        /* no credentials: 401 */              \
+  X(kForbidden, "forbidden")              /* wrong credentials: 403 */           \
+  X(kBadRequest, "bad_request")           /* unparsable, or a bad field: 400 */  \
+  X(kNotFound, "not_found")               /* no such endpoint, ban or session */ \
+  X(kBodyTooLarge, "body_too_large")      /* over admin.max_body_bytes: 413 */   \
+  X(kBanLimit, "ban_limit")               /* admin.max_bans in force: 507 */     \
+  X(kConnectionLimit, "connection_limit") /* admin.max_connections open */       \
+  X(kTimeout, "timeout")                  /* admin.request_timeout passed */     \
+  X(kError, "error")                      /* the state file, or the workers */
+
 #define MOAT_METRICS_ENUMERATOR(id, value) id,
 enum class TlsFailureReason : uint8_t { MOAT_TLS_FAILURE_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ConnectResult : uint8_t { MOAT_CONNECT_RESULTS(MOAT_METRICS_ENUMERATOR) };
@@ -122,6 +137,7 @@ enum class DenyMode : uint8_t { MOAT_DENY_MODES(MOAT_METRICS_ENUMERATOR) };
 enum class UpstreamErrorReason : uint8_t { MOAT_UPSTREAM_ERROR_REASONS(MOAT_METRICS_ENUMERATOR) };
 enum class ReloadResult : uint8_t { MOAT_RELOAD_RESULTS(MOAT_METRICS_ENUMERATOR) };
 enum class AuditSink : uint8_t { MOAT_AUDIT_SINKS(MOAT_METRICS_ENUMERATOR) };
+enum class AdminOutcome : uint8_t { MOAT_ADMIN_OUTCOMES(MOAT_METRICS_ENUMERATOR) };
 #undef MOAT_METRICS_ENUMERATOR
 
 // Values bounded by the config rather than by an enum: the index into the list given
@@ -165,6 +181,7 @@ enum class Domain : uint8_t {
   kReloadResult,         // ReloadResult
   kAuditSink,            // AuditSink
   kTokenRefusal,         // policy::TokenRefusal (not kNone): TokenRefusalName
+  kAdminOutcome,         // AdminOutcome
   // Bounded by the config or the build; the values are given to MetricsRegistry::Create.
   kListener,         // ListenerId: configured listener names
   kCertificateFile,  // CertificateFileId: configured certificate paths
@@ -218,6 +235,8 @@ constexpr uint32_t ClosedDomainSize(Domain domain) {
       return 0 MOAT_AUDIT_SINKS(MOAT_METRICS_COUNT);
     case Domain::kTokenRefusal:
       return 0 MOAT_TOKEN_REFUSALS(MOAT_METRICS_COUNT);
+    case Domain::kAdminOutcome:
+      return 0 MOAT_ADMIN_OUTCOMES(MOAT_METRICS_COUNT);
     default:
       return 0;
   }
@@ -279,6 +298,8 @@ struct LabelTraits<AuditSink> : EnumLabel<Domain::kAuditSink, AuditSink> {};
 template <>
 struct LabelTraits<policy::TokenRefusal>
     : EnumLabel<Domain::kTokenRefusal, policy::TokenRefusal, 1> {};
+template <>
+struct LabelTraits<AdminOutcome> : EnumLabel<Domain::kAdminOutcome, AdminOutcome> {};
 
 // Values bounded by the config or the policy: an index given at runtime.
 template <Domain D, typename Id>
@@ -332,6 +353,8 @@ enum class Metric : uint8_t {
   kPolicyLoadedTimestampSeconds,
   kPolicyInfo,
   kBansActive,
+  kAdminRequestsTotal,
+  kAdminBansActive,
   kPreauthMemoryBytes,
   kCertificateExpiryTimestampSeconds,
   kCrlNextUpdateTimestampSeconds,
@@ -548,6 +571,20 @@ inline constexpr MetricDef kMetricTable[] = {
      MetricType::kGauge,
      Source::kCounted,
      "Bans currently in force.",
+     {},
+     {}},
+    {Metric::kAdminRequestsTotal,
+     "moat_admin_requests_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Admin API requests and connections refused unanswered, by outcome.",
+     {{"outcome", Domain::kAdminOutcome}},
+     {}},
+    {Metric::kAdminBansActive,
+     "moat_admin_bans_active",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Manual bans (admin API) in force, at most admin.max_bans.",
      {},
      {}},
     {Metric::kPreauthMemoryBytes,

@@ -42,7 +42,7 @@ SyslogSeverity SeverityOf(const AuditEvent& event) {
 }  // namespace
 
 bool IsRateLimited(std::string_view event) {
-  return event != "session_admitted" && event != "session_ended";
+  return event != "session_admitted" && event != "session_ended" && event != "admin";
 }
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(std::string path, double per_second,
@@ -145,6 +145,7 @@ void AuditLog::Write(const AuditEvent& event) {
   Put(line, "action", event.action);
   Put(line, "mode", event.mode);
   Put(line, "rule", event.rule);
+  Put(line, "actor", event.actor);
   Put(line, "identity", event.identity);
   Put(line, "auth", event.auth);
   Put(line, "cert_fingerprint", event.cert_fingerprint);

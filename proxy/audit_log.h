@@ -43,7 +43,8 @@ struct SessionTotals {
 
 struct AuditEvent {
   // session_admitted | session_ended | refused_connect | refused_connection (before MQTT)
-  // | denial | rate_limited | ban | malformed | reload
+  // | denial | rate_limited | ban | malformed | reload | admin (an admin API action) |
+  // admin_refused (an admin API request without valid credentials)
   std::string_view event{};
   std::string_view reason{};  // closed set per event
   std::string_view rule{};
@@ -63,8 +64,11 @@ struct AuditEvent {
   std::string_view mqtt_version{};  // 3.1 | 3.1.1 | 5
   // session_ended
   const SessionTotals* totals = nullptr;
+  // admin | admin_refused: who called the admin API ("bearer", "cert:SUBJECT sha256:...").
+  std::string_view actor{};
 };
 
+// Admin lines are not rate-limited either: each is an authenticated operator's action.
 // Session lines are not rate-limited: each stands for a login that passed authentication,
 // already bounded by limits.max_connections and the per-address connection rate, and an
 // admitted line without its ended line (or the reverse) would leave a hole in the trail.

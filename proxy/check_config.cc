@@ -22,6 +22,12 @@ bool CheckConfig(const std::string& path) {
     std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
   };
   report(tls::MakeTlsContexts(*config).status());
+  if (config->admin.tls) {
+    const auto admin_tls = tls::MakeServerContext(*config->admin.tls);
+    if (!admin_tls.ok()) {
+      report(absl::InvalidArgumentError("admin.tls: " + std::string(admin_tls.status().message())));
+    }
+  }
   report(AuthServices::Create(*config).status());
   report(MakeAuthorizer(*config, 1).status());
   for (const std::string& warning : config->warnings) {

@@ -9,9 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <ctime>
 #include <string>
 
 #include "policy/network.h"
+#include "proxy/admin/ban_store.h"
 #include "proxy/audit_log.h"
 #include "proxy/net/catching.h"
 #include "proxy/net/plain_stream.h"
@@ -232,8 +234,9 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> Setup::Handshake(tcp::socket s
 
 bool ScreenAddress(const ConnectionSetupContext& context, ConnectionGate::Ticket& ticket,
                    const std::string& address) {
-  if (context.bans &&
-      context.bans->IsBanned(policy::BanList::AddressKey(address), policy::BanList::Clock::now())) {
+  if ((context.bans && context.bans->IsBanned(policy::BanList::AddressKey(address),
+                                              policy::BanList::Clock::now())) ||
+      context.manual_bans->AddressBanned(address, std::time(nullptr))) {
     ReportRefusedConnection(context, ConnectionRefusal::kBanned, address);
     context.counters.Add<metrics::Metric::kDenialsTotal>(
         policy::Action::kConnect, policy::DenyReason::kBanned, metrics::DenyMode::kEnforce,

@@ -28,6 +28,9 @@
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
+namespace admin {
+class BanStore;
+}
 
 // What opening a client stream needs from its worker and listener.
 struct ConnectionSetupContext {
@@ -36,7 +39,8 @@ struct ConnectionSetupContext {
   metrics::ListenerId listener_id;
   metrics::ThreadCounters& counters;
   ConnectionGate& gate;
-  policy::BanList* bans;  // null with "ban: off"
+  policy::BanList* bans;               // null with "ban: off"
+  const admin::BanStore* manual_bans;  // the admin API's; never null
   const config::Limits& limits;
 };
 

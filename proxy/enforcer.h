@@ -104,6 +104,10 @@ class Enforcer {
   void set_max_keep_alive(uint16_t seconds) { max_keep_alive_ = seconds; }
   // Shared by every session: `quotas` (the config's) must outlive the Enforcer.
   void set_quotas(const config::SessionQuotas& quotas) { quotas_ = &quotas; }
+  // The filters granted so far and their QoS, for the admin API's session list.
+  const std::map<std::string, uint8_t, std::less<>>& granted_filters() const {
+    return granted_filters_;
+  }
   // The keep-alive the client must keep under that cap, before the broker says anything.
   static uint16_t CappedKeepAlive(uint16_t asked, uint16_t cap) {
     return cap > 0 && (asked == 0 || asked > cap) ? cap : asked;

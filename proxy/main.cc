@@ -11,6 +11,7 @@
 #include <boost/version.hpp>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -27,6 +28,8 @@
 #include "policy/acl/yaml_policy.h"
 #include "policy/authorizer.h"
 #include "policy/credentials/passwd_command.h"
+#include "proxy/admin/admin_runtime.h"
+#include "proxy/admin/ctl_command.h"
 #include "proxy/audit_log.h"
 #include "proxy/auth/auth_services.h"
 #include "proxy/check_config.h"
@@ -58,6 +61,8 @@ int Usage() {
       "       moat policy explain --config FILE (--user U | --token FILE) [--client-id C]\n"
       "                           [--cert-cn N] [--ip A] (publish|subscribe) TOPIC\n"
       "       moat policy test --config FILE CASES.yaml\n"
+      "       moat ctl --config FILE sessions|kick CLIENT_ID|ban TARGET [--for D]|unban "
+      "TARGET|bans\n"
       "       moat --version\n"
       "       moat metrics-table          print the metric list as a markdown table\n",
       stderr);
@@ -259,6 +264,15 @@ int Run(const std::string& path) {
     metrics_server = *std::move(started);
     server.SetMetricsServer(metrics_server.get());
   }
+  std::unique_ptr<moat::proxy::admin::AdminRuntime> admin;
+  if (config->admin.bind) {
+    auto started = moat::proxy::admin::AdminRuntime::Start(*config, server, **auth, metrics);
+    if (!started.ok()) {
+      LogError(std::string(started.status().message()));
+      return kExitInvalid;
+    }
+    admin = *std::move(started);
+  }
   server.Start();
   LogInfo(std::string("moat ") + MOAT_VERSION + " running with " + path);
 
@@ -307,6 +321,8 @@ int Run(const std::string& path) {
           metrics.Set<moat::metrics::Metric::kBansActive>(
               static_cast<int64_t>((*auth)->bans->ActiveBans(moat::policy::BanList::Clock::now())));
         }
+        metrics.Set<moat::metrics::Metric::kAdminBansActive>(
+            static_cast<int64_t>((*auth)->manual_bans->List(std::time(nullptr)).size()));
         if (config->watch_files) {
           std::string now = moat::proxy::WatchedFilesFingerprint(*config);
           if (now != fingerprint) {
@@ -322,6 +338,7 @@ int Run(const std::string& path) {
   server.Wait();
   control.stop();
   control_thread.join();
+  if (admin) admin->Stop();
   if (metrics_server) metrics_server->Stop();
   if (readiness) readiness->Stop();
   moat::proxy::AuditLog::Set(nullptr);
@@ -368,6 +385,8 @@ int main(int argc, char** argv) {
   if (args.size() >= 2 && args[0] == "policy" && args[1] == "explain") {
     return PolicyExplain({args.begin() + 2, args.end()});
   }
+  if (!args.empty() && args[0] == "ctl")
+    return moat::proxy::admin::RunCtl({args.begin() + 1, args.end()});
   if (args.size() == 2 && args[0] == "--check-config") {
     return moat::proxy::CheckConfig(std::string(args[1])) ? kExitOk : kExitInvalid;
   }

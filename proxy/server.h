@@ -50,6 +50,12 @@ class Server {
   // Reload() hands `server` the new metrics TLS context along with the listeners' own,
   // so its certificate changes with theirs or not at all. Call before any Reload().
   void SetMetricsServer(metrics::MetricsServer* server) { metrics_server_ = server; }
+  // For the admin API (proxy/admin/session_control.h).
+  std::vector<Worker*> workers() const {
+    std::vector<Worker*> list;
+    for (const auto& worker : workers_) list.push_back(worker.get());
+    return list;
+  }
 
  private:
   const config::Config& config_;

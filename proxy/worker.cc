@@ -66,6 +66,7 @@ Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Autho
                                .counters = counters_,
                                .gate = gate_,
                                .bans = auth_.bans.get(),
+                               .manual_bans = auth_.manual_bans.get(),
                                .limits = config_.limits});
     session_environments_.push_back(
         {.config = config_,
@@ -178,6 +179,32 @@ void Worker::RecheckCertificates(
         session->RevokeIfCertificateRefused(*checks[listener]);
       }
     }
+  });
+}
+
+void Worker::CollectSessions(std::function<void(std::vector<SessionSnapshot>)> done) {
+  asio::post(io_context_, [this, done = std::move(done)] {
+    std::vector<SessionSnapshot> snapshots;
+    for (const Session* session : sessions_) {
+      if (auto snapshot = session->Snapshot()) snapshots.push_back(*std::move(snapshot));
+    }
+    done(std::move(snapshots));
+  });
+}
+
+void Worker::EndSessions(std::function<bool(const policy::ClientIdentity&)> match,
+                         std::function<void(size_t)> done) {
+  asio::post(io_context_, [this, match = std::move(match), done = std::move(done)] {
+    // EndByAdmin() hands sessions back to SessionFinished() through a post, never from
+    // here, so sessions_ holds still while it is walked.
+    size_t ended = 0;
+    for (Session* session : sessions_) {
+      if (match(session->identity())) {
+        session->EndByAdmin();
+        ++ended;
+      }
+    }
+    done(ended);
   });
 }
 

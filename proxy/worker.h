@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <unordered_set>
@@ -56,6 +57,11 @@ class Worker final : public SessionOwner {
   // CRLs refuse; `checks` as the config's listeners, null where none is needed.
   void RecheckCertificates(std::vector<std::shared_ptr<const tls::CertificateRecheck>> checks);
   void Join();
+  // Thread-safe, for the admin API: `done` is called on this worker's thread with every
+  // admitted session, or with how many sessions `match` selected and were ended.
+  void CollectSessions(std::function<void(std::vector<SessionSnapshot>)> done);
+  void EndSessions(std::function<bool(const policy::ClientIdentity&)> match,
+                   std::function<void(size_t)> done);
 
   void SessionFinished(Session* session) override;
 

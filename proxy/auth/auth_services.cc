@@ -1,6 +1,9 @@
 #include "proxy/auth/auth_services.h"
 
+#include <ctime>
 #include <fstream>
+
+#include "proxy/admin/ban_state_file.h"
 
 namespace moat::proxy {
 
@@ -36,6 +39,12 @@ absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config:
   if (auth.ban) {
     services->bans =
         std::make_unique<policy::BanList>(auth.ban->failures, auth.ban->window, auth.ban->duration);
+  }
+  services->manual_bans = std::make_unique<admin::BanStore>(config.admin.max_bans);
+  if (config.admin.bind) {
+    auto bans = admin::LoadBanState(config.admin.state_file);
+    if (!bans.ok()) return bans.status();
+    services->manual_bans->Replace(*std::move(bans), std::time(nullptr));
   }
   if (!config.upstream.password_file.empty()) {
     std::ifstream in(config.upstream.password_file);

@@ -9,6 +9,7 @@
 #include "policy/auth/authenticator.h"
 #include "policy/auth/ban_list.h"
 #include "proxy/auth/auth_pool.h"
+#include "proxy/admin/ban_store.h"
 #include "proxy/auth/client_ids.h"
 #include "proxy/auth/credentials.h"
 #include "proxy/auth/tokens.h"
@@ -30,6 +31,9 @@ struct AuthServices {
   std::unique_ptr<policy::BanList> bans;     // null with "ban: off"
   std::string upstream_password;             // upstream.credentials: replace
   ClientIds client_ids;                      // which identity holds which client id
+  // Bans made through the admin API, loaded from admin.state_file; never null (empty
+  // without the admin API).
+  std::unique_ptr<admin::BanStore> manual_bans;
 
   // Loads the password file and the upstream password; errors name the file.
   static absl::StatusOr<std::unique_ptr<AuthServices>> Create(const config::Config& config);

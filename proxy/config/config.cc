@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "policy/file_reading/file_text.h"
+#include "proxy/config/admin_config.h"
 #include "proxy/config/websocket_origin.h"
 #include "proxy/config/yaml_reader.h"
 
@@ -790,8 +791,8 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
     return;
   }
   MapReader map(root, "", 1,
-                {"listeners", "upstream", "auth", "policy", "metrics", "audit", "limits", "threads",
-                 "watch_files"},
+                {"listeners", "upstream", "auth", "policy", "metrics", "admin", "audit", "limits",
+                 "threads", "watch_files"},
                 ctx.problems);
   if (const Field* f = map.Require("listeners")) ReadListeners(*f, config, ctx);
   if (const Field* f = map.Require("upstream")) ReadUpstream(*f, config.upstream, ctx);
@@ -806,6 +807,19 @@ void ReadRoot(const YAML::Node& root, Config& config, Context& ctx) {
                                                  "' is also the bind address of listener '",
                                                  listener.name, "'"));
         }
+      }
+    }
+  }
+  if (const Field* f = map.Find("admin")) {
+    ReadAdmin(
+        *f, config.admin, ctx.base_dir, ctx.problems,
+        [&](const Field& tls) { return ReadServerTls(tls, ctx); },
+        [&](int line, std::string_view message) { ctx.Warn(line, message); });
+    for (const Listener& listener : config.listeners) {
+      if (config.admin.bind && listener.bind.ToString() == config.admin.bind->ToString()) {
+        ctx.problems.Add(
+            f->line, absl::StrCat("'admin.bind' '", listener.bind.ToString(),
+                                  "' is also the bind address of listener '", listener.name, "'"));
       }
     }
   }

@@ -134,6 +134,27 @@ struct Metrics {
   int tls_line = 0;  // where metrics.tls is written: certificate errors found later cite it
 };
 
+// What `moat ctl` presents to the admin API it finds at admin.bind.
+struct AdminCtl {
+  std::string ca;    // verifies the admin server's certificate; default: tls.client_ca
+  std::string cert;  // ctl's client certificate (and key), when the API wants one
+  std::string key;
+  std::string server_name;  // the name the server's certificate must carry; default: bind host
+};
+
+// The admin API (README "Admin API"): off unless bind is set, and never unauthenticated.
+struct Admin {
+  std::optional<Endpoint> bind;
+  std::string bearer_token_file;  // requests may carry "Authorization: Bearer <first line>"
+  std::optional<ServerTls> tls;   // HTTPS; with client_ca, a verified certificate is a login
+  std::string state_file;         // manual bans, rewritten atomically on every change
+  AdminCtl ctl;
+  uint32_t max_bans = 10'000;                         // manual bans in force at once
+  uint32_t max_body_bytes = 64 * 1024;                // one request's JSON body
+  uint32_t max_connections = 16;                      // open admin connections at once
+  std::chrono::milliseconds request_timeout{10'000};  // accept to the end of the request
+};
+
 struct Audit {
   std::string file;             // empty or "-": stderr
   double rate_per_second = 20;  // lines per event and reason ...
@@ -211,6 +232,7 @@ struct Config {
   Auth auth;
   Policy policy;
   Metrics metrics;
+  Admin admin;
   Audit audit;
   Limits limits;
   int threads = 0;  // 0: one per core

@@ -105,15 +105,19 @@ void ReportBadChoice(const Field& field, const std::string& choices, Problems& p
                                         Describe(field.value)));
 }
 
+std::filesystem::path ResolvePath(std::string_view text, const std::filesystem::path& base_dir,
+                                  std::error_code& error) {
+  std::filesystem::path path(text);
+  if (path.is_relative()) path = base_dir / path;
+  return std::filesystem::absolute(path, error).lexically_normal();
+}
+
 std::optional<std::string> ReadPath(const Field& field, const std::filesystem::path& base_dir,
                                     Problems& problems) {
   const std::optional<std::string> text = ReadString(field, problems);
   if (!text) return std::nullopt;
-  std::filesystem::path path(*text);
-  if (path.is_relative()) path = base_dir / path;
   std::error_code error;
-  path = std::filesystem::absolute(path, error).lexically_normal();
-  const std::string resolved = path.string();
+  const std::string resolved = ResolvePath(*text, base_dir, error).string();
   struct stat info {};
   if (!error && stat(resolved.c_str(), &info) != 0) error.assign(errno, std::generic_category());
   if (!error && S_ISDIR(info.st_mode)) error = std::make_error_code(std::errc::is_a_directory);

@@ -51,6 +51,9 @@ std::optional<Enum> ReadEnum(const Field& field,
 // the first reload.
 std::optional<std::string> ReadPath(const Field& field, const std::filesystem::path& base_dir,
                                     Problems& problems);
+// `text` as an absolute, normalized path, resolved against `base_dir` when relative.
+std::filesystem::path ResolvePath(std::string_view text, const std::filesystem::path& base_dir,
+                                  std::error_code& error);
 
 // ---- implementation of the template -----------------------------------------------------
 

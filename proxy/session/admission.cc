@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <ctime>
 
 #include "proxy/auth/auth_services.h"
 #include "proxy/mqtt/encoder.h"
@@ -277,6 +278,11 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
   identity_.cert_identity = request.certificate_identity.value_or("");
   auth_method_ = plan.method;
   if (plan.failure != AuthFailure::kNone) co_return plan.failure;
+  // Banned through the admin API: by user or client id, from anywhere.
+  if (auth.manual_bans->UserBanned(plan.identity, std::time(nullptr)) ||
+      auth.manual_bans->ClientIdBanned(connect.client_id, std::time(nullptr))) {
+    co_return AuthFailure::kBanned;
+  }
 
   // Banned as tried from this address only: a stranger's guesses never lock the owner
   // out from where the owner is.
@@ -326,6 +332,10 @@ asio::awaitable<AuthFailure> Admission::CheckToken(const mqtt::Connect& connect,
   identity_.groups = std::move(check.token.groups);
   identity_.memo = {};
   token_expires_at_ = check.token.expires_at;
+  // The bans by name, now that the token has given one.
+  if (auth.manual_bans->UserBanned(identity_.username, std::time(nullptr))) {
+    co_return AuthFailure::kBanned;
+  }
   if (auth.bans &&
       auth.bans->IsBanned(policy::BanList::UserAtAddressKey(identity_.username, identity_.address),
                           policy::BanList::Clock::now())) {

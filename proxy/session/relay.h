@@ -88,6 +88,9 @@ class Relay final : public net::ReadyListener,
   void PolicyChanged();
   // The client's message and byte rates (at login, and after a reload).
   void SetRates(const ClientRates& rates) { rate_.Update(rates, env_.clock.Now()); }
+  // For the admin API's session list.
+  const Enforcer& enforcer() const { return enforcer_; }
+  mqtt::ProtocolVersion version() const { return version_; }
 
   void OnReady(int tag, const boost::system::error_code& error) override;
 

@@ -99,6 +99,14 @@ void Session::Abort() {
   }
 }
 
+void Session::EndByAdmin() {
+  if (relay_) {
+    relay_->Stop(EndReason::kAdmin, mqtt::ReasonCode::kAdministrativeAction);
+  } else {
+    Abort();  // still logging in: banned, it would be refused at its next step anyway
+  }
+}
+
 void Session::PolicyChanged(const policy::Authorizer& previous, bool revoke) {
   if (!relay_) return;
   // Only a certificate names the client for good: a password user's removal is the

@@ -24,6 +24,7 @@
 #include "proxy/session/preauth_memory.h"
 #include "proxy/session/relay.h"
 #include "proxy/session/session_report.h"
+#include "proxy/session/session_snapshot.h"
 
 namespace moat::tls {
 class CertificateRecheck;
@@ -86,6 +87,12 @@ class Session final : private RelayOwner {
   void PolicyChanged(const policy::Authorizer& previous, bool revoke);
   // The listener it was accepted on.
   metrics::ListenerId listener() const { return env_.listener; }
+  // The admin API (on this session's thread): what it lists once the session is admitted
+  // (session_snapshot.cc), and ending it by a kick or a ban that covers it (MQTT 5:
+  // DISCONNECT 0x98 Administrative action).
+  std::optional<SessionSnapshot> Snapshot() const;
+  void EndByAdmin();
+  const policy::ClientIdentity& identity() const { return identity_; }
 
  private:
   // The client's rates under the policy in force, to the relay.

@@ -63,6 +63,18 @@ AuthFailureLabels LabelsFor(AuthFailure failure) {
   return {ConnectResult::kNotAuthorized, DenyReason::kNotAuthenticated};
 }
 
+metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_code& ec) {
+  if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
+  if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
+  if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
+    return metrics::UpstreamErrorReason::kDns;
+  }
+  if (ec.category() == asio::error::get_ssl_category()) return metrics::UpstreamErrorReason::kTls;
+  return metrics::UpstreamErrorReason::kOther;
+}
+
+}  // namespace
+
 std::string_view MqttVersionName(mqtt::ProtocolVersion version) {
   switch (version) {
     case mqtt::ProtocolVersion::kV31:
@@ -76,18 +88,6 @@ std::string_view MqttVersionName(mqtt::ProtocolVersion version) {
   }
   return {};
 }
-
-metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_code& ec) {
-  if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
-  if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
-  if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
-    return metrics::UpstreamErrorReason::kDns;
-  }
-  if (ec.category() == asio::error::get_ssl_category()) return metrics::UpstreamErrorReason::kTls;
-  return metrics::UpstreamErrorReason::kOther;
-}
-
-}  // namespace
 
 SessionReport::SessionReport(metrics::ThreadCounters& counters, metrics::ListenerId listener,
                              const policy::ClientIdentity& identity)

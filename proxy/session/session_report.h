@@ -34,6 +34,9 @@ struct AdmittedClient {
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kUnknown;
 };
 
+// "3.1", "3.1.1" or "5", as audit lines name it.
+std::string_view MqttVersionName(mqtt::ProtocolVersion version);
+
 class SessionReport {
  public:
   // `identity` is the session's, filled in as admission learns who the client is.
@@ -88,6 +91,12 @@ class SessionReport {
   void Ended(EndReason reason, std::string_view detail, SteadyTime now) const;
 
   metrics::ThreadCounters& counters() { return counters_; }
+  // For the admin API's session list: what Packet() counted, and when it was admitted.
+  uint64_t messages(mqtt::Direction from) const {
+    return totals_[static_cast<size_t>(from)].messages;
+  }
+  uint64_t bytes(mqtt::Direction from) const { return totals_[static_cast<size_t>(from)].bytes; }
+  std::optional<SteadyTime> admitted() const { return admitted_; }
 
  private:
   metrics::ThreadCounters& counters_;

@@ -63,6 +63,10 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
   EXPECT_THAT(Values(Domain::kUpstreamErrorReason),
               ElementsAre("refused", "timeout", "tls", "dns", "other"));
   EXPECT_THAT(Values(Domain::kAuditSink), ElementsAre("file", "syslog"));
+  EXPECT_THAT(Values(Domain::kAdminOutcome),
+              ElementsAre("ok", "unauthorized", "forbidden", "bad_request", "not_found",
+                          "body_too_large", "ban_limit", "connection_limit", "timeout", "error"));
+  EXPECT_EQ(Values(Domain::kSessionEnd)[static_cast<size_t>(SessionEnd::kAdmin)], "admin");
   EXPECT_THAT(Values(Domain::kDenyReason),
               ElementsAre("no_rule", "deny_rule", "qos_limit", "retain_limit", "payload_limit",
                           "payload_format", "not_authenticated", "bad_credentials", "banned",
