@@ -61,9 +61,12 @@ struct Denial {
   }
   // A PUBLISH whose payload is not the format the rules that grant it require.
   static Denial FormatOf(const policy::Decision& decision, std::string topic) {
-    return {policy::Action::kPublish, policy::DenyReason::kPayloadFormat,
-            decision.rule,            std::move(topic),
-            decision.format_audit,    decision.format_label};
+    return {policy::Action::kPublish,
+            policy::DenyReason::kPayloadFormat,
+            decision.rule,
+            std::move(topic),
+            decision.format_audit,
+            decision.format_label};
   }
   // A session quota under `limits`: no rule decides it.
   static Denial Quota(policy::Action action, policy::DenyReason reason, std::string topic) {

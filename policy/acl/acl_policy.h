@@ -50,8 +50,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "policy/acl/acl_file.h"
 #include "policy/acl/conditions.h"
 #include "policy/acl/rate_table.h"

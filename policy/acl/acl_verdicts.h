@@ -175,7 +175,7 @@ class AclPolicy::Verdicts final : public RuleSink {
   bool unchecked_grant_ = false;  // a grant that requires no payload format
   Best format_;                   // the lowest-numbered grant with a payload format
   PayloadFormat format_value_ = PayloadFormat::kAny;
-  bool format_audit_ = false;     // an audit-mode grant with a payload format
+  bool format_audit_ = false;  // an audit-mode grant with a payload format
   Limit limited_;
   Limit audit_limited_;
 };

@@ -8,8 +8,13 @@ namespace {
 
 TEST(FixedAuthorizers, WithoutAPolicyOnlyTheConnectIsAllowed) {
   const auto deny_all = MakeDenyAllAuthorizer();
-  const ClientIdentity alice{.username = "alice", .client_id = "c", .cert_identity = "",
-                             .address = "192.0.2.1", .listener = "l", .groups = {}, .memo = {}};
+  const ClientIdentity alice{.username = "alice",
+                             .client_id = "c",
+                             .cert_identity = "",
+                             .address = "192.0.2.1",
+                             .listener = "l",
+                             .groups = {},
+                             .memo = {}};
   EXPECT_TRUE(deny_all->AuthorizeConnect(alice).allowed());
   for (const Decision& decision :
        {deny_all->MayPublish(alice, "a/b", 0, false), deny_all->MaySubscribe(alice, "#", 0),
