@@ -1,9 +1,6 @@
 #include "proxy/auth/credentials.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 namespace moat::proxy {
 
@@ -16,14 +13,12 @@ constexpr size_t kMaxCachedLogins = 100'000;
 }  // namespace
 
 Credentials::Credentials(std::string path, AuthPool& pool) : path_(std::move(path)), pool_(pool) {
-  RAND_bytes(cache_key_, sizeof(cache_key_));
   file_ = std::make_shared<policy::PasswordFile>();
 }
 
 Credentials::~Credentials() {
   // Checks still on the pool use this object's file.
   pool_.Join();
-  OPENSSL_cleanse(cache_key_, sizeof(cache_key_));
 }
 
 absl::Status Credentials::Load() {
@@ -57,12 +52,9 @@ std::string Credentials::CacheKey(std::string_view user, std::string_view passwo
   message.reserve(user.size() + 1 + password.size());
   message.append(user).push_back('\0');
   message.append(password);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), cache_key_, sizeof(cache_key_),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &size);
+  std::string key = cache_key_.Of(message);
   OPENSSL_cleanse(message.data(), message.size());
-  return std::string(reinterpret_cast<char*>(digest), size);
+  return key;
 }
 
 asio::awaitable<PasswordCheck> Credentials::Verify(std::string user, std::string password) {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "policy/credentials/password_file.h"
 #include "proxy/auth/auth_pool.h"
+#include "proxy/auth/keyed_hash.h"
 
 namespace moat::proxy {
 
@@ -48,7 +49,7 @@ class Credentials {
 
   const std::string path_;
   AuthPool& pool_;
-  unsigned char cache_key_[32];
+  KeyedHash cache_key_;
 
   mutable std::mutex mutex_;
   std::shared_ptr<const policy::PasswordFile> file_;

@@ -1,9 +1,6 @@
 #include "proxy/auth/tokens.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <chrono>
 
@@ -25,14 +22,9 @@ int64_t WallClockSeconds() {
 }
 
 Tokens::Tokens(std::string jwks_path, policy::TokenRules rules, AuthPool& pool)
-    : jwks_path_(std::move(jwks_path)), rules_(std::move(rules)), pool_(pool) {
-  RAND_bytes(cache_key_, sizeof(cache_key_));
-}
+    : jwks_path_(std::move(jwks_path)), rules_(std::move(rules)), pool_(pool) {}
 
-Tokens::~Tokens() {
-  pool_.Join();
-  OPENSSL_cleanse(cache_key_, sizeof(cache_key_));
-}
+Tokens::~Tokens() { pool_.Join(); }
 
 absl::Status Tokens::Load() {
   auto parsed = Parse();
@@ -52,14 +44,6 @@ void Tokens::Install(std::shared_ptr<const policy::Jwks> keys) {
   verified_.clear();  // a removed key must stop admitting its tokens at once
 }
 
-std::string Tokens::CacheKey(std::string_view token) const {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), cache_key_, sizeof(cache_key_),
-       reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest, &size);
-  return std::string(reinterpret_cast<char*>(digest), size);
-}
-
 policy::TokenCheck Tokens::VerifyNow(std::string_view token) const {
   std::shared_ptr<const policy::Jwks> keys;
   {
@@ -70,7 +54,7 @@ policy::TokenCheck Tokens::VerifyNow(std::string_view token) const {
 }
 
 boost::asio::awaitable<TokenResult> Tokens::Verify(std::string token) {
-  const std::string key = CacheKey(token);
+  const std::string key = cache_key_.Of(token);
   const int64_t now = WallClockSeconds();
   std::shared_ptr<const policy::Jwks> keys;
   uint64_t version = 0;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "policy/token/jwt.h"
 #include "proxy/auth/auth_pool.h"
+#include "proxy/auth/keyed_hash.h"
 
 namespace moat::proxy {
 
@@ -45,12 +46,11 @@ class Tokens {
     policy::VerifiedToken token;
     uint64_t keys_version = 0;
   };
-  std::string CacheKey(std::string_view token) const;
 
   const std::string jwks_path_;
   const policy::TokenRules rules_;
   AuthPool& pool_;
-  unsigned char cache_key_[32];
+  KeyedHash cache_key_;
 
   mutable std::mutex mutex_;
   std::shared_ptr<const policy::Jwks> keys_;
