@@ -5,13 +5,19 @@
 
 namespace moat::policy {
 
-std::optional<std::string> Base64UrlDecode(std::string_view text) {
-  // Padding and the standard alphabet are not base64url; cjose would accept some of it.
+bool IsBase64Url(std::string_view text) {
+  if (text.size() % 4 == 1) return false;
   for (char c : text) {
     const bool url_safe = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                           (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!url_safe) return std::nullopt;
+    if (!url_safe) return false;
   }
+  return true;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  // Padding and the standard alphabet are not base64url; cjose would accept some of it.
+  if (!IsBase64Url(text)) return std::nullopt;
   uint8_t* decoded = nullptr;
   size_t size = 0;
   cjose_err error;

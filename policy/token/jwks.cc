@@ -301,6 +301,14 @@ const Jwks::Key* Jwks::Find(std::string_view kid, JwsAlgorithm algorithm, Lookup
 bool Jwks::VerifySignature(const Key& key, JwsAlgorithm algorithm, std::string_view compact) const {
   if (key.algorithm != algorithm) return false;
   if (algorithm == JwsAlgorithm::kEdDsa) return VerifyEd25519(key.ed25519, compact);
+  // Every part well-formed before cjose sees it (see IsBase64Url): callers may not have
+  // checked.
+  for (std::string_view rest = compact;;) {
+    const size_t dot = rest.find('.');
+    if (!IsBase64Url(rest.substr(0, dot))) return false;
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
   cjose_err error;
   cjose_jws_t* jws = cjose_jws_import(compact.data(), compact.size(), &error);
   if (jws == nullptr) return false;

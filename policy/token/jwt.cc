@@ -176,6 +176,13 @@ TokenCheck VerifyToken(std::string_view compact, const Jwks& keys, const TokenRu
       compact.find('.', first_dot + 1) != last_dot) {
     return Refuse(TokenRefusal::kMalformed, "not a compact JWS (three dot-separated parts)");
   }
+  // The signature check hands the whole token to cjose, which must see only well-formed
+  // base64url (see IsBase64Url).
+  if (!IsBase64Url(compact.substr(0, first_dot)) ||
+      !IsBase64Url(compact.substr(first_dot + 1, last_dot - first_dot - 1)) ||
+      !IsBase64Url(compact.substr(last_dot + 1))) {
+    return Refuse(TokenRefusal::kMalformed, "a part is not base64url");
+  }
   const Json header = ParseObject(compact.substr(0, first_dot));
   if (!header) return Refuse(TokenRefusal::kMalformed, "the header is not a JSON object");
   // Checked before any key is touched: "none", HMAC (which would use a public key as the
