@@ -70,7 +70,7 @@ asio::awaitable<void> UpstreamReadiness::CheckLoop() {
 asio::awaitable<std::optional<std::string>> UpstreamReadiness::Check() {
   boost::system::error_code error;
   try {
-    co_await connector_.Connect();  // the link closes as it goes out of scope
+    co_await connector_.Connect(UpstreamRequest{});  // the link closes as it goes out of scope
     co_return std::nullopt;
   } catch (const boost::system::system_error& e) {
     if (e.code() == asio::error::operation_aborted) throw;  // Stop()

@@ -52,7 +52,8 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce
   co_return stream;
 }
 
-asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::Connect() const {
+asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::Connect(
+    const UpstreamRequest& /*request*/) const {
   asio::steady_timer timer(co_await asio::this_coro::executor, upstream_.connect_timeout);
   boost::system::error_code error;
   auto result =

@@ -6,19 +6,30 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <string_view>
 
+#include "policy/authorizer.h"
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
 
+// Who a link to the broker is for: the client id can pick the server, and the client's
+// identity and TLS link are what the broker may be told about it.
+struct UpstreamRequest {
+  std::string_view client_id;
+  const policy::ClientIdentity* identity = nullptr;  // null: moat's own probe (readiness)
+  const net::ByteStream* client = nullptr;           // the client's link, for its TLS facts
+};
+
 // Where admission gets a session's link to the broker.
 class Upstream {
  public:
   // Throws boost::system::system_error, with asio::error::timed_out when the whole
   // attempt takes longer than the configured timeout.
-  virtual boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const = 0;
+  virtual boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
+      const UpstreamRequest& request) const = 0;
 
  protected:
   ~Upstream() = default;
@@ -32,7 +43,8 @@ class UpstreamConnector final : public Upstream {
                     std::chrono::seconds tcp_keepalive = {});
 
   // Resolution, TCP and TLS, all within upstream.connect_timeout.
-  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const override;
+  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
+      const UpstreamRequest& request) const override;
   void set_tls_context(tls::SslCtxPtr context) { tls_context_ = std::move(context); }
 
  private:

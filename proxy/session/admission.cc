@@ -425,7 +425,8 @@ policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
 asio::awaitable<bool> Admission::ConnectUpstream() {
   const SteadyTime started = services_.clock.Now();
   try {
-    broker_ = co_await services_.upstream.Connect();
+    broker_ = co_await services_.upstream.Connect(UpstreamRequest{
+        .client_id = identity_.client_id, .identity = &identity_, .client = &client_});
   } catch (const boost::system::system_error& e) {
     report_.UpstreamUnavailable(e.code());
     upstream_error_ = e.code().message();

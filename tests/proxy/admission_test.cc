@@ -30,7 +30,8 @@ using mqtt::ReasonCode;
 class StubUpstream final : public Upstream {
  public:
   explicit StubUpstream(asio::io_context& io) : io_(io) {}
-  asio::awaitable<std::unique_ptr<net::ByteStream>> Connect() const override {
+  asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
+      const UpstreamRequest& /*request*/) const override {
     ++connects;
     if (refuse) throw boost::system::system_error(asio::error::connection_refused);
     auto stream = std::make_unique<StubStream>(io_);
