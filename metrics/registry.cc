@@ -56,6 +56,12 @@ bool Exported(const MetricDef& def, const internal::MetricLayout& metric, uint32
               const std::array<const std::vector<std::string>*, kDomainCount>& values) {
   for (size_t i = 0; i < def.labels.size; ++i) {
     const Domain domain = def.labels.items[i].domain;
+    if (domain == Domain::kListener) {
+      // A spare listener no reload has named yet.
+      const uint32_t index = series / metric.stride[i] % metric.cardinality[i];
+      if ((*values[static_cast<size_t>(domain)])[index].empty()) return false;
+      continue;
+    }
     if (!IsSparse(domain)) continue;
     const uint32_t index = series / metric.stride[i] % metric.cardinality[i];
     if (index == 0) continue;
@@ -130,6 +136,8 @@ std::array<std::vector<std::string>, kDomainCount> MetricsRegistry::MakeValues(
     }
   }
   values[static_cast<size_t>(Domain::kListener)] = options.listeners;
+  values[static_cast<size_t>(Domain::kListener)].resize(options.listeners.size() +
+                                                        options.spare_listeners);
   values[static_cast<size_t>(Domain::kCertificateFile)] = options.certificate_files;
   values[static_cast<size_t>(Domain::kCrlFile)] = options.crl_files;
   values[static_cast<size_t>(Domain::kVersion)] = {options.version};
@@ -193,8 +201,25 @@ std::optional<ListenerId> MetricsRegistry::FindListener(std::string_view name) c
   return ListenerId{*index};
 }
 
+std::optional<ListenerId> MetricsRegistry::AddListener(const std::string& name) {
+  if (!CheckValues("listener name", {name}).ok()) return std::nullopt;
+  std::lock_guard lock(listeners_mutex_);
+  std::vector<std::string>& names = values_[static_cast<size_t>(Domain::kListener)];
+  for (uint32_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return ListenerId{i};
+  }
+  for (uint32_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) {
+      names[i] = name;
+      return ListenerId{i};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<uint32_t> MetricsRegistry::IndexOf(Domain domain, std::string_view value) const {
-  const std::vector<std::string>& values = Values(domain);
+  std::lock_guard lock(listeners_mutex_);
+  const std::vector<std::string>& values = values_[static_cast<size_t>(domain)];
   for (uint32_t i = 0; i < values.size(); ++i) {
     if (values[i] == value) return i;
   }
@@ -241,9 +266,15 @@ std::vector<uint64_t> MetricsRegistry::SumSlots() const {
 }
 
 std::array<const std::vector<std::string>*, kDomainCount> MetricsRegistry::ScrapeValues(
-    std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash) const {
+    std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash,
+    std::vector<std::string>& listener_names) const {
   std::array<const std::vector<std::string>*, kDomainCount> values;
   for (size_t d = 0; d < kDomainCount; ++d) values[d] = &values_[d];
+  {
+    std::lock_guard lock(listeners_mutex_);
+    listener_names = values_[static_cast<size_t>(Domain::kListener)];
+  }
+  values[static_cast<size_t>(Domain::kListener)] = &listener_names;
   {
     std::lock_guard lock(policy_hash_mutex_);
     policy_hash = {policy_hash_};
@@ -267,7 +298,8 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const {
   const ProcessStats process = ReadProcessStats();
   std::vector<std::string> rule_names;
   std::vector<std::string> policy_hash;
-  const auto values = ScrapeValues(rule_names, policy_hash);
+  std::vector<std::string> listener_names;
+  const auto values = ScrapeValues(rule_names, policy_hash, listener_names);
 
   std::vector<MetricFamily> families;
   families.reserve(kMetricCount);

@@ -43,7 +43,10 @@ namespace moat::metrics {
 
 // The label values that are not closed enums.
 struct RegistryOptions {
-  std::vector<std::string> listeners{};          // in config order: ListenerId{i} is listeners[i]
+  std::vector<std::string> listeners{};  // in config order: ListenerId{i} is listeners[i]
+  // Room for listeners a reload adds (AddListener), past `listeners`: the layout is fixed
+  // at startup, so a process can name only this many more over its life.
+  size_t spare_listeners = 0;
   std::vector<std::string> certificate_files{};  // CertificateFileId{i} is this [i]
   std::vector<std::string> crl_files{};          // CrlFileId{i} is this [i]
   std::string version{};                         // moat_build_info{version}; empty: "unknown"
@@ -228,6 +231,10 @@ class MetricsRegistry final : public prometheus::Collectable {
   ThreadCounters& AddThread();
 
   std::optional<ListenerId> FindListener(std::string_view name) const;
+  // The id of the listener `name`, given a spare one if it has none yet (its series then
+  // appear in the scrape); nullopt when no spare is left or the name is not a valid label.
+  // Thread-safe. A listener a reload removes keeps its id and its counts.
+  std::optional<ListenerId> AddListener(const std::string& name);
   std::optional<CertificateFileId> FindCertificateFile(std::string_view path) const;
   std::optional<CrlFileId> FindCrlFile(std::string_view path) const;
 
@@ -274,8 +281,10 @@ class MetricsRegistry final : public prometheus::Collectable {
   // of the closed label sets included at zero.
   std::vector<prometheus::MetricFamily> Collect() const override;
 
-  // The label values of a domain, in index order.
-  const std::vector<std::string>& Values(Domain domain) const {
+  // The label values of a domain, in index order (listener names: as they stand now;
+  // spare listeners are empty).
+  std::vector<std::string> Values(Domain domain) const {
+    std::lock_guard lock(listeners_mutex_);
     return values_[static_cast<size_t>(domain)];
   }
 
@@ -317,8 +326,10 @@ class MetricsRegistry final : public prometheus::Collectable {
   // The label value names of a scrape: values_, with the rule names and the policy hash
   // as they stand now (kept in the caller's vectors).
   std::array<const std::vector<std::string>*, kDomainCount> ScrapeValues(
-      std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash) const;
+      std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash,
+      std::vector<std::string>& listener_names) const;
 
+  mutable std::mutex listeners_mutex_;  // AddListener names a spare while a scrape reads
   std::array<std::vector<std::string>, kDomainCount> values_;
   std::function<std::vector<std::string>()> rule_labels_;
   internal::Layout layout_;

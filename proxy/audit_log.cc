@@ -76,16 +76,30 @@ AuditLog* AuditLog::Get() { return g_audit_log.load(std::memory_order_acquire); 
 void AuditLog::Set(AuditLog* log) { g_audit_log.store(log, std::memory_order_release); }
 
 absl::Status AuditLog::Reopen() {
-  if (file_ == stderr) return absl::OkStatus();
-  std::FILE* file = std::fopen(path_.c_str(), "a");
+  std::string path;
+  {
+    std::lock_guard lock(mutex_);
+    if (file_ == stderr) return absl::OkStatus();
+    path = path_;
+  }
+  std::FILE* file = std::fopen(path.c_str(), "a");
   if (file == nullptr) {
-    return absl::InvalidArgumentError(path_ +
+    return absl::InvalidArgumentError(path +
                                       ": cannot reopen the audit log: " + std::strerror(errno));
   }
   std::lock_guard lock(mutex_);
   std::fclose(file_);
   file_ = file;
   return absl::OkStatus();
+}
+
+void AuditLog::Adopt(AuditLog& other) {
+  std::scoped_lock lock(mutex_, other.mutex_);
+  std::swap(path_, other.path_);
+  std::swap(file_, other.file_);
+  std::swap(per_second_, other.per_second_);
+  std::swap(burst_, other.burst_);
+  std::swap(syslog_, other.syslog_);
 }
 
 bool AuditLog::Take(Bucket& bucket, double per_second, double burst,
@@ -165,7 +179,12 @@ void AuditLog::Write(const AuditEvent& event) {
 
 void AuditLog::WriteLine(const AuditEvent& event, const std::string& line, absl::Time time) {
   // Outside the lock: the send never waits, and datagrams need no order between threads.
-  if (syslog_ && !syslog_->Send(SeverityOf(event), event.event, line, time)) {
+  std::shared_ptr<SyslogSink> syslog;
+  {
+    std::lock_guard lock(mutex_);
+    syslog = syslog_;
+  }
+  if (syslog && !syslog->Send(SeverityOf(event), event.event, line, time)) {
     Dropped(metrics::AuditSink::kSyslog);
   }
   // One write(2) per line: stderr is unbuffered, where a separate newline would be a

@@ -87,6 +87,10 @@ class AuditLog {
   void Write(const AuditEvent& event);
   // logrotate moved the file away: start a new one at the configured path.
   absl::Status Reopen();
+  // A reload's audit settings: `other` (opened with them, so a file that cannot be opened
+  // refused the reload) gives this log its file, rates and syslog sink, and takes this
+  // log's old ones, which close with it. The rate buckets carry on.
+  void Adopt(AuditLog& other);
   // Lines a sink loses are counted in `registry`'s moat_audit_lines_dropped_total from now
   // on. Call before the log is used from other threads.
   void CountDropsIn(metrics::MetricsRegistry* registry) { drops_ = registry; }
@@ -116,13 +120,13 @@ class AuditLog {
   static constexpr size_t kMaxBuckets = 10'000;
   static constexpr double kSourcesPerKind = 10;
 
-  const std::string path_;
+  std::mutex mutex_;  // guards what follows; Adopt() may change any of it
+  std::string path_;
   std::FILE* file_;
-  const double per_second_;
-  const double burst_;
-  std::mutex mutex_;
+  double per_second_;
+  double burst_;
   std::map<std::string, Bucket, std::less<>> buckets_;
-  const std::unique_ptr<SyslogSink> syslog_;
+  std::shared_ptr<SyslogSink> syslog_;  // shared: a sender holds it outside the lock
   metrics::MetricsRegistry* drops_ = nullptr;
 };
 

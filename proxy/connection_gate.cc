@@ -13,6 +13,14 @@ ConnectionGate::ConnectionGate(const config::Limits& limits)
       rate_(limits.connection_rate_per_address),
       burst_(limits.connection_burst_per_address) {}
 
+void ConnectionGate::SetLimits(const config::Limits& limits) {
+  max_connections_.store(limits.max_connections, std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  max_per_source_ = limits.max_connections_per_address;
+  rate_ = limits.connection_rate_per_address;
+  burst_ = limits.connection_burst_per_address;
+}
+
 ConnectionGate::Ticket::Ticket(Ticket&& other) noexcept
     : gate_(std::exchange(other.gate_, nullptr)), source_(std::exchange(other.source_, nullptr)) {}
 
@@ -31,7 +39,8 @@ ConnectionGate::Ticket::~Ticket() {
 
 std::optional<metrics::ConnectionRefusal> ConnectionGate::Open(Ticket& ticket) {
   // Reserve first, then check: two threads can never both take the last place.
-  if (open_.fetch_add(1, std::memory_order_relaxed) >= max_connections_) {
+  if (open_.fetch_add(1, std::memory_order_relaxed) >=
+      max_connections_.load(std::memory_order_relaxed)) {
     open_.fetch_sub(1, std::memory_order_relaxed);
     return metrics::ConnectionRefusal::kMaxConnections;
   }

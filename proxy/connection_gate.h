@@ -49,6 +49,9 @@ class ConnectionGate {
   std::optional<metrics::ConnectionRefusal> AdmitSource(Ticket& ticket, std::string_view address,
                                                         Clock::time_point now);
 
+  // A reload's new limits: for connections opened from now on; none open is closed.
+  void SetLimits(const config::Limits& limits);
+
   uint64_t open() const { return open_.load(std::memory_order_relaxed); }
   size_t sources() const;  // for tests: entries held
 
@@ -57,10 +60,10 @@ class ConnectionGate {
   // Drops sources with nothing open whose bucket has refilled: they carry no state.
   void Prune(Clock::time_point now);
 
-  const uint64_t max_connections_;
-  const uint32_t max_per_source_;
-  const double rate_;
-  const double burst_;
+  std::atomic<uint64_t> max_connections_;
+  uint32_t max_per_source_;  // these three under mutex_
+  double rate_;
+  double burst_;
   std::atomic<uint64_t> open_{0};
   mutable std::mutex mutex_;
   // Node-based: tickets point at their entry across rehashes.

@@ -202,11 +202,14 @@ absl::StatusOr<std::unique_ptr<moat::proxy::AuditLog>> OpenAuditLog(
 }
 
 int Run(const std::string& path) {
-  auto config = moat::config::LoadConfig(path);
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+  auto loaded = moat::config::LoadConfig(path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
     return kExitInvalid;
   }
+  // As at start: what cannot change while moat runs (metrics, admin) keeps reading it.
+  const std::shared_ptr<const moat::config::Config> config =
+      std::make_shared<const moat::config::Config>(*std::move(loaded));
   for (const std::string& warning : config->warnings) moat::proxy::LogWarning(warning);
   auto authorizer = moat::proxy::MakeAuthorizer(*config, 1);
   if (!authorizer.ok()) {
@@ -231,7 +234,7 @@ int Run(const std::string& path) {
   }
   moat::metrics::MetricsRegistry& metrics = **registry;
   (*audit)->CountDropsIn(&metrics);
-  moat::proxy::Server server(*config, *authorizer, **auth, metrics);
+  moat::proxy::Server server(config, *authorizer, **auth, metrics);
   if (auto status = server.Init(); !status.ok()) {
     LogError(std::string(status.message()));
     return kExitInvalid;
@@ -281,19 +284,31 @@ int Run(const std::string& path) {
     if (auto reopened = (*audit)->Reopen(); !reopened.ok()) {
       LogError(std::string(reopened.message()));
     }
-    const absl::Status status = server.Reload();
+    absl::Status status;
+    auto reread = moat::config::LoadConfig(path);
+    // Opened first, so an audit file that cannot be opened refuses the whole reload.
+    absl::StatusOr<std::unique_ptr<moat::proxy::AuditLog>> reread_audit =
+        reread.ok() ? OpenAuditLog(reread->audit) : reread.status();
+    if (!reread_audit.ok()) {
+      status = reread_audit.status();
+    } else {
+      for (const std::string& warning : reread->warnings) moat::proxy::LogWarning(warning);
+      status = server.Reload(std::make_shared<const moat::config::Config>(*std::move(reread)));
+      if (status.ok()) (*audit)->Adopt(**reread_audit);
+    }
     const std::string message(status.message());
     (*audit)->Write(
         {.event = "reload", .reason = status.ok() ? "success" : "failure", .detail = message});
     if (status.ok()) {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kSuccess);
-      RecordPolicyLoaded(metrics, server.policy_version(), *config);
-      moat::proxy::RecordCertificateExpiry(*config, metrics);
-      moat::proxy::RecordCrlNextUpdate(*config, metrics);
+      RecordPolicyLoaded(metrics, server.policy_version(), *server.config());
+      moat::proxy::RecordCertificateExpiry(*server.config(), metrics);
+      moat::proxy::RecordCrlNextUpdate(*server.config(), metrics);
       LogInfo(std::string(why) + ": reloaded");
     } else {
       metrics.Add<moat::metrics::Metric::kReloadsTotal>(moat::metrics::ReloadResult::kFailure);
-      LogError(std::string(why) + ": reload refused, the old files stay in force:\n" +
+      LogError(std::string(why) +
+               ": reload refused, the running config and files stay in force:\n" +
                std::string(status.message()));
     }
   };
@@ -323,8 +338,8 @@ int Run(const std::string& path) {
         }
         metrics.Set<moat::metrics::Metric::kAdminBansActive>(
             static_cast<int64_t>((*auth)->manual_bans->List(std::time(nullptr)).size()));
-        if (config->watch_files) {
-          std::string now = moat::proxy::WatchedFilesFingerprint(*config);
+        if (server.config()->watch_files) {
+          std::string now = moat::proxy::WatchedFilesFingerprint(*server.config());
           if (now != fingerprint) {
             fingerprint = std::move(now);
             reload("file change");

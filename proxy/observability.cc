@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
     const config::Config& config) {
   metrics::RegistryOptions options;
   for (const auto& listener : config.listeners) options.listeners.push_back(listener.name);
+  options.spare_listeners = kSpareListeners;
   options.certificate_files = CertificateFiles(config);
   options.crl_files = CrlFiles(config);
   options.version = MOAT_VERSION;

@@ -15,6 +15,10 @@
 
 namespace moat::proxy {
 
+// Listener names a run may add by reload past those configured at start: the metrics
+// layout is fixed then (metrics/registry.h).
+inline constexpr size_t kSpareListeners = 16;
+
 absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
     const config::Config& config);
 

@@ -22,13 +22,15 @@
 namespace moat::proxy {
 
 class Worker;
+struct WorkerConfig;
 
 struct AuthServices;
 
 class Server {
  public:
-  Server(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         AuthServices& auth, metrics::MetricsRegistry& metrics);
+  Server(std::shared_ptr<const config::Config> config,
+         std::shared_ptr<const policy::Authorizer> authorizer, AuthServices& auth,
+         metrics::MetricsRegistry& metrics);
   ~Server();
 
   // Builds TLS contexts and binds every listener; nothing is accepted until Start().
@@ -37,12 +39,18 @@ class Server {
   // Asks every worker to drain; returns at once. Wait() returns once all have finished.
   void Stop();
   void Wait();
-  // SIGHUP: reloads the password file, the policy and the TLS files; if any is broken all
-  // are refused (the status says where) and the old ones stay in force. With
-  // auth.disconnect_revoked, live sessions they no longer vouch for end: a removed or
-  // changed password entry, a client certificate the new CA file and CRLs refuse, a
-  // certificate identity the new policy no longer names.
-  absl::Status Reload();
+  // SIGHUP: `loaded` (moat.yaml read again) and the password file, policy and TLS files it
+  // names come into force together, or, if any is broken or `loaded` changes what cannot
+  // change while moat runs (config/fixed_settings.h), none does (the status says where)
+  // and the running config stays whole. New connections come in under the new config;
+  // live sessions keep theirs, but the policy (policy.mode included) applies to them at
+  // once. Listeners `loaded` adds start accepting, removed ones stop; their sessions go
+  // on. With auth.disconnect_revoked, live sessions the new files no longer vouch for
+  // end: a removed or changed password entry, a client certificate the new CA file and
+  // CRLs refuse, a certificate identity the new policy no longer names.
+  absl::Status Reload(std::shared_ptr<const config::Config> loaded);
+  // The config in force. Only for the thread that calls Reload().
+  const std::shared_ptr<const config::Config>& config() const { return config_; }
   // Counts successful loads of the policy, the first included.
   uint64_t policy_version() const { return policy_version_; }
   // The metrics endpoint's TLS context as Init() built it (null without metrics.tls).
@@ -58,7 +66,13 @@ class Server {
   }
 
  private:
-  const config::Config& config_;
+  // Per worker, for `config` and its TLS contexts: acceptors bound for the listeners a
+  // worker does not listen on yet. Problems (one per line) are added to `problems`.
+  std::vector<WorkerConfig> MakeWorkerConfigs(const std::shared_ptr<const config::Config>& config,
+                                              const tls::TlsContexts& contexts,
+                                              std::string& problems);
+
+  std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   AuthServices& auth_;
   metrics::MetricsRegistry& metrics_;

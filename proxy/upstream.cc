@@ -24,7 +24,7 @@ UpstreamConnector::UpstreamConnector(const config::Upstream& upstream, tls::SslC
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamConnector::ConnectOnce() const {
   const auto executor = co_await asio::this_coro::executor;
-  const tls::SslCtxPtr tls_context = tls_context_;  // a reload may swap it meanwhile
+  const tls::SslCtxPtr& tls_context = tls_context_;
   tcp::socket socket(executor);
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(upstream_.address.host, ec);

@@ -45,14 +45,13 @@ class UpstreamConnector final : public Upstream {
   // Resolution, TCP and TLS, all within upstream.connect_timeout.
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
       const UpstreamRequest& request) const override;
-  void set_tls_context(tls::SslCtxPtr context) { tls_context_ = std::move(context); }
 
  private:
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> ConnectOnce() const;
 
   const config::Upstream& upstream_;
   const std::chrono::seconds tcp_keepalive_;
-  tls::SslCtxPtr tls_context_;
+  const tls::SslCtxPtr tls_context_;
 };
 
 }  // namespace moat::proxy

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -45,48 +46,45 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
 
 }  // namespace
 
-Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-               AuthServices& auth, ConnectionGate& gate, PreauthMemory& preauth,
-               metrics::ThreadCounters& counters, std::vector<ListenerSetup> listeners,
-               tls::SslCtxPtr upstream_tls)
-    : config_(config),
-      auth_(auth),
+Worker::ListenerRuntime::ListenerRuntime(Worker& worker,
+                                         std::shared_ptr<const LiveConfig> live_config,
+                                         ListenerSetup listener_setup)
+    : live(std::move(live_config)),
+      setup(std::move(listener_setup)),
+      setup_context{.listener = *setup.listener,
+                    .tls_context = setup.tls_context,
+                    .listener_id = setup.id,
+                    .counters = worker.counters_,
+                    .gate = worker.gate_,
+                    .bans = worker.auth_.bans.get(),
+                    .manual_bans = worker.auth_.manual_bans.get(),
+                    .limits = live->config->limits},
+      session_environment{
+          .live = *live,
+          .config = *live->config,
+          .upstream = *live->upstream,
+          .counters = worker.counters_,
+          .listener = setup.id,
+          .auth = worker.auth_,
+          .owner = worker,
+          .preauth = worker.preauth_,
+          .executor = worker.io_context_.get_executor(),
+          .relay = {.authorizer = worker.authorizer_,
+                    .clock = SteadyClock(),
+                    .drain_timeout = live->config->limits.drain_timeout,
+                    .max_packet_size = live->config->limits.max_packet_size,
+                    .sweep = worker.short_read_sweep_,
+                    .stalls = worker.write_stalls_,
+                    .write_timeout = live->config->limits.write_timeout,
+                    .on_rate_exceeded = live->config->limits.rates.on_exceeded}} {}
+
+Worker::Worker(std::shared_ptr<const policy::Authorizer> authorizer, AuthServices& auth,
+               ConnectionGate& gate, PreauthMemory& preauth, metrics::ThreadCounters& counters)
+    : auth_(auth),
       gate_(gate),
-      listeners_(std::move(listeners)),
-      upstream_(config.upstream, std::move(upstream_tls), config.limits.tcp_keepalive),
       counters_(counters),
       preauth_(preauth, counters),
-      authorizer_(std::move(authorizer)) {
-  session_environments_.reserve(listeners_.size());
-  setup_contexts_.reserve(listeners_.size());
-  for (const ListenerSetup& setup : listeners_) {
-    setup_contexts_.push_back({.listener = *setup.listener,
-                               .tls_context = setup.tls_context,
-                               .listener_id = setup.id,
-                               .counters = counters_,
-                               .gate = gate_,
-                               .bans = auth_.bans.get(),
-                               .manual_bans = auth_.manual_bans.get(),
-                               .limits = config_.limits});
-    session_environments_.push_back(
-        {.config = config_,
-         .upstream = upstream_,
-         .counters = counters_,
-         .listener = setup.id,
-         .auth = auth_,
-         .owner = *this,
-         .preauth = preauth_,
-         .executor = io_context_.get_executor(),
-         .relay = {.authorizer = authorizer_,
-                   .clock = SteadyClock(),
-                   .drain_timeout = config_.limits.drain_timeout,
-                   .max_packet_size = config_.limits.max_packet_size,
-                   .sweep = short_read_sweep_,
-                   .stalls = write_stalls_,
-                   .write_timeout = config_.limits.write_timeout,
-                   .on_rate_exceeded = config_.limits.rates.on_exceeded}});
-  }
-}
+      authorizer_(std::move(authorizer)) {}
 
 Worker::~Worker() {
   Join();
@@ -95,15 +93,22 @@ Worker::~Worker() {
   for (Session* session : sessions_) delete session;
 }
 
-absl::Status Worker::Bind() {
-  for (const ListenerSetup& setup : listeners_) {
-    auto endpoint = ResolveBind(setup.listener->bind);
+absl::Status Worker::BindNew(WorkerConfig& config) const {
+  for (const ListenerSetup& setup : config.listeners) {
+    const config::Listener& listener = *setup.listener;
+    const bool listening = std::any_of(listening_.begin(), listening_.end(), [&](const auto& open) {
+      return open->name == listener.name && open->bind.ToString() == listener.bind.ToString();
+    });
+    if (listening) continue;
+    auto endpoint = ResolveBind(listener.bind);
     if (!endpoint.ok()) return endpoint.status();
-    auto acceptor = std::make_unique<tcp::acceptor>(io_context_);
+    // A reload binds from the control thread while the worker runs: the acceptor is only
+    // handed to the worker's thread once bound, through Reconfigure()'s post.
+    auto acceptor = std::make_unique<tcp::acceptor>(const_cast<asio::io_context&>(io_context_));
     boost::system::error_code ec;
     const auto fail = [&](std::string_view step) {
-      return absl::UnavailableError("listener " + setup.listener->bind.ToString() + ": " +
-                                    std::string(step) + ": " + ec.message());
+      return absl::UnavailableError("listener '" + listener.name + "' " + listener.bind.ToString() +
+                                    ": " + std::string(step) + ": " + ec.message());
     };
     acceptor->open(endpoint->protocol(), ec);
     if (ec) return fail("open");
@@ -116,17 +121,64 @@ absl::Status Worker::Bind() {
     acceptor->bind(*endpoint, ec);
     if (ec) return fail("bind");
     // Inherited by every accepted connection.
-    net::EnableTcpKeepAlive(acceptor->native_handle(), config_.limits.tcp_keepalive);
+    net::EnableTcpKeepAlive(acceptor->native_handle(), config.live->config->limits.tcp_keepalive);
     acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return fail("listen");
-    acceptors_.push_back(std::move(acceptor));
+    config.bound[listener.name] = std::move(acceptor);
   }
   return absl::OkStatus();
 }
 
+void Worker::Reconfigure(WorkerConfig config) {
+  if (!started_) {
+    ApplyConfig(std::move(config));
+    return;
+  }
+  // std::function needs a copyable callable: the acceptors travel in a shared_ptr.
+  auto shared = std::make_shared<WorkerConfig>(std::move(config));
+  asio::post(io_context_, [this, shared] { ApplyConfig(std::move(*shared)); });
+}
+
+void Worker::ApplyConfig(WorkerConfig config) {
+  live_ = config.live;
+  std::vector<std::shared_ptr<Listening>> kept;
+  for (const ListenerSetup& setup : config.listeners) {
+    auto runtime = std::make_shared<const ListenerRuntime>(*this, config.live, setup);
+    auto bound = config.bound.find(setup.listener->name);
+    if (bound == config.bound.end()) {
+      // Listening already: new connections come in under the new runtime.
+      for (auto& open : listening_) {
+        if (open->name == setup.listener->name) {
+          open->runtime = runtime;
+          // limits.tcp_keepalive for the connections accepted from now on.
+          net::EnableTcpKeepAlive(open->acceptor->native_handle(),
+                                  config.live->config->limits.tcp_keepalive);
+          kept.push_back(open);
+        }
+      }
+      continue;
+    }
+    auto listening = std::make_shared<Listening>();
+    listening->name = setup.listener->name;
+    listening->bind = setup.listener->bind;
+    listening->acceptor = std::move(bound->second);
+    listening->runtime = std::move(runtime);
+    kept.push_back(listening);
+    if (started_ && !stopping_) asio::co_spawn(io_context_, AcceptLoop(listening), asio::detached);
+  }
+  for (auto& open : listening_) {
+    if (std::find(kept.begin(), kept.end(), open) != kept.end()) continue;
+    // Removed (or moved to another address): its sessions go on, its acceptor stops.
+    boost::system::error_code ignored;
+    open->acceptor->close(ignored);
+  }
+  listening_ = std::move(kept);
+}
+
 void Worker::Start() {
-  for (size_t i = 0; i < acceptors_.size(); ++i) {
-    asio::co_spawn(io_context_, AcceptLoop(*acceptors_[i], listeners_[i]), asio::detached);
+  started_ = true;
+  for (auto& listening : listening_) {
+    asio::co_spawn(io_context_, AcceptLoop(listening), asio::detached);
   }
   thread_ = std::thread([this] { io_context_.run(); });
 }
@@ -135,9 +187,9 @@ void Worker::Stop() {
   asio::post(io_context_, [this] {
     if (stopping_) return;
     stopping_ = true;
-    for (auto& acceptor : acceptors_) {
+    for (auto& listening : listening_) {
       boost::system::error_code ignored;
-      acceptor->close(ignored);
+      listening->acceptor->close(ignored);
     }
     for (Session* session : sessions_) session->RequestDrain();
     asio::co_spawn(io_context_, Drain(), asio::detached);
@@ -150,24 +202,12 @@ void Worker::RevokeChanged(std::shared_ptr<const policy::PasswordFile> file) {
   });
 }
 
-void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer) {
-  asio::post(io_context_, [this, authorizer = std::move(authorizer)]() mutable {
+void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer, bool revoke) {
+  asio::post(io_context_, [this, authorizer = std::move(authorizer), revoke]() mutable {
     const std::shared_ptr<const policy::Authorizer> previous = std::move(authorizer_);
     authorizer_ = std::move(authorizer);
-    for (Session* session : sessions_) {
-      session->PolicyChanged(*previous, config_.auth.disconnect_revoked);
-    }
+    for (Session* session : sessions_) session->PolicyChanged(*previous, revoke);
   });
-}
-
-void Worker::SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream) {
-  asio::post(io_context_,
-             [this, listeners = std::move(listeners), upstream = std::move(upstream)]() mutable {
-               for (size_t i = 0; i < listeners_.size() && i < listeners.size(); ++i) {
-                 listeners_[i].tls_context = std::move(listeners[i]);
-               }
-               upstream_.set_tls_context(std::move(upstream));
-             });
 }
 
 void Worker::RecheckCertificates(
@@ -213,7 +253,7 @@ void Worker::Join() {
 }
 
 asio::awaitable<void> Worker::Drain() {
-  const auto deadline = std::chrono::steady_clock::now() + config_.limits.drain_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + live_->config->limits.drain_timeout;
   asio::steady_timer timer(io_context_);
   while (!sessions_.empty() && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(20));
@@ -222,11 +262,12 @@ asio::awaitable<void> Worker::Drain() {
   for (Session* session : sessions_) session->Abort();
 }
 
-asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const ListenerSetup& setup) {
+asio::awaitable<void> Worker::AcceptLoop(std::shared_ptr<Listening> listening) {
+  tcp::acceptor& acceptor = *listening->acceptor;
   asio::steady_timer backoff(io_context_);
-  while (!stopping_) {
+  while (!stopping_ && acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (stopping_) break;
+    if (stopping_ || !acceptor.is_open()) break;
     if (ec) {
       // Out of file descriptors: wait for some to be freed instead of spinning.
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
@@ -235,30 +276,33 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, const Listener
       }
       continue;
     }
-    const size_t index = static_cast<size_t>(&setup - listeners_.data());
-    counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(setup.id);
+    // Read at each accept: a reload may have replaced it.
+    std::shared_ptr<const ListenerRuntime> runtime = listening->runtime;
+    const ConnectionSetupContext& context = runtime->setup_context;
+    counters_.Add<metrics::Metric::kConnectionsAcceptedTotal>(runtime->setup.id);
     boost::system::error_code peer_error;
     const auto peer = socket.remote_endpoint(peer_error);
     std::string address = peer_error ? "unknown" : peer.address().to_string();
     ConnectionGate::Ticket ticket;
     if (const auto refusal = gate_.Open(ticket)) {
-      ReportRefusedConnection(setup_contexts_[index], *refusal, address);
+      ReportRefusedConnection(context, *refusal, address);
       net::ResetOnClose(socket);
       continue;  // the socket closes as it goes out of scope
     }
-    if (!setup.listener->proxy_protocol &&
-        !ScreenAddress(setup_contexts_[index], ticket, address)) {
+    if (!runtime->setup.listener->proxy_protocol && !ScreenAddress(context, ticket, address)) {
       net::ResetOnClose(socket);
       continue;
     }
-    asio::co_spawn(io_context_,
-                   Serve(std::move(socket), std::move(ticket), std::move(address), index),
-                   asio::detached);
+    asio::co_spawn(
+        io_context_,
+        Serve(std::move(socket), std::move(ticket), std::move(address), std::move(runtime)),
+        asio::detached);
   }
 }
 
 asio::awaitable<void> Worker::Serve(tcp::socket socket, ConnectionGate::Ticket ticket,
-                                    std::string address, size_t listener) {
+                                    std::string address,
+                                    std::shared_ptr<const ListenerRuntime> runtime) {
   // Counted until the session is finished, or until this coroutine gives up on it.
   trimmer_.Opened(++open_connections_);
   struct Closed {
@@ -268,12 +312,13 @@ asio::awaitable<void> Worker::Serve(tcp::socket socket, ConnectionGate::Ticket t
     }
   } closed{&open_connections_};
   std::optional<OpenedClient> opened = co_await OpenClient(
-      std::move(socket), std::move(ticket), std::move(address), setup_contexts_[listener]);
+      std::move(socket), std::move(ticket), std::move(address), runtime->setup_context);
   if (!opened || stopping_) co_return;
   // The session outlives this coroutine: once admitted it runs on callbacks, and it
   // hands itself back through SessionFinished().
   const SteadyTime accepted = opened->accepted;
-  auto* session = new Session(std::move(*opened), session_environments_[listener]);
+  const SessionEnvironment& env = runtime->session_environment;
+  auto* session = new Session(std::move(*opened), env, std::move(runtime));
   sessions_.insert(session);
   closed.open = nullptr;
   co_await session->Start(accepted);

@@ -7,7 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "proxy/config/config.h"
 #include "proxy/connection_gate.h"
 #include "proxy/connection_setup.h"
+#include "proxy/live_config.h"
 #include "proxy/memory_trim.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session/session.h"
@@ -31,30 +34,44 @@ struct AuthServices;
 
 // What a worker needs per listener: its config and, for TLS, its context.
 struct ListenerSetup {
-  const config::Listener* listener;
-  tls::SslCtxPtr tls_context;  // null for plain TCP
-  metrics::ListenerId id{0};   // its index in the config, as metrics know it
+  const config::Listener* listener;  // points into the LiveConfig it comes with
+  tls::SslCtxPtr tls_context;        // null for plain TCP
+  metrics::ListenerId id{0};         // as metrics know it (MetricsRegistry::AddListener)
+};
+
+// A reload's config for one worker: the listeners of `live` and, for those whose bind
+// address is new, acceptors already bound on the worker's io_context (Worker::BindNew), so
+// a reload whose new address is taken fails before anything changes.
+struct WorkerConfig {
+  std::shared_ptr<const LiveConfig> live;
+  std::vector<ListenerSetup> listeners;  // in live->config->listeners order
+  // By listener name; a listener not in here keeps its acceptor (same name, same bind).
+  std::unordered_map<std::string, std::unique_ptr<boost::asio::ip::tcp::acceptor>> bound;
 };
 
 class Worker final : public SessionOwner {
  public:
-  Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
-         AuthServices& auth, ConnectionGate& gate, PreauthMemory& preauth,
-         metrics::ThreadCounters& counters, std::vector<ListenerSetup> listeners,
-         tls::SslCtxPtr upstream_tls);
+  Worker(std::shared_ptr<const policy::Authorizer> authorizer, AuthServices& auth,
+         ConnectionGate& gate, PreauthMemory& preauth, metrics::ThreadCounters& counters);
   ~Worker();
 
-  absl::Status Bind();
+  // Acceptors on this worker's io_context for the listeners of `config` that it does not
+  // listen on yet (all of them before Start()), bound and listening, into `config.bound`.
+  // Thread-safe (the io_context may run). Fails naming the listener.
+  absl::Status BindNew(WorkerConfig& config) const;
+  // Before Start(), or thread-safe after: new connections come in under `config` from now
+  // on; listeners it no longer names stop accepting, new ones start; live sessions keep
+  // the config they came in under.
+  void Reconfigure(WorkerConfig config);
   void Start();
   void Stop();  // thread-safe
   // Thread-safe: ends the sessions the reloaded password file no longer vouches for.
   void RevokeChanged(std::shared_ptr<const policy::PasswordFile> file);
   // Thread-safe: new connections and live sessions use `authorizer` from now on.
-  void SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer);
-  // Thread-safe: new handshakes use these; live connections keep theirs.
-  void SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream);
+  // `revoke`: auth.disconnect_revoked of the config in force.
+  void SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer, bool revoke);
   // Thread-safe: ends the sessions whose client certificate the listener's new CA file and
-  // CRLs refuse; `checks` as the config's listeners, null where none is needed.
+  // CRLs refuse; `checks` indexed by metrics::ListenerId, null where none is needed.
   void RecheckCertificates(std::vector<std::shared_ptr<const tls::CertificateRecheck>> checks);
   void Join();
   // Thread-safe, for the admin API: `done` is called on this worker's thread with every
@@ -66,33 +83,48 @@ class Worker final : public SessionOwner {
   void SessionFinished(Session* session) override;
 
  private:
-  boost::asio::awaitable<void> AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor,
-                                          const ListenerSetup& setup);
-  // From a socket that passed the gate to a session (connection_setup.h), for the
-  // listener at `listener` in listeners_.
+  // What connections accepted on one listener come in under; replaced, never changed, by
+  // a reload, and kept alive by every connection and session that uses it.
+  struct ListenerRuntime {
+    ListenerRuntime(Worker& worker, std::shared_ptr<const LiveConfig> live, ListenerSetup setup);
+    ListenerRuntime(const ListenerRuntime&) = delete;
+    ListenerRuntime& operator=(const ListenerRuntime&) = delete;
+
+    const std::shared_ptr<const LiveConfig> live;
+    const ListenerSetup setup;
+    const ConnectionSetupContext setup_context;  // these two refer to the fields above
+    const SessionEnvironment session_environment;
+  };
+  // One open listener: its acceptor and what it accepts under now.
+  struct Listening {
+    std::string name;
+    config::Endpoint bind;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    std::shared_ptr<const ListenerRuntime> runtime;
+  };
+
+  void ApplyConfig(WorkerConfig config);
+  boost::asio::awaitable<void> AcceptLoop(std::shared_ptr<Listening> listening);
+  // From a socket that passed the gate to a session (connection_setup.h).
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket,
                                      ConnectionGate::Ticket ticket, std::string address,
-                                     size_t listener);
+                                     std::shared_ptr<const ListenerRuntime> runtime);
   boost::asio::awaitable<void> Drain();
 
-  const config::Config& config_;
   AuthServices& auth_;
   ConnectionGate& gate_;
   boost::asio::io_context io_context_{1};
-  std::vector<ListenerSetup> listeners_;
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
-  UpstreamConnector upstream_;
+  std::shared_ptr<const LiveConfig> live_;  // the newest
+  std::vector<std::shared_ptr<Listening>> listening_;
   metrics::ThreadCounters& counters_;
   uint64_t open_connections_ = 0;  // this thread's, for the trimmer; the cap is the gate's
   BurstTrimmer trimmer_;
   ShortReadSweep short_read_sweep_{io_context_.get_executor()};
   PreauthQueue preauth_;
   WriteStallWatch write_stalls_{io_context_.get_executor(), SteadyClock()};
-  // One of each per listener, as listeners_.
-  std::vector<SessionEnvironment> session_environments_;
-  std::vector<ConnectionSetupContext> setup_contexts_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::unordered_set<Session*> sessions_;
+  bool started_ = false;
   bool stopping_ = false;
   std::thread thread_;
 };

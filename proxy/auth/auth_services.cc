@@ -14,8 +14,7 @@ constexpr size_t kMaxPendingChecks = 1024;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config::Config& config) {
-  auto services = std::make_unique<AuthServices>();
+std::unique_ptr<policy::Authenticator> MakeAuthenticator(const config::Config& config) {
   const config::Auth& auth = config.auth;
   policy::AuthOptions options;
   options.allow_anonymous = auth.allow_anonymous;
@@ -23,7 +22,24 @@ absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config:
   options.require = auth.require;
   options.certificate_identity = auth.certificate_identity != config::CertificateIdentity::kNone;
   options.client_id_pattern = auth.client_id_pattern;
-  services->authenticator = std::make_unique<policy::Authenticator>(std::move(options));
+  return std::make_unique<policy::Authenticator>(std::move(options));
+}
+
+absl::StatusOr<std::string> ReadUpstreamPassword(const config::Upstream& upstream) {
+  std::string password;
+  if (upstream.password_file.empty()) return password;
+  std::ifstream in(upstream.password_file);
+  if (!in || !std::getline(in, password)) {
+    return absl::InvalidArgumentError(upstream.password_file +
+                                      ":1: cannot read the upstream password");
+  }
+  return password;
+}
+
+absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config::Config& config) {
+  auto services = std::make_unique<AuthServices>();
+  const config::Auth& auth = config.auth;
+  services->authenticator = MakeAuthenticator(config);
   if (!auth.password_file.empty() || auth.jwt) {
     services->pool = std::make_unique<AuthPool>(auth.hash_threads, kMaxPendingChecks);
   }
@@ -46,13 +62,9 @@ absl::StatusOr<std::unique_ptr<AuthServices>> AuthServices::Create(const config:
     if (!bans.ok()) return bans.status();
     services->manual_bans->Replace(*std::move(bans), std::time(nullptr));
   }
-  if (!config.upstream.password_file.empty()) {
-    std::ifstream in(config.upstream.password_file);
-    if (!in || !std::getline(in, services->upstream_password)) {
-      return absl::InvalidArgumentError(config.upstream.password_file +
-                                        ":1: cannot read the upstream password");
-    }
-  }
+  auto upstream_password = ReadUpstreamPassword(config.upstream);
+  if (!upstream_password.ok()) return upstream_password.status();
+  services->upstream_password = *std::move(upstream_password);
   return services;
 }
 

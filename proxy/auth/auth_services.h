@@ -17,19 +17,25 @@
 
 namespace moat::proxy {
 
+// The login rules of `config.auth`, as a reload hands them to new connections.
+std::unique_ptr<policy::Authenticator> MakeAuthenticator(const config::Config& config);
+// upstream.credentials: replace: the first line of upstream.password_file; empty without
+// one. The error names the file.
+absl::StatusOr<std::string> ReadUpstreamPassword(const config::Upstream& upstream);
+
 struct AuthServices {
   ~AuthServices() {
     // The checks under way finish before what they read goes.
     if (pool) pool->Join();
   }
 
-  std::unique_ptr<policy::Authenticator> authenticator;
+  std::unique_ptr<policy::Authenticator> authenticator;  // as at start; see LiveConfig
   // Password hashing and token checks; null when neither is configured.
   std::unique_ptr<AuthPool> pool;
   std::unique_ptr<Credentials> credentials;  // null without auth.password_file
   std::unique_ptr<Tokens> tokens;            // null without auth.jwt
   std::unique_ptr<policy::BanList> bans;     // null with "ban: off"
-  std::string upstream_password;             // upstream.credentials: replace
+  std::string upstream_password;             // as at start; see LiveConfig
   ClientIds client_ids;                      // which identity holds which client id
   // Bans made through the admin API, loaded from admin.state_file; never null (empty
   // without the admin API).

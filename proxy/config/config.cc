@@ -851,6 +851,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
   try {
     if (const std::optional<YAML::Node> root = file_reading::ParseDocument(text, problems)) {
       ReadRoot(*root, config, ctx);
+      config.fixed_settings = ReadFixedSettings(*root);
     }
   } catch (const YAML::Exception& e) {
     // Anything else yaml-cpp refuses still points at a line.

@@ -15,6 +15,7 @@
 #include "policy/authorizer.h"
 #include "policy/network.h"
 #include "policy/token/jwt.h"
+#include "proxy/config/fixed_settings.h"
 #include "proxy/proxy_protocol/proxy_protocol.h"
 
 namespace moat::config {
@@ -239,6 +240,8 @@ struct Config {
   // Reload by itself when a certificate, key, password or policy file changes (as when
   // Kubernetes updates a mounted ConfigMap or Secret), as if sent SIGHUP.
   bool watch_files = false;
+  // What a reload may not change (fixed_settings.h), as this file writes it.
+  std::vector<FixedSetting> fixed_settings;
   // "FILE:LINE: warning: ..." for what is valid but likely not meant: printed by
   // --check-config and logged at start and at every reload.
   std::vector<std::string> warnings;

@@ -273,7 +273,7 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
     request.certificate_identity =
         tls::CertificateIdentity(client_.PeerCertificate(), config.certificate_identity);
   }
-  const policy::AuthPlan plan = auth.authenticator->Plan(request);
+  const policy::AuthPlan plan = services_.authenticator.Plan(request);
   identity_.username = plan.identity;
   identity_.cert_identity = request.certificate_identity.value_or("");
   auth_method_ = plan.method;
@@ -302,7 +302,7 @@ asio::awaitable<AuthFailure> Admission::Authenticate(const mqtt::Connect& connec
     const AuthFailure failure = co_await CheckToken(connect, plan);
     if (failure != AuthFailure::kNone) co_return failure;
   }
-  co_return auth.authenticator->CheckClientId(request, identity_.username);
+  co_return services_.authenticator.CheckClientId(request, identity_.username);
 }
 
 asio::awaitable<AuthFailure> Admission::CheckToken(const mqtt::Connect& connect,
@@ -459,8 +459,8 @@ asio::awaitable<void> Admission::ForwardConnect(const mqtt::Frame& frame) {
   }
   if (upstream.credentials == config::UpstreamCredentials::kReplace) {
     rewritten.username = upstream.username;
-    if (!services_.auth.upstream_password.empty()) {
-      rewritten.password = services_.auth.upstream_password;
+    if (!services_.upstream_password.empty()) {
+      rewritten.password = services_.upstream_password;
     }
   }
   std::vector<uint8_t> bytes;

@@ -41,6 +41,9 @@ struct AdmissionServices {
   AuthServices& auth;
   const Clock& clock;
   PreauthQueue& preauth;  // this thread's admissions, under limits.max_preauth_memory
+  // The login rules and moat's upstream password of the config the client came in under.
+  const policy::Authenticator& authenticator;
+  const std::string& upstream_password;
 };
 
 // A client that may go on, and what the relay needs to carry it.

@@ -24,7 +24,7 @@ void PreauthQueue::Set(Member& member, uint64_t bytes) {
 void PreauthQueue::Charge(Member& member, uint64_t bytes) {
   Set(member, bytes);
   // Evicting ends an admission later (its read fails); what it held is given back now.
-  for (auto it = members_.begin(); it != members_.end() && memory_.held() > memory_.cap_;) {
+  for (auto it = members_.begin(); it != members_.end() && memory_.held() > memory_.cap();) {
     Member& oldest = *it++;
     if (oldest.held_ == 0) continue;
     Leave(oldest);

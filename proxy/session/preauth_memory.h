@@ -21,10 +21,13 @@ class PreauthMemory {
  public:
   explicit PreauthMemory(uint64_t cap) : cap_(cap) {}
   uint64_t held() const { return held_.load(std::memory_order_relaxed); }
+  // A reload's limits.max_preauth_memory; a lower cap evicts at the next charge.
+  void set_cap(uint64_t cap) { cap_.store(cap, std::memory_order_relaxed); }
+  uint64_t cap() const { return cap_.load(std::memory_order_relaxed); }
 
  private:
   friend class PreauthQueue;
-  const uint64_t cap_;
+  std::atomic<uint64_t> cap_;
   std::atomic<uint64_t> held_{0};
 };
 

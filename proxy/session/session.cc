@@ -11,8 +11,10 @@ namespace moat::proxy {
 
 namespace asio = boost::asio;
 
-Session::Session(OpenedClient client, const SessionEnvironment& env)
-    : client_(std::move(client.stream)),
+Session::Session(OpenedClient client, const SessionEnvironment& env,
+                 std::shared_ptr<const void> env_owner)
+    : env_owner_(std::move(env_owner)),
+      client_(std::move(client.stream)),
       identity_(std::move(client.identity)),
       ticket_(std::move(client.ticket)),
       env_(env),
@@ -27,8 +29,14 @@ asio::awaitable<void> Session::Start(SteadyTime accepted) {
   // Until it has logged in, a client is held to the smaller CONNECT limit.
   mqtt::Decoder client_decoder(
       {mqtt::Direction::kClientToServer, config.limits.max_connect_packet_size});
-  const AdmissionServices services{config,    env_.relay.authorizer, env_.upstream,
-                                   env_.auth, env_.relay.clock,      env_.preauth};
+  const AdmissionServices services{config,
+                                   env_.relay.authorizer,
+                                   env_.upstream,
+                                   env_.auth,
+                                   env_.relay.clock,
+                                   env_.preauth,
+                                   *env_.live.authenticator,
+                                   env_.live.upstream_password};
   Admission admission(*client_, client_decoder, identity_, services, report_,
                       accepted + config.limits.connect_timeout);
   admission_ = &admission;

@@ -20,6 +20,7 @@
 #include "policy/credentials/password_file.h"
 #include "proxy/config/config.h"
 #include "proxy/connection_setup.h"
+#include "proxy/live_config.h"
 #include "proxy/net/byte_stream.h"
 #include "proxy/session/preauth_memory.h"
 #include "proxy/session/relay.h"
@@ -49,8 +50,9 @@ class SessionOwner {
 // What the sessions of one listener on one thread share; the worker keeps it for as long
 // as they live, so a session holds only a reference.
 struct SessionEnvironment {
-  const config::Config& config;
-  const Upstream& upstream;
+  const LiveConfig& live;             // what the session came in under ...
+  const config::Config& config;       // ... *live.config
+  const Upstream& upstream;           // ... *live.upstream
   metrics::ThreadCounters& counters;  // this thread's: no lock, no atomic RMW
   metrics::ListenerId listener;
   AuthServices& auth;
@@ -64,7 +66,10 @@ struct SessionEnvironment {
 
 class Session final : private RelayOwner {
  public:
-  Session(OpenedClient client, const SessionEnvironment& env);
+  // `env_owner` keeps `env` (and the config it points into) alive while the session runs,
+  // whatever reloads replace it for new sessions.
+  Session(OpenedClient client, const SessionEnvironment& env,
+          std::shared_ptr<const void> env_owner);
   ~Session();
 
   // Admission, then the relay; returns once the relay runs (or the client was refused).
@@ -103,6 +108,7 @@ class Session final : private RelayOwner {
   // Logs the end and hands the session back to its owner, posted.
   void Finish(EndReason reason, std::string_view detail);
 
+  const std::shared_ptr<const void> env_owner_;  // first in, last out
   std::unique_ptr<net::ByteStream> client_;
   std::unique_ptr<net::ByteStream> broker_;
   policy::ClientIdentity identity_;

@@ -72,7 +72,14 @@ class AdmissionTest : public ::testing::Test {
     client_.Send(bytes);
     PreauthMemory memory(config_.limits.max_preauth_memory);
     PreauthQueue preauth(memory, *counters_.thread);
-    const AdmissionServices services{config_, authorizer_, upstream_, *auth_, clock_, preauth};
+    const AdmissionServices services{config_,
+                                     authorizer_,
+                                     upstream_,
+                                     *auth_,
+                                     clock_,
+                                     preauth,
+                                     *auth_->authenticator,
+                                     auth_->upstream_password};
     Admission admission(client_, decoder_, identity_, services, report_,
                         clock_.Now() + config_.limits.connect_timeout);
     std::optional<AdmissionResult> result;
