@@ -175,6 +175,9 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
     if (!path->empty()) paths.push_back(*path);
   }
   if (config.auth.jwt) paths.push_back(config.auth.jwt->jwks_file);
+  if (!config.upstream.password_file.empty()) paths.push_back(config.upstream.password_file);
+  // moat.yaml itself: a reload reads it again too.
+  paths.push_back(config.path);
   std::string fingerprint;
   for (const std::string& path : paths) {
     struct stat info {};

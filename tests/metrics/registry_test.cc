@@ -387,5 +387,25 @@ TEST(Registry, IsAPrometheusCollectable) {
   EXPECT_EQ(collectable.Collect().size(), kMetricCount);
 }
 
+// Listeners a reload adds take spare ids: their series appear once named, and a name a
+// run has seen keeps its id (and its counts) whatever reloads do.
+TEST(Registry, ListenersAddedByReloadTakeSpareIdsUntilNoneIsLeft) {
+  auto registry = MetricsRegistry::Create({.listeners = {"tls"}, .spare_listeners = 1});
+  ASSERT_TRUE(registry.ok());
+  EXPECT_THAT(Text(**registry), Not(HasSubstr("moat_connections_accepted_total{listener=\"\"}")));
+  EXPECT_EQ((*registry)->AddListener("tls")->index, 0u);
+  const std::optional<ListenerId> added = (*registry)->AddListener("second");
+  ASSERT_TRUE(added.has_value());
+  EXPECT_EQ(added->index, 1u);
+  ThreadCounters& counters = (*registry)->AddThread();
+  counters.Add<Metric::kConnectionsAcceptedTotal>(*added);
+  EXPECT_THAT(
+      SampleValue(Text(**registry), R"(moat_connections_accepted_total{listener="second"})"),
+      Optional(1.0));
+  EXPECT_EQ((*registry)->AddListener("second")->index, 1u);
+  EXPECT_FALSE((*registry)->AddListener("third").has_value());
+  EXPECT_FALSE((*registry)->AddListener("bad\nname").has_value());
+}
+
 }  // namespace
 }  // namespace moat::metrics

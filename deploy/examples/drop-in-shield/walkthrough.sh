@@ -151,8 +151,14 @@ grep '"mode":"audit"' "$work/moat.log" | head -1
 
 step "7. Enforce"
 sed -i 's/mode: audit/mode: enforce/' "$work/moat.yaml"
-kill "$moat_pid"; wait "$moat_pid" 2>/dev/null || true
-start_moat
+# A reload, not a restart: connected devices stay connected.
+reloads="$(grep -c 'SIGHUP: reloaded' "$work/moat.log" || true)"
+kill -HUP "$moat_pid"
+deadline=$((SECONDS + 10))
+until (($(grep -c 'SIGHUP: reloaded' "$work/moat.log" || true) > reloads)); do
+  ((SECONDS < deadline)) || fail "moat did not reload the config: $(tail -3 "$work/moat.log")"
+  sleep 0.1
+done
 reaches_broker sensor-line1 sensor-line1-password plant/line1/temp ||
   fail "an allowed publish did not reach the broker"
 kept_out sensor-line1 sensor-line1-password plant/line2/temp plant/line1/temp ||
