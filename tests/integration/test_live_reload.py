@@ -121,6 +121,30 @@ class LiveReload(ProxyTestCase):
             self.assert_alive(c)
         self.assertIn(b'reason="address_connections"} 1', self.metric_text())
 
+    def test_a_new_upstream_takes_new_connections_while_old_sessions_stay_on_theirs(self):
+        before = self.client("before-the-move")
+        other = self.start_broker()
+        self.rewrite(f'address: "127.0.0.1:{self.broker.port}"',
+                     f'address: "127.0.0.1:{other.port}"')
+        self.reload()
+        self.client("after-the-move")
+        wait_until(lambda: "after-the-move" in other.process.log(),
+                   what="the new client at the new broker")
+        self.assertNotIn("before-the-move", other.process.log())
+        self.assertNotIn("after-the-move", self.broker.process.log())
+        self.assert_alive(before)
+
+    def test_login_rules_change_for_new_connections(self):
+        anonymous = self.client("anonymous-before")
+        self.rewrite("auth:\n  allow_anonymous: true\n", "auth:\n  allow_anonymous: false\n")
+        self.reload()
+        late = RawClient(self.port)
+        self.addCleanup(late.close)
+        late.send(connect_packet("anonymous-after", version=5))
+        first, body = late.read_packet()
+        self.assertEqual((first, body[1]), (CONNACK, 0x87))  # not authorized
+        self.assert_alive(anonymous)
+
     def test_what_cannot_change_live_is_refused_with_its_line_and_nothing_changes(self):
         c = self.client("watching")
         self.rewrite("  mode: audit\n", "  mode: enforce\n")
