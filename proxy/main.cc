@@ -289,12 +289,19 @@ int Run(const std::string& path) {
     // Opened first, so an audit file that cannot be opened refuses the whole reload.
     absl::StatusOr<std::unique_ptr<moat::proxy::AuditLog>> reread_audit =
         reread.ok() ? OpenAuditLog(reread->audit) : reread.status();
+    absl::StatusOr<moat::proxy::admin::AdminRuntime::Files> admin_files;
+    if (admin) admin_files = admin->ReadFiles();
     if (!reread_audit.ok()) {
       status = reread_audit.status();
+    } else if (!admin_files.ok()) {
+      status = admin_files.status();
     } else {
       for (const std::string& warning : reread->warnings) moat::proxy::LogWarning(warning);
       status = server.Reload(std::make_shared<const moat::config::Config>(*std::move(reread)));
-      if (status.ok()) (*audit)->Adopt(**reread_audit);
+      if (status.ok()) {
+        (*audit)->Adopt(**reread_audit);
+        if (admin) admin->Install(*std::move(admin_files));
+      }
     }
     const std::string message(status.message());
     (*audit)->Write(

@@ -176,6 +176,11 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
   }
   if (config.auth.jwt) paths.push_back(config.auth.jwt->jwks_file);
   if (!config.upstream.password_file.empty()) paths.push_back(config.upstream.password_file);
+  if (!config.admin.bearer_token_file.empty()) paths.push_back(config.admin.bearer_token_file);
+  if (config.admin.tls) {
+    paths.push_back(config.admin.tls->cert);
+    paths.push_back(config.admin.tls->key);
+  }
   // moat.yaml itself: a reload reads it again too.
   paths.push_back(config.path);
   std::string fingerprint;

@@ -27,6 +27,7 @@ AdminCaller AdminAuth::Check(std::string_view authorization, SSL* ssl) const {
     constexpr std::string_view kBearer = "Bearer ";
     const std::string_view given =
         authorization.starts_with(kBearer) ? authorization.substr(kBearer.size()) : "";
+    std::lock_guard lock(mutex_);
     // Constant time: the comparison must not tell a caller how much of a token it got.
     const bool right = !token_.empty() && given.size() == token_.size() &&
                        CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;

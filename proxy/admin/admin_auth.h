@@ -5,6 +5,7 @@
 
 #include <openssl/types.h>
 
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,11 @@ class AdminAuth {
  public:
   // `token` empty: no token is accepted.
   explicit AdminAuth(std::string token) : token_(std::move(token)) {}
+  // A reload's admin.bearer_token_file: the old token stops working at once.
+  void SetToken(std::string token) {
+    std::lock_guard lock(mutex_);
+    token_ = std::move(token);
+  }
 
   // `authorization`: the request's Authorization header (empty when absent); `ssl`: its
   // TLS connection, null over plain HTTP. A token that is given must be right, even
@@ -28,7 +34,8 @@ class AdminAuth {
   AdminCaller Check(std::string_view authorization, SSL* ssl) const;
 
  private:
-  const std::string token_;
+  mutable std::mutex mutex_;  // a reload replaces the token while requests check it
+  std::string token_;
 };
 
 }  // namespace moat::proxy::admin

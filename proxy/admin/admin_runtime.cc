@@ -33,6 +33,26 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<AdminRuntime::Files> AdminRuntime::ReadFiles() const {
+  Files files;
+  absl::StatusOr<std::string> token = ReadToken(config_.bearer_token_file);
+  if (!token.ok()) return token.status();
+  files.token = *std::move(token);
+  if (config_.tls) {
+    auto context = tls::MakeServerContext(*config_.tls);
+    if (!context.ok()) {
+      return absl::InvalidArgumentError("admin.tls: " + std::string(context.status().message()));
+    }
+    files.tls = *context;
+  }
+  return files;
+}
+
+void AdminRuntime::Install(Files files) {
+  auth_->SetToken(std::move(files.token));
+  server_->SetTlsContext(std::move(files.tls));
+}
+
 absl::StatusOr<std::unique_ptr<AdminRuntime>> AdminRuntime::Start(
     const config::Config& config, Server& server, AuthServices& auth,
     metrics::MetricsRegistry& metrics) {
@@ -52,9 +72,9 @@ absl::StatusOr<std::unique_ptr<AdminRuntime>> AdminRuntime::Start(
     }
     options.tls = *context;
   }
-  std::unique_ptr<AdminRuntime> runtime(
-      new AdminRuntime(std::make_unique<WorkerSessions>(server.workers(), kWorkerAnswerTimeout),
-                       std::make_unique<AdminAuth>(*std::move(token)), nullptr));
+  std::unique_ptr<AdminRuntime> runtime(new AdminRuntime(
+      admin, std::make_unique<WorkerSessions>(server.workers(), kWorkerAnswerTimeout),
+      std::make_unique<AdminAuth>(*std::move(token)), nullptr));
   runtime->api_ =
       std::make_unique<AdminApi>(*runtime->sessions_, *auth.manual_bans, admin.state_file,
                                  [] { return static_cast<int64_t>(std::time(nullptr)); });

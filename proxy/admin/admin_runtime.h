@@ -27,11 +27,25 @@ class AdminRuntime {
                                                              metrics::MetricsRegistry& metrics);
   void Stop() { server_->Stop(); }
 
- private:
-  AdminRuntime(std::unique_ptr<WorkerSessions> sessions, std::unique_ptr<AdminAuth> auth,
-               std::unique_ptr<AdminApi> api)
-      : sessions_(std::move(sessions)), auth_(std::move(auth)), api_(std::move(api)) {}
+  // What a reload reads again for the admin API (admin.* itself cannot change while moat
+  // runs): the bearer token file and the admin.tls files. Read before the reload is
+  // accepted, installed only once it is, so a broken file refuses the whole reload.
+  struct Files {
+    std::string token;
+    std::shared_ptr<SSL_CTX> tls;  // null without admin.tls
+  };
+  absl::StatusOr<Files> ReadFiles() const;
+  void Install(Files files);
 
+ private:
+  AdminRuntime(const config::Admin& config, std::unique_ptr<WorkerSessions> sessions,
+               std::unique_ptr<AdminAuth> auth, std::unique_ptr<AdminApi> api)
+      : config_(config),
+        sessions_(std::move(sessions)),
+        auth_(std::move(auth)),
+        api_(std::move(api)) {}
+
+  const config::Admin& config_;  // the config moat started with: admin.* never changes
   std::unique_ptr<WorkerSessions> sessions_;
   std::unique_ptr<AdminAuth> auth_;
   std::unique_ptr<AdminApi> api_;

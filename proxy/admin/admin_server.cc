@@ -74,6 +74,14 @@ class AdminServer::Impl {
 
   uint16_t port() const { return port_; }
 
+  void SetTlsContext(std::shared_ptr<SSL_CTX> context) {
+    if (!context) return;
+    // options_ belongs to the server's thread.
+    asio::post(io_, [this, context = std::move(context)]() mutable {
+      if (options_.tls) options_.tls = std::move(context);
+    });
+  }
+
  private:
   void Count(AdminOutcome outcome) { metrics_.Add<metrics::Metric::kAdminRequestsTotal>(outcome); }
 
@@ -226,7 +234,7 @@ class AdminServer::Impl {
     return Json(static_cast<http::status>(answer.status), std::move(answer.body));
   }
 
-  const AdminServerOptions options_;
+  AdminServerOptions options_;  // only SetTlsContext() changes it, on the server's thread
   AdminApi& api_;
   const AdminAuth& auth_;
   metrics::MetricsRegistry& metrics_;
@@ -254,5 +262,8 @@ AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AdminServer::~AdminServer() { Stop(); }
 void AdminServer::Stop() { impl_->Stop(); }
 uint16_t AdminServer::port() const { return impl_->port(); }
+void AdminServer::SetTlsContext(std::shared_ptr<SSL_CTX> context) {
+  impl_->SetTlsContext(std::move(context));
+}
 
 }  // namespace moat::proxy::admin

@@ -45,6 +45,9 @@ class AdminServer {
   // Closes the listener and every connection, then joins the thread. Idempotent.
   void Stop();
   uint16_t port() const;
+  // A reload's admin.tls files, for the handshakes from now on; ignored (null, or a
+  // server started without TLS) so that plain HTTP never becomes HTTPS or back.
+  void SetTlsContext(std::shared_ptr<SSL_CTX> context);
 
  private:
   class Impl;

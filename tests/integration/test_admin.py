@@ -6,6 +6,9 @@ subcommand. Real mosquitto, real TLS with the test's own certificates."""
 import http.client
 import json
 import os
+import shutil
+import signal
+import socket
 import ssl
 import subprocess
 import urllib.error
@@ -43,13 +46,18 @@ class AdminApiTest(ProxyTestCase):
         self.state_file = os.path.join(self.workdir, "admin-state.json")
         self.audit_file = os.path.join(self.workdir, "audit.log")
         self.passwd = password_file(self.workdir, ["alice", "mallory", "eve"])
+        # Copies, so a test can rotate them in place.
+        self.admin_cert = os.path.join(self.workdir, "admin.crt")
+        self.admin_key = os.path.join(self.workdir, "admin.key")
+        shutil.copy(Certs.path("server.crt"), self.admin_cert)
+        shutil.copy(Certs.path("server.key"), self.admin_key)
         self.moat = self.start()
 
     def admin_section(self, token=True, ctl_cert=False):
         text = (f'admin:\n  bind: "127.0.0.1:{self.admin_port}"\n'
                 f"  state_file: {self.state_file}\n"
-                f"  tls:\n    cert: {Certs.path('server.crt')}\n"
-                f"    key: {Certs.path('server.key')}\n"
+                f"  tls:\n    cert: {self.admin_cert}\n"
+                f"    key: {self.admin_key}\n"
                 f"    client_ca: {Certs.path('ca.crt')}\n")
         if token:
             text += f"  bearer_token_file: {self.token_file}\n"
@@ -245,6 +253,33 @@ class AdminApiTest(ProxyTestCase):
         self.assertEqual(connection.getresponse().status, 413)
         self.assertEqual(metric(self.metrics_port, "moat_admin_requests_total",
                                 outcome="body_too_large"), 1)
+
+    def test_a_reload_rotates_the_token_and_the_certificate(self):
+        def served_certificate():
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            with socket.create_connection(("127.0.0.1", self.admin_port), timeout=10) as sock:
+                with context.wrap_socket(sock) as tls:
+                    return tls.getpeercert(binary_form=True)
+
+        def der(path):
+            with open(path) as f:
+                return ssl.PEM_cert_to_DER_cert(f.read())
+
+        self.assertEqual(served_certificate(), der(Certs.path("server.crt")))
+        rotated = "rotated-token-9876543210fedcba"
+        with open(self.token_file, "w") as f:
+            f.write(rotated + "\n")
+        # broker.crt is another certificate for the same names, signed by the same CA.
+        shutil.copy(Certs.path("broker.crt"), self.admin_cert)
+        shutil.copy(Certs.path("broker.key"), self.admin_key)
+        self.moat.process.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: reloaded" in self.moat.process.log(), what="the reload")
+        wait_until(lambda: served_certificate() == der(Certs.path("broker.crt")),
+                   what="the rotated certificate")
+        self.assertEqual(self.request("GET", "/v1/bans")[0], 403)  # the old token
+        self.assertEqual(self.request("GET", "/v1/bans", token=rotated)[0], 200)
 
     # -- persistence -------------------------------------------------------------------
 
