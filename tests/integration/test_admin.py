@@ -33,6 +33,7 @@ def https_context(cert=None, key=None):
 
 
 class AdminApiTest(ProxyTestCase):
+    admin_extra = ""  # more admin.* settings
 
     def setUp(self):
         super().setUp()
@@ -61,6 +62,7 @@ class AdminApiTest(ProxyTestCase):
                 f"    client_ca: {Certs.path('ca.crt')}\n")
         if token:
             text += f"  bearer_token_file: {self.token_file}\n"
+        text += self.admin_extra
         if ctl_cert:
             text += (f"  ctl:\n    cert: {Certs.path('client.crt')}\n"
                      f"    key: {Certs.path('client.key')}\n")
@@ -280,6 +282,27 @@ class AdminApiTest(ProxyTestCase):
                    what="the rotated certificate")
         self.assertEqual(self.request("GET", "/v1/bans")[0], 403)  # the old token
         self.assertEqual(self.request("GET", "/v1/bans", token=rotated)[0], 200)
+
+    def test_connections_past_the_limit_are_closed_and_silent_ones_time_out(self):
+        # admin.max_connections and admin.request_timeout: a caller cannot hold the API.
+        self.admin_extra = "  max_connections: 2\n  request_timeout: 1s\n"
+        self.restart()
+        held = [socket.create_connection(("127.0.0.1", self.admin_port), timeout=10)
+                for _ in range(2)]
+        for sock in held:
+            self.addCleanup(sock.close)
+        wait_for_metric(self.metrics_port, "moat_admin_requests_total", 0,
+                        outcome="connection_limit")
+        third = socket.create_connection(("127.0.0.1", self.admin_port), timeout=10)
+        self.addCleanup(third.close)
+        self.assertEqual(third.recv(1), b"")  # closed at once, unanswered
+        wait_for_metric(self.metrics_port, "moat_admin_requests_total", 1,
+                        outcome="connection_limit")
+        # Silent past request_timeout (1 s): closed, and counted.
+        for sock in held:
+            self.assertEqual(sock.recv(1), b"")
+        wait_for_metric(self.metrics_port, "moat_admin_requests_total", 2, outcome="timeout")
+        self.assertEqual(self.request("GET", "/v1/bans")[0], 200)  # room again
 
     # -- persistence -------------------------------------------------------------------
 
