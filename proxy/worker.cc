@@ -59,24 +59,23 @@ Worker::ListenerRuntime::ListenerRuntime(Worker& worker,
                     .bans = worker.auth_.bans.get(),
                     .manual_bans = worker.auth_.manual_bans.get(),
                     .limits = live->config->limits},
-      session_environment{
-          .live = *live,
-          .config = *live->config,
-          .upstream = *live->upstream,
-          .counters = worker.counters_,
-          .listener = setup.id,
-          .auth = worker.auth_,
-          .owner = worker,
-          .preauth = worker.preauth_,
-          .executor = worker.io_context_.get_executor(),
-          .relay = {.authorizer = worker.authorizer_,
-                    .clock = SteadyClock(),
-                    .drain_timeout = live->config->limits.drain_timeout,
-                    .max_packet_size = live->config->limits.max_packet_size,
-                    .sweep = worker.short_read_sweep_,
-                    .stalls = worker.write_stalls_,
-                    .write_timeout = live->config->limits.write_timeout,
-                    .on_rate_exceeded = live->config->limits.rates.on_exceeded}} {}
+      session_environment{.live = *live,
+                          .config = *live->config,
+                          .upstream = *live->upstream,
+                          .counters = worker.counters_,
+                          .listener = setup.id,
+                          .auth = worker.auth_,
+                          .owner = worker,
+                          .preauth = worker.preauth_,
+                          .executor = worker.io_context_.get_executor(),
+                          .relay = {.authorizer = worker.authorizer_,
+                                    .clock = SteadyClock(),
+                                    .drain_timeout = live->config->limits.drain_timeout,
+                                    .max_packet_size = live->config->limits.max_packet_size,
+                                    .sweep = worker.short_read_sweep_,
+                                    .stalls = worker.write_stalls_,
+                                    .write_timeout = live->config->limits.write_timeout,
+                                    .on_rate_exceeded = live->config->limits.rates.on_exceeded}} {}
 
 Worker::Worker(std::shared_ptr<const policy::Authorizer> authorizer, AuthServices& auth,
                ConnectionGate& gate, PreauthMemory& preauth, metrics::ThreadCounters& counters)
@@ -96,10 +95,8 @@ Worker::~Worker() {
 absl::Status Worker::BindNew(WorkerConfig& config) const {
   for (const ListenerSetup& setup : config.listeners) {
     const config::Listener& listener = *setup.listener;
-    const bool listening = std::any_of(listening_.begin(), listening_.end(), [&](const auto& open) {
-      return open->name == listener.name && open->bind.ToString() == listener.bind.ToString();
-    });
-    if (listening) continue;
+    const std::pair<std::string, std::string> key(listener.name, listener.bind.ToString());
+    if (std::find(announced_.begin(), announced_.end(), key) != announced_.end()) continue;
     auto endpoint = ResolveBind(listener.bind);
     if (!endpoint.ok()) return endpoint.status();
     // A reload binds from the control thread while the worker runs: the acceptor is only
@@ -130,6 +127,10 @@ absl::Status Worker::BindNew(WorkerConfig& config) const {
 }
 
 void Worker::Reconfigure(WorkerConfig config) {
+  announced_.clear();
+  for (const ListenerSetup& setup : config.listeners) {
+    announced_.emplace_back(setup.listener->name, setup.listener->bind.ToString());
+  }
   if (!started_) {
     ApplyConfig(std::move(config));
     return;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,6 +63,7 @@ class Worker final : public SessionOwner {
   // Before Start(), or thread-safe after: new connections come in under `config` from now
   // on; listeners it no longer names stop accepting, new ones start; live sessions keep
   // the config they came in under.
+  // Call from one thread (the one that reloads), as BindNew().
   void Reconfigure(WorkerConfig config);
   void Start();
   void Stop();  // thread-safe
@@ -111,6 +113,9 @@ class Worker final : public SessionOwner {
                                      std::shared_ptr<const ListenerRuntime> runtime);
   boost::asio::awaitable<void> Drain();
 
+  // The listeners (name, bind) the last Reconfigure() named: BindNew()'s view, on the
+  // thread that reloads, never the worker's listening_.
+  std::vector<std::pair<std::string, std::string>> announced_;
   AuthServices& auth_;
   ConnectionGate& gate_;
   boost::asio::io_context io_context_{1};
