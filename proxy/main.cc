@@ -293,7 +293,7 @@ int Run(const std::string& path) {
     if (admin) admin_files = admin->ReadFiles();
     if (!reread_audit.ok()) {
       status = reread_audit.status();
-    } else if (!admin_files.ok()) {
+    } else if (admin && !admin_files.ok()) {
       status = admin_files.status();
     } else {
       for (const std::string& warning : reread->warnings) moat::proxy::LogWarning(warning);
