@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace moat::policy {
 
@@ -35,6 +36,19 @@ class BanList {
   uint32_t CountFailure(std::string_view key, Clock::time_point now);
   uint32_t failures_per_ban() const { return failures_; }
   size_t ActiveBans(Clock::time_point now) const;
+
+  // A ban in force, for an operator to see (the admin API).
+  struct ActiveBan {
+    std::string address;  // the source as banned: an IPv4 address or an IPv6 /64
+    std::string user;     // empty: the address is banned for everyone
+    Clock::duration remaining;
+  };
+  // The bans in force, at most `limit` of them (in no order).
+  std::vector<ActiveBan> Active(Clock::time_point now, size_t limit) const;
+  // Ends the ban on `address` (`user` empty) or on `user` from `address`, and forgets
+  // the failures that led to it: an operator unlocking a client. False when none was in
+  // force.
+  bool Lift(std::string_view address, std::string_view user, Clock::time_point now);
 
  private:
   struct Entry {

@@ -110,8 +110,13 @@ std::string ErrorBody(std::string_view message) {
   return json::serialize(json::object{{"error", message}});
 }
 
-AdminApi::AdminApi(SessionControl& sessions, BanStore& bans, std::string state_file, Clock now)
-    : sessions_(sessions), bans_(bans), state_file_(std::move(state_file)), now_(std::move(now)) {}
+AdminApi::AdminApi(SessionControl& sessions, BanStore& bans, std::string state_file, Clock now,
+                   policy::BanList* automatic)
+    : sessions_(sessions),
+      bans_(bans),
+      state_file_(std::move(state_file)),
+      now_(std::move(now)),
+      automatic_(automatic) {}
 
 ApiResponse AdminApi::Handle(const ApiRequest& request) {
   struct Route {
@@ -125,6 +130,8 @@ ApiResponse AdminApi::Handle(const ApiRequest& request) {
       {"GET", "/v1/bans", &AdminApi::ListBans},
       {"POST", "/v1/bans", &AdminApi::AddBan},
       {"POST", "/v1/bans/remove", &AdminApi::RemoveBan},
+      {"GET", "/v1/bans/automatic", &AdminApi::ListAutomaticBans},
+      {"POST", "/v1/bans/automatic/remove", &AdminApi::LiftAutomaticBan},
   };
   bool path_known = false;
   for (const Route& route : kRoutes) {
@@ -246,6 +253,45 @@ ApiResponse AdminApi::RemoveBan(const ApiRequest& request) {
   }
   Audit(request, "unban", ban->Target());
   return Ok(json::object{{"removed", ban->Target()}});
+}
+
+// Listing is bounded like everything else the API answers: past this many the answer
+// says it is truncated (the ban list itself holds at most 100,000 entries).
+constexpr size_t kMaxListedAutomaticBans = 10'000;
+
+ApiResponse AdminApi::ListAutomaticBans(const ApiRequest& request) {
+  json::array list;
+  bool truncated = false;
+  if (automatic_ != nullptr) {
+    const auto bans =
+        automatic_->Active(policy::BanList::Clock::now(), kMaxListedAutomaticBans + 1);
+    truncated = bans.size() > kMaxListedAutomaticBans;
+    for (size_t i = 0; i < bans.size() && i < kMaxListedAutomaticBans; ++i) {
+      json::object ban{{"address", bans[i].address},
+                       {"expires_in_seconds",
+                        std::chrono::ceil<std::chrono::seconds>(bans[i].remaining).count()}};
+      if (!bans[i].user.empty()) ban["user"] = bans[i].user;
+      list.push_back(std::move(ban));
+    }
+  }
+  Audit(request, "list_automatic_bans", absl::StrCat(list.size(), " bans"));
+  return Ok(json::object{{"bans", std::move(list)}, {"truncated", truncated}});
+}
+
+ApiResponse AdminApi::LiftAutomaticBan(const ApiRequest& request) {
+  std::string error;
+  const std::optional<json::object> body = ParseObject(request.body, error);
+  std::optional<std::string> address, user;
+  if (body) address = StringField(*body, "address", error);
+  if (body) user = StringField(*body, "user", error);
+  if (error.empty() && !address) error = "'address' is required";
+  if (!error.empty()) return Fail(400, AdminOutcome::kBadRequest, error);
+  if (automatic_ == nullptr ||
+      !automatic_->Lift(*address, user.value_or(""), policy::BanList::Clock::now())) {
+    return Fail(404, AdminOutcome::kNotFound, "no such automatic ban in force");
+  }
+  Audit(request, "lift_automatic_ban", *address, user.value_or(""));
+  return Ok(json::object{{"lifted", true}});
 }
 
 }  // namespace moat::proxy::admin

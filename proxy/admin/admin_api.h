@@ -8,6 +8,8 @@
 //   POST /v1/bans              {"target": T, "duration": "1h", "reason": R}: ban, and end
 //                              the live sessions the ban covers
 //   POST /v1/bans/remove       {"target": T}
+//   GET  /v1/bans/automatic    the bans moat made after failed logins (auth.ban)
+//   POST /v1/bans/automatic/remove  {"address": A, "user": U (optional)}: unlock it
 //
 // Every action (reading included) is an audit line naming the caller. A ban is on disk
 // (admin.state_file) before it is answered; if it cannot be written the ban is undone.
@@ -20,6 +22,7 @@
 #include <string_view>
 
 #include "metrics/registry.h"
+#include "policy/auth/ban_list.h"
 #include "proxy/admin/ban_store.h"
 #include "proxy/admin/session_control.h"
 
@@ -43,7 +46,9 @@ class AdminApi {
  public:
   using Clock = std::function<int64_t()>;  // Unix seconds
 
-  AdminApi(SessionControl& sessions, BanStore& bans, std::string state_file, Clock now);
+  // `automatic`: the bans moat made after failed logins (auth.ban); null with "ban: off".
+  AdminApi(SessionControl& sessions, BanStore& bans, std::string state_file, Clock now,
+           policy::BanList* automatic = nullptr);
 
   ApiResponse Handle(const ApiRequest& request);
 
@@ -53,11 +58,14 @@ class AdminApi {
   ApiResponse ListBans(const ApiRequest& request);
   ApiResponse AddBan(const ApiRequest& request);
   ApiResponse RemoveBan(const ApiRequest& request);
+  ApiResponse ListAutomaticBans(const ApiRequest& request);
+  ApiResponse LiftAutomaticBan(const ApiRequest& request);
 
   SessionControl& sessions_;
   BanStore& bans_;
   const std::string state_file_;
   const Clock now_;
+  policy::BanList* const automatic_;
   std::mutex write_mutex_;  // one change to the bans and the state file at a time
 };
 

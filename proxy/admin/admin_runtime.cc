@@ -75,9 +75,9 @@ absl::StatusOr<std::unique_ptr<AdminRuntime>> AdminRuntime::Start(
   std::unique_ptr<AdminRuntime> runtime(new AdminRuntime(
       admin, std::make_unique<WorkerSessions>(server.workers(), kWorkerAnswerTimeout),
       std::make_unique<AdminAuth>(*std::move(token)), nullptr));
-  runtime->api_ =
-      std::make_unique<AdminApi>(*runtime->sessions_, *auth.manual_bans, admin.state_file,
-                                 [] { return static_cast<int64_t>(std::time(nullptr)); });
+  runtime->api_ = std::make_unique<AdminApi>(
+      *runtime->sessions_, *auth.manual_bans, admin.state_file,
+      [] { return static_cast<int64_t>(std::time(nullptr)); }, auth.bans.get());
   auto started = AdminServer::Start(std::move(options), *runtime->api_, *runtime->auth_, metrics);
   if (!started.ok()) return started.status();
   runtime->server_ = *std::move(started);

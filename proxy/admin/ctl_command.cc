@@ -25,7 +25,9 @@ int Usage() {
       "       moat ctl --config FILE ban ADDRESS|CIDR|user:NAME|client:ID [--for DURATION]\n"
       "                                  [--reason TEXT]\n"
       "       moat ctl --config FILE unban ADDRESS|CIDR|user:NAME|client:ID\n"
-      "       moat ctl --config FILE bans\n",
+      "       moat ctl --config FILE bans\n"
+      "       moat ctl --config FILE autobans\n"
+      "       moat ctl --config FILE unlock ADDRESS [--user NAME]\n",
       stderr);
   return kExitFailed;
 }
@@ -43,6 +45,12 @@ std::optional<Call> ParseCall(const std::vector<std::string_view>& words) {
   namespace json = boost::json;
   if (command == "sessions" && words.size() == 1) return Call{"GET", "/v1/sessions", ""};
   if (command == "bans" && words.size() == 1) return Call{"GET", "/v1/bans", ""};
+  if (command == "autobans" && words.size() == 1) return Call{"GET", "/v1/bans/automatic", ""};
+  if (command == "unlock" && (words.size() == 2 || (words.size() == 4 && words[2] == "--user"))) {
+    json::object body{{"address", words[1]}};
+    if (words.size() == 4) body["user"] = words[3];
+    return Call{"POST", "/v1/bans/automatic/remove", json::serialize(body)};
+  }
   if (command == "kick" && words.size() == 2) {
     return Call{"POST", "/v1/sessions/kick",
                 json::serialize(json::object{{"client_id", words[1]}})};

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 
 from harness import (MOAT_BIN, Certs, MqttClient, ProxyTestCase, RawClient, audit_lines,
+                     connect_packet,
                      free_port, metric, password_file, password_of, plain_listener, port_open,
                      wait_for_metric, wait_until)
 
@@ -282,6 +283,33 @@ class AdminApiTest(ProxyTestCase):
                    what="the rotated certificate")
         self.assertEqual(self.request("GET", "/v1/bans")[0], 403)  # the old token
         self.assertEqual(self.request("GET", "/v1/bans", token=rotated)[0], 200)
+
+    def test_automatic_bans_are_listed_and_an_operator_unlocks_them(self):
+        # Five wrong passwords from one address (auth.ban's default), sent at once so the
+        # failure delays overlap: the address and mallory-from-there are banned.
+        guesses = [RawClient(self.mqtt_port, source="127.0.0.9") for _ in range(5)]
+        for i, guess in enumerate(guesses):
+            self.addCleanup(guess.close)
+            guess.send(connect_packet(f"guess-{i}", username="mallory", password="wrong"))
+        for guess in guesses:
+            self.assertEqual(guess.read_packet()[0], 0x20)
+        code, out, err = self.ctl("autobans")
+        self.assertEqual(code, 0, err)
+        listed = sorted((b["address"], b.get("user", "")) for b in json.loads(out)["bans"])
+        self.assertEqual(listed, [("127.0.0.9", ""), ("127.0.0.9", "mallory")])
+        self.assertTrue(all(0 < b["expires_in_seconds"] <= 600 for b in json.loads(out)["bans"]))
+        # The address is unlocked: alice gets in from there, mallory still does not.
+        self.assertEqual(self.ctl("unlock", "127.0.0.9")[0], 0)
+        self.assertEqual(self.connect("alice-there", source="127.0.0.9", username="alice",
+                                      password=password_of("alice")).connack()[1], 0)
+        self.assertEqual(self.connect("mallory-there", source="127.0.0.9", username="mallory",
+                                      password=password_of("mallory")).connack()[1], BANNED)
+        self.assertEqual(self.ctl("unlock", "127.0.0.9", "--user", "mallory")[0], 0)
+        self.assertEqual(self.connect("mallory-again", source="127.0.0.9", username="mallory",
+                                      password=password_of("mallory")).connack()[1], 0)
+        self.assertEqual(self.ctl("unlock", "127.0.0.9")[0], 1)  # nothing left to lift
+        self.assertEqual({e["reason"] for e in audit_lines(self.audit_file, event="admin")},
+                         {"list_automatic_bans", "lift_automatic_ban"})
 
     def test_connections_past_the_limit_are_closed_and_silent_ones_time_out(self):
         # admin.max_connections and admin.request_timeout: a caller cannot hold the API.

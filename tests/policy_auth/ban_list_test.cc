@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace moat::policy {
 namespace {
 
@@ -58,6 +60,30 @@ TEST(BanList, WhenFullItForgetsCountsBeforeBans) {
   for (int i = 0; i < 100; ++i) bans.CountFailure("count-" + std::to_string(i), kNow);
   EXPECT_TRUE(bans.IsBanned("banned", kNow));
   EXPECT_EQ(bans.ActiveBans(kNow), 1u);
+}
+
+TEST(BanList, AnOperatorSeesAndLiftsTheBansInForce) {
+  BanList bans(1, minutes(1), minutes(10));
+  EXPECT_TRUE(bans.RecordFailure(BanList::AddressKey("192.0.2.7"), kNow));
+  EXPECT_TRUE(bans.RecordFailure(BanList::UserAtAddressKey("a@b", "2001:db8::1"), kNow));
+  bans.CountFailure(BanList::UserKey("a@b"), kNow);  // counted, never a ban
+  std::vector<BanList::ActiveBan> active = bans.Active(kNow + minutes(1), 10);
+  ASSERT_EQ(active.size(), 2u);
+  std::sort(active.begin(), active.end(),
+            [](const auto& a, const auto& b) { return a.address < b.address; });
+  EXPECT_EQ(active[0].address, "192.0.2.7");
+  EXPECT_EQ(active[0].user, "");
+  EXPECT_EQ(active[0].remaining, minutes(9));
+  EXPECT_EQ(active[1].address, "2001:db8::/64");
+  EXPECT_EQ(active[1].user, "a@b");  // an '@' in a user name survives
+  EXPECT_EQ(bans.Active(kNow, 1).size(), 1u);
+
+  EXPECT_FALSE(bans.Lift("192.0.2.8", "", kNow));
+  EXPECT_TRUE(bans.Lift("192.0.2.7", "", kNow));
+  EXPECT_FALSE(bans.IsBanned(BanList::AddressKey("192.0.2.7"), kNow));
+  EXPECT_TRUE(bans.Lift("2001:db8::99", "a@b", kNow));  // any address of the /64
+  EXPECT_TRUE(bans.Active(kNow, 10).empty());
+  EXPECT_FALSE(bans.Lift("2001:db8::1", "a@b", kNow));
 }
 
 }  // namespace

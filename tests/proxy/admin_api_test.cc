@@ -137,6 +137,26 @@ TEST_F(AdminApiTest, RefusesBansPastMaxBans) {
   EXPECT_EQ(full.outcome, AdminOutcome::kBanLimit);
 }
 
+TEST_F(AdminApiTest, ListsAndLiftsAutomaticBans) {
+  // Without auth.ban there are none, and nothing to lift.
+  EXPECT_EQ(Json(Call("GET", "/v1/bans/automatic")).at("bans").as_array().size(), 0u);
+  EXPECT_EQ(Call("POST", "/v1/bans/automatic/remove", R"({"address": "192.0.2.7"})").status, 404u);
+  policy::BanList automatic(1, std::chrono::minutes(1), std::chrono::minutes(10));
+  AdminApi api(
+      sessions_, bans_, state_, [this] { return now_; }, &automatic);
+  const auto call = [&](std::string_view method, std::string_view path, std::string_view body) {
+    return api.Handle({.method = method, .path = path, .body = body, .actor = "bearer"});
+  };
+  automatic.RecordFailure(policy::BanList::AddressKey("192.0.2.7"), policy::BanList::Clock::now());
+  const json::value listed = Json(call("GET", "/v1/bans/automatic", ""));
+  EXPECT_EQ(listed.at("bans").at(0).at("address").as_string(), "192.0.2.7");
+  EXPECT_FALSE(listed.at("bans").at(0).as_object().contains("user"));
+  EXPECT_FALSE(listed.at("truncated").as_bool());
+  EXPECT_EQ(call("POST", "/v1/bans/automatic/remove", R"({"user": "x"})").status, 400u);
+  EXPECT_EQ(call("POST", "/v1/bans/automatic/remove", R"({"address": "192.0.2.7"})").status, 200u);
+  EXPECT_EQ(call("POST", "/v1/bans/automatic/remove", R"({"address": "192.0.2.7"})").status, 404u);
+}
+
 TEST_F(AdminApiTest, ABanThatCannotBeSavedIsUndone) {
   AdminApi api(sessions_, bans_, dir_.path() + "/no/such/folder/state.json", [] { return 1; });
   const ApiResponse response = api.Handle(
