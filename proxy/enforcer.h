@@ -107,6 +107,8 @@ class Enforcer {
   void set_max_keep_alive(uint16_t seconds) { max_keep_alive_ = seconds; }
   // Shared by every session: `quotas` (the config's) must outlive the Enforcer.
   void set_quotas(const config::SessionQuotas& quotas) { quotas_ = &quotas; }
+  // policy.on_denied_publish after a reload: it goes with the policy, for live sessions too.
+  void set_on_denied_publish(config::DeniedPublish value) { on_denied_publish_ = value; }
   // The filters granted so far and their QoS, for the admin API's session list.
   const std::map<std::string, uint8_t, std::less<>>& granted_filters() const {
     return granted_filters_;
@@ -164,12 +166,12 @@ class Enforcer {
 
   const policy::ClientIdentity& identity_;
   const mqtt::ProtocolVersion version_;
-  const config::DeniedPublish on_denied_publish_;
-  const uint16_t asked_keep_alive_;    // the CONNECT's
-  uint16_t max_keep_alive_ = 0;        // 0: no cap
-  uint16_t client_alias_maximum_ = 0;  // from the broker's CONNACK
-  uint16_t broker_alias_maximum_ = 0;  // from the client's CONNECT
-  uint32_t inflight_ = 0;              // QoS 1/2 PUBLISHes the broker has not answered
+  config::DeniedPublish on_denied_publish_;  // a reload may change it
+  const uint16_t asked_keep_alive_;          // the CONNECT's
+  uint16_t max_keep_alive_ = 0;              // 0: no cap
+  uint16_t client_alias_maximum_ = 0;        // from the broker's CONNACK
+  uint16_t broker_alias_maximum_ = 0;        // from the client's CONNECT
+  uint32_t inflight_ = 0;                    // QoS 1/2 PUBLISHes the broker has not answered
   const config::SessionQuotas* quotas_ = &kDefaultQuotas;
   std::unique_ptr<Rare> rare_;
   std::map<std::string, uint8_t, std::less<>> granted_filters_;  // filter -> QoS

@@ -207,7 +207,9 @@ void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer,
   asio::post(io_context_, [this, authorizer = std::move(authorizer), revoke]() mutable {
     const std::shared_ptr<const policy::Authorizer> previous = std::move(authorizer_);
     authorizer_ = std::move(authorizer);
-    for (Session* session : sessions_) session->PolicyChanged(*previous, revoke);
+    // Reconfigure() was posted first: live_ is the config this policy came with.
+    const config::DeniedPublish on_denied = live_->config->policy.on_denied_publish;
+    for (Session* session : sessions_) session->PolicyChanged(*previous, revoke, on_denied);
   });
 }
 

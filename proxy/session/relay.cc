@@ -451,7 +451,8 @@ void Relay::ReleaseIfDone() {
   asio::post(watchdog_.get_executor(), [this] { owner_.RelayEnded(*end_, detail_); });
 }
 
-void Relay::PolicyChanged() {
+void Relay::PolicyChanged(config::DeniedPublish on_denied_publish) {
+  enforcer_.set_on_denied_publish(on_denied_publish);
   if (phase_ != Phase::kRelaying) return;
   std::vector<uint8_t> unsubscribe = enforcer_.RevokeSubscriptions(*env_.authorizer);
   if (unsubscribe.empty()) return;

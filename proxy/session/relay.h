@@ -85,7 +85,7 @@ class Relay final : public net::ReadyListener,
   // Ends it at once, writing nothing more (the drain timeout has passed).
   void Abort();
   // After a policy reload: subscriptions no longer granted are removed at the broker.
-  void PolicyChanged();
+  void PolicyChanged(config::DeniedPublish on_denied_publish);
   // The client's message and byte rates (at login, and after a reload).
   void SetRates(const ClientRates& rates) { rate_.Update(rates, env_.clock.Now()); }
   // For the admin API's session list.

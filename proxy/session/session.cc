@@ -115,7 +115,8 @@ void Session::EndByAdmin() {
   }
 }
 
-void Session::PolicyChanged(const policy::Authorizer& previous, bool revoke) {
+void Session::PolicyChanged(const policy::Authorizer& previous, bool revoke,
+                            config::DeniedPublish on_denied_publish) {
   if (!relay_) return;
   // Only a certificate names the client for good: a password user's removal is the
   // password file's business (RevokeIfChanged).
@@ -126,7 +127,7 @@ void Session::PolicyChanged(const policy::Authorizer& previous, bool revoke) {
     return;
   }
   SetRates();
-  relay_->PolicyChanged();
+  relay_->PolicyChanged(on_denied_publish);
 }
 
 void Session::SetRates() {

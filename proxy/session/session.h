@@ -89,7 +89,8 @@ class Session final : private RelayOwner {
   // `previous` named and the new policy does not (Authorizer::NamesIdentity) ends now, with
   // `revoke` (auth.disconnect_revoked); else subscriptions no longer granted are removed
   // at the broker, and the client's rates are what the new policy says.
-  void PolicyChanged(const policy::Authorizer& previous, bool revoke);
+  void PolicyChanged(const policy::Authorizer& previous, bool revoke,
+                     config::DeniedPublish on_denied_publish);
   // The listener it was accepted on.
   metrics::ListenerId listener() const { return env_.listener; }
   // The admin API (on this session's thread): what it lists once the session is admitted

@@ -92,6 +92,13 @@ class LiveReload(ProxyTestCase):
         for c in clients:
             self.assert_alive(c)
 
+    def test_on_denied_publish_changes_for_live_sessions_with_the_policy(self):
+        old_client = self.client("v311", version=4)
+        self.rewrite("  mode: audit\n", "  mode: enforce\n  on_denied_publish: disconnect\n")
+        self.reload()
+        old_client.send(publish_packet("secret/x", b"not granted", qos=1, packet_id=9))
+        self.assertTrue(old_client.closed_by_peer(), "the 3.1.1 client is disconnected now")
+
     def test_a_listener_added_by_reload_accepts_and_a_removed_one_stops_while_its_clients_stay(
             self):
         first = self.client("on-the-first")

@@ -397,7 +397,7 @@ TEST_F(RelayTest, APolicyReloadUnsubscribesWhatIsNoLongerGranted) {
   ClientSends(Encoded(subscribe));
   broker_.TakeWritten();
   authorizer_ = policy::MakeAllowAllAuthorizer();
-  relay_->PolicyChanged();
+  relay_->PolicyChanged(config::DeniedPublish::kDrop);
   EXPECT_TRUE(broker_.written().empty());  // still granted
 
   class DenyAll final : public policy::Authorizer {
@@ -415,7 +415,7 @@ TEST_F(RelayTest, APolicyReloadUnsubscribesWhatIsNoLongerGranted) {
     }
   };
   authorizer_ = std::make_shared<DenyAll>();
-  relay_->PolicyChanged();
+  relay_->PolicyChanged(config::DeniedPublish::kDrop);
   const auto written = broker_.TakeWritten();
   auto decoded = mqtt::DecodeOne(written, Direction::kClientToServer, ProtocolVersion::kV311);
   ASSERT_TRUE(std::holds_alternative<mqtt::Frame>(decoded));
