@@ -4,15 +4,9 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -20,13 +14,11 @@
 #include <exception>
 #include <mutex>
 #include <string_view>
-#include <thread>
-#include <unordered_set>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "metrics/exposition.h"
-#include "metrics/http_listen.h"
+#include "metrics/http_endpoint.h"
 
 namespace moat::metrics {
 
@@ -63,32 +55,17 @@ class MetricsServer::Impl {
       : registry_(registry),
         readiness_(std::move(readiness)),
         tls_(std::exchange(limits.tls, nullptr)),
-        limits_(std::move(limits)) {}
+        limits_(std::move(limits)),
+        endpoint_(limits_.max_connections,
+                  [this](beast::tcp_stream& stream) { return Serve(stream); }) {}
 
   absl::Status Listen(const std::string& host, uint16_t port) {
-    absl::StatusOr<uint16_t> bound = ListenOn(acceptor_, host, port, "metrics");
-    if (!bound.ok()) return bound.status();
-    port_ = *bound;
-    return absl::OkStatus();
+    return endpoint_.Listen(host, port, "metrics").status();
   }
 
-  void Run() {
-    asio::co_spawn(io_, AcceptLoop(), asio::detached);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
-  void Stop() {
-    if (stopped_.exchange(true)) return;
-    asio::post(io_, [this] {
-      stopping_ = true;
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-      for (beast::tcp_stream* stream : streams_) stream->close();
-    });
-    if (thread_.joinable()) thread_.join();
-  }
-
-  uint16_t port() const { return port_; }
+  void Run() { endpoint_.Run(); }
+  void Stop() { endpoint_.Stop(); }
+  uint16_t port() const { return endpoint_.port(); }
 
   void SetTlsContext(std::shared_ptr<SSL_CTX> context) {
     std::lock_guard lock(tls_mutex_);
@@ -101,38 +78,7 @@ class MetricsServer::Impl {
     return tls_;
   }
 
-  asio::awaitable<void> AcceptLoop() {
-    asio::steady_timer backoff(io_);
-    while (!stopping_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
-      if (stopping_ || ec == asio::error::operation_aborted) break;
-      if (ec) {
-        // Out of file descriptors: wait for some to be freed instead of spinning.
-        backoff.expires_after(std::chrono::milliseconds(50));
-        co_await backoff.async_wait(kUseTuple);
-        continue;
-      }
-      // Over the limit the socket closes as it goes out of scope: a scraper sees a
-      // failure at once instead of waiting behind clients that hold connections open.
-      if (active_ >= limits_.max_connections) continue;
-      ++active_;
-      asio::co_spawn(io_, Serve(std::move(socket)), asio::detached);
-    }
-  }
-
-  asio::awaitable<void> Serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    streams_.insert(&stream);
-    struct Release {
-      Impl& impl;
-      beast::tcp_stream* stream;
-      ~Release() {
-        impl.streams_.erase(stream);
-        --impl.active_;
-      }
-    } release{*this, &stream};
-    if (stopping_) co_return;
-
+  asio::awaitable<void> Serve(beast::tcp_stream& stream) {
     // One deadline for the whole request, handshake included, so a client dripping a
     // byte at a time (or sending nothing) is cut off after request_timeout, however
     // slowly it sends.
@@ -155,7 +101,7 @@ class MetricsServer::Impl {
     // Plain HTTP, a wrong certificate or a silent client all end here, unanswered.
     auto [handshake_error] =
         co_await tls.async_handshake(asio::ssl::stream_base::server, kUseTuple);
-    if (handshake_error || stopping_) co_return;
+    if (handshake_error || endpoint_.stopping()) co_return;
     stream.expires_at(deadline);
     if (!co_await Exchange(tls, stream)) co_return;
     // close_notify tells the client the body is complete rather than cut off; waiting for
@@ -172,7 +118,7 @@ class MetricsServer::Impl {
     parser.header_limit(static_cast<uint32_t>(limits_.header_limit));
     auto [read_error, read_bytes] =
         co_await http::async_read_header(stream, buffer, parser, kUseTuple);
-    if (stopping_) co_return false;
+    if (endpoint_.stopping()) co_return false;
 
     Response response;
     if (!read_error && !parser.is_done()) {
@@ -194,7 +140,7 @@ class MetricsServer::Impl {
     response.keep_alive(false);
     tcp.expires_after(limits_.write_timeout);
     auto [write_error, written] = co_await http::async_write(stream, response, kUseTuple);
-    co_return !write_error && !stopping_;
+    co_return !write_error && !endpoint_.stopping();
   }
 
   Response Handle(const Request& request) {
@@ -277,15 +223,7 @@ class MetricsServer::Impl {
   std::shared_ptr<SSL_CTX> tls_;  // null: plain HTTP; limits_.tls stays null
   std::mutex tls_mutex_;
   const MetricsServerLimits limits_;
-  asio::io_context io_{1};
-  tcp::acceptor acceptor_{io_};
-  uint16_t port_ = 0;
-  // Touched only on the metrics thread.
-  std::unordered_set<beast::tcp_stream*> streams_;
-  size_t active_ = 0;
-  bool stopping_ = false;
-  std::atomic<bool> stopped_{false};
-  std::thread thread_;
+  HttpEndpoint endpoint_;  // last: its thread stops before the rest goes
 };
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(

@@ -2,24 +2,17 @@
 
 #include <openssl/ssl.h>
 
-#include <atomic>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <thread>
-#include <unordered_set>
 
 #include "absl/status/status.h"
-#include "metrics/http_listen.h"
+#include "metrics/http_endpoint.h"
 #include "proxy/audit_log.h"
 
 namespace moat::proxy::admin {
@@ -45,39 +38,32 @@ class AdminServer::Impl {
  public:
   Impl(AdminServerOptions options, AdminApi& api, const AdminAuth& auth,
        metrics::MetricsRegistry& metrics)
-      : options_(std::move(options)), api_(api), auth_(auth), metrics_(metrics) {}
+      : options_(std::move(options)),
+        api_(api),
+        auth_(auth),
+        metrics_(metrics),
+        // Counted: an operator sees the refusal at once rather than waiting behind
+        // held connections.
+        endpoint_(
+            options_.max_connections, [this](beast::tcp_stream& stream) { return Serve(stream); },
+            [this] { Count(AdminOutcome::kConnectionLimit); }) {}
 
   absl::Status Listen() {
     absl::StatusOr<uint16_t> bound =
-        metrics::ListenOn(acceptor_, options_.host, options_.port, "the admin API");
+        endpoint_.Listen(options_.host, options_.port, "the admin API");
     if (!bound.ok())
       return absl::UnavailableError("admin.bind: " + std::string(bound.status().message()));
-    port_ = *bound;
     return absl::OkStatus();
   }
 
-  void Run() {
-    asio::co_spawn(io_, AcceptLoop(), asio::detached);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
-  void Stop() {
-    if (stopped_.exchange(true)) return;
-    asio::post(io_, [this] {
-      stopping_ = true;
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-      for (beast::tcp_stream* stream : streams_) stream->close();
-    });
-    if (thread_.joinable()) thread_.join();
-  }
-
-  uint16_t port() const { return port_; }
+  void Run() { endpoint_.Run(); }
+  void Stop() { endpoint_.Stop(); }
+  uint16_t port() const { return endpoint_.port(); }
 
   void SetTlsContext(std::shared_ptr<SSL_CTX> context) {
     if (!context) return;
     // options_ belongs to the server's thread.
-    asio::post(io_, [this, context = std::move(context)]() mutable {
+    asio::post(endpoint_.io(), [this, context = std::move(context)]() mutable {
       if (options_.tls) options_.tls = std::move(context);
     });
   }
@@ -85,42 +71,10 @@ class AdminServer::Impl {
  private:
   void Count(AdminOutcome outcome) { metrics_.Add<metrics::Metric::kAdminRequestsTotal>(outcome); }
 
-  asio::awaitable<void> AcceptLoop() {
-    asio::steady_timer backoff(io_);
-    while (!stopping_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
-      if (stopping_ || ec == asio::error::operation_aborted) break;
-      if (ec) {
-        backoff.expires_after(std::chrono::milliseconds(50));
-        co_await backoff.async_wait(kUseTuple);
-        continue;
-      }
-      // Over the limit the socket closes as it goes out of scope, counted: an operator
-      // sees the refusal at once rather than waiting behind held connections.
-      if (active_ >= options_.max_connections) {
-        Count(AdminOutcome::kConnectionLimit);
-        continue;
-      }
-      ++active_;
-      asio::co_spawn(io_, Serve(std::move(socket)), asio::detached);
-    }
-  }
-
-  asio::awaitable<void> Serve(tcp::socket socket) {
+  asio::awaitable<void> Serve(beast::tcp_stream& stream) {
     boost::system::error_code peer_error;
-    const auto peer = socket.remote_endpoint(peer_error);
+    const auto peer = stream.socket().remote_endpoint(peer_error);
     const std::string address = peer_error ? "unknown" : peer.address().to_string();
-    beast::tcp_stream stream(std::move(socket));
-    streams_.insert(&stream);
-    struct Release {
-      Impl& impl;
-      beast::tcp_stream* stream;
-      ~Release() {
-        impl.streams_.erase(stream);
-        --impl.active_;
-      }
-    } release{*this, &stream};
-    if (stopping_) co_return;
     // One deadline for the whole request, handshake included: a caller dripping bytes
     // is cut off after request_timeout however slowly it sends.
     stream.expires_after(options_.request_timeout);
@@ -135,7 +89,7 @@ class AdminServer::Impl {
     asio::ssl::stream<beast::tcp_stream&> tls(stream, ssl);
     auto [handshake_error] =
         co_await tls.async_handshake(asio::ssl::stream_base::server, kUseTuple);
-    if (handshake_error || stopping_) {
+    if (handshake_error || endpoint_.stopping()) {
       // Plain HTTP, an unknown certificate or silence: unanswered, and counted. A
       // connection closed without a word (a port probe) is no request at all.
       if (handshake_error == beast::error::timeout) {
@@ -159,7 +113,7 @@ class AdminServer::Impl {
     parser.header_limit(kHeaderLimit);
     parser.body_limit(options_.max_body_bytes);
     auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, parser, kUseTuple);
-    if (stopping_) co_return false;
+    if (endpoint_.stopping()) co_return false;
     Response response;
     AdminOutcome outcome = AdminOutcome::kOk;
     if (!read_error) {
@@ -188,7 +142,7 @@ class AdminServer::Impl {
     response.prepare_payload();
     tcp.expires_after(kWriteTimeout);
     auto [write_error, written] = co_await http::async_write(stream, response, kUseTuple);
-    co_return !write_error && !stopping_;
+    co_return !write_error && !endpoint_.stopping();
   }
 
   static Response Json(http::status status, std::string body) {
@@ -238,14 +192,7 @@ class AdminServer::Impl {
   AdminApi& api_;
   const AdminAuth& auth_;
   metrics::MetricsRegistry& metrics_;
-  asio::io_context io_{1};
-  tcp::acceptor acceptor_{io_};
-  uint16_t port_ = 0;
-  std::unordered_set<beast::tcp_stream*> streams_;  // the admin thread's only
-  size_t active_ = 0;
-  bool stopping_ = false;
-  std::atomic<bool> stopped_{false};
-  std::thread thread_;
+  metrics::HttpEndpoint endpoint_;  // last: its thread stops before the rest goes
 };
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptions options,
