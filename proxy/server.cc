@@ -9,6 +9,7 @@
 #include "proxy/cpu_budget.h"
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
+#include "proxy/source_addresses.h"
 #include "proxy/worker.h"
 
 namespace moat::proxy {
@@ -34,6 +35,9 @@ absl::Status Server::Init() {
   for (size_t i = 0; i < config_.listeners.size(); ++i) {
     listeners.push_back({&config_.listeners[i], contexts->listeners[i],
                          metrics::ListenerId{static_cast<uint32_t>(i)}});
+  }
+  if (auto status = CheckSourceAddresses(config_.upstream.source_addresses); !status.ok()) {
+    return status;
   }
   const tls::SslCtxPtr upstream_tls = contexts->upstream;
   metrics_tls_ = contexts->metrics;

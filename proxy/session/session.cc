@@ -14,6 +14,7 @@ namespace asio = boost::asio;
 Session::Session(OpenedClient client, const SessionEnvironment& env)
     : client_(std::move(client.stream)),
       identity_(std::move(client.identity)),
+      endpoints_(std::move(client.endpoints)),
       ticket_(std::move(client.ticket)),
       env_(env),
       report_(env.counters, env.listener, identity_) {}
@@ -30,7 +31,7 @@ asio::awaitable<void> Session::Start(SteadyTime accepted) {
   const AdmissionServices services{config,    env_.relay.authorizer, env_.upstream,
                                    env_.auth, env_.relay.clock,      env_.preauth};
   Admission admission(*client_, client_decoder, identity_, services, report_,
-                      accepted + config.limits.connect_timeout);
+                      accepted + config.limits.connect_timeout, &endpoints_);
   admission_ = &admission;
   AdmissionResult result = co_await admission.Run();
   admission_ = nullptr;
