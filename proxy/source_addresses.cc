@@ -72,7 +72,8 @@ asio::awaitable<void> SourceAddresses::Connect(tcp::socket& socket,
       error = connected;
     }
     if (!error) co_return;
-    if (error != asio::error::address_not_available && error != asio::error::address_in_use) {
+    if (error != boost::system::errc::address_not_available &&
+        error != boost::system::errc::address_in_use) {
       throw boost::system::system_error(error);
     }
     last = error;

@@ -18,18 +18,19 @@ namespace pp = proxy_protocol;
 // PP2_TYPE_SSL for a client that came over TLS, as HAProxy's send-proxy-v2-ssl-cn fills
 // it; nullopt for a plain one.
 std::optional<pp::SslTlv> ClientTls(const net::ByteStream& client) {
-  const net::TlsParameters tls = client.Tls();
-  if (tls.version.empty()) return std::nullopt;
+  const net::TlsParameters negotiated = client.Tls();
+  if (negotiated.version.empty()) return std::nullopt;
   pp::SslTlv ssl;
   ssl.client = pp::kClientSsl;
-  ssl.version = tls.version;
-  ssl.cipher = tls.cipher;
+  ssl.version = negotiated.version;
+  ssl.cipher = negotiated.cipher;
   // The spec: zero when a certificate was presented and verified, non-zero otherwise.
   ssl.verify = 1;
   if (X509* certificate = client.PeerCertificate()) {
     ssl.verify = 0;
     // A resumed session's certificate was sent on an earlier connection.
-    ssl.client |= tls.resumed ? pp::kClientCertSess : pp::kClientCertConn | pp::kClientCertSess;
+    ssl.client |=
+        negotiated.resumed ? pp::kClientCertSess : pp::kClientCertConn | pp::kClientCertSess;
     // Omitted, not guessed, when the subject has no CN or two of them.
     ssl.cn = tls::CertificateIdentity(certificate, config::CertificateIdentity::kCommonName)
                  .value_or("");

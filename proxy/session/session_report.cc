@@ -67,7 +67,8 @@ metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_c
   if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
   if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
   // Every source address out of ports towards the broker (upstream.source_addresses).
-  if (ec == asio::error::address_not_available || ec == asio::error::address_in_use) {
+  if (ec == boost::system::errc::address_not_available ||
+      ec == boost::system::errc::address_in_use) {
     return metrics::UpstreamErrorReason::kSourceAddress;
   }
   if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {

@@ -13,7 +13,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::string WithUpstream(std::string_view address, std::string_view extra) {
+std::string WithUpstream(const std::string& address, const std::string& extra) {
   return absl::StrCat("listeners:\n  - bind: \"127.0.0.1:1884\"\nupstream:\n  address: \"", address,
                       "\"\n", extra);
 }

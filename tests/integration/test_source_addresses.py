@@ -12,8 +12,10 @@ from harness import MOAT_BIN, MqttClient, ProxyTestCase, free_port, plain_listen
 class SourceAddressesTest(ProxyTestCase):
 
     def broker_sources(self, broker):
-        """The source address of each connection mosquitto has logged, in order."""
-        return re.findall(r"New connection from ([0-9.]+):\d+ on port", broker.process.log())
+        """client id -> the source address of its link, as mosquitto logged it (the
+        harness's own probe of mosquitto's port logs no client)."""
+        return dict((client_id, address) for address, client_id in re.findall(
+            r"New client connected from ([0-9.]+):\d+ as (\S+) ", broker.process.log()))
 
     def test_links_alternate_between_the_source_addresses(self):
         broker = self.start_broker()
@@ -31,7 +33,8 @@ class SourceAddressesTest(ProxyTestCase):
         wait_until(lambda: len(self.broker_sources(broker)) >= 4,
                    what="mosquitto to log 4 connections")
         self.assertEqual(self.broker_sources(broker),
-                         ["127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.3"])
+                         {"source-0": "127.0.0.2", "source-1": "127.0.0.3",
+                          "source-2": "127.0.0.2", "source-3": "127.0.0.3"})
         for client in clients:
             client.close()
 

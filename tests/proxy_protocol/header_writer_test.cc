@@ -98,7 +98,8 @@ TEST(HeaderWriterV2, LocalByteForByte) {
 TEST(HeaderWriterV2, SslTlvLayoutByteForByte) {
   HeaderFields fields;
   fields.addresses = Addresses("127.0.0.1", 1, "127.0.0.1", 2);
-  fields.ssl = SslTlv{.client = kClientSsl, .verify = 0x01020304, .version = "TLSv1.3"};
+  fields.ssl = SslTlv{
+      .client = kClientSsl, .verify = 0x01020304, .version = "TLSv1.3", .cn = "", .cipher = ""};
   const std::optional<std::vector<uint8_t>> header = WriteV2(fields);
   ASSERT_TRUE(header);
   const std::vector<uint8_t> tlv(header->begin() + 28, header->end());
