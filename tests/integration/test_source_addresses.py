@@ -25,18 +25,15 @@ class SourceAddressesTest(ProxyTestCase):
                                upstream_extra='  source_addresses: ["127.0.0.2", "127.0.0.3"]\n',
                                extra="threads: 1\n")
         moat.wait_listening(port)
-        clients = []
         for i in range(4):
             client = MqttClient(port, 4, f"source-{i}")
+            self.addCleanup(client.close)
             self.assertEqual(client.connack(), (0, 0))
-            clients.append(client)
         wait_until(lambda: len(self.broker_sources(broker)) >= 4,
                    what="mosquitto to log 4 connections")
         self.assertEqual(self.broker_sources(broker),
                          {"source-0": "127.0.0.2", "source-1": "127.0.0.3",
                           "source-2": "127.0.0.2", "source-3": "127.0.0.3"})
-        for client in clients:
-            client.close()
 
     def test_an_address_of_another_host_is_refused_before_start(self):
         broker = self.start_broker()

@@ -53,13 +53,13 @@ class UpstreamProxyProtocolTest(ProxyTestCase):
         for source in ("127.0.0.2", "127.0.0.3"):
             client = MqttClient(port, 4, f"pp-{version}-{source}", source=source,
                                 tls=ssl.create_default_context(cafile=Certs.path("ca.crt")))
+            self.addCleanup(client.close)
             self.assertEqual(client.connack(), (0, 0), "the login through HAProxy failed")
             clients.append(client)
         for client in clients:
             ip, client_port = client.sock.getsockname()[:2]
             line = f"client={ip}:{client_port} frontend=127.0.0.1:{port}"
             wait_until(lambda: line in haproxy.log_lines(), what=f"HAProxy to log {line!r}")
-            client.close()
 
     def test_v1_receiver_sees_each_clients_address_and_port(self):
         self.receiver_sees_each_client("v1")
@@ -68,7 +68,7 @@ class UpstreamProxyProtocolTest(ProxyTestCase):
         self.receiver_sees_each_client("v2")
 
     def test_v2_tlvs_read_the_same_from_haproxy_and_from_moat(self):
-        recorder = Recorder(marker=b"tlv-capture-")
+        recorder = Recorder()
         self.addCleanup(recorder.stop)
         pem = os.path.join(self.workdir, "server.pem")
         with open(pem, "w") as out:
@@ -97,13 +97,16 @@ class UpstreamProxyProtocolTest(ProxyTestCase):
         sock = socket.create_connection(("127.0.0.1", haproxy_port), timeout=10,
                                         source_address=("127.0.0.2", 0))
         through_haproxy = client_context().wrap_socket(sock, server_hostname="localhost")
+        self.addCleanup(through_haproxy.close)
         through_haproxy.sendall(connect_packet("tlv-capture-haproxy"))
         through_moat = MqttClient(port, 4, "tlv-capture-moat", source="127.0.0.3",
                                   tls=client_context(), username="sensor-7",
                                   password=password_of("sensor-7"))
+        self.addCleanup(through_moat.close)
         # And one without a certificate, where moat's listener lets it in without.
         anonymous = MqttClient(optional_cert_port, 4, "tlv-capture-nocert", source="127.0.0.4",
                                tls=client_context(certificate=False))
+        self.addCleanup(anonymous.close)
         captures = recorder.wait_for(3)
         by_client = {}
         for data in captures:
@@ -141,8 +144,6 @@ class UpstreamProxyProtocolTest(ProxyTestCase):
         self.assertEqual(nocert["ssl"], {"client": 1, "verify": 1, "version": version, "cn": "",
                                          "cipher": cipher})
         self.assertEqual(nocert["tlv_types"], [0x20, 0xE1])
-        for client in (through_haproxy, through_moat, anonymous):
-            client.close()
 
 
 if __name__ == "__main__":
