@@ -102,6 +102,7 @@ namespace moat::metrics {
   X(kTimeout, "timeout")               \
   X(kTls, "tls")                       \
   X(kDns, "dns")                       \
+  X(kSourceAddress, "source_address")  \
   X(kOther, "other")
 
 #define MOAT_RELOAD_RESULTS(X) \

@@ -5,6 +5,7 @@
 #include "proxy/auth/auth_services.h"
 #include "proxy/config/config.h"
 #include "proxy/make_authorizer.h"
+#include "proxy/source_addresses.h"
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
@@ -29,6 +30,7 @@ bool CheckConfig(const std::string& path) {
     }
   }
   report(AuthServices::Create(*config).status());
+  report(CheckSourceAddresses(config->upstream.source_addresses));
   report(MakeAuthorizer(*config, 1).status());
   for (const std::string& warning : config->warnings) {
     std::fprintf(stderr, "%s\n", warning.c_str());

@@ -111,6 +111,7 @@ class Setup {
   bool upgrade_refused() const { return upgrade_refused_; }
 
   policy::ClientIdentity& identity() { return identity_; }
+  proxy_protocol::ProxiedAddresses& endpoints() { return endpoints_; }
   ConnectionGate::Ticket& ticket() { return ticket_; }
   bool handshaking() const { return handshaking_; }
   metrics::TlsFailureReason tls_failure() const { return tls_failure_; }
@@ -143,6 +144,7 @@ class Setup {
   const ConnectionSetupContext& context_;
   ConnectionGate::Ticket ticket_;
   policy::ClientIdentity identity_;
+  proxy_protocol::ProxiedAddresses endpoints_;
   bool handshaking_ = false;          // the TLS handshake or WebSocket upgrade has begun
   bool closed_before_hello_ = false;  // the client left before sending a handshake byte
   bool upgrade_refused_ = false;      // counted as a WebSocket refusal already
@@ -169,11 +171,18 @@ asio::awaitable<bool> Setup::ReadProxyHeader(tcp::socket& socket) {
   }
   // Behind a load balancer the real client is in the header, and that is the address
   // limits, bans, logs, metrics and policy must see.
-  if (header.addresses) identity_.address = header.addresses->source.ip;
+  if (header.addresses) {
+    identity_.address = header.addresses->source.ip;
+    endpoints_ = *header.addresses;
+  }
   co_return true;
 }
 
 asio::awaitable<std::unique_ptr<net::ByteStream>> Setup::Open(tcp::socket socket) {
+  boost::system::error_code ignored;
+  const tcp::endpoint peer = socket.remote_endpoint(ignored);
+  const tcp::endpoint local = socket.local_endpoint(ignored);
+  endpoints_ = {{identity_.address, peer.port()}, {local.address().to_string(), local.port()}};
   // Without a PROXY header the address was screened at accept.
   if (context_.listener.proxy_protocol) {
     if (!co_await ReadProxyHeader(socket)) co_return nullptr;
@@ -282,7 +291,7 @@ asio::awaitable<std::optional<OpenedClient>> OpenClient(tcp::socket socket,
   if (opened.index() == 0) stream = std::move(std::get<0>(opened));
   if (stream) {
     co_return OpenedClient{std::move(stream), std::move(setup.identity()),
-                           std::move(setup.ticket()), accepted};
+                           std::move(setup.endpoints()), std::move(setup.ticket()), accepted};
   }
   const bool timed_out = opened.index() == 1;
   if (setup.upgrade_refused()) co_return std::nullopt;

@@ -24,6 +24,7 @@
 #include "proxy/config/config.h"
 #include "proxy/connection_gate.h"
 #include "proxy/net/byte_stream.h"
+#include "proxy/proxy_protocol/proxy_protocol.h"
 #include "proxy/session/keep_alive.h"
 #include "proxy/tls/tls_context.h"
 
@@ -47,8 +48,11 @@ struct ConnectionSetupContext {
 struct OpenedClient {
   std::unique_ptr<net::ByteStream> stream;
   policy::ClientIdentity identity;  // address (after the PROXY header) and listener
-  ConnectionGate::Ticket ticket;    // counted against the limits until the session ends
-  SteadyTime accepted;              // when the login deadline started
+  // The client's address and port and the address and port it connected to, after the
+  // PROXY header like identity.address: for a PROXY header towards the broker.
+  proxy_protocol::ProxiedAddresses endpoints;
+  ConnectionGate::Ticket ticket;  // counted against the limits until the session ends
+  SteadyTime accepted;            // when the login deadline started
 };
 
 // The checks on a client's address that need no I/O: its ban, then its share of open

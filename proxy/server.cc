@@ -11,6 +11,7 @@
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
 #include "proxy/observability.h"
+#include "proxy/source_addresses.h"
 #include "proxy/worker.h"
 
 namespace moat::proxy {
@@ -68,6 +69,9 @@ std::vector<WorkerConfig> Server::MakeWorkerConfigs(
 absl::Status Server::Init() {
   auto contexts = tls::MakeTlsContexts(*config_);
   if (!contexts.ok()) return contexts.status();
+  if (auto status = CheckSourceAddresses(config_->upstream.source_addresses); !status.ok()) {
+    return status;
+  }
   metrics_tls_ = contexts->metrics;
   const int threads = DefaultThreads(config_->threads);
   LogInfo(absl::StrCat("workers: ", threads,
@@ -114,6 +118,9 @@ absl::Status Server::Reload(std::shared_ptr<const config::Config> loaded) {
   if (auth_.tokens) {
     token_keys = auth_.tokens->Parse();
     if (!token_keys.ok()) problems += std::string(token_keys.status().message()) + "\n";
+  }
+  if (auto status = CheckSourceAddresses(loaded->upstream.source_addresses); !status.ok()) {
+    problems += std::string(status.message()) + "\n";
   }
   auto authorizer = MakeAuthorizer(*loaded, policy_version_ + 1);
   if (!authorizer.ok()) problems += std::string(authorizer.status().message()) + "\n";

@@ -11,6 +11,8 @@
 #include "policy/authorizer.h"
 #include "proxy/config/config.h"
 #include "proxy/net/byte_stream.h"
+#include "proxy/proxy_protocol/proxy_protocol.h"
+#include "proxy/source_addresses.h"
 #include "proxy/tls/tls_context.h"
 
 namespace moat::proxy {
@@ -21,6 +23,9 @@ struct UpstreamRequest {
   std::string_view client_id;
   const policy::ClientIdentity* identity = nullptr;  // null: moat's own probe (readiness)
   const net::ByteStream* client = nullptr;           // the client's link, for its TLS facts
+  // The client's address and port (from a trusted PROXY header where the listener takes
+  // one) and the address and port it connected to: what a PROXY header to the broker says.
+  const proxy_protocol::ProxiedAddresses* endpoints = nullptr;
 };
 
 // Where admission gets a session's link to the broker.
@@ -47,9 +52,11 @@ class UpstreamConnector final : public Upstream {
       const UpstreamRequest& request) const override;
 
  private:
-  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> ConnectOnce() const;
+  boost::asio::awaitable<std::unique_ptr<net::ByteStream>> ConnectOnce(
+      const UpstreamRequest& request) const;
 
   const config::Upstream& upstream_;
+  const SourceAddresses source_addresses_;
   const std::chrono::seconds tcp_keepalive_;
   const tls::SslCtxPtr tls_context_;
 };

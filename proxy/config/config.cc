@@ -2,7 +2,10 @@
 // of CONTRACT.md keep their meaning; the rest is documented in deploy/moat.example.yaml.
 #include "proxy/config/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -322,10 +325,64 @@ std::optional<UpstreamTls> ReadUpstreamTls(const Field& field, Context& ctx) {
   return tls;
 }
 
+// upstream.source_addresses: IP literals, each once, of the family the broker's address
+// has when that is a literal too (a host name may resolve to either; links then use the
+// addresses of the family they connect to).
+std::vector<std::string> ReadSourceAddresses(const Field& field, const Endpoint& upstream,
+                                             Context& ctx) {
+  std::vector<std::string> addresses;
+  if (!ExpectSequence(field, ctx.problems)) return addresses;
+  std::array<uint8_t, 16> binary{};
+  const bool upstream_v4 = inet_pton(AF_INET, upstream.host.c_str(), binary.data()) == 1;
+  const bool upstream_v6 = inet_pton(AF_INET6, upstream.host.c_str(), binary.data()) == 1;
+  std::map<std::pair<bool, std::array<uint8_t, 16>>, int> seen;  // (IPv4?, address) -> line
+  for (const Field& element : file_reading::Elements(field)) {
+    const std::optional<std::string> text = ReadString(element, ctx.problems);
+    if (!text) continue;
+    const bool v4 = inet_pton(AF_INET, text->c_str(), binary.data()) == 1;
+    if (!v4 && inet_pton(AF_INET6, text->c_str(), binary.data()) != 1) {
+      ctx.problems.Add(element.line, absl::StrCat("'", element.path,
+                                                  "' must be an IP address "
+                                                  "of this host, not '",
+                                                  *text, "'"));
+      continue;
+    }
+    const std::array<uint8_t, 16> any{};
+    const bool unspecified =
+        std::equal(binary.begin(), binary.begin() + (v4 ? 4 : 16), any.begin());
+    const bool multicast = v4 ? (binary[0] & 0xF0) == 0xE0 : binary[0] == 0xFF;
+    if (unspecified || multicast) {
+      ctx.problems.Add(element.line, absl::StrCat("'", element.path,
+                                                  "' must be a unicast address of this host, "
+                                                  "not '",
+                                                  *text, "'"));
+      continue;
+    }
+    if ((upstream_v4 && !v4) || (upstream_v6 && v4)) {
+      ctx.problems.Add(element.line,
+                       absl::StrCat("'", element.path, "' ", *text, " is ", v4 ? "IPv4" : "IPv6",
+                                    " but upstream.address ", upstream.host, " is ",
+                                    upstream_v4 ? "IPv4" : "IPv6"));
+      continue;
+    }
+    // An IPv4 address fills only the first 4 bytes; the rest may still hold an earlier
+    // IPv6 address's.
+    if (v4) std::fill(binary.begin() + 4, binary.end(), 0);
+    if (const auto [it, inserted] = seen.emplace(std::pair{v4, binary}, element.line); !inserted) {
+      ctx.problems.Add(element.line, absl::StrCat("'", element.path, "' repeats ", *text,
+                                                  " (also at line ", it->second, ")"));
+      continue;
+    }
+    addresses.push_back(*text);
+  }
+  return addresses;
+}
+
 void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   if (!ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
-                {"address", "tls", "connect_timeout", "credentials", "username", "password_file"},
+                {"address", "tls", "connect_timeout", "credentials", "username", "password_file",
+                 "proxy_protocol", "source_addresses"},
                 ctx.problems);
   if (const Field* f = map.Require("address")) {
     if (std::optional<Endpoint> address = ReadEndpoint(*f, ctx.problems)) {
@@ -336,6 +393,18 @@ void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   if (const Field* f = map.Find("connect_timeout")) {
     upstream.connect_timeout = ReadDuration(*f, milliseconds(1), kMaxDuration, ctx.problems)
                                    .value_or(upstream.connect_timeout);
+  }
+  if (const Field* f = map.Find("proxy_protocol")) {
+    upstream.proxy_protocol =
+        ReadEnum<UpstreamProxyProtocol>(*f,
+                                        {{"none", UpstreamProxyProtocol::kNone},
+                                         {"v1", UpstreamProxyProtocol::kV1},
+                                         {"v2", UpstreamProxyProtocol::kV2}},
+                                        ctx.problems)
+            .value_or(upstream.proxy_protocol);
+  }
+  if (const Field* f = map.Find("source_addresses")) {
+    upstream.source_addresses = ReadSourceAddresses(*f, upstream.address, ctx);
   }
   const Field* credentials = map.Find("credentials");
   if (credentials) {

@@ -69,6 +69,10 @@ struct UpstreamTls {
 // What moat sends the broker as CONNECT credentials.
 enum class UpstreamCredentials { kPassthrough, kStrip, kReplace };
 
+// upstream.proxy_protocol: the PROXY header moat puts in front of each link to the
+// broker, so the broker sees the client's address (and in v2 its TLS facts and identity).
+enum class UpstreamProxyProtocol { kNone, kV1, kV2 };
+
 struct Upstream {
   Endpoint address;
   std::optional<UpstreamTls> tls;
@@ -76,6 +80,10 @@ struct Upstream {
   UpstreamCredentials credentials = UpstreamCredentials::kPassthrough;
   std::string username;       // kReplace: moat's own service account ...
   std::string password_file;  // ... and a file holding its password (first line)
+  UpstreamProxyProtocol proxy_protocol = UpstreamProxyProtocol::kNone;
+  // IP literals the links to the broker leave from, one after another; each holds about
+  // one port range of links per broker address. Empty: the kernel picks the address.
+  std::vector<std::string> source_addresses;
 };
 
 // Which field of a verified client certificate names the client.

@@ -45,6 +45,8 @@ struct IoResult {
 struct TlsParameters {
   std::string_view version;  // "TLSv1.3"
   std::string_view cipher;   // "TLS_AES_256_GCM_SHA384", OpenSSL's name
+  bool resumed = false;      // from a session ticket: the client's certificate, if any,
+                             // came with an earlier connection
 };
 
 // Told when a stream that answered "would block" may make progress. Called exactly

@@ -242,7 +242,8 @@ void TlsStream::Close() {
 
 TlsParameters NegotiatedParameters(const SSL* ssl) {
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
-  return {SSL_get_version(ssl), cipher != nullptr ? SSL_CIPHER_get_name(cipher) : ""};
+  return {SSL_get_version(ssl), cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "",
+          SSL_session_reused(ssl) == 1};
 }
 
 X509* TlsStream::PeerCertificate() const {

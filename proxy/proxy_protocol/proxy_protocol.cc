@@ -8,12 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/proxy_protocol/tlv.h"
+
 namespace moat::proxy_protocol {
 namespace {
 
 constexpr std::string_view kV1Prefix = "PROXY ";
-constexpr std::array<uint8_t, 12> kV2Signature = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                                  0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
 ParseResult NeedMore() { return ParseResult{}; }
 
@@ -187,7 +187,6 @@ ParseResult ParseV1(std::span<const uint8_t> bytes) {
 enum V2Command : uint8_t { kLocal = 0x0, kProxy = 0x1 };
 enum V2Family : uint8_t { kUnspec = 0x0, kInet = 0x1, kInet6 = 0x2, kUnix = 0x3 };
 enum V2Transport : uint8_t { kTransportUnspec = 0x0, kStream = 0x1, kDgram = 0x2 };
-constexpr uint8_t kTlvCrc32c = 0x03;
 
 // CRC32c (Castagnoli, reflected polynomial 0x82F63B78) as RFC 4960 appendix B, which
 // the PP2_TYPE_CRC32C TLV uses.
@@ -218,8 +217,9 @@ uint16_t ReadU16(std::span<const uint8_t> bytes, size_t at) {
 
 // Checks that the TLVs in header[begin, end) tile the region exactly and that a CRC32c
 // TLV, if present, matches: the spec leaves TLVs optional to interpret, but a truncated
-// TLV means the header is not what the sender built.
-std::optional<std::string> CheckV2Tlvs(std::span<const uint8_t> header, size_t begin) {
+// TLV means the header is not what the sender built. Appends each TLV to `tlvs`.
+std::optional<std::string> CheckV2Tlvs(std::span<const uint8_t> header, size_t begin,
+                                       std::vector<Tlv>& tlvs) {
   std::optional<size_t> crc_at;  // offset of the CRC32c value, if one was sent
   size_t at = begin;
   while (at < header.size()) {
@@ -228,11 +228,13 @@ std::optional<std::string> CheckV2Tlvs(std::span<const uint8_t> header, size_t b
     const size_t length = ReadU16(header, at + 1);
     const size_t value = at + 3;
     if (header.size() - value < length) return "PROXY v2: TLV value runs past the header";
-    if (type == kTlvCrc32c) {
+    if (type == kTypeCrc32c) {
       if (crc_at) return "PROXY v2: more than one CRC32c TLV";
       if (length != 4) return "PROXY v2: CRC32c TLV must hold 4 bytes";
       crc_at = value;
     }
+    tlvs.push_back(
+        {type, std::string(reinterpret_cast<const char*>(header.data()) + value, length)});
     at = value + length;
   }
   // "If the checksum is provided ... and supported by the receiver, the receiver MUST"
@@ -308,14 +310,18 @@ ParseResult ParseV2(std::span<const uint8_t> bytes) {
                  std::to_string(address_size) + "-byte address block");
   }
   const std::span<const uint8_t> header = bytes.first(total);
-  if (std::optional<std::string> problem = CheckV2Tlvs(header, kV2FixedHeaderSize + address_size)) {
+  std::vector<Tlv> tlvs;
+  if (std::optional<std::string> problem =
+          CheckV2Tlvs(header, kV2FixedHeaderSize + address_size, tlvs)) {
     return Error(std::move(*problem));
   }
   // Only TCP over IPv4/IPv6 carries an address moat can use; for the other valid
   // combinations the spec asks receivers that do not support them to fall back to UNSPEC,
   // that is, the connection's real endpoints.
   if (transport != kStream || (family != kInet && family != kInet6)) {
-    return Done(2, total, std::nullopt);
+    ParseResult unspecified = Done(2, total, std::nullopt);
+    unspecified.tlvs = std::move(tlvs);
+    return unspecified;
   }
   const uint8_t* block = header.data() + kV2FixedHeaderSize;
   const int af = family == kInet ? AF_INET : AF_INET6;
@@ -325,7 +331,9 @@ ParseResult ParseV2(std::span<const uint8_t> bytes) {
   addresses.destination.ip = IpText(af, block + ip_size);
   addresses.source.port = ReadU16(header, kV2FixedHeaderSize + 2 * ip_size);
   addresses.destination.port = ReadU16(header, kV2FixedHeaderSize + 2 * ip_size + 2);
-  return Done(2, total, std::move(addresses));
+  ParseResult done = Done(2, total, std::move(addresses));
+  done.tlvs = std::move(tlvs);
+  return done;
 }
 
 }  // namespace

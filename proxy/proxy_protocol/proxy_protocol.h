@@ -17,11 +17,13 @@
 // its first byte instead of waiting for a timeout.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace moat::proxy_protocol {
 
@@ -42,6 +44,14 @@ struct ProxiedAddresses {
   bool operator==(const ProxiedAddresses&) const = default;
 };
 
+// One v2 Type-Length-Value field (spec 2.2) as sent; proxy/proxy_protocol/tlv.h names
+// the types and decodes PP2_TYPE_SSL.
+struct Tlv {
+  uint8_t type = 0;
+  std::string value;
+  bool operator==(const Tlv&) const = default;
+};
+
 struct ParseResult {
   ParseStatus status = ParseStatus::kNeedMore;
   size_t consumed = 0;  // kDone: length of the header; the MQTT bytes start here
@@ -51,6 +61,9 @@ struct ParseResult {
   // use the connection's real endpoints then, which `is_local` signals.
   std::optional<ProxiedAddresses> addresses;
   bool is_local = false;
+  // kDone with a v2 PROXY command: its TLVs in the order sent (a CRC32c one included,
+  // already checked). Empty for v1 and for LOCAL, whose block the spec says to discard.
+  std::vector<Tlv> tlvs;
   std::string error;  // kError: what was wrong, for the session's close log
 };
 
@@ -58,6 +71,8 @@ struct ParseResult {
 // line the spec allows; a line without CRLF by then is invalid (spec 2.1).
 inline constexpr size_t kMaxV1HeaderSize = 107;
 inline constexpr size_t kV2FixedHeaderSize = 16;
+inline constexpr std::array<uint8_t, 12> kV2Signature = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                                         0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 // The v2 length field could announce 64 KiB, which an unauthenticated peer could make
 // every pending connection buffer. Addresses take at most 216 bytes (AF_UNIX) and the
 // TLVs real load balancers send (SSL, authority, unique id, cloud ids) a few hundred;

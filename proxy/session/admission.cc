@@ -92,10 +92,12 @@ bool CountsTowardsBan(AuthFailure failure) {
 
 Admission::Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
                      policy::ClientIdentity& identity, const AdmissionServices& services,
-                     SessionReport& report, SteadyTime deadline)
+                     SessionReport& report, SteadyTime deadline,
+                     const proxy_protocol::ProxiedAddresses* endpoints)
     : client_(client),
       client_decoder_(client_decoder),
       identity_(identity),
+      endpoints_(endpoints),
       services_(services),
       report_(report),
       deadline_(deadline) {}
@@ -425,8 +427,10 @@ policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
 asio::awaitable<bool> Admission::ConnectUpstream() {
   const SteadyTime started = services_.clock.Now();
   try {
-    broker_ = co_await services_.upstream.Connect(UpstreamRequest{
-        .client_id = identity_.client_id, .identity = &identity_, .client = &client_});
+    broker_ = co_await services_.upstream.Connect(UpstreamRequest{.client_id = identity_.client_id,
+                                                                  .identity = &identity_,
+                                                                  .client = &client_,
+                                                                  .endpoints = endpoints_});
   } catch (const boost::system::system_error& e) {
     report_.UpstreamUnavailable(e.code());
     upstream_error_ = e.code().message();

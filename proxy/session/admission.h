@@ -22,6 +22,7 @@
 #include "proxy/enforcer.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/net/byte_stream.h"
+#include "proxy/proxy_protocol/proxy_protocol.h"
 #include "proxy/session/end_reason.h"
 #include "proxy/session/keep_alive.h"
 #include "proxy/session/preauth_memory.h"
@@ -75,9 +76,11 @@ class Admission final : private PreauthQueue::Member {
   // Fills in `identity` (user, client id, certificate identity) as it learns them.
   // `client_decoder` keeps whatever the client sent after its CONNECT, for the relay.
   // `deadline`: when the client must have sent its CONNECT and proved who it is.
+  // `endpoints`: the client's, for a PROXY header to the broker (OpenedClient).
   Admission(net::ByteStream& client, mqtt::Decoder& client_decoder,
             policy::ClientIdentity& identity, const AdmissionServices& services,
-            SessionReport& report, SteadyTime deadline);
+            SessionReport& report, SteadyTime deadline,
+            const proxy_protocol::ProxiedAddresses* endpoints = nullptr);
 
   boost::asio::awaitable<AdmissionResult> Run();
 
@@ -122,6 +125,7 @@ class Admission final : private PreauthQueue::Member {
   net::ByteStream& client_;
   mqtt::Decoder& client_decoder_;
   policy::ClientIdentity& identity_;
+  const proxy_protocol::ProxiedAddresses* const endpoints_;
   const AdmissionServices& services_;
   SessionReport& report_;
   const SteadyTime deadline_;

@@ -16,6 +16,7 @@ Session::Session(OpenedClient client, const SessionEnvironment& env,
     : env_owner_(std::move(env_owner)),
       client_(std::move(client.stream)),
       identity_(std::move(client.identity)),
+      endpoints_(std::move(client.endpoints)),
       ticket_(std::move(client.ticket)),
       env_(env),
       report_(env.counters, env.listener, identity_) {}
@@ -38,7 +39,7 @@ asio::awaitable<void> Session::Start(SteadyTime accepted) {
                                    *env_.live.authenticator,
                                    env_.live.upstream_password};
   Admission admission(*client_, client_decoder, identity_, services, report_,
-                      accepted + config.limits.connect_timeout);
+                      accepted + config.limits.connect_timeout, &endpoints_);
   admission_ = &admission;
   AdmissionResult result = co_await admission.Run();
   admission_ = nullptr;

@@ -113,7 +113,8 @@ class Session final : private RelayOwner {
   std::unique_ptr<net::ByteStream> client_;
   std::unique_ptr<net::ByteStream> broker_;
   policy::ClientIdentity identity_;
-  ConnectionGate::Ticket ticket_;  // this connection's place under the limits
+  const proxy_protocol::ProxiedAddresses endpoints_;  // for a PROXY header to the broker
+  ConnectionGate::Ticket ticket_;                     // this connection's place under the limits
   const SessionEnvironment& env_;
   SessionReport report_;
   Admission* admission_ = nullptr;  // while Start() admits

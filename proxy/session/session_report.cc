@@ -66,6 +66,11 @@ AuthFailureLabels LabelsFor(AuthFailure failure) {
 metrics::UpstreamErrorReason UpstreamErrorReasonFor(const boost::system::error_code& ec) {
   if (ec == asio::error::connection_refused) return metrics::UpstreamErrorReason::kRefused;
   if (ec == asio::error::timed_out) return metrics::UpstreamErrorReason::kTimeout;
+  // Every source address out of ports towards the broker (upstream.source_addresses).
+  if (ec == boost::system::errc::address_not_available ||
+      ec == boost::system::errc::address_in_use) {
+    return metrics::UpstreamErrorReason::kSourceAddress;
+  }
   if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again) {
     return metrics::UpstreamErrorReason::kDns;
   }

@@ -61,7 +61,7 @@ TEST(MetricTable, ClosedEnumsHaveTheirDocumentedValues) {
   EXPECT_THAT(Values(Domain::kDenyAction),
               ElementsAre("connect", "publish", "subscribe", "will", "deliver"));
   EXPECT_THAT(Values(Domain::kUpstreamErrorReason),
-              ElementsAre("refused", "timeout", "tls", "dns", "other"));
+              ElementsAre("refused", "timeout", "tls", "dns", "source_address", "other"));
   EXPECT_THAT(Values(Domain::kAuditSink), ElementsAre("file", "syslog"));
   EXPECT_THAT(Values(Domain::kAdminOutcome),
               ElementsAre("ok", "unauthorized", "forbidden", "bad_request", "not_found",
