@@ -107,6 +107,10 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(Registr
   if (absl::Status status = CheckValues("CRL path", options.crl_files); !status.ok()) {
     return status;
   }
+  if (absl::Status status = CheckValues("upstream server", options.upstream_servers);
+      !status.ok()) {
+    return status;
+  }
   if (options.version.empty()) options.version = "unknown";
   if (options.openssl_version.empty()) {
     options.openssl_version = OpenSSL_version(OPENSSL_VERSION_STRING);
@@ -132,6 +136,7 @@ std::array<std::vector<std::string>, kDomainCount> MetricsRegistry::MakeValues(
   values[static_cast<size_t>(Domain::kListener)] = options.listeners;
   values[static_cast<size_t>(Domain::kCertificateFile)] = options.certificate_files;
   values[static_cast<size_t>(Domain::kCrlFile)] = options.crl_files;
+  values[static_cast<size_t>(Domain::kUpstreamServer)] = options.upstream_servers;
   values[static_cast<size_t>(Domain::kVersion)] = {options.version};
   values[static_cast<size_t>(Domain::kOpenssl)] = {options.openssl_version};
   values[static_cast<size_t>(Domain::kPolicyHash)] = {std::string()};

@@ -46,6 +46,7 @@ struct RegistryOptions {
   std::vector<std::string> listeners{};          // in config order: ListenerId{i} is listeners[i]
   std::vector<std::string> certificate_files{};  // CertificateFileId{i} is this [i]
   std::vector<std::string> crl_files{};          // CrlFileId{i} is this [i]
+  std::vector<std::string> upstream_servers{};   // UpstreamServerId{i} is this [i]
   std::string version{};                         // moat_build_info{version}; empty: "unknown"
   std::string openssl_version{};  // moat_build_info{openssl}; empty: the linked libcrypto's
   // The names of RuleLabel{0..kRuleLabelCount-1} as they stand ("" for numbers not given
@@ -260,6 +261,15 @@ class MetricsRegistry final : public prometheus::Collectable {
   template <Metric M, LabelType A, LabelType B>
   void Set(A a, B b, int64_t value) {
     SetGauge<M>(value, a, b);
+  }
+  // A gauge moved up and down from several threads at once (upstream server links).
+  template <Metric M, LabelType A>
+  void GaugeAdd(A a, int64_t delta) {
+    static_assert(Def(M).type == MetricType::kGauge, "GaugeAdd() is for gauges");
+    const uint32_t slot = internal::SlotOf<M>(layout_, a);
+    if (slot != internal::kNoSlot) {
+      global_[slot].fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);  // wraps
+    }
   }
   template <Metric M>
   void Observe(double value) {

@@ -9,6 +9,7 @@
 #include "proxy/cpu_budget.h"
 #include "proxy/log.h"
 #include "proxy/make_authorizer.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace moat::proxy {
@@ -35,7 +36,10 @@ absl::Status Server::Init() {
     listeners.push_back({&config_.listeners[i], contexts->listeners[i],
                          metrics::ListenerId{static_cast<uint32_t>(i)}});
   }
-  const tls::SslCtxPtr upstream_tls = contexts->upstream;
+  upstream_health_ = std::make_unique<UpstreamHealth>(config_.upstream, contexts->upstream_servers,
+                                                      config_.limits.tcp_keepalive,
+                                                      auth_.upstream_password, &metrics_);
+  upstream_pool_ = std::make_unique<UpstreamPool>(config_.upstream, *upstream_health_);
   metrics_tls_ = contexts->metrics;
   const int threads = DefaultThreads(config_.threads);
   LogInfo(absl::StrCat("workers: ", threads,
@@ -43,7 +47,7 @@ absl::Status Server::Init() {
                        "; this process may use ", ProcessCpuBudget().Describe()));
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>(config_, authorizer_, auth_, gate_, preauth_,
-                                           metrics_.AddThread(), listeners, upstream_tls);
+                                           metrics_.AddThread(), listeners, *upstream_pool_);
     if (auto status = worker->Bind(); !status.ok()) return status;
     workers_.push_back(std::move(worker));
   }
@@ -51,6 +55,7 @@ absl::Status Server::Init() {
 }
 
 void Server::Start() {
+  upstream_health_->Start();
   for (auto& worker : workers_) worker->Start();
 }
 
@@ -89,7 +94,8 @@ absl::Status Server::Reload() {
     }
     for (auto& worker : workers_) worker->RecheckCertificates(checks);
   }
-  for (auto& worker : workers_) worker->SetTlsContexts(contexts->listeners, contexts->upstream);
+  for (auto& worker : workers_) worker->SetTlsContexts(contexts->listeners);
+  upstream_health_->SetTlsContexts(contexts->upstream_servers);
   metrics_tls_ = contexts->metrics;
   if (metrics_server_ != nullptr) metrics_server_->SetTlsContext(metrics_tls_);
   ++policy_version_;
@@ -107,6 +113,8 @@ absl::Status Server::Reload() {
 
 void Server::Wait() {
   for (auto& worker : workers_) worker->Join();
+  // The probes stop once no worker can ask about a server any more.
+  if (upstream_health_) upstream_health_->Stop();
 }
 
 }  // namespace moat::proxy

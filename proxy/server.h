@@ -22,6 +22,8 @@
 namespace moat::proxy {
 
 class Worker;
+class UpstreamHealth;
+class UpstreamPool;
 
 struct AuthServices;
 
@@ -50,6 +52,8 @@ class Server {
   // Reload() hands `server` the new metrics TLS context along with the listeners' own,
   // so its certificate changes with theirs or not at all. Call before any Reload().
   void SetMetricsServer(metrics::MetricsServer* server) { metrics_server_ = server; }
+  // The upstream servers' state, for /readyz; valid after Init().
+  const UpstreamHealth& upstream_health() const { return *upstream_health_; }
   // For the admin API (proxy/admin/session_control.h).
   std::vector<Worker*> workers() const {
     std::vector<Worker*> list;
@@ -67,6 +71,9 @@ class Server {
   metrics::MetricsServer* metrics_server_ = nullptr;
   ConnectionGate gate_;    // limits.max_connections and the per-address limits, for all workers
   PreauthMemory preauth_;  // limits.max_preauth_memory, for all workers
+  // The upstream servers, shared by all workers; probed on the health's own thread.
+  std::unique_ptr<UpstreamHealth> upstream_health_;
+  std::unique_ptr<UpstreamPool> upstream_pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

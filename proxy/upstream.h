@@ -30,6 +30,11 @@ class Upstream {
   // attempt takes longer than the configured timeout.
   virtual boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
       const UpstreamRequest& request) const = 0;
+  // Whether the broker behind `link` (from Connect()) answers the CONNECT just written to
+  // it in time; what it sent stays for the relay. A single connector does not wait.
+  virtual boost::asio::awaitable<bool> AwaitAnswer(net::ByteStream& /*link*/) const {
+    co_return true;
+  }
 
  protected:
   ~Upstream() = default;

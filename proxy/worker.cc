@@ -48,12 +48,12 @@ absl::StatusOr<tcp::endpoint> ResolveBind(const config::Endpoint& bind) {
 Worker::Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
                AuthServices& auth, ConnectionGate& gate, PreauthMemory& preauth,
                metrics::ThreadCounters& counters, std::vector<ListenerSetup> listeners,
-               tls::SslCtxPtr upstream_tls)
+               const Upstream& upstream)
     : config_(config),
       auth_(auth),
       gate_(gate),
       listeners_(std::move(listeners)),
-      upstream_(config.upstream, std::move(upstream_tls), config.limits.tcp_keepalive),
+      upstream_(upstream),
       counters_(counters),
       preauth_(preauth, counters),
       authorizer_(std::move(authorizer)) {
@@ -160,14 +160,12 @@ void Worker::SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer)
   });
 }
 
-void Worker::SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream) {
-  asio::post(io_context_,
-             [this, listeners = std::move(listeners), upstream = std::move(upstream)]() mutable {
-               for (size_t i = 0; i < listeners_.size() && i < listeners.size(); ++i) {
-                 listeners_[i].tls_context = std::move(listeners[i]);
-               }
-               upstream_.set_tls_context(std::move(upstream));
-             });
+void Worker::SetTlsContexts(std::vector<tls::SslCtxPtr> listeners) {
+  asio::post(io_context_, [this, listeners = std::move(listeners)]() mutable {
+    for (size_t i = 0; i < listeners_.size() && i < listeners.size(); ++i) {
+      listeners_[i].tls_context = std::move(listeners[i]);
+    }
+  });
 }
 
 void Worker::RecheckCertificates(

@@ -41,7 +41,7 @@ class Worker final : public SessionOwner {
   Worker(const config::Config& config, std::shared_ptr<const policy::Authorizer> authorizer,
          AuthServices& auth, ConnectionGate& gate, PreauthMemory& preauth,
          metrics::ThreadCounters& counters, std::vector<ListenerSetup> listeners,
-         tls::SslCtxPtr upstream_tls);
+         const Upstream& upstream);
   ~Worker();
 
   absl::Status Bind();
@@ -52,7 +52,7 @@ class Worker final : public SessionOwner {
   // Thread-safe: new connections and live sessions use `authorizer` from now on.
   void SetAuthorizer(std::shared_ptr<const policy::Authorizer> authorizer);
   // Thread-safe: new handshakes use these; live connections keep theirs.
-  void SetTlsContexts(std::vector<tls::SslCtxPtr> listeners, tls::SslCtxPtr upstream);
+  void SetTlsContexts(std::vector<tls::SslCtxPtr> listeners);
   // Thread-safe: ends the sessions whose client certificate the listener's new CA file and
   // CRLs refuse; `checks` as the config's listeners, null where none is needed.
   void RecheckCertificates(std::vector<std::shared_ptr<const tls::CertificateRecheck>> checks);
@@ -81,7 +81,7 @@ class Worker final : public SessionOwner {
   boost::asio::io_context io_context_{1};
   std::vector<ListenerSetup> listeners_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
-  UpstreamConnector upstream_;
+  const Upstream& upstream_;  // the Server's pool, shared by every worker
   metrics::ThreadCounters& counters_;
   uint64_t open_connections_ = 0;  // this thread's, for the trimmer; the cap is the gate's
   BurstTrimmer trimmer_;
