@@ -8,10 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "proxy/log.h"
 #include "proxy/mqtt/decoder.h"
 #include "proxy/mqtt/encoder.h"
@@ -31,7 +31,10 @@ namespace {
 // the same broker never take each other's session over.
 std::string ProbeClientId() {
   std::random_device random;
-  return absl::StrFormat("moat-probe-%08x%08x", random(), random());
+  char id[32];
+  std::snprintf(id, sizeof(id), "moat-probe-%08x%08x", static_cast<unsigned>(random()),
+                static_cast<unsigned>(random()));
+  return id;
 }
 
 }  // namespace
@@ -151,9 +154,12 @@ asio::awaitable<void> UpstreamHealth::ProbeLoop() {
     for (size_t i = 0; i < servers_.size(); ++i) {
       Server& server = *servers_[i];
       if (server.up.load(std::memory_order_relaxed)) continue;
-      std::lock_guard lock(server.mutex);
-      if (server.probing || now < server.next_probe) continue;
-      server.probing = true;
+      {
+        std::lock_guard lock(server.mutex);
+        if (server.probing || now < server.next_probe) continue;
+        server.probing = true;
+      }
+      // Unlocked: co_spawn may start the probe right here, and it takes the lock.
       asio::co_spawn(io_, Probe(i), asio::detached);
     }
     tick.expires_after(options_.tick);

@@ -40,15 +40,17 @@ asio::awaitable<bool> UpstreamLink::AwaitAnswer(std::chrono::milliseconds timeou
 }
 
 net::IoResult UpstreamLink::TakeEarly(mqtt::Decoder& decoder) {
+  net::IoResult result;
   if (!early_.empty()) {
     decoder.Feed(early_);
-    const size_t bytes = early_.size();
+    result.bytes = early_.size();
     early_ = {};
-    return {.bytes = bytes};
+    return result;
   }
   early_end_ = false;
-  if (early_error_) return {.error = early_error_};
-  return {.end = true};
+  result.error = early_error_;
+  result.end = !early_error_;
+  return result;
 }
 
 asio::awaitable<size_t> UpstreamLink::ReadInto(mqtt::Decoder& decoder) {

@@ -44,15 +44,20 @@ asio::awaitable<std::unique_ptr<net::ByteStream>> UpstreamPool::Connect(
         Pick(request.client_id, std::span<const bool>(candidates.get(), count));
     if (!server) break;
     candidates[*server] = false;
+    std::unique_ptr<net::ByteStream> stream;
     try {
       const UpstreamConnector connector(health_.Settings(*server), health_.TlsContext(*server),
                                         health_.tcp_keepalive());
-      std::unique_ptr<net::ByteStream> stream = co_await connector.Connect(request);
-      co_return std::make_unique<UpstreamLink>(std::move(stream), health_, *server,
-                                               co_await asio::this_coro::executor);
+      stream = co_await connector.Connect(request);
     } catch (const boost::system::system_error& e) {
       last_error = e.code();
     }
+    if (stream) {
+      const asio::any_io_executor executor = co_await asio::this_coro::executor;
+      co_return std::make_unique<UpstreamLink>(std::move(stream), health_, *server, executor);
+    }
+    // Given up by the client (its login deadline, a shutdown), not by the server.
+    if (last_error == asio::error::operation_aborted) throw boost::system::system_error(last_error);
     health_.Failed(*server, last_error);
   }
   throw boost::system::system_error(last_error ? last_error : health_.LastError());

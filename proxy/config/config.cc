@@ -329,7 +329,8 @@ constexpr size_t kMaxUpstreamServers = 64;
 // One item of upstream.servers: "host:port", or {address, tls} for a server with its
 // own TLS settings.
 std::optional<UpstreamServer> ReadUpstreamServer(const Field& item, Context& ctx) {
-  UpstreamServer server{.line = item.line};
+  UpstreamServer server;
+  server.line = item.line;
   if (!item.value.IsMap()) {
     std::optional<Endpoint> address = ReadEndpoint(item, ctx.problems);
     if (!address) return std::nullopt;
@@ -364,7 +365,8 @@ void ReadUpstreamServers(MapReader& map, Upstream& upstream, Context& ctx) {
   }
   if (address != nullptr) {
     if (std::optional<Endpoint> endpoint = ReadEndpoint(*address, ctx.problems)) {
-      upstream.servers.push_back({.address = *std::move(endpoint), .line = address->line});
+      upstream.servers.push_back(
+          {.address = *std::move(endpoint), .tls = {}, .line = address->line});
     }
     return;
   }

@@ -95,7 +95,7 @@ TEST_F(ConfigTest, BadServerListsAreRefusedAtTheirLines) {
   EXPECT_EQ(Problem(Upstream("  servers: []\n")),
             "moat.yaml:4: 'upstream.servers' must list 1 to 64 servers, got 0");
   EXPECT_EQ(Problem(Upstream("  servers: \"127.0.0.1:1883\"\n")),
-            "moat.yaml:4: 'upstream.servers' must be a list, got \"127.0.0.1:1883\"");
+            "moat.yaml:4: 'upstream.servers' must be a list, got '127.0.0.1:1883'");
   EXPECT_THAT(
       Problems(Upstream("  servers:\n"
                         "    - \"127.0.0.1:1883\"\n"
@@ -104,8 +104,8 @@ TEST_F(ConfigTest, BadServerListsAreRefusedAtTheirLines) {
                         "    - address: \"127.0.0.1:1885\"\n"
                         "      tsl: {}\n"
                         "    - tls: {ca: x}\n")),
-      ElementsAre("moat.yaml:6: 'upstream.servers[1]' is not a valid address \"nonsense\": "
-                  "expected host:port",
+      ElementsAre("moat.yaml:6: 'upstream.servers[1]' is not a valid address 'nonsense': "
+                  "missing port (expected host:port)",
                   "moat.yaml:7: duplicate upstream server '127.0.0.1:1883' (also at line 5)",
                   "moat.yaml:9: unknown key 'tsl' in 'upstream.servers[3]' (did you mean 'tls'?)",
                   "moat.yaml:10: missing required key 'address' in 'upstream.servers[4]'"));
@@ -116,11 +116,11 @@ TEST_F(ConfigTest, BadBalanceAndOutageSettingsAreRefused) {
                                                "  unavailable_wait: forever\n"
                                                "  on_unavailable: reset\n"),
               ElementsAre("moat.yaml:5: 'upstream.balance' must be one of client_id, round_robin, "
-                          "least_connections; got \"random\"",
+                          "least_connections; got 'random'",
                           "moat.yaml:6: 'upstream.unavailable_wait' must be a duration such as "
-                          "\"500ms\" or \"10s\"; got \"forever\"",
+                          "500ms, 10s or 2m, got 'forever'",
                           "moat.yaml:7: 'upstream.on_unavailable' must be one of close, connack; "
-                          "got \"reset\""));
+                          "got 'reset'"));
 }
 
 }  // namespace

@@ -126,9 +126,10 @@ TEST(UpstreamSelectTest, ProbePauseDoublesUpToItsCap) {
 TEST(UpstreamHealthTest, AFailureTakesAServerDownAndLinksAreCounted) {
   config::Upstream upstream;
   for (std::string_view server : kServers) {
-    upstream.servers.push_back(
-        {.address = {.host = "127.0.0.1",
-                     .port = static_cast<uint16_t>(std::stoi(std::string(server.substr(10))))}});
+    config::UpstreamServer one;
+    one.address = {.host = "127.0.0.1",
+                   .port = static_cast<uint16_t>(std::stoi(std::string(server.substr(10))))};
+    upstream.servers.push_back(one);
   }
   UpstreamHealth health(upstream, {}, std::chrono::seconds(0), "", nullptr);
   ASSERT_EQ(health.size(), 3u);
@@ -161,7 +162,9 @@ TEST(UpstreamHealthTest, AProbeBringsBackOnlyAServerThatAnswersConnect) {
   upstream.connect_timeout = milliseconds(300);
   for (const tcp::acceptor* acceptor : {&answering, &silent}) {
     upstream.servers.push_back(
-        {.address = {.host = "127.0.0.1", .port = acceptor->local_endpoint().port()}});
+        {.address = {.host = "127.0.0.1", .port = acceptor->local_endpoint().port()},
+         .tls = {},
+         .line = 0});
   }
   UpstreamHealth health(
       upstream, {}, std::chrono::seconds(0), "", nullptr,
