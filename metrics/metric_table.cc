@@ -114,6 +114,7 @@ std::span<const std::string_view> ClosedDomainValues(Domain domain) {
     case Domain::kListener:
     case Domain::kCertificateFile:
     case Domain::kCrlFile:
+    case Domain::kUpstreamServer:
     case Domain::kVersion:
     case Domain::kOpenssl:
     case Domain::kPolicyHash:
@@ -131,6 +132,8 @@ std::string_view DomainDescription(Domain domain) {
       return "the configured certificate paths";
     case Domain::kCrlFile:
       return "the configured CRL paths (listeners' and metrics.tls crl_file)";
+    case Domain::kUpstreamServer:
+      return "the configured upstream servers (upstream.servers or upstream.address)";
     case Domain::kVersion:
       return "the moat version";
     case Domain::kOpenssl:

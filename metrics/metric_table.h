@@ -152,6 +152,10 @@ struct CertificateFileId {
 struct CrlFileId {
   uint32_t index;
 };
+// upstream.servers (or upstream.address) in config order.
+struct UpstreamServerId {
+  uint32_t index;
+};
 // The rule that decided a denial: a number the policy gave the rule when it was loaded
 // (policy::RuleLabels). Bounded: there are kRuleLabelCount of them, whatever the policy
 // holds, and the names are known only at runtime (RegistryOptions::rule_labels).
@@ -187,6 +191,7 @@ enum class Domain : uint8_t {
   kListener,         // ListenerId: configured listener names
   kCertificateFile,  // CertificateFileId: configured certificate paths
   kCrlFile,          // CrlFileId: configured CRL paths
+  kUpstreamServer,   // UpstreamServerId: configured upstream servers (host:port)
   kVersion,          // the moat version (one value; moat_build_info only)
   kOpenssl,          // the OpenSSL version (one value; moat_build_info only)
   kPolicyHash,       // one value, replaced on every load: moat_policy_info only
@@ -315,6 +320,8 @@ struct LabelTraits<CertificateFileId> : IdLabel<Domain::kCertificateFile, Certif
 template <>
 struct LabelTraits<CrlFileId> : IdLabel<Domain::kCrlFile, CrlFileId> {};
 template <>
+struct LabelTraits<UpstreamServerId> : IdLabel<Domain::kUpstreamServer, UpstreamServerId> {};
+template <>
 struct LabelTraits<RuleLabel> : IdLabel<Domain::kRule, RuleLabel> {};
 
 // ---------------------------------------------------------------------------------------
@@ -347,6 +354,9 @@ enum class Metric : uint8_t {
   kBytesTotal,
   kUpstreamConnectSeconds,
   kUpstreamErrorsTotal,
+  kUpstreamServerUp,
+  kUpstreamServerConnections,
+  kUpstreamServerConnectErrorsTotal,
   kPolicyDecisionSeconds,
   kReloadsTotal,
   kAuditLinesDroppedTotal,
@@ -522,6 +532,29 @@ inline constexpr MetricDef kMetricTable[] = {
      Source::kCounted,
      "Failed attempts to connect to the broker, by reason.",
      {{"reason", Domain::kUpstreamErrorReason}},
+     {}},
+    {Metric::kUpstreamServerUp,
+     "moat_upstream_server_up",
+     MetricType::kGauge,
+     Source::kCounted,
+     "1 while an upstream server is taken for new clients, 0 while it is down (refused, timed "
+     "out or left a CONNECT unanswered) and probed in the background.",
+     {{"server", Domain::kUpstreamServer}},
+     {}},
+    {Metric::kUpstreamServerConnections,
+     "moat_upstream_server_connections",
+     MetricType::kGauge,
+     Source::kCounted,
+     "Links to an upstream server currently open for clients.",
+     {{"server", Domain::kUpstreamServer}},
+     {}},
+    {Metric::kUpstreamServerConnectErrorsTotal,
+     "moat_upstream_server_connect_errors_total",
+     MetricType::kCounter,
+     Source::kCounted,
+     "Failed attempts to reach an upstream server (TCP, TLS or no answer to CONNECT), clients' "
+     "and background probes'.",
+     {{"server", Domain::kUpstreamServer}},
      {}},
     {Metric::kPolicyDecisionSeconds,
      "moat_policy_decision_seconds",

@@ -56,8 +56,8 @@ bool Exported(const MetricDef& def, const internal::MetricLayout& metric, uint32
               const std::array<const std::vector<std::string>*, kDomainCount>& values) {
   for (size_t i = 0; i < def.labels.size; ++i) {
     const Domain domain = def.labels.items[i].domain;
-    if (domain == Domain::kListener) {
-      // A spare listener no reload has named yet.
+    if (domain == Domain::kListener || domain == Domain::kUpstreamServer) {
+      // A spare no reload has named yet.
       const uint32_t index = series / metric.stride[i] % metric.cardinality[i];
       if ((*values[static_cast<size_t>(domain)])[index].empty()) return false;
       continue;
@@ -113,6 +113,10 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(Registr
   if (absl::Status status = CheckValues("CRL path", options.crl_files); !status.ok()) {
     return status;
   }
+  if (absl::Status status = CheckValues("upstream server", options.upstream_servers);
+      !status.ok()) {
+    return status;
+  }
   if (options.version.empty()) options.version = "unknown";
   if (options.openssl_version.empty()) {
     options.openssl_version = OpenSSL_version(OPENSSL_VERSION_STRING);
@@ -140,6 +144,9 @@ std::array<std::vector<std::string>, kDomainCount> MetricsRegistry::MakeValues(
                                                         options.spare_listeners);
   values[static_cast<size_t>(Domain::kCertificateFile)] = options.certificate_files;
   values[static_cast<size_t>(Domain::kCrlFile)] = options.crl_files;
+  values[static_cast<size_t>(Domain::kUpstreamServer)] = options.upstream_servers;
+  values[static_cast<size_t>(Domain::kUpstreamServer)].resize(options.upstream_servers.size() +
+                                                              options.spare_upstream_servers);
   values[static_cast<size_t>(Domain::kVersion)] = {options.version};
   values[static_cast<size_t>(Domain::kOpenssl)] = {options.openssl_version};
   values[static_cast<size_t>(Domain::kPolicyHash)] = {std::string()};
@@ -201,20 +208,32 @@ std::optional<ListenerId> MetricsRegistry::FindListener(std::string_view name) c
   return ListenerId{*index};
 }
 
-std::optional<ListenerId> MetricsRegistry::AddListener(const std::string& name) {
-  if (!CheckValues("listener name", {name}).ok()) return std::nullopt;
+std::optional<uint32_t> MetricsRegistry::AddName(Domain domain, const std::string& name) {
+  if (!CheckValues("name", {name}).ok()) return std::nullopt;
   std::lock_guard lock(listeners_mutex_);
-  std::vector<std::string>& names = values_[static_cast<size_t>(Domain::kListener)];
+  std::vector<std::string>& names = values_[static_cast<size_t>(domain)];
   for (uint32_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return ListenerId{i};
+    if (names[i] == name) return i;
   }
   for (uint32_t i = 0; i < names.size(); ++i) {
     if (names[i].empty()) {
       names[i] = name;
-      return ListenerId{i};
+      return i;
     }
   }
   return std::nullopt;
+}
+
+std::optional<ListenerId> MetricsRegistry::AddListener(const std::string& name) {
+  const std::optional<uint32_t> index = AddName(Domain::kListener, name);
+  if (!index) return std::nullopt;
+  return ListenerId{*index};
+}
+
+std::optional<UpstreamServerId> MetricsRegistry::AddUpstreamServer(const std::string& name) {
+  const std::optional<uint32_t> index = AddName(Domain::kUpstreamServer, name);
+  if (!index) return std::nullopt;
+  return UpstreamServerId{*index};
 }
 
 std::optional<uint32_t> MetricsRegistry::IndexOf(Domain domain, std::string_view value) const {
@@ -267,14 +286,17 @@ std::vector<uint64_t> MetricsRegistry::SumSlots() const {
 
 std::array<const std::vector<std::string>*, kDomainCount> MetricsRegistry::ScrapeValues(
     std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash,
-    std::vector<std::string>& listener_names) const {
+    std::vector<std::string>& listener_names,
+    std::vector<std::string>& upstream_server_names) const {
   std::array<const std::vector<std::string>*, kDomainCount> values;
   for (size_t d = 0; d < kDomainCount; ++d) values[d] = &values_[d];
   {
     std::lock_guard lock(listeners_mutex_);
     listener_names = values_[static_cast<size_t>(Domain::kListener)];
+    upstream_server_names = values_[static_cast<size_t>(Domain::kUpstreamServer)];
   }
   values[static_cast<size_t>(Domain::kListener)] = &listener_names;
+  values[static_cast<size_t>(Domain::kUpstreamServer)] = &upstream_server_names;
   {
     std::lock_guard lock(policy_hash_mutex_);
     policy_hash = {policy_hash_};
@@ -299,7 +321,8 @@ std::vector<MetricFamily> MetricsRegistry::Collect() const {
   std::vector<std::string> rule_names;
   std::vector<std::string> policy_hash;
   std::vector<std::string> listener_names;
-  const auto values = ScrapeValues(rule_names, policy_hash, listener_names);
+  std::vector<std::string> upstream_server_names;
+  const auto values = ScrapeValues(rule_names, policy_hash, listener_names, upstream_server_names);
 
   std::vector<MetricFamily> families;
   families.reserve(kMetricCount);

@@ -49,6 +49,8 @@ struct RegistryOptions {
   size_t spare_listeners = 0;
   std::vector<std::string> certificate_files{};  // CertificateFileId{i} is this [i]
   std::vector<std::string> crl_files{};          // CrlFileId{i} is this [i]
+  std::vector<std::string> upstream_servers{};   // UpstreamServerId{i} is this [i]
+  size_t spare_upstream_servers = 0;             // as spare_listeners, for AddUpstreamServer
   std::string version{};                         // moat_build_info{version}; empty: "unknown"
   std::string openssl_version{};  // moat_build_info{openssl}; empty: the linked libcrypto's
   // The names of RuleLabel{0..kRuleLabelCount-1} as they stand ("" for numbers not given
@@ -235,6 +237,8 @@ class MetricsRegistry final : public prometheus::Collectable {
   // appear in the scrape); nullopt when no spare is left or the name is not a valid label.
   // Thread-safe. A listener a reload removes keeps its id and its counts.
   std::optional<ListenerId> AddListener(const std::string& name);
+  // The same for an upstream server ("host:port") a reload names.
+  std::optional<UpstreamServerId> AddUpstreamServer(const std::string& name);
   std::optional<CertificateFileId> FindCertificateFile(std::string_view path) const;
   std::optional<CrlFileId> FindCrlFile(std::string_view path) const;
 
@@ -267,6 +271,15 @@ class MetricsRegistry final : public prometheus::Collectable {
   template <Metric M, LabelType A, LabelType B>
   void Set(A a, B b, int64_t value) {
     SetGauge<M>(value, a, b);
+  }
+  // A gauge moved up and down from several threads at once (upstream server links).
+  template <Metric M, LabelType A>
+  void GaugeAdd(A a, int64_t delta) {
+    static_assert(Def(M).type == MetricType::kGauge, "GaugeAdd() is for gauges");
+    const uint32_t slot = internal::SlotOf<M>(layout_, a);
+    if (slot != internal::kNoSlot) {
+      global_[slot].fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);  // wraps
+    }
   }
   template <Metric M>
   void Observe(double value) {
@@ -327,7 +340,10 @@ class MetricsRegistry final : public prometheus::Collectable {
   // as they stand now (kept in the caller's vectors).
   std::array<const std::vector<std::string>*, kDomainCount> ScrapeValues(
       std::vector<std::string>& rule_names, std::vector<std::string>& policy_hash,
-      std::vector<std::string>& listener_names) const;
+      std::vector<std::string>& listener_names,
+      std::vector<std::string>& upstream_server_names) const;
+  // A name's index in `domain`, given a spare (empty) one if it has none yet.
+  std::optional<uint32_t> AddName(Domain domain, const std::string& name);
 
   mutable std::mutex listeners_mutex_;  // AddListener names a spare while a scrape reads
   std::array<std::vector<std::string>, kDomainCount> values_;

@@ -8,10 +8,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "metrics/registry.h"
 #include "policy/auth/authenticator.h"
 #include "proxy/config/config.h"
 #include "proxy/tls/tls_context.h"
 #include "proxy/upstream.h"
+#include "proxy/upstream_health.h"
 
 namespace moat::proxy {
 
@@ -19,12 +21,18 @@ struct LiveConfig {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const policy::Authenticator> authenticator;
   std::string upstream_password;  // upstream.credentials: replace
-  // Immutable once made, so every worker shares it; holds a reference into `config`.
+  // Which servers are up, and their probes: carried over to the next LiveConfig while
+  // the upstream section (and the password) stay the same, so a reload forgets no outage.
+  std::shared_ptr<UpstreamHealth> health;
+  // The pool over `health` (upstream_pool.h), shared by every worker; refers into
+  // `config` and `health`.
   std::shared_ptr<const Upstream> upstream;
 };
 
-// `upstream_tls`: from tls::MakeTlsContexts(*config), null for a plain TCP upstream.
+// `contexts`: tls::MakeTlsContexts(*config). `previous`: the LiveConfig in force, if any,
+// whose health is kept when the upstream did not change. `metrics` may be null (tests).
 absl::StatusOr<std::shared_ptr<const LiveConfig>> MakeLiveConfig(
-    std::shared_ptr<const config::Config> config, tls::SslCtxPtr upstream_tls);
+    std::shared_ptr<const config::Config> config, const tls::TlsContexts& contexts,
+    const LiveConfig* previous, metrics::MetricsRegistry* metrics);
 
 }  // namespace moat::proxy

@@ -30,6 +30,9 @@ std::vector<std::string> CertificateFiles(const config::Config& config) {
   if (config.upstream.tls && !config.upstream.tls->cert.empty()) {
     files.push_back(config.upstream.tls->cert);
   }
+  for (const auto& server : config.upstream.servers) {
+    if (server.tls && !server.tls->cert.empty()) files.push_back(server.tls->cert);
+  }
   if (config.metrics.tls) files.push_back(config.metrics.tls->cert);
   // The same file on two listeners is one certificate.
   std::sort(files.begin(), files.end());
@@ -110,8 +113,12 @@ absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
   metrics::RegistryOptions options;
   for (const auto& listener : config.listeners) options.listeners.push_back(listener.name);
   options.spare_listeners = kSpareListeners;
+  options.spare_upstream_servers = kSpareUpstreamServers;
   options.certificate_files = CertificateFiles(config);
   options.crl_files = CrlFiles(config);
+  for (const auto& server : config.upstream.servers) {
+    options.upstream_servers.push_back(server.address.ToString());
+  }
   options.version = MOAT_VERSION;
   options.rule_labels = [] { return policy::RuleLabels::Global().Names(); };
   return metrics::MetricsRegistry::Create(std::move(options));
@@ -163,6 +170,11 @@ std::string WatchedFilesFingerprint(const config::Config& config) {
   if (config.upstream.tls) {
     paths.push_back(config.upstream.tls->ca);
     if (!config.upstream.tls->key.empty()) paths.push_back(config.upstream.tls->key);
+  }
+  for (const auto& server : config.upstream.servers) {
+    if (!server.tls) continue;
+    paths.push_back(server.tls->ca);
+    if (!server.tls->key.empty()) paths.push_back(server.tls->key);
   }
   if (config.metrics.tls) {
     paths.push_back(config.metrics.tls->key);

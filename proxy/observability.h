@@ -18,6 +18,9 @@ namespace moat::proxy {
 // Listener names a run may add by reload past those configured at start: the metrics
 // layout is fixed then (metrics/registry.h).
 inline constexpr size_t kSpareListeners = 16;
+// The same for upstream servers (`moat_upstream_server_*{server}`); a server past them is
+// still used, only not counted.
+inline constexpr size_t kSpareUpstreamServers = 16;
 
 absl::StatusOr<std::unique_ptr<metrics::MetricsRegistry>> MakeRegistry(
     const config::Config& config);

@@ -35,9 +35,18 @@ ReadinessOptions DefaultReadinessOptions(const config::Upstream& upstream) {
 }
 
 UpstreamReadiness::UpstreamReadiness(const config::Upstream& upstream, ReadinessOptions options)
-    : upstream_(WithoutTls(upstream, options.timeout)),
-      options_(options),
-      connector_(upstream_, nullptr) {}
+    : options_(options) {
+  std::vector<config::Endpoint> addresses;
+  for (const config::UpstreamServer& server : upstream.servers) addresses.push_back(server.address);
+  if (addresses.empty()) addresses.push_back(upstream.address);
+  for (const config::Endpoint& address : addresses) {
+    config::Upstream one = WithoutTls(upstream, options.timeout);
+    one.address = address;
+    one.servers.clear();
+    servers_.push_back(std::move(one));
+    names_ += (names_.empty() ? "" : ", ") + address.ToString();
+  }
+}
 
 UpstreamReadiness::~UpstreamReadiness() { Stop(); }
 
@@ -68,18 +77,24 @@ asio::awaitable<void> UpstreamReadiness::CheckLoop() {
 }
 
 asio::awaitable<std::optional<std::string>> UpstreamReadiness::Check() {
-  boost::system::error_code error;
-  try {
-    co_await connector_.Connect(UpstreamRequest{});  // the link closes as it goes out of scope
-    co_return std::nullopt;
-  } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) throw;  // Stop()
-    error = e.code();
+  std::string problems;
+  for (const config::Upstream& server : servers_) {
+    boost::system::error_code error;
+    try {
+      const UpstreamConnector connector(server, nullptr);
+      co_await connector.Connect(UpstreamRequest{});  // the link closes as it goes out of scope
+      co_return std::nullopt;
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == asio::error::operation_aborted) throw;  // Stop()
+      error = e.code();
+    }
+    const std::string why = error == asio::error::timed_out
+                                ? "no answer within " + Seconds(options_.timeout)
+                                : error.message();
+    problems += (problems.empty() ? "" : "; ") +
+                ("upstream " + server.address.ToString() + " unreachable: " + why);
   }
-  const std::string why = error == asio::error::timed_out
-                              ? "no answer within " + Seconds(options_.timeout)
-                              : error.message();
-  co_return "upstream " + upstream_.address.ToString() + " unreachable: " + why;
+  co_return problems;
 }
 
 metrics::ReadinessReport UpstreamReadiness::Report() const {
@@ -90,9 +105,8 @@ metrics::ReadinessReport UpstreamReadiness::Report() const {
   }
   const Clock::time_point now = Clock::now();
   if (!verdict) {
-    return {
-        .problems = {"upstream " + upstream_.address.ToString() + ": no check has finished yet"},
-        .note = "checking since " + Seconds(now - created_) + " ago"};
+    return {.problems = {"upstream " + names_ + ": no check has finished yet"},
+            .note = "checking since " + Seconds(now - created_) + " ago"};
   }
   metrics::ReadinessReport report{.note = "upstream checked " + Seconds(now - verdict->finished) +
                                           " ago"};

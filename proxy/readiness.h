@@ -2,13 +2,14 @@
 // it never waits on the network: a broker that drops SYNs must not delay /metrics or
 // /healthz, which share the metrics thread.
 //
-//   check thread:   connect to upstream.address (TCP only, <= timeout), close --+
+//   check thread:   connect to each upstream server (TCP only, <= timeout), close +
 //                   wait `period`, again                                         | verdict,
 //                                                                                v under a mutex
 //   metrics thread: GET /readyz --> UpstreamReadiness::Report() reads the last verdict
 //
 // The broker is what moat is for, so "reachable" is what ready means, as before: a TCP
-// connect, no TLS and no MQTT, closed at once (the broker may log each one).
+// connect, no TLS and no MQTT, closed at once (the broker may log each one). With
+// several upstream servers, one reachable is enough: new clients go to it.
 #pragma once
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "metrics/http_server.h"
 #include "proxy/config/config.h"
@@ -59,11 +61,12 @@ class UpstreamReadiness {
   boost::asio::awaitable<void> CheckLoop();
   boost::asio::awaitable<std::optional<std::string>> Check();
 
-  config::Upstream upstream_;  // without tls: the check is TCP only
+  // One per server, each without tls: the check is TCP only.
+  std::vector<config::Upstream> servers_;
+  std::string names_;  // the servers, for messages
   const ReadinessOptions options_;
   const Clock::time_point created_ = Clock::now();
   boost::asio::io_context io_{1};
-  UpstreamConnector connector_;
   boost::asio::cancellation_signal stop_;
   mutable std::mutex mutex_;
   std::optional<Verdict> verdict_;  // guarded by mutex_; nullopt until the first check ends

@@ -33,12 +33,13 @@ Server::~Server() {
 
 std::vector<WorkerConfig> Server::MakeWorkerConfigs(
     const std::shared_ptr<const config::Config>& config, const tls::TlsContexts& contexts,
-    std::string& problems) {
-  auto live = MakeLiveConfig(config, contexts.upstream);
+    std::string& problems, std::shared_ptr<const LiveConfig>& made) {
+  auto live = MakeLiveConfig(config, contexts, live_.get(), &metrics_);
   if (!live.ok()) {
     problems += std::string(live.status().message()) + "\n";
     return {};
   }
+  made = *live;
   std::vector<ListenerSetup> listeners;
   for (size_t i = 0; i < config->listeners.size(); ++i) {
     listeners.push_back({&config->listeners[i], contexts.listeners[i]});
@@ -82,7 +83,7 @@ absl::Status Server::Init() {
         std::make_unique<Worker>(authorizer_, auth_, gate_, preauth_, metrics_.AddThread()));
   }
   std::string problems;
-  std::vector<WorkerConfig> configs = MakeWorkerConfigs(config_, *contexts, problems);
+  std::vector<WorkerConfig> configs = MakeWorkerConfigs(config_, *contexts, problems, live_);
   if (!problems.empty()) {
     problems.pop_back();
     return absl::UnavailableError(problems);
@@ -125,7 +126,8 @@ absl::Status Server::Reload(std::shared_ptr<const config::Config> loaded) {
   auto authorizer = MakeAuthorizer(*loaded, policy_version_ + 1);
   if (!authorizer.ok()) problems += std::string(authorizer.status().message()) + "\n";
   std::vector<WorkerConfig> configs;
-  if (problems.empty()) configs = MakeWorkerConfigs(loaded, *contexts, problems);
+  std::shared_ptr<const LiveConfig> live;
+  if (problems.empty()) configs = MakeWorkerConfigs(loaded, *contexts, problems, live);
   if (!problems.empty()) {
     problems.pop_back();
     return absl::InvalidArgumentError(problems);
@@ -159,6 +161,7 @@ absl::Status Server::Reload(std::shared_ptr<const config::Config> loaded) {
   // Live token sessions keep going until their exp; only new logins see the new keys.
   if (auth_.tokens) auth_.tokens->Install(*token_keys);
   config_ = std::move(loaded);
+  live_ = std::move(live);
   return absl::OkStatus();
 }
 

@@ -23,6 +23,7 @@ namespace moat::proxy {
 
 class Worker;
 struct WorkerConfig;
+struct LiveConfig;
 
 struct AuthServices;
 
@@ -67,10 +68,12 @@ class Server {
 
  private:
   // Per worker, for `config` and its TLS contexts: acceptors bound for the listeners a
-  // worker does not listen on yet. Problems (one per line) are added to `problems`.
+  // worker does not listen on yet, and the LiveConfig they share (also put in `live`).
+  // Problems (one per line) are added to `problems`.
   std::vector<WorkerConfig> MakeWorkerConfigs(const std::shared_ptr<const config::Config>& config,
                                               const tls::TlsContexts& contexts,
-                                              std::string& problems);
+                                              std::string& problems,
+                                              std::shared_ptr<const LiveConfig>& live);
 
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
@@ -81,6 +84,9 @@ class Server {
   metrics::MetricsServer* metrics_server_ = nullptr;
   ConnectionGate gate_;    // limits.max_connections and the per-address limits, for all workers
   PreauthMemory preauth_;  // limits.max_preauth_memory, for all workers
+  // The newest, whose upstream health the next reload may keep; the workers (declared
+  // after, so gone first) and their sessions hold it too.
+  std::shared_ptr<const LiveConfig> live_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -20,9 +20,11 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 UpstreamConnector::UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context,
-                                     std::chrono::seconds tcp_keepalive)
+                                     std::chrono::seconds tcp_keepalive,
+                                     const SourceAddresses* sources)
     : upstream_(upstream),
-      source_addresses_(upstream.source_addresses),
+      own_sources_(sources != nullptr ? std::vector<std::string>() : upstream.source_addresses),
+      source_addresses_(sources != nullptr ? *sources : own_sources_),
       tcp_keepalive_(tcp_keepalive),
       tls_context_(std::move(tls_context)) {}
 

@@ -35,6 +35,11 @@ class Upstream {
   // attempt takes longer than the configured timeout.
   virtual boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
       const UpstreamRequest& request) const = 0;
+  // Whether the broker behind `link` (from Connect()) answers the CONNECT just written to
+  // it in time; what it sent stays for the relay. A single connector does not wait.
+  virtual boost::asio::awaitable<bool> AwaitAnswer(net::ByteStream& /*link*/) const {
+    co_return true;
+  }
 
  protected:
   ~Upstream() = default;
@@ -44,8 +49,11 @@ class UpstreamConnector final : public Upstream {
  public:
   // `tls_context` is null for a plain TCP upstream.
   // `tcp_keepalive`: limits.tcp_keepalive for the links it opens (0: off).
+  // `sources`: upstream.source_addresses taken in turn across connectors (a pool makes a
+  // connector per attempt); null: this connector's own turn.
   UpstreamConnector(const config::Upstream& upstream, tls::SslCtxPtr tls_context,
-                    std::chrono::seconds tcp_keepalive = {});
+                    std::chrono::seconds tcp_keepalive = {},
+                    const SourceAddresses* sources = nullptr);
 
   // Resolution, TCP and TLS, all within upstream.connect_timeout.
   boost::asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
@@ -56,7 +64,8 @@ class UpstreamConnector final : public Upstream {
       const UpstreamRequest& request) const;
 
   const config::Upstream& upstream_;
-  const SourceAddresses source_addresses_;
+  const SourceAddresses own_sources_;
+  const SourceAddresses& source_addresses_;  // own_sources_, or the one given
   const std::chrono::seconds tcp_keepalive_;
   const tls::SslCtxPtr tls_context_;
 };

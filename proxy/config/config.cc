@@ -378,18 +378,98 @@ std::vector<std::string> ReadSourceAddresses(const Field& field, const Endpoint&
   return addresses;
 }
 
+// A server list long enough for any cluster moat fronts, short enough that the metrics'
+// `server` label stays small.
+constexpr size_t kMaxUpstreamServers = 64;
+
+// One item of upstream.servers: "host:port", or {address, tls} for a server with its
+// own TLS settings.
+std::optional<UpstreamServer> ReadUpstreamServer(const Field& item, Context& ctx) {
+  UpstreamServer server;
+  server.line = item.line;
+  if (!item.value.IsMap()) {
+    std::optional<Endpoint> address = ReadEndpoint(item, ctx.problems);
+    if (!address) return std::nullopt;
+    server.address = *std::move(address);
+    return server;
+  }
+  MapReader map(item.value, item.path, item.line, {"address", "tls"}, ctx.problems);
+  const Field* address_field = map.Require("address");
+  if (address_field == nullptr) return std::nullopt;
+  std::optional<Endpoint> address = ReadEndpoint(*address_field, ctx.problems);
+  if (!address) return std::nullopt;
+  server.address = *std::move(address);
+  if (const Field* f = map.Find("tls")) server.tls = ReadUpstreamTls(*f, ctx);
+  return server;
+}
+
+// upstream.address (one server) or upstream.servers (a list), never both: which one
+// would be meant is a guess.
+void ReadUpstreamServers(MapReader& map, Upstream& upstream, Context& ctx) {
+  const Field* address = map.Find("address");
+  const Field* servers = map.Find("servers");
+  if (address != nullptr && servers != nullptr) {
+    ctx.problems.Add(servers->line,
+                     absl::StrCat("'upstream.address' (line ", address->line,
+                                  ") and 'upstream.servers' are both given: use one (address is "
+                                  "a list of one server)"));
+    return;
+  }
+  if (address == nullptr && servers == nullptr) {
+    map.Require("address");  // reports it missing
+    return;
+  }
+  if (address != nullptr) {
+    if (std::optional<Endpoint> endpoint = ReadEndpoint(*address, ctx.problems)) {
+      upstream.servers.push_back(
+          {.address = *std::move(endpoint), .tls = {}, .line = address->line});
+    }
+    return;
+  }
+  if (!ExpectSequence(*servers, ctx.problems)) return;
+  if (servers->value.size() == 0 || servers->value.size() > kMaxUpstreamServers) {
+    ctx.problems.Add(servers->line,
+                     absl::StrCat("'upstream.servers' must list 1 to ", kMaxUpstreamServers,
+                                  " servers, got ", servers->value.size()));
+    return;
+  }
+  std::map<std::string, int> seen;
+  for (const Field& item : file_reading::Elements(*servers)) {
+    std::optional<UpstreamServer> server = ReadUpstreamServer(item, ctx);
+    if (!server) continue;
+    const auto [it, inserted] = seen.emplace(server->address.ToString(), item.line);
+    if (!inserted) {
+      ctx.problems.Add(item.line, absl::StrCat("duplicate upstream server '", it->first,
+                                               "' (also at line ", it->second, ")"));
+      continue;
+    }
+    upstream.servers.push_back(*std::move(server));
+  }
+}
+
 void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   if (!ExpectMap(field, ctx.problems)) return;
   MapReader map(field.value, field.path, field.line,
-                {"address", "tls", "connect_timeout", "credentials", "username", "password_file",
-                 "proxy_protocol", "source_addresses"},
+                {"address", "servers", "balance", "tls", "connect_timeout", "unavailable_wait",
+                 "on_unavailable", "credentials", "username", "password_file", "proxy_protocol",
+                 "source_addresses"},
                 ctx.problems);
-  if (const Field* f = map.Require("address")) {
-    if (std::optional<Endpoint> address = ReadEndpoint(*f, ctx.problems)) {
-      upstream.address = *std::move(address);
-    }
-  }
+  ReadUpstreamServers(map, upstream, ctx);
   if (const Field* f = map.Find("tls")) upstream.tls = ReadUpstreamTls(*f, ctx);
+  // A server without a `tls:` of its own uses the shared one.
+  for (UpstreamServer& server : upstream.servers) {
+    if (!server.tls) server.tls = upstream.tls;
+  }
+  if (!upstream.servers.empty()) upstream.address = upstream.servers.front().address;
+  if (const Field* f = map.Find("balance")) {
+    upstream.balance =
+        ReadEnum<UpstreamBalance>(*f,
+                                  {{"client_id", UpstreamBalance::kClientId},
+                                   {"round_robin", UpstreamBalance::kRoundRobin},
+                                   {"least_connections", UpstreamBalance::kLeastConnections}},
+                                  ctx.problems)
+            .value_or(upstream.balance);
+  }
   if (const Field* f = map.Find("connect_timeout")) {
     upstream.connect_timeout = ReadDuration(*f, milliseconds(1), kMaxDuration, ctx.problems)
                                    .value_or(upstream.connect_timeout);
@@ -405,6 +485,18 @@ void ReadUpstream(const Field& field, Upstream& upstream, Context& ctx) {
   }
   if (const Field* f = map.Find("source_addresses")) {
     upstream.source_addresses = ReadSourceAddresses(*f, upstream.address, ctx);
+  }
+  if (const Field* f = map.Find("unavailable_wait")) {
+    upstream.unavailable_wait = ReadDuration(*f, milliseconds(0), kMaxDuration, ctx.problems)
+                                    .value_or(upstream.unavailable_wait);
+  }
+  if (const Field* f = map.Find("on_unavailable")) {
+    upstream.on_unavailable =
+        ReadEnum<UpstreamUnavailable>(
+            *f,
+            {{"close", UpstreamUnavailable::kClose}, {"connack", UpstreamUnavailable::kConnack}},
+            ctx.problems)
+            .value_or(upstream.on_unavailable);
   }
   const Field* credentials = map.Find("credentials");
   if (credentials) {
@@ -921,6 +1013,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, const std::string& pat
     if (const std::optional<YAML::Node> root = file_reading::ParseDocument(text, problems)) {
       ReadRoot(*root, config, ctx);
       config.fixed_settings = ReadFixedSettings(*root);
+      config.upstream_yaml = SectionYaml(*root, "upstream");
     }
   } catch (const YAML::Exception& e) {
     // Anything else yaml-cpp refuses still points at a line.

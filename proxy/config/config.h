@@ -73,9 +73,32 @@ enum class UpstreamCredentials { kPassthrough, kStrip, kReplace };
 // broker, so the broker sees the client's address (and in v2 its TLS facts and identity).
 enum class UpstreamProxyProtocol { kNone, kV1, kV2 };
 
-struct Upstream {
+// One broker node: upstream.address, or an item of upstream.servers.
+struct UpstreamServer {
   Endpoint address;
+  std::optional<UpstreamTls> tls;  // its own `tls:`, else upstream.tls; nullopt: plain TCP
+  int line = 0;                    // where it is written, for messages
+};
+
+// How a new client's server is chosen among those up (proxy/upstream_select.h).
+enum class UpstreamBalance { kClientId, kRoundRobin, kLeastConnections };
+
+// What a client whose CONNECT no server answered within upstream.unavailable_wait gets.
+enum class UpstreamUnavailable {
+  kClose,    // the connection closes without a CONNACK, as a dead broker's would
+  kConnack,  // CONNACK 3 (3.1.1) / 0x88 (MQTT 5): Server unavailable
+};
+
+struct Upstream {
+  Endpoint address;  // the first of `servers`
   std::optional<UpstreamTls> tls;
+  // Every broker node, in config order; upstream.address is a list of one.
+  std::vector<UpstreamServer> servers;
+  UpstreamBalance balance = UpstreamBalance::kClientId;
+  // How long a CONNECT is held while no server can be reached, retrying, before the
+  // client gets on_unavailable; never past limits.connect_timeout from accept.
+  std::chrono::milliseconds unavailable_wait{5000};
+  UpstreamUnavailable on_unavailable = UpstreamUnavailable::kClose;
   std::chrono::milliseconds connect_timeout{5000};
   UpstreamCredentials credentials = UpstreamCredentials::kPassthrough;
   std::string username;       // kReplace: moat's own service account ...
@@ -248,6 +271,9 @@ struct Config {
   // Reload by itself when a certificate, key, password or policy file changes (as when
   // Kubernetes updates a mounted ConfigMap or Secret), as if sent SIGHUP.
   bool watch_files = false;
+  // The upstream section as written (canonical YAML): a reload that leaves it alone keeps
+  // the servers' health (proxy/live_config.h).
+  std::string upstream_yaml;
   // What a reload may not change (fixed_settings.h), as this file writes it.
   std::vector<FixedSetting> fixed_settings;
   // "FILE:LINE: warning: ..." for what is valid but likely not meant: printed by

@@ -30,12 +30,22 @@ int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
 
 }  // namespace
 
+std::string SectionYaml(const YAML::Node& root, const std::string& key) {
+  if (!root.IsMap()) return "";
+  const YAML::Node node = root[key];
+  if (!node) return "";
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
 std::vector<FixedSetting> ReadFixedSettings(const YAML::Node& root) {
   std::vector<FixedSetting> settings;
   for (const FixedPath& fixed : kFixedPaths) {
     FixedSetting& setting = settings.emplace_back();
-    setting.path = fixed.key.empty() ? std::string(fixed.section)
-                                     : absl::StrCat(std::string(fixed.section), ".", std::string(fixed.key));
+    setting.path = fixed.key.empty()
+                       ? std::string(fixed.section)
+                       : absl::StrCat(std::string(fixed.section), ".", std::string(fixed.key));
     setting.line = 1;
     if (!root.IsMap()) continue;
     const YAML::Node section = root[std::string(fixed.section)];

@@ -19,6 +19,9 @@ struct FixedSetting {
   int line = 0;      // where it is written, or where its section is; 1 when neither is
 };
 
+// `key` of a config file's root map as canonical YAML; empty when not written.
+std::string SectionYaml(const YAML::Node& root, const std::string& key);
+
 // From a config file's root map.
 std::vector<FixedSetting> ReadFixedSettings(const YAML::Node& root);
 

@@ -186,12 +186,14 @@ asio::awaitable<AdmissionResult> Admission::Admit() {
     co_await Answer(ReasonCode::kClientIdentifierNotValid, ConnectReturnCode::kIdentifierRejected);
     co_return Refusal{EndReason::kRefused, "client_id_taken"};
   }
-  if (!co_await ConnectUpstream()) {
-    // Never a silent close: the client learns the broker is unavailable.
-    co_await Answer(ReasonCode::kServerUnavailable, ConnectReturnCode::kServerUnavailable);
+  if (!co_await ConnectUpstream(frame)) {
+    // By default the client sees what a dead broker would show it, a closed connection,
+    // which every client library retries; CONNACK 3 / 0x88 is final to many of them.
+    if (services_.config.upstream.on_unavailable == config::UpstreamUnavailable::kConnack) {
+      co_await Answer(ReasonCode::kServerUnavailable, ConnectReturnCode::kServerUnavailable);
+    }
     co_return Refusal{EndReason::kUpstreamUnavailable, upstream_error_};
   }
-  co_await ForwardConnect(frame);
   report_.Connect(metrics::ConnectResult::kAccepted);
   report_.Packet(mqtt::Direction::kClientToServer, mqtt::PacketType::kConnect, frame.raw.size());
   report_.Admitted(HowAdmitted(), services_.clock.Now());
@@ -424,21 +426,60 @@ policy::Decision Admission::AuthorizeConnect(const mqtt::Connect& connect) {
   return decision;
 }
 
-asio::awaitable<bool> Admission::ConnectUpstream() {
+asio::awaitable<bool> Admission::ConnectUpstream(const mqtt::Frame& frame) {
+  // The hold counts against the login deadline, like everything before the CONNACK.
+  asio::steady_timer deadline(co_await asio::this_coro::executor,
+                              deadline_ - services_.clock.Now());
+  boost::system::error_code failure;
+  auto result = co_await (net::Catching(HoldForBroker(frame), failure) ||
+                          deadline.async_wait(asio::use_awaitable));
+  if (result.index() == 0 && !failure) failure = std::get<0>(result);
+  if (result.index() == 1) failure = asio::error::timed_out;
+  if (aborted_) throw boost::system::system_error(asio::error::operation_aborted);
+  if (!failure) co_return true;
+  broker_.reset();
+  report_.UpstreamUnavailable(failure);
+  upstream_error_ = failure.message();
+  co_return false;
+}
+
+asio::awaitable<boost::system::error_code> Admission::HoldForBroker(const mqtt::Frame& frame) {
+  // Between attempts while no server is up: the background probes bring one back, and
+  // this notices it within a pause.
+  constexpr std::chrono::milliseconds kRetryPause{100};
+  const SteadyTime hold_until = services_.clock.Now() + services_.config.upstream.unavailable_wait;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    const boost::system::error_code error = co_await TryBroker(frame);
+    if (!error || aborted_) co_return error;
+    const SteadyTime now = services_.clock.Now();
+    if (now >= hold_until) co_return error;
+    pause.expires_after(std::min<SteadyTime::duration>(kRetryPause, hold_until - now));
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+}
+
+asio::awaitable<boost::system::error_code> Admission::TryBroker(const mqtt::Frame& frame) {
   const SteadyTime started = services_.clock.Now();
+  boost::system::error_code error;
   try {
     broker_ = co_await services_.upstream.Connect(UpstreamRequest{.client_id = identity_.client_id,
                                                                   .identity = &identity_,
                                                                   .client = &client_,
                                                                   .endpoints = endpoints_});
+    co_await ForwardConnect(frame);
+    if (!co_await services_.upstream.AwaitAnswer(*broker_)) error = asio::error::timed_out;
   } catch (const boost::system::system_error& e) {
-    report_.UpstreamUnavailable(e.code());
-    upstream_error_ = e.code().message();
-    co_return false;
+    error = e.code();
+  }
+  if (error) {
+    if (broker_) broker_->Close();
+    broker_.reset();
+    co_return error;
   }
   report_.counters().Observe<metrics::Metric::kUpstreamConnectSeconds>(
       std::chrono::duration<double>(services_.clock.Now() - started).count());
-  co_return true;
+  co_return error;
 }
 
 asio::awaitable<void> Admission::ForwardConnect(const mqtt::Frame& frame) {

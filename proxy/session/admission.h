@@ -113,8 +113,14 @@ class Admission final : private PreauthQueue::Member {
   boost::asio::awaitable<Refusal> RefuseLogin(policy::AuthFailure failure);
   // The CONNECT itself and its Will, which the broker would publish for the client later.
   policy::Decision AuthorizeConnect(const mqtt::Connect& connect);
-  // Opens the upstream link into broker_; false (counted, audited) when it cannot.
-  boost::asio::awaitable<bool> ConnectUpstream();
+  // Opens the upstream link into broker_ and hands it the CONNECT, retrying while no
+  // server answers for up to upstream.unavailable_wait (never past the login deadline);
+  // false (counted, audited) when none did.
+  boost::asio::awaitable<bool> ConnectUpstream(const mqtt::Frame& frame);
+  // Retries until a broker answers or the wait is over; the error of the last attempt.
+  boost::asio::awaitable<boost::system::error_code> HoldForBroker(const mqtt::Frame& frame);
+  // One attempt: a link, the CONNECT on it, and the broker's answer in time.
+  boost::asio::awaitable<boost::system::error_code> TryBroker(const mqtt::Frame& frame);
   boost::asio::awaitable<void> ForwardConnect(const mqtt::Frame& frame);
   // How the client got in, for its session_admitted line.
   AdmittedClient HowAdmitted() const;

@@ -192,6 +192,15 @@ absl::StatusOr<SslCtxPtr> MakeServerContext(const config::ServerTls& tls) {
   return ctx;
 }
 
+namespace {
+
+// A server's TLS settings copied from upstream.tls share its context.
+bool SameTls(const config::UpstreamTls& a, const config::UpstreamTls& b) {
+  return a.ca == b.ca && a.server_name == b.server_name && a.cert == b.cert && a.key == b.key;
+}
+
+}  // namespace
+
 absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config) {
   TlsContexts contexts;
   std::string problems;
@@ -215,6 +224,21 @@ absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config) {
     } else {
       problems += "upstream: " + std::string(made.status().message()) + "\n";
     }
+  }
+  for (const config::UpstreamServer& server : config.upstream.servers) {
+    SslCtxPtr context;
+    if (server.tls && config.upstream.tls && SameTls(*server.tls, *config.upstream.tls)) {
+      context = contexts.upstream;
+    } else if (server.tls) {
+      auto made = MakeClientContext(*server.tls);
+      if (made.ok()) {
+        context = *made;
+      } else {
+        problems += config.path + ":" + std::to_string(server.line) + ": upstream server " +
+                    server.address.ToString() + ": " + std::string(made.status().message()) + "\n";
+      }
+    }
+    contexts.upstream_servers.push_back(std::move(context));
   }
   if (config.metrics.tls) {
     auto made = MakeServerContext(*config.metrics.tls);

@@ -28,7 +28,10 @@ absl::StatusOr<SslCtxPtr> MakeClientContext(const config::UpstreamTls& tls);
 struct TlsContexts {
   std::vector<SslCtxPtr> listeners;  // one per config listener; null for plain TCP
   SslCtxPtr upstream;                // null for a plain TCP upstream
-  SslCtxPtr metrics;                 // null unless metrics.tls is set
+  // One per upstream server, as config.upstream.servers: `upstream` itself for those that
+  // use upstream.tls, their own for those with a `tls:` of their own; null for plain TCP.
+  std::vector<SslCtxPtr> upstream_servers;
+  SslCtxPtr metrics;  // null unless metrics.tls is set
 };
 // On failure, every problem, one per line.
 absl::StatusOr<TlsContexts> MakeTlsContexts(const config::Config& config);

@@ -277,7 +277,8 @@ def password_file(workdir, users):
 
 
 class Moat:
-    """moat with a generated config; `listeners` is a list of YAML snippets."""
+    """moat with a generated config; `listeners` is a list of YAML snippets; `upstream_port`
+    a port, or a list of them for upstream.servers."""
 
     def __init__(self, workdir, upstream_port, listeners, upstream_tls=None, extra="",
                  auth="auth:\n  allow_anonymous: true\n", upstream_extra="", policy=ALLOW_ALL,
@@ -286,7 +287,11 @@ class Moat:
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"moat-{free_port()}.yaml")
         text = "listeners:\n" + "".join(listeners)
-        text += f'upstream:\n  address: "127.0.0.1:{upstream_port}"\n'
+        if isinstance(upstream_port, (list, tuple)):  # several servers: upstream.servers
+            text += "upstream:\n  servers:\n" + "".join(
+                f'    - "127.0.0.1:{p}"\n' for p in upstream_port)
+        else:
+            text += f'upstream:\n  address: "127.0.0.1:{upstream_port}"\n'
         if upstream_tls:
             text += upstream_tls
         text += upstream_extra + auth + policy + extra

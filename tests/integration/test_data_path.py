@@ -199,11 +199,17 @@ class Timeouts(ProxyTestCase):
         self.assertGreaterEqual(time.monotonic() - started, 0.5)
 
 
+# A broker moat cannot reach answered at once with CONNACK 3 / 0x88, not held.
+CONNACK_AT_ONCE = "  on_unavailable: connack\n  unavailable_wait: 0s\n"
+
+
 class BrokerFailures(ProxyTestCase):
     def test_broker_down_at_connect_gets_server_unavailable(self):
         dead_port = free_port()
         port = free_port()
-        moat = self.start_moat(dead_port, [plain_listener(port)])
+        # The CONNACK 3 / 0x88 answer is the option (test_upstream_outage covers the
+        # default, a close without CONNACK after upstream.unavailable_wait).
+        moat = self.start_moat(dead_port, [plain_listener(port)], upstream_extra=CONNACK_AT_ONCE)
         moat.wait_listening(port)
         for version, expected in ((4, b"\x00\x03"), (3, b"\x00\x03"), (5, b"\x00\x88")):
             with self.subTest(version=version):
@@ -257,7 +263,8 @@ class TlsUpstream(ProxyTestCase):
                        check=True, stdout=subprocess.DEVNULL)
         port = free_port()
         moat = self.start_moat(broker.tls_port, [plain_listener(port)],
-                               upstream_tls=self.upstream_tls(os.path.join(other_ca, "ca.crt")))
+                               upstream_tls=self.upstream_tls(os.path.join(other_ca, "ca.crt")),
+                               upstream_extra=CONNACK_AT_ONCE)
         moat.wait_listening(port)
         client = RawClient(port)
         client.send(connect_packet("wrong-ca"))

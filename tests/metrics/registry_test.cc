@@ -381,6 +381,34 @@ TEST(Registry, ExportsEachCrlFilesNextUpdate) {
   EXPECT_FALSE(MetricsRegistry::Create({.crl_files = {"a.crl", "a.crl"}}).ok());
 }
 
+// Upstream servers come from the config; their links move up and down from every worker.
+TEST(Registry, CountsPerUpstreamServer) {
+  auto registry =
+      MetricsRegistry::Create({.upstream_servers = {"192.0.2.5:1883", "192.0.2.6:1883"}});
+  ASSERT_TRUE(registry.ok());
+  MetricsRegistry& r = **registry;
+  const UpstreamServerId second{1};
+  std::thread a([&] {
+    for (int i = 0; i < 1000; ++i) r.GaugeAdd<Metric::kUpstreamServerConnections>(second, +1);
+  });
+  std::thread b([&] {
+    for (int i = 0; i < 400; ++i) r.GaugeAdd<Metric::kUpstreamServerConnections>(second, -1);
+  });
+  a.join();
+  b.join();
+  r.Set<Metric::kUpstreamServerUp>(UpstreamServerId{0}, 1);
+  r.Add<Metric::kUpstreamServerConnectErrorsTotal>(second);
+  const std::string text = Text(r);
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_server_connections{server="192.0.2.6:1883"})"),
+              Optional(600.0));
+  EXPECT_THAT(SampleValue(text, R"(moat_upstream_server_up{server="192.0.2.5:1883"})"),
+              Optional(1.0));
+  EXPECT_THAT(
+      SampleValue(text, R"(moat_upstream_server_connect_errors_total{server="192.0.2.6:1883"})"),
+      Optional(1.0));
+  EXPECT_FALSE(MetricsRegistry::Create({.upstream_servers = {"a:1", "a:1"}}).ok());
+}
+
 TEST(Registry, IsAPrometheusCollectable) {
   auto registry = MakeRegistry();
   const prometheus::Collectable& collectable = *registry;

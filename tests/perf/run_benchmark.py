@@ -34,7 +34,7 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline", "moat-rates",
-           "moat-threads0", "moat-sparkplug")
+           "moat-threads0", "moat-sparkplug", "moat-servers3")
 # moat-nocount is moat built with -DMOAT_COUNTERS=OFF: the same data path with every
 # metric increment compiled out, to show what counting costs. moat-baseline is another
 # moat binary (--baseline), e.g. built from the commit before a change, so before and
@@ -44,8 +44,10 @@ TARGETS = ("direct", "haproxy", "nginx", "moat", "moat-nocount", "moat-baseline"
 # sizes itself by the CPUs moat may use (one, pinned to core 0 here). moat-sparkplug is
 # moat with a native policy whose rule checks every PUBLISH payload as Sparkplug B
 # (`payload: sparkplug_b`); it needs --sparkplug-payloads, which makes every target's
-# load valid Sparkplug, so moat beside it is the same load without the check. Only on
-# request.
+# load valid Sparkplug, so moat beside it is the same load without the check.
+# moat-servers3 is moat with upstream.servers listing three servers (one mosquitto with
+# three listeners, so publishers and subscribers still meet), balanced by client id:
+# what choosing a server and watching three costs beside moat's one. Only on request.
 DEFAULT_TARGETS = TARGETS[:4]
 PHASES = ("idle", "handshakes", "qos0", "qos1", "latency")
 BROKER_CORE = "0"
@@ -224,11 +226,13 @@ def children_of(pid):
 
 # ---- configuration files ----------------------------------------------------------
 
-def start_broker(workdir, port):
+def start_broker(workdir, port, more_ports=()):
     conf = os.path.join(workdir, "mosquitto.conf")
+    more = "".join(f"listener {p} 127.0.0.1\n" for p in more_ports)
     with open(conf, "w") as f:
-        f.write(f"""listener {port} 127.0.0.1
-allow_anonymous true
+        f.write(f"""per_listener_settings false
+listener {port} 127.0.0.1
+{more}allow_anonymous true
 max_connections -1
 # The generator bounds what is in flight itself; the broker must neither drop nor stall.
 max_inflight_messages 0
@@ -301,17 +305,22 @@ stream {{
     return Child("nginx", ["nginx", "-p", workdir, "-e", "stderr", "-c", cfg], workdir, BROKER_CORE)
 
 
-def moat_tls_front(port, broker_port, certs):
-    """The start of every benchmark's moat config: one TLS listener, the broker upstream."""
-    return f"""listeners:
+def moat_tls_front(port, broker_port, certs, more_ports=()):
+    """The start of every benchmark's moat config: one TLS listener, the broker upstream
+    (as upstream.servers when there are `more_ports` of it)."""
+    front = f"""listeners:
   - name: bench
     bind: "127.0.0.1:{port}"
     tls:
       cert: {certs}/server.crt
       key: {certs}/server.key
-upstream:
+"""
+    if not more_ports:
+        return front + f"""upstream:
   address: "127.0.0.1:{broker_port}"
 """
+    servers = "".join(f'    - "127.0.0.1:{p}"\n' for p in (broker_port, *more_ports))
+    return front + "upstream:\n  servers:\n" + servers
 
 
 # Rates no benchmark client reaches (one publisher sends ~10,000 messages a second).
@@ -330,7 +339,7 @@ SPARKPLUG_POLICY = """rules:
 
 
 def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits="", threads=1,
-               sparkplug=False):
+               sparkplug=False, more_ports=()):
     # A real policy, as users run: every client may use bench/#. Without one moat denies
     # everything (and policy.allow_all would skip the ACL, which is part of the cost).
     if sparkplug:
@@ -345,7 +354,7 @@ def start_moat(workdir, port, broker_port, certs, moat_binary, extra_limits="", 
         policy_line = f"acl_file: {acl}"
     cfg = os.path.join(workdir, "moat.yaml")
     with open(cfg, "w") as f:
-        f.write(moat_tls_front(port, broker_port, certs) + f"""auth:
+        f.write(moat_tls_front(port, broker_port, certs, more_ports) + f"""auth:
   allow_anonymous: true
 policy:
   {policy_line}
@@ -373,8 +382,11 @@ class Target:
     def _start(self):
         os.makedirs(self.workdir, exist_ok=True)
         broker_port = free_port()
-        self.broker = start_broker(self.workdir, broker_port)
+        more_ports = (free_port(), free_port()) if self.name == "moat-servers3" else ()
+        self.broker = start_broker(self.workdir, broker_port, more_ports)
         self.broker.wait_port(broker_port)
+        for more in more_ports:
+            self.broker.wait_port(more)
         if self.name == "direct":
             self.port = broker_port
             self.watch = {"broker": self.broker.pid}
@@ -389,7 +401,8 @@ class Target:
             extra = RATES_NOT_REACHED if self.name == "moat-rates" else ""
             threads = 0 if self.name == "moat-threads0" else 1
             self.proxy = start_moat(self.workdir, self.port, broker_port, self.certs, binary,
-                                    extra, threads, sparkplug=self.name == "moat-sparkplug")
+                                    extra, threads, sparkplug=self.name == "moat-sparkplug",
+                                    more_ports=more_ports)
         self.proxy.wait_port(self.port)
         proxy_pid = self.proxy.pid
         if self.name == "nginx":  # the worker does the work; the master only waits
@@ -569,14 +582,15 @@ def build_table(runs, args):
     titles = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "moat": "moat",
               "moat-nocount": "moat, counters compiled out", "moat-baseline": "moat, baseline",
               "moat-rates": "moat, rates set", "moat-threads0": "moat, threads: 0",
-              "moat-sparkplug": "moat, Sparkplug checked"}
+              "moat-sparkplug": "moat, Sparkplug checked",
+              "moat-servers3": "moat, 3 upstream servers"}
     shown = list(DEFAULT_TARGETS)
     for extra in ("moat-nocount", "moat-baseline", "moat-rates", "moat-threads0",
-                  "moat-sparkplug"):
+                  "moat-sparkplug", "moat-servers3"):
         if any(run["target"] == extra for run in runs):
             shown.append(extra)
     ratios = ["moat"] + [t for t in ("moat-baseline", "moat-rates", "moat-threads0",
-                                     "moat-sparkplug") if t in shown]
+                                     "moat-sparkplug", "moat-servers3") if t in shown]
     header = "| metric | " + " | ".join(titles[t] for t in shown) + " | " + \
         " | ".join(f"{titles[t]}/HAProxy" for t in ratios) + " |"
     lines = [header, "| --- |" + " ---: |" * (len(shown) + len(ratios))]

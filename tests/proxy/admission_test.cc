@@ -33,12 +33,15 @@ class StubUpstream final : public Upstream {
   asio::awaitable<std::unique_ptr<net::ByteStream>> Connect(
       const UpstreamRequest& /*request*/) const override {
     ++connects;
-    if (refuse) throw boost::system::system_error(asio::error::connection_refused);
+    if (refuse && (refuse_for < 0 || connects <= refuse_for)) {
+      throw boost::system::system_error(asio::error::connection_refused);
+    }
     auto stream = std::make_unique<StubStream>(io_);
     last = stream.get();
     co_return stream;
   }
   bool refuse = false;
+  int refuse_for = -1;  // refuse this many attempts (-1: all)
   mutable int connects = 0;
   mutable StubStream* last = nullptr;
 
@@ -269,7 +272,9 @@ TEST_F(AdmissionTest, AWillTopicOverTheTopicLimitsIsRefusedWithTopicNameInvalid)
       1);
 }
 
-TEST_F(AdmissionTest, ABrokerThatIsDownIsNeverASilentClose) {
+TEST_F(AdmissionTest, ABrokerThatIsDownGetsConnack88WhenConfiguredSo) {
+  config_.upstream.on_unavailable = config::UpstreamUnavailable::kConnack;
+  config_.upstream.unavailable_wait = std::chrono::milliseconds(0);
   upstream_.refuse = true;
   AdmissionResult result = Admit(Connect(ProtocolVersion::kV5));
   ASSERT_TRUE(std::holds_alternative<Refusal>(result));
@@ -278,6 +283,31 @@ TEST_F(AdmissionTest, ABrokerThatIsDownIsNeverASilentClose) {
             Connack(ProtocolVersion::kV5, static_cast<uint8_t>(ReasonCode::kServerUnavailable)));
   EXPECT_EQ(counters_.Value(R"(moat_upstream_errors_total{reason="refused"})"), 1);
   EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="upstream_unavailable"})"), 1);
+}
+
+// By default the client sees what a dead broker shows it: no CONNACK, a closed link,
+// which every client library retries.
+TEST_F(AdmissionTest, ABrokerThatIsDownClosesWithoutConnackByDefault) {
+  config_.upstream.unavailable_wait = std::chrono::milliseconds(0);
+  upstream_.refuse = true;
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV311));
+  ASSERT_TRUE(std::holds_alternative<Refusal>(result));
+  EXPECT_EQ(std::get<Refusal>(result).reason, EndReason::kUpstreamUnavailable);
+  EXPECT_TRUE(client_.written().empty());
+  EXPECT_EQ(upstream_.connects, 1);
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="upstream_unavailable"})"), 1);
+}
+
+// Held while no broker answers, retried, and admitted once one does, within the wait.
+TEST_F(AdmissionTest, AShortOutageIsHeldAndRetried) {
+  config_.upstream.unavailable_wait = std::chrono::seconds(3);
+  upstream_.refuse = true;
+  upstream_.refuse_for = 2;  // the third attempt finds the broker back
+  AdmissionResult result = Admit(Connect(ProtocolVersion::kV311));
+  ASSERT_TRUE(std::holds_alternative<AdmittedLink>(result));
+  EXPECT_EQ(upstream_.connects, 3);
+  EXPECT_TRUE(client_.written().empty());  // the CONNACK is the broker's, via the relay
+  EXPECT_EQ(counters_.Value(R"(moat_connect_total{result="upstream_unavailable"})"), 0);
 }
 
 TEST_F(AdmissionTest, NothingButAConnectMayComeFirstAndItIsNotAnswered) {
