@@ -16,8 +16,8 @@ absl::StatusOr<std::shared_ptr<const LiveConfig>> MakeLiveConfig(
   if (previous != nullptr && previous->health &&
       previous->config->upstream_yaml == config->upstream_yaml &&
       previous->upstream_password == live->upstream_password) {
+    // Its TLS contexts are the caller's to swap, once the reload is accepted.
     live->health = previous->health;
-    live->health->SetTlsContexts(contexts.upstream_servers);
   } else {
     live->health = std::make_shared<UpstreamHealth>(config->upstream, contexts.upstream_servers,
                                                     config->limits.tcp_keepalive,

@@ -30,7 +30,9 @@ struct LiveConfig {
 };
 
 // `contexts`: tls::MakeTlsContexts(*config). `previous`: the LiveConfig in force, if any,
-// whose health is kept when the upstream did not change. `metrics` may be null (tests).
+// whose health is kept when the upstream did not change (its TLS contexts then still
+// those of `previous`: UpstreamHealth::SetTlsContexts once the reload is accepted).
+// `metrics` may be null (tests).
 absl::StatusOr<std::shared_ptr<const LiveConfig>> MakeLiveConfig(
     std::shared_ptr<const config::Config> config, const tls::TlsContexts& contexts,
     const LiveConfig* previous, metrics::MetricsRegistry* metrics);

@@ -132,6 +132,7 @@ absl::Status Server::Reload(std::shared_ptr<const config::Config> loaded) {
     problems.pop_back();
     return absl::InvalidArgumentError(problems);
   }
+  if (live->health == live_->health) live->health->SetTlsContexts(contexts->upstream_servers);
   gate_.SetLimits(loaded->limits);
   preauth_.set_cap(loaded->limits.max_preauth_memory);
   const bool revoke = loaded->auth.disconnect_revoked;

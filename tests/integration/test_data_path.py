@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -269,6 +270,38 @@ class TlsUpstream(ProxyTestCase):
         client = RawClient(port)
         client.send(connect_packet("wrong-ca"))
         self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x03"))
+
+
+    def test_a_reload_brings_in_a_new_upstream_ca(self):
+        # The upstream section is unchanged, so the servers' health is kept across the
+        # reload; the CA file's new contents must still reach every new link and probe.
+        broker = self.start_broker(tls=True)
+        other_ca = os.path.join(self.workdir, "other-ca")
+        os.makedirs(other_ca)
+        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "certs",
+                                             "make-dev-certs.sh"), other_ca],
+                       check=True, stdout=subprocess.DEVNULL)
+        ca = os.path.join(self.workdir, "upstream-ca.crt")
+        shutil.copy(os.path.join(other_ca, "ca.crt"), ca)
+        port = free_port()
+        moat = self.start_moat(broker.tls_port, [plain_listener(port)],
+                               upstream_tls=self.upstream_tls(ca), upstream_extra=CONNACK_AT_ONCE)
+        moat.wait_listening(port)
+
+        def connack(client_id):
+            client = RawClient(port)
+            self.addCleanup(client.close)
+            client.send(connect_packet(client_id))
+            return client.read_packet()
+
+        self.assertEqual(connack("before"), (CONNACK, b"\x00\x03"))
+        shutil.copy(Certs.path("ca.crt"), ca)
+        moat.process.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: reloaded" in moat.process.log(), what="the reload")
+        # The node is down since the refused link; the next probe, with the new CA, brings
+        # it back within its backoff (at most 2 s).
+        wait_until(lambda: connack("after") == (CONNACK, b"\x00\x00"),
+                   what="a link verified with the reloaded CA")
 
 
 class ProxyProtocolListener(ProxyTestCase):
