@@ -92,7 +92,7 @@ Worker::~Worker() {
   for (Session* session : sessions_) delete session;
 }
 
-absl::Status Worker::BindNew(WorkerConfig& config) const {
+absl::Status Worker::BindNew(WorkerConfig& config) {
   for (const ListenerSetup& setup : config.listeners) {
     const config::Listener& listener = *setup.listener;
     const std::pair<std::string, std::string> key(listener.name, listener.bind.ToString());
@@ -101,7 +101,7 @@ absl::Status Worker::BindNew(WorkerConfig& config) const {
     if (!endpoint.ok()) return endpoint.status();
     // A reload binds from the control thread while the worker runs: the acceptor is only
     // handed to the worker's thread once bound, through Reconfigure()'s post.
-    auto acceptor = std::make_unique<tcp::acceptor>(const_cast<asio::io_context&>(io_context_));
+    auto acceptor = std::make_unique<tcp::acceptor>(io_context_);
     boost::system::error_code ec;
     const auto fail = [&](std::string_view step) {
       return absl::UnavailableError("listener '" + listener.name + "' " + listener.bind.ToString() +

@@ -59,7 +59,7 @@ class Worker final : public SessionOwner {
   // Acceptors on this worker's io_context for the listeners of `config` that it does not
   // listen on yet (all of them before Start()), bound and listening, into `config.bound`.
   // Thread-safe (the io_context may run). Fails naming the listener.
-  absl::Status BindNew(WorkerConfig& config) const;
+  absl::Status BindNew(WorkerConfig& config);
   // Before Start(), or thread-safe after: new connections come in under `config` from now
   // on; listeners it no longer names stop accepting, new ones start; live sessions keep
   // the config they came in under.

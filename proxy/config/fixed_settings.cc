@@ -28,15 +28,18 @@ constexpr std::array kFixedPaths = {
 
 int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
 
+std::string Canonical(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
 }  // namespace
 
 std::string SectionYaml(const YAML::Node& root, const std::string& key) {
   if (!root.IsMap()) return "";
   const YAML::Node node = root[key];
-  if (!node) return "";
-  YAML::Emitter out;
-  out << node;
-  return out.c_str();
+  return node ? Canonical(node) : "";
 }
 
 std::vector<FixedSetting> ReadFixedSettings(const YAML::Node& root) {
@@ -58,9 +61,7 @@ std::vector<FixedSetting> ReadFixedSettings(const YAML::Node& root) {
       if (!section.IsMap() || !node) continue;
       setting.line = LineOf(node);
     }
-    YAML::Emitter out;
-    out << node;
-    setting.yaml = out.c_str();
+    setting.yaml = Canonical(node);
   }
   return settings;
 }

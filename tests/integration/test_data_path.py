@@ -235,6 +235,15 @@ class TlsUpstream(ProxyTestCase):
     def upstream_tls(self, ca):
         return f"  tls:\n    ca: {ca}\n    server_name: broker.local\n"
 
+    def other_ca(self):
+        """A folder of development certificates under a CA the broker's is not."""
+        folder = os.path.join(self.workdir, "other-ca")
+        os.makedirs(folder)
+        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "certs",
+                                             "make-dev-certs.sh"), folder],
+                       check=True, stdout=subprocess.DEVNULL)
+        return folder
+
     def test_verified_tls_upstream_carries_traffic(self):
         broker = self.start_broker(tls=True)
         port = free_port()
@@ -257,11 +266,7 @@ class TlsUpstream(ProxyTestCase):
 
     def test_wrong_ca_fails_closed(self):
         broker = self.start_broker(tls=True)
-        other_ca = os.path.join(self.workdir, "other-ca")
-        os.makedirs(other_ca)
-        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "certs",
-                                             "make-dev-certs.sh"), other_ca],
-                       check=True, stdout=subprocess.DEVNULL)
+        other_ca = self.other_ca()
         port = free_port()
         moat = self.start_moat(broker.tls_port, [plain_listener(port)],
                                upstream_tls=self.upstream_tls(os.path.join(other_ca, "ca.crt")),
@@ -271,16 +276,11 @@ class TlsUpstream(ProxyTestCase):
         client.send(connect_packet("wrong-ca"))
         self.assertEqual(client.read_packet(), (CONNACK, b"\x00\x03"))
 
-
     def test_a_reload_brings_in_a_new_upstream_ca(self):
         # The upstream section is unchanged, so the servers' health is kept across the
         # reload; the CA file's new contents must still reach every new link and probe.
         broker = self.start_broker(tls=True)
-        other_ca = os.path.join(self.workdir, "other-ca")
-        os.makedirs(other_ca)
-        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "certs",
-                                             "make-dev-certs.sh"), other_ca],
-                       check=True, stdout=subprocess.DEVNULL)
+        other_ca = self.other_ca()
         ca = os.path.join(self.workdir, "upstream-ca.crt")
         shutil.copy(os.path.join(other_ca, "ca.crt"), ca)
         port = free_port()
